@@ -1,0 +1,18 @@
+//! Execution for the OpenLedger chain.
+//!
+//! This crate owns the EVM configuration: op-revm with the hardforks of the rollup config
+//! ([`OlEvmConfig`]), driven through `alloy-op-evm`'s `OpEvmFactory` and `OpBlockExecutor` (the
+//! executor op-reth uses for system calls, deposits and receipts); the OP base-fee rule; block
+//! building from a transaction source ([`BestTransactions`]); the OP receipt fields (L1 fee and
+//! friends, [`l1_fee`]); and single calls for `eth_call` and gas estimation ([`call`]).
+
+mod builder;
+pub mod call;
+mod config;
+mod error;
+pub mod l1_fee;
+
+pub use builder::{BestTransactions, BuiltBlock, PayloadAttributes, SkipReason};
+pub use config::{OlEvmConfig, next_block_base_fee};
+pub use error::EvmError;
+pub use op_revm::OpSpecId;

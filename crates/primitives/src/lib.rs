@@ -1,0 +1,19 @@
+//! Primitive types of the OpenLedger chain.
+//!
+//! This crate owns what every other crate agrees on and nothing that executes or stores: the
+//! predeploy and system addresses, the rollup configuration (`rollup.json` in op-node's format),
+//! genesis loading and the embedded dev genesis, the dev accounts, and the L1-info deposit
+//! transaction in its Jovian encoding.
+
+pub mod addresses;
+pub mod config;
+pub mod dev;
+pub mod genesis;
+pub mod l1_info;
+
+pub use config::{ChainSpec, ForkTimes, GenesisAnchor, L1BlockRef, RollupConfig, SystemConfig};
+pub use genesis::{GenesisError, load_genesis};
+pub use l1_info::{L1BlockInfo, L1InfoError, L1Origin};
+
+/// Re-exported so downstream crates name one set of types.
+pub use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, OpTypedTransaction, TxDeposit};

@@ -1,0 +1,89 @@
+//! JSON-RPC errors with go-ethereum's codes and messages.
+
+use alloy_primitives::Bytes;
+use jsonrpsee::types::ErrorObjectOwned;
+use ol_evm::call::CallError;
+use ol_txpool::PoolError;
+
+/// geth's code for errors of the request's content (`-32000`).
+pub const SERVER_ERROR: i32 = -32000;
+/// Invalid method parameters.
+pub const INVALID_PARAMS: i32 = -32602;
+/// Internal error.
+pub const INTERNAL_ERROR: i32 = -32603;
+/// `eth_call`/`eth_estimateGas` revert, with the revert data in `data`.
+pub const EXECUTION_REVERTED: i32 = 3;
+
+/// Errors of the RPC layer.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// The server could not start.
+    #[error("cannot start the RPC server on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// An internal failure (storage, execution) as a JSON-RPC error.
+pub fn internal(err: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INTERNAL_ERROR, err.to_string(), None::<()>)
+}
+
+/// A request the node cannot serve, with geth's `-32000`.
+pub fn server(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(SERVER_ERROR, message.into(), None::<()>)
+}
+
+/// Bad parameters.
+pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INVALID_PARAMS, message.into(), None::<()>)
+}
+
+/// A refused transaction.
+pub fn pool(err: PoolError) -> ErrorObjectOwned {
+    match err {
+        PoolError::State(err) => internal(err),
+        other => server(other.to_string()),
+    }
+}
+
+/// A failed call. Reverts carry the revert data as geth does, decoded reason in the message.
+pub fn call(err: CallError) -> ErrorObjectOwned {
+    match err {
+        CallError::Revert(data) => revert(&data),
+        CallError::Internal(err) => internal(err),
+        CallError::Halt(reason) => server(format!("execution halted: {reason}")),
+        other => server(other.to_string()),
+    }
+}
+
+fn revert(data: &Bytes) -> ErrorObjectOwned {
+    let message = match alloy_sol_types::decode_revert_reason(data) {
+        Some(reason) => format!("execution reverted: {reason}"),
+        None => "execution reverted".to_string(),
+    };
+    ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(data.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverts_are_code_3_with_data() {
+        let data = Bytes::from_static(&[0xde, 0xad]);
+        let err = call(CallError::Revert(data));
+        assert_eq!(err.code(), EXECUTION_REVERTED);
+        assert_eq!(err.data().map(|raw| raw.get()), Some("\"0xdead\""));
+    }
+
+    #[test]
+    fn pool_errors_use_geth_messages() {
+        let err = pool(PoolError::NonceTooLow);
+        assert_eq!(err.code(), SERVER_ERROR);
+        assert_eq!(err.message(), "nonce too low");
+    }
+}

@@ -1,0 +1,558 @@
+//! The `eth`, `net` and `web3` namespaces.
+
+use crate::{convert, error};
+use alloy_consensus::{Header, Sealed, Transaction as _};
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256};
+use alloy_rpc_types_eth::{FeeHistory, TransactionRequest};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
+use ol_evm::next_block_base_fee;
+use ol_sequencer::Chain;
+use ol_storage::BlockBody;
+use ol_txpool::TxPool;
+use op_alloy_rpc_types::{OpTransactionReceipt, Transaction};
+use revm::context::TxEnv;
+use std::sync::Arc;
+
+/// The tip suggested to wallets (op-geth's default minimum suggested priority fee, 0.001 gwei).
+const SUGGESTED_PRIORITY_FEE: u128 = 1_000_000;
+/// Most blocks one `eth_feeHistory` call covers (geth's limit).
+const MAX_FEE_HISTORY_BLOCKS: u64 = 1024;
+
+/// The `eth` namespace.
+#[rpc(server, namespace = "eth")]
+pub trait EthApi {
+    /// Chain id.
+    #[method(name = "chainId")]
+    fn chain_id(&self) -> RpcResult<U64>;
+    /// Head block number.
+    #[method(name = "blockNumber")]
+    fn block_number(&self) -> RpcResult<U64>;
+    /// Whether the node is syncing (a sequencer never is).
+    #[method(name = "syncing")]
+    fn syncing(&self) -> RpcResult<bool>;
+    /// Accounts the node holds keys for: none.
+    #[method(name = "accounts")]
+    fn accounts(&self) -> RpcResult<Vec<Address>>;
+    /// Balance of an account.
+    #[method(name = "getBalance")]
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Nonce of an account; with `pending`, counting its pool transactions.
+    #[method(name = "getTransactionCount")]
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
+    /// Code of an account.
+    #[method(name = "getCode")]
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// A storage slot.
+    #[method(name = "getStorageAt")]
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    /// Executes a call without creating a transaction.
+    #[method(name = "call")]
+    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// Estimates the gas a transaction needs.
+    #[method(name = "estimateGas")]
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<U64>;
+    /// A legacy gas price: next base fee plus the suggested tip.
+    #[method(name = "gasPrice")]
+    fn gas_price(&self) -> RpcResult<U256>;
+    /// The suggested tip.
+    #[method(name = "maxPriorityFeePerGas")]
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+    /// Base fees, gas use and tip percentiles of recent blocks.
+    #[method(name = "feeHistory")]
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+    /// Submits a signed transaction.
+    #[method(name = "sendRawTransaction")]
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    /// A transaction by hash, mined or pending.
+    #[method(name = "getTransactionByHash")]
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+    /// The receipt of a mined transaction.
+    #[method(name = "getTransactionReceipt")]
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<OpTransactionReceipt>>;
+    /// A block by number or tag.
+    #[method(name = "getBlockByNumber")]
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: bool,
+    ) -> RpcResult<Option<convert::RpcBlock>>;
+    /// A block by hash.
+    #[method(name = "getBlockByHash")]
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<convert::RpcBlock>>;
+}
+
+/// The `net` namespace.
+#[rpc(server, namespace = "net")]
+pub trait NetApi {
+    /// The network id (the chain id, in decimal).
+    #[method(name = "version")]
+    fn version(&self) -> RpcResult<String>;
+    /// Whether the node listens for connections.
+    #[method(name = "listening")]
+    fn listening(&self) -> RpcResult<bool>;
+}
+
+/// The `web3` namespace.
+#[rpc(server, namespace = "web3")]
+pub trait Web3Api {
+    /// Client name and version.
+    #[method(name = "clientVersion")]
+    fn client_version(&self) -> RpcResult<String>;
+    /// Keccak-256 of the input.
+    #[method(name = "sha3")]
+    fn sha3(&self, input: Bytes) -> RpcResult<B256>;
+}
+
+/// The implementation of the namespaces over the chain and the pool.
+#[derive(Debug, Clone)]
+pub struct EthRpc {
+    chain: Arc<Chain>,
+    pool: Arc<TxPool>,
+    gas_cap: u64,
+}
+
+impl EthRpc {
+    /// The API over `chain` and `pool`, capping calls at `gas_cap`.
+    pub const fn new(chain: Arc<Chain>, pool: Arc<TxPool>, gas_cap: u64) -> Self {
+        Self {
+            chain,
+            pool,
+            gas_cap,
+        }
+    }
+
+    fn header(&self, id: BlockNumberOrTag) -> RpcResult<Option<Sealed<Header>>> {
+        let storage = self.chain.storage();
+        match id {
+            // Without an L1 (dev mode) the sequencer's head is as safe as a block gets here.
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Pending
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized => Ok(Some(self.chain.head())),
+            BlockNumberOrTag::Earliest => storage.header_by_number(0).map_err(error::internal),
+            BlockNumberOrTag::Number(number) => {
+                storage.header_by_number(number).map_err(error::internal)
+            }
+        }
+    }
+
+    fn header_by_id(&self, id: BlockId) -> RpcResult<Option<Sealed<Header>>> {
+        match id {
+            BlockId::Number(number) => self.header(number),
+            BlockId::Hash(hash) => {
+                let Some(number) = self
+                    .chain
+                    .storage()
+                    .block_number(&hash.block_hash)
+                    .map_err(error::internal)?
+                else {
+                    return Ok(None);
+                };
+                self.header(BlockNumberOrTag::Number(number))
+            }
+        }
+    }
+
+    /// State reads are served for the head (`latest`, `pending`, or the head by number/hash):
+    /// this node keeps the latest state only.
+    fn ensure_head_state(&self, block: Option<BlockId>) -> RpcResult<Sealed<Header>> {
+        let head = self.chain.head();
+        let Some(id) = block else { return Ok(head) };
+        let header = self
+            .header_by_id(id)?
+            .ok_or_else(|| error::server("header not found"))?;
+        if header.hash() != head.hash() {
+            return Err(error::server(format!(
+                "historical state is not available: this node serves state at the head ({}) only",
+                head.number
+            )));
+        }
+        Ok(head)
+    }
+
+    fn block_parts(
+        &self,
+        header: &Sealed<Header>,
+    ) -> RpcResult<(BlockBody, Vec<ol_primitives::OpReceiptEnvelope>)> {
+        let storage = self.chain.storage();
+        let body = storage
+            .body(header.number)
+            .map_err(error::internal)?
+            .ok_or_else(|| error::internal("block body missing"))?;
+        let receipts = storage
+            .receipts(header.number)
+            .map_err(error::internal)?
+            .ok_or_else(|| error::internal("receipts missing"))?;
+        Ok((body, receipts))
+    }
+
+    fn rpc_block(
+        &self,
+        header: Option<Sealed<Header>>,
+        full: bool,
+    ) -> RpcResult<Option<convert::RpcBlock>> {
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let (body, receipts) = self.block_parts(&header)?;
+        Ok(Some(convert::block(&header, &body, &receipts, full)))
+    }
+
+    /// A call request as a revm transaction, gas capped.
+    fn tx_env(&self, request: &TransactionRequest, gas_cap: u64) -> RpcResult<TxEnv> {
+        let gas_price = request
+            .max_fee_per_gas
+            .or(request.gas_price)
+            .unwrap_or_default();
+        let mut tx = TxEnv {
+            tx_type: request
+                .transaction_type
+                .unwrap_or(if request.max_fee_per_gas.is_some() {
+                    2
+                } else {
+                    0
+                }),
+            caller: request.from.unwrap_or_default(),
+            gas_limit: request.gas.unwrap_or(gas_cap).min(gas_cap),
+            gas_price,
+            kind: request.to.unwrap_or(TxKind::Create),
+            value: request.value.unwrap_or_default(),
+            data: request.input.input().cloned().unwrap_or_default(),
+            nonce: request.nonce.unwrap_or_default(),
+            chain_id: Some(self.chain.chain_id()),
+            access_list: request.access_list.clone().unwrap_or_default(),
+            gas_priority_fee: request.max_priority_fee_per_gas,
+            ..Default::default()
+        };
+        if request
+            .blob_versioned_hashes
+            .as_ref()
+            .is_some_and(|hashes| !hashes.is_empty())
+        {
+            return Err(error::server("transaction type not supported"));
+        }
+        if let Some(list) = &request.authorization_list {
+            tx.tx_type = 4;
+            tx.set_signed_authorization(list.clone());
+        }
+        Ok(tx)
+    }
+
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Self) -> RpcResult<T> + Send + 'static,
+    ) -> RpcResult<T> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || work(this))
+            .await
+            .map_err(error::internal)?
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl EthApiServer for EthRpc {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain.chain_id()))
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain.head().number))
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(Vec::new())
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        self.ensure_head_state(block)?;
+        let account = self
+            .chain
+            .storage()
+            .account(&address)
+            .map_err(error::internal)?;
+        Ok(account.map_or(U256::ZERO, |account| account.balance))
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        self.ensure_head_state(block)?;
+        let nonce = self
+            .chain
+            .storage()
+            .account(&address)
+            .map_err(error::internal)?
+            .map_or(0, |a| a.nonce);
+        Ok(U64::from(if pending {
+            self.pool.pending_nonce(&address, nonce)
+        } else {
+            nonce
+        }))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        self.ensure_head_state(block)?;
+        let storage = self.chain.storage();
+        let Some(account) = storage.account(&address).map_err(error::internal)? else {
+            return Ok(Bytes::new());
+        };
+        Ok(storage
+            .code(&account.code_hash)
+            .map_err(error::internal)?
+            .unwrap_or_default())
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        self.ensure_head_state(block)?;
+        let value = self
+            .chain
+            .storage()
+            .storage(&address, &B256::from(slot))
+            .map_err(error::internal)?;
+        Ok(B256::from(value))
+    }
+
+    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let head = self.ensure_head_state(block)?;
+        let tx = self.tx_env(&request, self.gas_cap)?;
+        self.run_blocking(move |this| {
+            let env = this.chain.evm().evm_env_for_header(head.inner());
+            let db = ol_storage::StateProviderDb::new(this.chain.storage().clone());
+            this.chain
+                .evm()
+                .call(&db, env, tx)
+                .map(|outcome| outcome.output)
+                .map_err(error::call)
+        })
+        .await
+    }
+
+    async fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<U64> {
+        let head = self.ensure_head_state(block)?;
+        let cap = request
+            .gas
+            .unwrap_or(self.gas_cap)
+            .min(self.gas_cap)
+            .min(self.chain.gas_limit());
+        let tx = self.tx_env(&request, cap)?;
+        self.run_blocking(move |this| {
+            let env = this.chain.evm().evm_env_for_header(head.inner());
+            let db = ol_storage::StateProviderDb::new(this.chain.storage().clone());
+            this.chain
+                .evm()
+                .estimate_gas(&db, env, tx, cap)
+                .map(U64::from)
+                .map_err(error::call)
+        })
+        .await
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        let base_fee = next_block_base_fee(self.chain.head().inner()).map_err(error::internal)?;
+        Ok(U256::from(u128::from(base_fee) + SUGGESTED_PRIORITY_FEE))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(SUGGESTED_PRIORITY_FEE))
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let count = block_count.to::<u64>().min(MAX_FEE_HISTORY_BLOCKS);
+        if let Some(percentiles) = &percentiles {
+            let sorted = percentiles.windows(2).all(|pair| pair[0] <= pair[1]);
+            if !sorted || percentiles.iter().any(|p| !(0.0..=100.0).contains(p)) {
+                return Err(error::invalid_params(
+                    "reward percentiles must be ascending and within [0, 100]",
+                ));
+            }
+        }
+        let newest = self
+            .header(newest)?
+            .ok_or_else(|| error::server("header not found"))?;
+        if count == 0 {
+            return Ok(FeeHistory::default());
+        }
+        let oldest = newest.number.saturating_sub(count - 1);
+        let mut history = FeeHistory {
+            oldest_block: oldest,
+            ..Default::default()
+        };
+        let mut rewards = Vec::new();
+        for number in oldest..=newest.number {
+            let header = self
+                .header(BlockNumberOrTag::Number(number))?
+                .ok_or_else(|| error::internal("missing header"))?;
+            history
+                .base_fee_per_gas
+                .push(u128::from(header.base_fee_per_gas.unwrap_or_default()));
+            history
+                .gas_used_ratio
+                .push(header.gas_used as f64 / header.gas_limit as f64);
+            history.base_fee_per_blob_gas.push(1);
+            history.blob_gas_used_ratio.push(0.0);
+            if let Some(percentiles) = &percentiles {
+                let (body, receipts) = self.block_parts(&header)?;
+                rewards.push(block_rewards(&header, &body, &receipts, percentiles));
+            }
+        }
+        history.base_fee_per_gas.push(u128::from(
+            next_block_base_fee(newest.inner()).map_err(error::internal)?,
+        ));
+        history.base_fee_per_blob_gas.push(1);
+        history.reward = percentiles.map(|_| rewards);
+        Ok(history)
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        self.pool
+            .add_raw(&raw, self.chain.as_ref())
+            .map_err(error::pool)
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        let storage = self.chain.storage();
+        if let Some((number, index)) = storage
+            .transaction_location(&hash)
+            .map_err(error::internal)?
+        {
+            let header = self
+                .header(BlockNumberOrTag::Number(number))?
+                .ok_or_else(|| error::internal("missing header"))?;
+            let (body, receipts) = self.block_parts(&header)?;
+            let index = index as usize;
+            let tx = body
+                .transactions
+                .get(index)
+                .ok_or_else(|| error::internal("missing transaction"))?;
+            return Ok(Some(convert::transaction(
+                tx,
+                body.senders[index],
+                &header,
+                index,
+                receipts.get(index),
+            )));
+        }
+        Ok(self.pool.get(&hash).map(convert::pending_transaction))
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<OpTransactionReceipt>> {
+        let storage = self.chain.storage();
+        let Some((number, index)) = storage
+            .transaction_location(&hash)
+            .map_err(error::internal)?
+        else {
+            return Ok(None);
+        };
+        let header = self
+            .header(BlockNumberOrTag::Number(number))?
+            .ok_or_else(|| error::internal("missing header"))?;
+        let (body, receipts) = self.block_parts(&header)?;
+        let l1_info = self.chain.l1_info_of(&header).map_err(error::internal)?;
+        Ok(convert::receipt(
+            self.chain.evm(),
+            &header,
+            &body,
+            &receipts,
+            &l1_info,
+            index as usize,
+        ))
+    }
+
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: bool,
+    ) -> RpcResult<Option<convert::RpcBlock>> {
+        self.rpc_block(self.header(number)?, full)
+    }
+
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<convert::RpcBlock>> {
+        self.rpc_block(self.header_by_id(BlockId::from(hash))?, full)
+    }
+}
+
+/// Tips at the requested percentiles of a block's gas, as geth computes them: transactions
+/// sorted by tip, each weighted by the gas it used.
+fn block_rewards(
+    header: &Sealed<Header>,
+    body: &BlockBody,
+    receipts: &[ol_primitives::OpReceiptEnvelope],
+    percentiles: &[f64],
+) -> Vec<u128> {
+    let base_fee = header.base_fee_per_gas.unwrap_or_default();
+    let mut previous = 0;
+    let mut tips: Vec<(u128, u64)> = Vec::new();
+    for (tx, receipt) in body.transactions.iter().zip(receipts) {
+        let gas = receipt.cumulative_gas_used() - previous;
+        previous = receipt.cumulative_gas_used();
+        if !tx.is_deposit() {
+            tips.push((tx.effective_tip_per_gas(base_fee).unwrap_or_default(), gas));
+        }
+    }
+    if tips.is_empty() {
+        return vec![0; percentiles.len()];
+    }
+    tips.sort_unstable();
+    let total: u64 = tips.iter().map(|(_, gas)| gas).sum();
+    percentiles
+        .iter()
+        .map(|percentile| {
+            let threshold = (total as f64 * percentile / 100.0) as u64;
+            let mut cumulative = 0;
+            for (tip, gas) in &tips {
+                cumulative += gas;
+                if cumulative >= threshold {
+                    return *tip;
+                }
+            }
+            tips.last().map_or(0, |(tip, _)| *tip)
+        })
+        .collect()
+}
+
+impl NetApiServer for EthRpc {
+    fn version(&self) -> RpcResult<String> {
+        Ok(self.chain.chain_id().to_string())
+    }
+
+    fn listening(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+}
+
+impl Web3ApiServer for EthRpc {
+    fn client_version(&self) -> RpcResult<String> {
+        Ok(format!(
+            "openledger/v{}/{}-{}",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ))
+    }
+
+    fn sha3(&self, input: Bytes) -> RpcResult<B256> {
+        Ok(keccak256(&input))
+    }
+}

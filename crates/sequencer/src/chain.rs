@@ -1,0 +1,193 @@
+//! The shared view of the canonical chain.
+
+use crate::SequencerError;
+use alloy_consensus::{Header, Sealed, Transaction};
+use alloy_primitives::{Address, U256};
+use ol_evm::{OlEvmConfig, OpSpecId};
+use ol_primitives::{
+    ChainSpec, L1BlockInfo, L1Origin, OpReceiptEnvelope, OpTxEnvelope, addresses::L1_BLOCK,
+};
+use ol_storage::Storage;
+use ol_txpool::PoolState;
+use parking_lot::RwLock;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// A block just committed, as subscribers see it.
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    /// The sealed header.
+    pub header: Sealed<Header>,
+    /// Transactions in order.
+    pub transactions: Vec<OpTxEnvelope>,
+    /// Their receipts.
+    pub receipts: Vec<OpReceiptEnvelope>,
+}
+
+#[derive(Debug)]
+struct Head {
+    header: Sealed<Header>,
+    l1_info: L1BlockInfo,
+}
+
+/// Storage, spec, EVM configuration and the current head, shared by RPC, pool and sequencer.
+#[derive(Debug)]
+pub struct Chain {
+    storage: Storage,
+    spec: ChainSpec,
+    evm: OlEvmConfig,
+    head: RwLock<Head>,
+    gas_limit: u64,
+    events: broadcast::Sender<Arc<NewBlock>>,
+}
+
+impl Chain {
+    /// Opens the chain view over initialised storage. `gas_limit` overrides the system config's
+    /// block gas limit when given.
+    pub fn new(storage: Storage, gas_limit: Option<u64>) -> Result<Arc<Self>, SequencerError> {
+        let spec = storage.chain_spec()?;
+        let evm = OlEvmConfig::new(&spec);
+        let header = storage.head_header()?;
+        let l1_info = l1_info_of(&storage, &spec, &header)?;
+        let gas_limit = gas_limit.unwrap_or(spec.system_config().gas_limit);
+        let (events, _) = broadcast::channel(256);
+        Ok(Arc::new(Self {
+            storage,
+            spec,
+            evm,
+            head: RwLock::new(Head { header, l1_info }),
+            gas_limit,
+            events,
+        }))
+    }
+
+    /// The storage.
+    pub const fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The chain spec.
+    pub const fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The EVM configuration.
+    pub const fn evm(&self) -> &OlEvmConfig {
+        &self.evm
+    }
+
+    /// The chain id.
+    pub const fn chain_id(&self) -> u64 {
+        self.spec.rollup.l2_chain_id
+    }
+
+    /// The gas limit of blocks this node builds.
+    pub const fn gas_limit(&self) -> u64 {
+        self.gas_limit
+    }
+
+    /// The head header.
+    pub fn head(&self) -> Sealed<Header> {
+        self.head.read().header.clone()
+    }
+
+    /// The L1 attributes of the head block.
+    pub fn head_l1_info(&self) -> L1BlockInfo {
+        self.head.read().l1_info.clone()
+    }
+
+    /// Subscribes to new blocks.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<NewBlock>> {
+        self.events.subscribe()
+    }
+
+    /// Moves the head after a commit and announces the block.
+    pub(crate) fn advance(&self, block: NewBlock, l1_info: L1BlockInfo) {
+        *self.head.write() = Head {
+            header: block.header.clone(),
+            l1_info,
+        };
+        // Nobody listening is fine.
+        let _ = self.events.send(Arc::new(block));
+    }
+
+    /// The L1 attributes of any stored block.
+    pub fn l1_info_of(&self, header: &Sealed<Header>) -> Result<L1BlockInfo, SequencerError> {
+        l1_info_of(&self.storage, &self.spec, header)
+    }
+
+    /// The L1 origin a block at genesis refers to: the rollup's genesis L1 block. Until an L1
+    /// is connected (dev mode), every block stays on it.
+    pub fn genesis_l1_origin(&self) -> L1Origin {
+        genesis_origin(&self.spec)
+    }
+}
+
+fn genesis_origin(spec: &ChainSpec) -> L1Origin {
+    L1Origin {
+        number: spec.rollup.genesis.l1.number,
+        hash: spec.rollup.genesis.l1.hash,
+        timestamp: spec.rollup.genesis.l2_time,
+        base_fee: DEV_L1_BASE_FEE,
+        blob_base_fee: 1,
+    }
+}
+
+/// The L1 base fee the dev chain's fixed L1 origin reports (1 gwei), so that L1 data fees are
+/// real and visible in receipts.
+const DEV_L1_BASE_FEE: u128 = 1_000_000_000;
+
+/// Decodes the L1 attributes from a block's first transaction; the genesis block has none and
+/// reports the genesis origin.
+fn l1_info_of(
+    storage: &Storage,
+    spec: &ChainSpec,
+    header: &Sealed<Header>,
+) -> Result<L1BlockInfo, SequencerError> {
+    if header.number == 0 {
+        return Ok(L1BlockInfo::new(
+            genesis_origin(spec),
+            0,
+            spec.system_config(),
+        ));
+    }
+    let body = storage
+        .body(header.number)?
+        .ok_or(SequencerError::MissingL1Info(header.number))?;
+    let first = body
+        .transactions
+        .first()
+        .ok_or(SequencerError::MissingL1Info(header.number))?;
+    if !first.is_deposit() || first.to() != Some(L1_BLOCK) {
+        return Err(SequencerError::MissingL1Info(header.number));
+    }
+    L1BlockInfo::decode_jovian(first.input())
+        .map_err(|_| SequencerError::MissingL1Info(header.number))
+}
+
+impl PoolState for Chain {
+    fn account(&self, address: &Address) -> Result<(u64, U256), String> {
+        let account = self
+            .storage
+            .account(address)
+            .map_err(|err| err.to_string())?;
+        Ok(account.map_or((0, U256::ZERO), |account| (account.nonce, account.balance)))
+    }
+
+    fn l1_block_info(&self) -> Result<L1BlockInfo, String> {
+        Ok(self.head_l1_info())
+    }
+
+    fn spec(&self) -> OpSpecId {
+        self.evm
+            .spec_at(self.head().timestamp + self.spec.rollup.block_time)
+    }
+
+    fn block_gas_limit(&self) -> u64 {
+        self.gas_limit
+    }
+
+    fn min_base_fee(&self) -> u64 {
+        self.spec.system_config().min_base_fee
+    }
+}

@@ -1,0 +1,238 @@
+//! State changes of a block and their preparation into trie updates and a write set.
+
+use crate::{StorageError, provider::Storage, tables};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_rlp::Encodable;
+use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};
+use ol_trie::{NodeReader, TrieError};
+use revm::database::BundleState;
+use std::collections::BTreeMap;
+
+/// The new state of one account after a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountChange {
+    /// The account.
+    pub address: Address,
+    /// Nonce, balance and code hash; `None` when the account no longer exists.
+    pub info: Option<(u64, U256, B256)>,
+    /// Whether the account's previous storage is gone (self-destructed or re-created).
+    pub wipe_storage: bool,
+    /// Changed storage slots with their new values (zero deletes the slot).
+    pub storage: Vec<(B256, U256)>,
+}
+
+/// Everything a block changed in the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    /// Changed accounts.
+    pub accounts: Vec<AccountChange>,
+    /// New contract code by hash.
+    pub contracts: Vec<(B256, Bytes)>,
+}
+
+impl StateChanges {
+    /// Extracts the changes from revm's bundle state after a block.
+    pub fn from_bundle(bundle: &BundleState) -> Self {
+        let mut accounts: Vec<AccountChange> = bundle
+            .state
+            .iter()
+            .map(|(address, account)| AccountChange {
+                address: *address,
+                info: account
+                    .info
+                    .as_ref()
+                    .map(|info| (info.nonce, info.balance, info.code_hash)),
+                wipe_storage: account.was_destroyed(),
+                storage: account
+                    .storage
+                    .iter()
+                    .filter(|(_, slot)| slot.is_changed() || account.was_destroyed())
+                    .map(|(slot, value)| (B256::from(*slot), value.present_value))
+                    .collect(),
+            })
+            .collect();
+        accounts.sort_by_key(|change| change.address);
+        let mut contracts: Vec<(B256, Bytes)> = bundle
+            .contracts
+            .iter()
+            .filter(|(hash, _)| **hash != KECCAK_EMPTY)
+            .map(|(hash, code)| (*hash, code.original_bytes()))
+            .collect();
+        contracts.sort_by_key(|(hash, _)| *hash);
+        Self {
+            accounts,
+            contracts,
+        }
+    }
+}
+
+/// One write into a column family (`None` deletes).
+pub(crate) type Write = (&'static str, Vec<u8>, Option<Vec<u8>>);
+
+/// State changes turned into a state root and the writes that persist them.
+#[derive(Debug, Default)]
+pub struct PreparedState {
+    /// State root after the changes.
+    pub state_root: B256,
+    /// Storage root of the L2ToL1MessagePasser after the changes (the header's withdrawals root).
+    pub withdrawals_root: B256,
+    /// Writes to apply in the block's batch, in order.
+    pub(crate) writes: Vec<Write>,
+}
+
+impl PreparedState {
+    /// Number of key writes and deletes the commit will apply.
+    pub fn write_count(&self) -> usize {
+        self.writes.len()
+    }
+}
+
+/// Reads one account's storage trie; after a wipe it reads as empty.
+struct StorageTrieReader<'a> {
+    storage: &'a Storage,
+    hashed_address: B256,
+    wiped: bool,
+}
+
+impl NodeReader for StorageTrieReader<'_> {
+    fn node(&self, path: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
+        if self.wiped {
+            return Ok(None);
+        }
+        self.storage
+            .get_raw(
+                tables::STORAGE_TRIE,
+                &tables::storage_trie_key(&self.hashed_address, path),
+            )
+            .map_err(|err| TrieError::Store(Box::new(err)))
+    }
+}
+
+/// Reads the account trie.
+pub(crate) struct AccountTrieReader<'a>(pub(crate) &'a Storage);
+
+impl NodeReader for AccountTrieReader<'_> {
+    fn node(&self, path: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
+        self.0
+            .get_raw(tables::ACCOUNT_TRIE, path)
+            .map_err(|err| TrieError::Store(Box::new(err)))
+    }
+}
+
+impl Storage {
+    /// Computes the state root after `changes` and the writes that persist them, without writing.
+    pub fn prepare_state(&self, changes: &StateChanges) -> Result<PreparedState, StorageError> {
+        let mut writes: Vec<Write> = Vec::new();
+        let mut account_trie_changes: BTreeMap<B256, Option<Vec<u8>>> = BTreeMap::new();
+        let mut withdrawals_root = None;
+
+        for (hash, code) in &changes.contracts {
+            writes.push((tables::CODE, hash.to_vec(), Some(code.to_vec())));
+        }
+
+        for change in &changes.accounts {
+            let hashed_address = keccak256(change.address);
+            let existing = self.account(&change.address)?;
+            let wipe = change.wipe_storage || change.info.is_none();
+            if wipe && existing.is_some_and(|account| account.storage_root != EMPTY_ROOT_HASH) {
+                self.delete_all_storage(&change.address, &hashed_address, &mut writes)?;
+            }
+            let Some((nonce, balance, code_hash)) = change.info else {
+                writes.push((tables::ACCOUNTS, change.address.to_vec(), None));
+                account_trie_changes.insert(hashed_address, None);
+                if change.address == ol_primitives::addresses::L2_TO_L1_MESSAGE_PASSER {
+                    withdrawals_root = Some(EMPTY_ROOT_HASH);
+                }
+                continue;
+            };
+
+            let previous_root = if wipe {
+                EMPTY_ROOT_HASH
+            } else {
+                existing.map_or(EMPTY_ROOT_HASH, |account| account.storage_root)
+            };
+            let storage_root = if change.storage.is_empty() {
+                previous_root
+            } else {
+                let mut trie_changes = BTreeMap::new();
+                for (slot, value) in &change.storage {
+                    let key = tables::storage_key(&change.address, slot).to_vec();
+                    if value.is_zero() {
+                        writes.push((tables::STORAGE, key, None));
+                    } else {
+                        writes.push((
+                            tables::STORAGE,
+                            key,
+                            Some(value.to_be_bytes::<32>().to_vec()),
+                        ));
+                    }
+                    trie_changes.insert(keccak256(slot), ol_trie::storage_value_rlp(*value));
+                }
+                let reader = StorageTrieReader {
+                    storage: self,
+                    hashed_address,
+                    wiped: wipe,
+                };
+                let update = ol_trie::apply_changes(&reader, &trie_changes)?;
+                for (path, node) in update.writes {
+                    writes.push((
+                        tables::STORAGE_TRIE,
+                        tables::storage_trie_key(&hashed_address, &path),
+                        node,
+                    ));
+                }
+                update.root
+            };
+
+            let account = TrieAccount {
+                nonce,
+                balance,
+                storage_root,
+                code_hash,
+            };
+            let mut encoded = Vec::with_capacity(account.length());
+            account.encode(&mut encoded);
+            writes.push((
+                tables::ACCOUNTS,
+                change.address.to_vec(),
+                Some(encoded.clone()),
+            ));
+            account_trie_changes.insert(hashed_address, Some(encoded));
+            if change.address == ol_primitives::addresses::L2_TO_L1_MESSAGE_PASSER {
+                withdrawals_root = Some(storage_root);
+            }
+        }
+
+        let update = ol_trie::apply_changes(&AccountTrieReader(self), &account_trie_changes)?;
+        for (path, node) in update.writes {
+            writes.push((tables::ACCOUNT_TRIE, path, node));
+        }
+        let withdrawals_root = match withdrawals_root {
+            Some(root) => root,
+            None => self
+                .account(&ol_primitives::addresses::L2_TO_L1_MESSAGE_PASSER)?
+                .map_or(EMPTY_ROOT_HASH, |account| account.storage_root),
+        };
+        Ok(PreparedState {
+            state_root: update.root,
+            withdrawals_root,
+            writes,
+        })
+    }
+
+    /// Adds deletes for every storage slot and storage trie node of an account.
+    fn delete_all_storage(
+        &self,
+        address: &Address,
+        hashed_address: &B256,
+        writes: &mut Vec<Write>,
+    ) -> Result<(), StorageError> {
+        for key in self.keys_with_prefix(tables::STORAGE, address.as_slice())? {
+            writes.push((tables::STORAGE, key, None));
+        }
+        for key in self.keys_with_prefix(tables::STORAGE_TRIE, hashed_address.as_slice())? {
+            writes.push((tables::STORAGE_TRIE, key, None));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! The pool itself: per-sender nonce-ordered transactions, pending and queued.
+
+use crate::{BestPoolTransactions, PoolConfig, PoolError, validate::decode_and_check};
+use alloy_consensus::{Transaction, transaction::Recovered};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, U256};
+use ol_evm::{OpSpecId, l1_fee::additional_cost};
+use ol_primitives::{L1BlockInfo, OpTxEnvelope};
+use parking_lot::Mutex;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Instant,
+};
+
+/// What the pool needs to know of the chain to validate transactions.
+pub trait PoolState {
+    /// Nonce and balance of an account in the latest state.
+    fn account(&self, address: &Address) -> Result<(u64, U256), String>;
+    /// The L1 attributes of the latest block (they price the L1 data fee).
+    fn l1_block_info(&self) -> Result<L1BlockInfo, String>;
+    /// The op-revm spec of the next block.
+    fn spec(&self) -> OpSpecId;
+    /// The next block's gas limit.
+    fn block_gas_limit(&self) -> u64;
+    /// The lowest base fee the chain allows (Jovian minimum base fee).
+    fn min_base_fee(&self) -> u64;
+}
+
+/// A transaction waiting in the pool.
+#[derive(Debug)]
+pub(crate) struct PooledTx {
+    pub(crate) tx: Recovered<OpTxEnvelope>,
+    pub(crate) hash: B256,
+    pub(crate) added: Instant,
+}
+
+impl PooledTx {
+    pub(crate) fn nonce(&self) -> u64 {
+        self.tx.nonce()
+    }
+
+    /// The tip this transaction pays per gas at `base_fee`, if it can pay the base fee at all.
+    pub(crate) fn effective_tip(&self, base_fee: u64) -> Option<u128> {
+        self.tx.effective_tip_per_gas(base_fee)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct SenderTxs {
+    /// The sender's nonce in the latest state.
+    pub(crate) state_nonce: u64,
+    pub(crate) txs: BTreeMap<u64, Arc<PooledTx>>,
+}
+
+impl SenderTxs {
+    /// The pending transactions: those whose nonces run on from the state nonce without a gap.
+    pub(crate) fn pending(&self) -> impl Iterator<Item = &Arc<PooledTx>> {
+        let start = self.state_nonce;
+        self.txs
+            .range(start..)
+            .enumerate()
+            .take_while(move |(i, (nonce, _))| **nonce == start + *i as u64)
+            .map(|(_, (_, tx))| tx)
+    }
+
+    fn pending_count(&self) -> usize {
+        self.pending().count()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Inner {
+    pub(crate) by_hash: HashMap<B256, Arc<PooledTx>>,
+    pub(crate) senders: HashMap<Address, SenderTxs>,
+}
+
+impl Inner {
+    fn remove(&mut self, hash: &B256) -> Option<Arc<PooledTx>> {
+        let tx = self.by_hash.remove(hash)?;
+        if let Some(sender) = self.senders.get_mut(&tx.tx.signer()) {
+            sender.txs.remove(&tx.nonce());
+            if sender.txs.is_empty() {
+                self.senders.remove(&tx.tx.signer());
+            }
+        }
+        Some(tx)
+    }
+
+    fn counts(&self) -> PoolStatus {
+        let pending: usize = self.senders.values().map(SenderTxs::pending_count).sum();
+        PoolStatus {
+            pending,
+            queued: self.by_hash.len() - pending,
+        }
+    }
+
+    /// The cheapest transaction of another sender, taken from the end of its nonce run so that
+    /// evicting it opens no gap.
+    fn cheapest_evictable(&self, except: &Address) -> Option<(u128, B256)> {
+        self.senders
+            .iter()
+            .filter(|(address, _)| *address != except)
+            .filter_map(|(_, sender)| sender.txs.values().next_back())
+            .map(|tx| (tx.tx.priority_fee_or_price(), tx.hash))
+            .min()
+    }
+}
+
+/// Sizes of the sub-pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Transactions ready for the next block.
+    pub pending: usize,
+    /// Transactions waiting for a nonce gap to fill.
+    pub queued: usize,
+}
+
+/// The transaction pool.
+#[derive(Debug)]
+pub struct TxPool {
+    pub(crate) inner: Mutex<Inner>,
+    config: PoolConfig,
+    chain_id: u64,
+}
+
+impl TxPool {
+    /// An empty pool for `chain_id`.
+    pub fn new(config: PoolConfig, chain_id: u64) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            config,
+            chain_id,
+        }
+    }
+
+    /// The pool's configuration.
+    pub const fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Validates raw EIP-2718 bytes against `state` and adds the transaction. Returns its hash.
+    pub fn add_raw(&self, raw: &[u8], state: &impl PoolState) -> Result<B256, PoolError> {
+        let tx = decode_and_check(raw, &self.config, self.chain_id, state.block_gas_limit())?;
+        let hash = tx.tx_hash();
+        if self.inner.lock().by_hash.contains_key(&hash) {
+            return Err(PoolError::AlreadyKnown);
+        }
+        if tx.max_fee_per_gas() < u128::from(state.min_base_fee()) {
+            return Err(PoolError::Underpriced);
+        }
+        let sender = tx.signer();
+        let (state_nonce, balance) = state.account(&sender).map_err(PoolError::State)?;
+        if tx.nonce() < state_nonce {
+            return Err(PoolError::NonceTooLow);
+        }
+        let l1_info = state.l1_block_info().map_err(PoolError::State)?;
+        let extra = additional_cost(&l1_info, raw, tx.gas_limit(), state.spec());
+        let max_cost = U256::from(tx.gas_limit())
+            .saturating_mul(U256::from(tx.max_fee_per_gas()))
+            .saturating_add(tx.value())
+            .saturating_add(extra);
+        if max_cost > balance {
+            return Err(PoolError::InsufficientFunds);
+        }
+        self.insert(
+            PooledTx {
+                tx,
+                hash,
+                added: Instant::now(),
+            },
+            state_nonce,
+        )?;
+        Ok(hash)
+    }
+
+    fn insert(&self, new: PooledTx, state_nonce: u64) -> Result<(), PoolError> {
+        let mut inner = self.inner.lock();
+        let sender_address = new.tx.signer();
+        let nonce = new.nonce();
+        let entry = inner.senders.entry(sender_address).or_default();
+        entry.state_nonce = state_nonce;
+        let stale: Vec<B256> = entry
+            .txs
+            .range(..state_nonce)
+            .map(|(_, tx)| tx.hash)
+            .collect();
+        let replaced = entry.txs.get(&nonce).cloned();
+        let sender_count = entry.txs.len();
+        for hash in stale {
+            inner.remove(&hash);
+        }
+
+        if let Some(old) = replaced {
+            let bump = |old: u128| old.saturating_mul(100 + self.config.price_bump_percent) / 100;
+            let old_tip = old
+                .tx
+                .max_priority_fee_per_gas()
+                .unwrap_or(old.tx.max_fee_per_gas());
+            let new_tip = new
+                .tx
+                .max_priority_fee_per_gas()
+                .unwrap_or(new.tx.max_fee_per_gas());
+            if new.tx.max_fee_per_gas() < bump(old.tx.max_fee_per_gas()) || new_tip < bump(old_tip)
+            {
+                return Err(PoolError::ReplacementUnderpriced);
+            }
+            inner.remove(&old.hash);
+        } else {
+            if sender_count >= self.config.max_account_slots && nonce != state_nonce {
+                return Err(PoolError::SenderLimit(sender_count));
+            }
+            let status = inner.counts();
+            let full = status.pending + status.queued
+                >= self.config.pending_max_count + self.config.queued_max_count;
+            let is_queued = nonce
+                > state_nonce
+                    + inner
+                        .senders
+                        .get(&sender_address)
+                        .map_or(0, |s| s.pending_count() as u64);
+            if full || (is_queued && status.queued >= self.config.queued_max_count) {
+                match inner.cheapest_evictable(&sender_address) {
+                    Some((price, victim)) if price < new.tx.priority_fee_or_price() => {
+                        inner.remove(&victim);
+                    }
+                    _ => return Err(PoolError::PoolFull),
+                }
+            }
+        }
+        let new = Arc::new(new);
+        inner.by_hash.insert(new.hash, new.clone());
+        let sender = inner.senders.entry(sender_address).or_default();
+        sender.state_nonce = state_nonce;
+        sender.txs.insert(nonce, new);
+        Ok(())
+    }
+
+    /// Pending transactions in the order a block should take them, at `base_fee`.
+    pub fn best_transactions(&self, base_fee: u64) -> BestPoolTransactions<'_> {
+        BestPoolTransactions::new(self, base_fee)
+    }
+
+    /// Removes transactions the block builder found invalid.
+    pub fn remove(&self, hashes: &[B256]) {
+        let mut inner = self.inner.lock();
+        for hash in hashes {
+            inner.remove(hash);
+        }
+    }
+
+    /// Brings the pool up to date after a block: for every sender of the block, drops the
+    /// transactions its new state nonce has mined or made stale; expires queued transactions
+    /// that waited longer than the lifetime.
+    pub fn on_block(&self, senders: &[Address], state: &impl PoolState) {
+        let mut inner = self.inner.lock();
+        for sender in senders {
+            let Ok((nonce, _)) = state.account(sender) else {
+                continue;
+            };
+            let Some(entry) = inner.senders.get_mut(sender) else {
+                continue;
+            };
+            entry.state_nonce = nonce;
+            let mined: Vec<B256> = entry.txs.range(..nonce).map(|(_, tx)| tx.hash).collect();
+            for hash in mined {
+                inner.remove(&hash);
+            }
+        }
+        let lifetime = self.config.queued_lifetime;
+        let expired: Vec<B256> = inner
+            .senders
+            .values()
+            .flat_map(|sender| {
+                let pending = sender.pending_count();
+                sender
+                    .txs
+                    .values()
+                    .skip(pending)
+                    .filter(|tx| tx.added.elapsed() > lifetime)
+                    .map(|tx| tx.hash)
+            })
+            .collect();
+        for hash in expired {
+            inner.remove(&hash);
+        }
+    }
+
+    /// The next nonce of `sender` counting its pending transactions (`eth_getTransactionCount`
+    /// with the `pending` tag), given its state nonce.
+    pub fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
+        let inner = self.inner.lock();
+        let Some(entry) = inner.senders.get(sender) else {
+            return state_nonce;
+        };
+        let start = state_nonce.max(entry.state_nonce);
+        let mut next = start;
+        while entry.txs.contains_key(&next) {
+            next += 1;
+        }
+        next
+    }
+
+    /// A pooled transaction by hash.
+    pub fn get(&self, hash: &B256) -> Option<Recovered<OpTxEnvelope>> {
+        self.inner.lock().by_hash.get(hash).map(|tx| tx.tx.clone())
+    }
+
+    /// Sizes of the sub-pools.
+    pub fn status(&self) -> PoolStatus {
+        self.inner.lock().counts()
+    }
+
+    /// Every pooled transaction's raw bytes (for a backup or inspection).
+    pub fn encoded_transactions(&self) -> Vec<Vec<u8>> {
+        self.inner
+            .lock()
+            .by_hash
+            .values()
+            .map(|tx| tx.tx.inner().encoded_2718())
+            .collect()
+    }
+}
