@@ -321,3 +321,174 @@ impl TxPool {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PoolConfig;
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{Bytes, TxKind};
+    use alloy_signer::SignerSync;
+    use alloy_signer_local::PrivateKeySigner;
+    use ol_evm::BestTransactions;
+    use ol_primitives::{L1Origin, SystemConfig};
+    use std::collections::HashMap;
+
+    const CHAIN_ID: u64 = 7;
+
+    /// A fixed state: every account has a large balance and the nonces set here.
+    #[derive(Default)]
+    struct FixedState {
+        nonces: Mutex<HashMap<Address, u64>>,
+        balance: U256,
+    }
+
+    impl PoolState for FixedState {
+        fn account(&self, address: &Address) -> Result<(u64, U256), String> {
+            Ok((self.nonces.lock().get(address).copied().unwrap_or_default(), self.balance))
+        }
+        fn l1_block_info(&self) -> Result<L1BlockInfo, String> {
+            Ok(L1BlockInfo::new(L1Origin { base_fee: 1_000_000_000, blob_base_fee: 1, ..Default::default() }, 0, &SystemConfig::default()))
+        }
+        fn spec(&self) -> OpSpecId {
+            OpSpecId::JOVIAN
+        }
+        fn block_gas_limit(&self) -> u64 {
+            30_000_000
+        }
+        fn min_base_fee(&self) -> u64 {
+            1_000
+        }
+    }
+
+    fn rich() -> FixedState {
+        FixedState { balance: U256::from(10u128.pow(24)), ..Default::default() }
+    }
+
+    fn signer(seed: u8) -> PrivateKeySigner {
+        PrivateKeySigner::from_bytes(&B256::repeat_byte(seed)).unwrap()
+    }
+
+    fn raw(signer: &PrivateKeySigner, nonce: u64, max_fee: u128, tip: u128) -> Vec<u8> {
+        let tx = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(Address::repeat_byte(9)),
+            value: U256::from(1),
+            access_list: Default::default(),
+            input: Bytes::new(),
+        };
+        let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+        OpTxEnvelope::Eip1559(tx.into_signed(signature)).encoded_2718()
+    }
+
+    fn drain(pool: &TxPool, base_fee: u64) -> Vec<(Address, u64)> {
+        let mut best = pool.best_transactions(base_fee);
+        std::iter::from_fn(|| best.next_transaction()).map(|tx| (tx.signer(), tx.nonce())).collect()
+    }
+
+    #[test]
+    fn a_nonce_gap_waits_in_the_queue_until_filled() {
+        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
+        let state = rich();
+        let alice = signer(1);
+        pool.add_raw(&raw(&alice, 1, 10_000, 10), &state).unwrap();
+        assert_eq!(pool.status(), PoolStatus { pending: 0, queued: 1 });
+        assert!(drain(&pool, 1_000).is_empty());
+        pool.add_raw(&raw(&alice, 0, 10_000, 10), &state).unwrap();
+        assert_eq!(pool.status(), PoolStatus { pending: 2, queued: 0 });
+        assert_eq!(drain(&pool, 1_000), vec![(alice.address(), 0), (alice.address(), 1)]);
+        assert_eq!(pool.pending_nonce(&alice.address(), 0), 2);
+    }
+
+    #[test]
+    fn best_orders_senders_by_tip_and_each_sender_by_nonce() {
+        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
+        let state = rich();
+        let (low, high) = (signer(1), signer(2));
+        pool.add_raw(&raw(&low, 0, 10_000, 5), &state).unwrap();
+        pool.add_raw(&raw(&high, 0, 10_000, 50), &state).unwrap();
+        pool.add_raw(&raw(&high, 1, 10_000, 1), &state).unwrap();
+        assert_eq!(
+            drain(&pool, 1_000),
+            vec![(high.address(), 0), (low.address(), 0), (high.address(), 1)]
+        );
+        // A transaction that cannot pay the base fee is not offered.
+        assert!(drain(&pool, 20_000).is_empty());
+    }
+
+    #[test]
+    fn replacement_needs_a_ten_percent_bump_of_both_fees() {
+        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
+        let state = rich();
+        let alice = signer(1);
+        let first = raw(&alice, 0, 10_000, 100);
+        pool.add_raw(&first, &state).unwrap();
+        assert_eq!(pool.add_raw(&first, &state), Err(PoolError::AlreadyKnown));
+        assert_eq!(pool.add_raw(&raw(&alice, 0, 10_999, 110), &state), Err(PoolError::ReplacementUnderpriced));
+        assert_eq!(pool.add_raw(&raw(&alice, 0, 11_000, 109), &state), Err(PoolError::ReplacementUnderpriced));
+        let hash = pool.add_raw(&raw(&alice, 0, 11_000, 110), &state).unwrap();
+        assert_eq!(pool.status().pending, 1);
+        assert!(pool.get(&hash).is_some());
+    }
+
+    #[test]
+    fn nonce_too_low_and_insufficient_funds_are_refused() {
+        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
+        let state = rich();
+        let alice = signer(1);
+        state.nonces.lock().insert(alice.address(), 3);
+        assert_eq!(pool.add_raw(&raw(&alice, 2, 10_000, 1), &state), Err(PoolError::NonceTooLow));
+        let poor = FixedState::default();
+        assert_eq!(pool.add_raw(&raw(&alice, 3, 10_000, 1), &poor), Err(PoolError::InsufficientFunds));
+        assert_eq!(pool.add_raw(&raw(&alice, 3, 999, 1), &state), Err(PoolError::Underpriced));
+        assert_eq!(pool.status(), PoolStatus::default());
+    }
+
+    #[test]
+    fn sender_slots_are_limited_and_a_full_pool_evicts_the_cheapest() {
+        let config = PoolConfig { max_account_slots: 2, pending_max_count: 2, queued_max_count: 1, ..Default::default() };
+        let pool = TxPool::new(config, CHAIN_ID);
+        let state = rich();
+        let (alice, bob, carol) = (signer(1), signer(2), signer(3));
+        pool.add_raw(&raw(&alice, 0, 10_000, 1), &state).unwrap();
+        pool.add_raw(&raw(&alice, 1, 10_000, 1), &state).unwrap();
+        assert_eq!(pool.add_raw(&raw(&alice, 2, 10_000, 1), &state), Err(PoolError::SenderLimit(2)));
+        pool.add_raw(&raw(&bob, 0, 10_000, 5), &state).unwrap();
+        // Full at 3: a cheaper transaction is refused, a dearer one evicts alice's last nonce.
+        assert_eq!(pool.add_raw(&raw(&carol, 0, 10_000, 1), &state), Err(PoolError::PoolFull));
+        pool.add_raw(&raw(&carol, 0, 10_000, 9), &state).unwrap();
+        assert_eq!(pool.status().pending + pool.status().queued, 3);
+        assert_eq!(pool.pending_nonce(&alice.address(), 0), 1);
+    }
+
+    #[test]
+    fn on_block_removes_mined_nonces_and_promotes_the_rest() {
+        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
+        let state = rich();
+        let alice = signer(1);
+        for nonce in 0..3 {
+            pool.add_raw(&raw(&alice, nonce, 10_000, 1), &state).unwrap();
+        }
+        state.nonces.lock().insert(alice.address(), 2);
+        pool.on_block(&[alice.address()], &state);
+        assert_eq!(pool.status(), PoolStatus { pending: 1, queued: 0 });
+        assert_eq!(drain(&pool, 1_000), vec![(alice.address(), 2)]);
+    }
+
+    #[test]
+    fn queued_transactions_expire() {
+        let config = PoolConfig { queued_lifetime: std::time::Duration::ZERO, ..Default::default() };
+        let pool = TxPool::new(config, CHAIN_ID);
+        let state = rich();
+        let alice = signer(1);
+        pool.add_raw(&raw(&alice, 0, 10_000, 1), &state).unwrap();
+        pool.add_raw(&raw(&alice, 5, 10_000, 1), &state).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        pool.on_block(&[], &state);
+        assert_eq!(pool.status(), PoolStatus { pending: 1, queued: 0 });
+    }
+}

@@ -145,13 +145,10 @@ mod tests {
             check(&vec![0x02; 200 * 1024]),
             PoolError::Oversized { .. }
         ));
-        let mut tampered = signed(transfer(7, 21_000));
-        let last = tampered.len() - 2;
-        tampered[last] ^= 0xff;
-        assert!(matches!(
-            check(&tampered),
-            PoolError::InvalidSignature | PoolError::Decode(_)
-        ));
+        // r = 0 is not a point on the curve: nothing recovers from it.
+        let bad = alloy_primitives::Signature::new(U256::ZERO, U256::from(1), false);
+        let raw = OpTxEnvelope::Eip1559(transfer(7, 21_000).into_signed(bad)).encoded_2718();
+        assert_eq!(check(&raw), PoolError::InvalidSignature);
     }
 
     #[test]
@@ -180,7 +177,8 @@ mod tests {
             tx.clone()
                 .into_signed(alloy_primitives::Signature::test_signature()),
         );
-        assert_eq!(intrinsic_gas(&envelope), 21_000 + 4 + 16);
+        // Two bytes of calldata are 5 tokens: the EIP-7623 floor (10 gas a token) dominates.
+        assert_eq!(intrinsic_gas(&envelope), 21_000 + 5 * 10);
         tx.to = TxKind::Create;
         let envelope =
             OpTxEnvelope::Eip1559(tx.into_signed(alloy_primitives::Signature::test_signature()));

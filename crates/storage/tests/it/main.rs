@@ -1,0 +1,155 @@
+//! Storage integration tests: the incremental state root against a full recomputation, atomic
+//! commits, and reopening.
+
+use alloy_consensus::{Header, Sealable};
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_trie::KECCAK_EMPTY;
+use ol_storage::{AccountChange, BlockBody, StateChanges, Storage, StorageError};
+use proptest::prelude::*;
+
+fn dev_storage(dir: &std::path::Path) -> Storage {
+    let storage = Storage::open(dir).unwrap();
+    let spec = ol_primitives::dev::dev_chain_spec(None, 1_700_000_000).unwrap();
+    storage.init_genesis(&spec).unwrap();
+    storage
+}
+
+/// Commits `changes` as the next block (no transactions) and returns its state root.
+fn commit(storage: &Storage, changes: &StateChanges) -> B256 {
+    let prepared = storage.prepare_state(changes).unwrap();
+    let head = storage.head_header().unwrap();
+    let header = Header {
+        parent_hash: head.hash(),
+        number: head.number + 1,
+        state_root: prepared.state_root,
+        withdrawals_root: Some(prepared.withdrawals_root),
+        ..Default::default()
+    }
+    .seal_slow();
+    let body = BlockBody { transactions: vec![], senders: vec![] };
+    storage.commit_block(&header, &body, &[], &prepared).unwrap();
+    prepared.state_root
+}
+
+/// A random block of changes over a small address and slot space, so that accounts and slots
+/// are created, updated, zeroed, deleted and wiped again and again.
+fn arb_changes() -> impl Strategy<Value = StateChanges> {
+    let account = (
+        0u8..12,
+        prop::option::weighted(0.85, (0u64..4, 0u64..1_000_000)),
+        prop::bool::weighted(0.1),
+        prop::collection::vec((0u8..16, prop::option::weighted(0.7, 1u64..1000)), 0..6),
+    )
+        .prop_map(|(index, info, wipe, slots)| AccountChange {
+            address: Address::with_last_byte(index + 1),
+            info: info.map(|(nonce, balance)| (nonce, U256::from(balance), KECCAK_EMPTY)),
+            wipe_storage: wipe,
+            storage: slots
+                .into_iter()
+                .map(|(slot, value)| (B256::with_last_byte(slot), U256::from(value.unwrap_or(0))))
+                .collect(),
+        });
+    prop::collection::vec(account, 0..8).prop_map(|mut accounts| {
+        accounts.sort_by_key(|change| change.address);
+        accounts.dedup_by_key(|change| change.address);
+        StateChanges { accounts, contracts: vec![] }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// After every block of random account and storage changes (creations, updates, zeroed
+    /// slots, deleted accounts, wiped storage), the incrementally maintained state root equals a
+    /// full recomputation from the plain state with alloy-trie's HashBuilder.
+    #[test]
+    fn incremental_root_matches_full_recomputation(blocks in prop::collection::vec(arb_changes(), 1..10)) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = dev_storage(dir.path());
+        for changes in &blocks {
+            let root = commit(&storage, changes);
+            prop_assert_eq!(root, storage.recompute_state_root().unwrap());
+            prop_assert_eq!(storage.head_header().unwrap().state_root, root);
+        }
+    }
+}
+
+#[test]
+fn genesis_root_matches_in_memory_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dev_storage(dir.path());
+    let spec = storage.chain_spec().unwrap();
+    let roots = ol_storage::genesis_roots(&spec);
+    let genesis = storage.header_by_number(0).unwrap().unwrap();
+    assert_eq!(genesis.state_root, roots.state_root);
+    assert_eq!(storage.recompute_state_root().unwrap(), roots.state_root);
+    assert_eq!(genesis.withdrawals_root, Some(roots.withdrawals_root));
+}
+
+#[test]
+fn reopen_continues_from_the_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = {
+        let storage = dev_storage(dir.path());
+        let change = AccountChange {
+            address: Address::with_last_byte(0xaa),
+            info: Some((1, U256::from(5), KECCAK_EMPTY)),
+            wipe_storage: false,
+            storage: vec![(B256::with_last_byte(1), U256::from(9))],
+        };
+        commit(&storage, &StateChanges { accounts: vec![change], contracts: vec![] })
+    };
+    let storage = Storage::open(dir.path()).unwrap();
+    assert_eq!(storage.head_number().unwrap(), 1);
+    assert_eq!(storage.head_header().unwrap().state_root, root);
+    assert_eq!(storage.storage(&Address::with_last_byte(0xaa), &B256::with_last_byte(1)).unwrap(), U256::from(9));
+    let report = storage.check_and_repair().unwrap();
+    assert_eq!(report.head, 1);
+    assert!(report.repaired.is_empty());
+}
+
+#[test]
+fn a_block_that_does_not_extend_the_head_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dev_storage(dir.path());
+    let prepared = storage.prepare_state(&StateChanges::default()).unwrap();
+    let header = Header { number: 5, state_root: prepared.state_root, ..Default::default() }.seal_slow();
+    let body = BlockBody { transactions: vec![], senders: vec![] };
+    let err = storage.commit_block(&header, &body, &[], &prepared).unwrap_err();
+    assert!(matches!(err, StorageError::NotNextBlock { number: 5, head: 0 }));
+    assert_eq!(storage.head_number().unwrap(), 0);
+}
+
+#[test]
+fn a_different_genesis_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    dev_storage(dir.path());
+    let storage = Storage::open(dir.path()).unwrap();
+    let other = ol_primitives::dev::dev_chain_spec(Some(99), 1_700_000_000).unwrap();
+    assert!(matches!(storage.init_genesis(&other), Err(StorageError::GenesisMismatch { .. })));
+}
+
+#[test]
+fn a_corrupted_trie_is_refused_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = dev_storage(dir.path());
+        let change = AccountChange {
+            address: Address::with_last_byte(0xbb),
+            info: Some((0, U256::from(1), KECCAK_EMPTY)),
+            wipe_storage: false,
+            storage: vec![],
+        };
+        commit(&storage, &StateChanges { accounts: vec![change], contracts: vec![] });
+    }
+    {
+        // Rewrite the trie's root node behind the node's back.
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(false);
+        let db = rocksdb::DB::open_cf(&options, dir.path(), ol_storage::tables::ALL).unwrap();
+        let cf = db.cf_handle(ol_storage::tables::ACCOUNT_TRIE).unwrap();
+        db.put_cf(cf, [], alloy_rlp::encode(keccak256("garbage").as_slice())).unwrap();
+    }
+    let err = Storage::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StorageError::Inconsistent(_)), "{err}");
+}
