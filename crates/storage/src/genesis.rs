@@ -58,7 +58,9 @@ impl Storage {
             let roots = genesis_roots(spec);
             let requested =
                 genesis_header(spec, roots.state_root, roots.withdrawals_root).hash_slow();
-            if existing != requested {
+            // The chain id is not part of the genesis header: compare it as well.
+            let stored_chain_id = self.chain_spec()?.chain_id();
+            if existing != requested || stored_chain_id != spec.chain_id() {
                 return Err(StorageError::GenesisMismatch {
                     existing,
                     requested,

@@ -22,12 +22,18 @@ fn commit(storage: &Storage, changes: &StateChanges) -> B256 {
         parent_hash: head.hash(),
         number: head.number + 1,
         state_root: prepared.state_root,
+        timestamp: head.timestamp + 1,
         withdrawals_root: Some(prepared.withdrawals_root),
-        ..Default::default()
+        ..head.inner().clone()
     }
     .seal_slow();
-    let body = BlockBody { transactions: vec![], senders: vec![] };
-    storage.commit_block(&header, &body, &[], &prepared).unwrap();
+    let body = BlockBody {
+        transactions: vec![],
+        senders: vec![],
+    };
+    storage
+        .commit_block(&header, &body, &[], &prepared)
+        .unwrap();
     prepared.state_root
 }
 
@@ -52,7 +58,10 @@ fn arb_changes() -> impl Strategy<Value = StateChanges> {
     prop::collection::vec(account, 0..8).prop_map(|mut accounts| {
         accounts.sort_by_key(|change| change.address);
         accounts.dedup_by_key(|change| change.address);
-        StateChanges { accounts, contracts: vec![] }
+        StateChanges {
+            accounts,
+            contracts: vec![],
+        }
     })
 }
 
@@ -97,12 +106,23 @@ fn reopen_continues_from_the_head() {
             wipe_storage: false,
             storage: vec![(B256::with_last_byte(1), U256::from(9))],
         };
-        commit(&storage, &StateChanges { accounts: vec![change], contracts: vec![] })
+        commit(
+            &storage,
+            &StateChanges {
+                accounts: vec![change],
+                contracts: vec![],
+            },
+        )
     };
     let storage = Storage::open(dir.path()).unwrap();
     assert_eq!(storage.head_number().unwrap(), 1);
     assert_eq!(storage.head_header().unwrap().state_root, root);
-    assert_eq!(storage.storage(&Address::with_last_byte(0xaa), &B256::with_last_byte(1)).unwrap(), U256::from(9));
+    assert_eq!(
+        storage
+            .storage(&Address::with_last_byte(0xaa), &B256::with_last_byte(1))
+            .unwrap(),
+        U256::from(9)
+    );
     let report = storage.check_and_repair().unwrap();
     assert_eq!(report.head, 1);
     assert!(report.repaired.is_empty());
@@ -113,10 +133,23 @@ fn a_block_that_does_not_extend_the_head_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dev_storage(dir.path());
     let prepared = storage.prepare_state(&StateChanges::default()).unwrap();
-    let header = Header { number: 5, state_root: prepared.state_root, ..Default::default() }.seal_slow();
-    let body = BlockBody { transactions: vec![], senders: vec![] };
-    let err = storage.commit_block(&header, &body, &[], &prepared).unwrap_err();
-    assert!(matches!(err, StorageError::NotNextBlock { number: 5, head: 0 }));
+    let genesis = storage.head_header().unwrap();
+    let header = Header {
+        number: 5,
+        ..genesis.inner().clone()
+    }
+    .seal_slow();
+    let body = BlockBody {
+        transactions: vec![],
+        senders: vec![],
+    };
+    let err = storage
+        .commit_block(&header, &body, &[], &prepared)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StorageError::NotNextBlock { number: 5, head: 0 }
+    ));
     assert_eq!(storage.head_number().unwrap(), 0);
 }
 
@@ -126,7 +159,10 @@ fn a_different_genesis_is_refused() {
     dev_storage(dir.path());
     let storage = Storage::open(dir.path()).unwrap();
     let other = ol_primitives::dev::dev_chain_spec(Some(99), 1_700_000_000).unwrap();
-    assert!(matches!(storage.init_genesis(&other), Err(StorageError::GenesisMismatch { .. })));
+    assert!(matches!(
+        storage.init_genesis(&other),
+        Err(StorageError::GenesisMismatch { .. })
+    ));
 }
 
 #[test]
@@ -140,7 +176,13 @@ fn a_corrupted_trie_is_refused_on_open() {
             wipe_storage: false,
             storage: vec![],
         };
-        commit(&storage, &StateChanges { accounts: vec![change], contracts: vec![] });
+        commit(
+            &storage,
+            &StateChanges {
+                accounts: vec![change],
+                contracts: vec![],
+            },
+        );
     }
     {
         // Rewrite the trie's root node behind the node's back.
@@ -148,7 +190,8 @@ fn a_corrupted_trie_is_refused_on_open() {
         options.create_if_missing(false);
         let db = rocksdb::DB::open_cf(&options, dir.path(), ol_storage::tables::ALL).unwrap();
         let cf = db.cf_handle(ol_storage::tables::ACCOUNT_TRIE).unwrap();
-        db.put_cf(cf, [], alloy_rlp::encode(keccak256("garbage").as_slice())).unwrap();
+        db.put_cf(cf, [], alloy_rlp::encode(keccak256("garbage").as_slice()))
+            .unwrap();
     }
     let err = Storage::open(dir.path()).unwrap_err();
     assert!(matches!(err, StorageError::Inconsistent(_)), "{err}");
