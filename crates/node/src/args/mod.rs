@@ -1,0 +1,26 @@
+//! Command-line argument groups, one struct per help heading (reth's layout).
+
+mod datadir;
+mod dev;
+mod log;
+mod metrics;
+mod rpc;
+mod sequencer;
+mod txpool;
+
+pub use datadir::DatadirArgs;
+pub use dev::DevArgs;
+pub use log::{LogArgs, LogFormat};
+pub use metrics::MetricsArgs;
+pub use rpc::RpcServerArgs;
+pub use sequencer::SequencerArgs;
+pub use txpool::TxPoolArgs;
+
+/// Parses a count that must be at least 1.
+fn positive_usize(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(count) => Ok(count),
+        Err(err) => Err(err.to_string()),
+    }
+}

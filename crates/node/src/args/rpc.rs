@@ -1,0 +1,105 @@
+//! `--http.*`, `--ws.*` and `--rpc.*`.
+
+use clap::Args;
+use ol_rpc::RpcConfig;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// One mebibyte: the unit of the `--rpc.max-*-size` flags (as in reth).
+const MIB: u32 = 1024 * 1024;
+
+fn default_rpc() -> RpcConfig {
+    RpcConfig::default()
+}
+
+/// The JSON-RPC server.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+#[command(next_help_heading = "RPC")]
+pub struct RpcServerArgs {
+    /// Accepted for compatibility with reth command lines: HTTP-RPC is always served.
+    #[arg(long = "http")]
+    pub http: bool,
+
+    /// Http server address to listen on.
+    #[arg(long = "http.addr", value_name = "HTTP_ADDR", default_value_t = default_rpc().http_addr)]
+    pub http_addr: IpAddr,
+
+    /// Http server port to listen on (0 picks a free port; the bound address is logged).
+    #[arg(long = "http.port", value_name = "HTTP_PORT", default_value_t = default_rpc().http_port)]
+    pub http_port: u16,
+
+    /// Enable the WS-RPC server. Not served yet: accepted, with a warning.
+    #[arg(long = "ws")]
+    pub ws: bool,
+
+    /// Ws server address to listen on [default: 127.0.0.1]. Not served yet.
+    #[arg(long = "ws.addr", value_name = "WS_ADDR")]
+    pub ws_addr: Option<IpAddr>,
+
+    /// Ws server port to listen on [default: 8546]. Not served yet.
+    #[arg(long = "ws.port", value_name = "WS_PORT")]
+    pub ws_port: Option<u16>,
+
+    /// Maximum number of RPC server connections.
+    #[arg(long = "rpc.max-connections", value_name = "COUNT", default_value_t = default_rpc().max_connections, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Set the maximum RPC request payload size for both HTTP and WS in megabytes.
+    #[arg(long = "rpc.max-request-size", value_name = "MB", default_value_t = default_rpc().max_request_body_bytes / MIB, value_parser = clap::value_parser!(u32).range(1..=4095))]
+    pub max_request_size_mb: u32,
+
+    /// Set the maximum RPC response payload size for both HTTP and WS in megabytes.
+    #[arg(long = "rpc.max-response-size", visible_alias = "rpc.returndata.limit", value_name = "MB", default_value_t = default_rpc().max_response_body_bytes / MIB, value_parser = clap::value_parser!(u32).range(1..=4095))]
+    pub max_response_size_mb: u32,
+
+    /// Maximum number of calls in one JSON-RPC batch request.
+    #[arg(long = "rpc.max-batch-size", value_name = "COUNT", default_value_t = default_rpc().max_batch_len, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_batch_size: u32,
+
+    /// Maximum gas limit for `eth_call` and call-tracing RPC methods.
+    #[arg(long = "rpc.gascap", value_name = "GAS_CAP", default_value_t = default_rpc().gas_cap, value_parser = clap::value_parser!(u64).range(1..))]
+    pub gas_cap: u64,
+}
+
+impl Default for RpcServerArgs {
+    fn default() -> Self {
+        let rpc = default_rpc();
+        Self {
+            http: false,
+            http_addr: rpc.http_addr,
+            http_port: rpc.http_port,
+            ws: false,
+            ws_addr: None,
+            ws_port: None,
+            max_connections: rpc.max_connections,
+            max_request_size_mb: rpc.max_request_body_bytes / MIB,
+            max_response_size_mb: rpc.max_response_body_bytes / MIB,
+            max_batch_size: rpc.max_batch_len,
+            gas_cap: rpc.gas_cap,
+        }
+    }
+}
+
+impl RpcServerArgs {
+    /// Default address of the (future) WS server.
+    pub const DEFAULT_WS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// Default port of the (future) WS server.
+    pub const DEFAULT_WS_PORT: u16 = 8546;
+
+    /// Whether any WS flag was given.
+    pub const fn ws_requested(&self) -> bool {
+        self.ws || self.ws_addr.is_some() || self.ws_port.is_some()
+    }
+
+    /// The server configuration these flags describe.
+    pub fn rpc_config(&self) -> RpcConfig {
+        RpcConfig {
+            http_addr: self.http_addr,
+            http_port: self.http_port,
+            max_connections: self.max_connections,
+            max_request_body_bytes: self.max_request_size_mb.saturating_mul(MIB),
+            max_response_body_bytes: self.max_response_size_mb.saturating_mul(MIB),
+            max_batch_len: self.max_batch_size,
+            gas_cap: self.gas_cap,
+        }
+    }
+}

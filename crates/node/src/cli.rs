@@ -1,0 +1,126 @@
+//! The top-level command line.
+
+use crate::{
+    args::LogArgs,
+    commands::{db::DbCommand, genesis::GenesisCommand, init::InitCommand, node::NodeCommand},
+    logging,
+};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// OpenLedger: an OP Stack L2 sequencer node.
+#[derive(Debug, Parser)]
+#[command(name = "openledger", version, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Commands,
+
+    /// Logging (global: accepted by every command).
+    #[command(flatten)]
+    pub logs: LogArgs,
+}
+
+/// The commands of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Start the node: JSON-RPC server and sequencer
+    ///
+    /// Runs until SIGINT or SIGTERM, which stop block production after the block in progress
+    /// and the RPC server, then exit with status 0.
+    #[command(name = "node", verbatim_doc_comment)]
+    Node(Box<NodeCommand>),
+    /// Initialize a data directory with a genesis file and rollup configuration
+    ///
+    /// Writes the genesis block and state and prints the genesis hash and state root. Running
+    /// it again with the same genesis changes nothing; a data directory that already holds
+    /// another chain is refused.
+    #[command(name = "init", verbatim_doc_comment)]
+    Init(InitCommand),
+    /// Database tools.
+    #[command(name = "db")]
+    Db(DbCommand),
+    /// Genesis tools: genesis roots, the dev genesis.
+    #[command(name = "genesis")]
+    Genesis(GenesisCommand),
+}
+
+impl Cli {
+    /// Runs the parsed command line.
+    pub fn execute(self) -> eyre::Result<()> {
+        logging::init(&self.logs)?;
+        match self.command {
+            Commands::Node(command) => command.execute(),
+            Commands::Init(command) => command.execute(),
+            Commands::Db(command) => command.execute(),
+            Commands::Genesis(command) => command.execute(),
+        }
+    }
+}
+
+/// Parses the process's arguments and runs the command; errors are printed to stderr with their
+/// causes, and make the exit status 1.
+pub fn run() -> ExitCode {
+    match Cli::parse().execute() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}", render_error(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `Error: <message>` and one `Caused by:` line per cause that its parent's message does not
+/// already spell out.
+pub fn render_error(err: &eyre::Report) -> String {
+    let mut out = format!("Error: {err}");
+    let mut previous = err.to_string();
+    for cause in err.chain().skip(1) {
+        let message = cause.to_string();
+        if !previous.contains(&message) {
+            out.push_str(&format!("\n  Caused by: {message}"));
+        }
+        previous = message;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let report = eyre::Report::new(std::io::Error::other(format!("cannot read x: {io}")))
+            .wrap_err("opening the chain");
+        assert_eq!(
+            render_error(&report),
+            "Error: opening the chain\n  Caused by: cannot read x: disk on fire"
+        );
+    }
+
+    #[test]
+    fn logging_flags_are_global() {
+        let cli = Cli::try_parse_from([
+            "openledger",
+            "db",
+            "check",
+            "--datadir",
+            "/x",
+            "-vv",
+            "--log.format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(cli.logs.verbosity, 2);
+        assert_eq!(cli.logs.format, crate::args::LogFormat::Json);
+        assert_eq!(cli.logs.level(), tracing::level_filters::LevelFilter::TRACE);
+    }
+}

@@ -1,0 +1,524 @@
+//! `openledger node`.
+
+use super::{CATCH_UP_WARN_SLOTS, missed_slots, unix_now};
+use crate::{
+    args::{DatadirArgs, DevArgs, MetricsArgs, RpcServerArgs, SequencerArgs, TxPoolArgs},
+    dirs,
+};
+use clap::Args;
+use eyre::{WrapErr, bail, eyre};
+use ol_primitives::ChainSpec;
+use ol_sequencer::{Chain, Sequencer, SequencerConfig};
+use ol_storage::Storage;
+use ol_txpool::TxPool;
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Block time of `--dev` when `--block-time` is not given.
+pub const DEV_BLOCK_TIME_SECS: u64 = 1;
+
+/// Start the node.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct NodeCommand {
+    /// The genesis file (go-ethereum format) of the chain to run; requires `--rollup-config`
+    ///
+    /// The data directory must already hold this chain (see `openledger init`): the node
+    /// checks that its genesis matches, and without `--datadir` uses the default data
+    /// directory of the chain id. Without `--chain` and `--dev`, `--datadir` names the chain.
+    #[arg(
+        long = "chain",
+        value_name = "GENESIS_JSON",
+        verbatim_doc_comment,
+        requires = "rollup_config",
+        conflicts_with = "dev"
+    )]
+    pub chain: Option<PathBuf>,
+
+    /// The rollup configuration (op-node's `rollup.json` format) that goes with `--chain`.
+    #[arg(long = "rollup-config", value_name = "ROLLUP_JSON", requires = "chain")]
+    pub rollup_config: Option<PathBuf>,
+
+    /// Where the node keeps its files.
+    #[command(flatten)]
+    pub datadir: DatadirArgs,
+
+    /// The JSON-RPC server.
+    #[command(flatten)]
+    pub rpc: RpcServerArgs,
+
+    /// The transaction pool.
+    #[command(flatten)]
+    pub txpool: TxPoolArgs,
+
+    /// Block production.
+    #[command(flatten)]
+    pub sequencer: SequencerArgs,
+
+    /// The development chain.
+    #[command(flatten)]
+    pub dev: DevArgs,
+
+    /// Prometheus metrics.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+impl NodeCommand {
+    /// Runs the node on a new tokio runtime until SIGINT or SIGTERM.
+    pub fn execute(self) -> eyre::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("openledger")
+            .build()
+            .wrap_err("cannot start the tokio runtime")?;
+        let result = runtime.block_on(self.run());
+        runtime.shutdown_timeout(Duration::from_secs(5));
+        result
+    }
+
+    /// The data directory: `--datadir`, else the default one of the chain (`dev` with `--dev`,
+    /// the chain id of `--chain` otherwise) as `default_dir` resolves it.
+    pub fn resolve_datadir(
+        &self,
+        requested_chain_id: Option<u64>,
+        default_dir: impl FnOnce(&str) -> Option<PathBuf>,
+    ) -> eyre::Result<PathBuf> {
+        if let Some(datadir) = &self.datadir.datadir {
+            return Ok(datadir.clone());
+        }
+        let chain = if self.dev.dev {
+            dirs::DEV_CHAIN_DIR.to_string()
+        } else if let Some(chain_id) = requested_chain_id {
+            chain_id.to_string()
+        } else {
+            bail!(
+                "which chain should the node run? Pass --datadir <DATA_DIR> (a data directory \
+                 initialised with `openledger init`), --chain <GENESIS_JSON> --rollup-config \
+                 <ROLLUP_JSON>, or --dev"
+            );
+        };
+        default_dir(&chain).ok_or_else(|| {
+            eyre!("cannot find a default data directory (HOME is not set): pass --datadir")
+        })
+    }
+
+    /// Seconds between blocks: `--block-time`, else 1 with `--dev`, else the rollup's.
+    pub fn block_time(&self, spec: &ChainSpec) -> u64 {
+        self.sequencer.block_time.unwrap_or(if self.dev.dev {
+            DEV_BLOCK_TIME_SECS
+        } else {
+            spec.rollup.block_time
+        })
+    }
+
+    /// The chain of `--chain` and `--rollup-config`, when given.
+    fn requested_spec(&self) -> eyre::Result<Option<ChainSpec>> {
+        let (Some(genesis), Some(rollup)) = (&self.chain, &self.rollup_config) else {
+            return Ok(None);
+        };
+        let spec = ol_primitives::load_genesis(genesis, rollup)
+            .wrap_err("loading the --chain genesis and --rollup-config")?;
+        Ok(Some(spec))
+    }
+
+    /// Opens the database, initialising a dev chain into an empty one with `--dev`.
+    fn open_storage(&self, datadir: &Path, requested: Option<&ChainSpec>) -> eyre::Result<Storage> {
+        if !self.dev.dev {
+            let storage = super::open_initialized(datadir)?;
+            if let Some(spec) = requested {
+                super::check_stored_chain(&storage, spec)?;
+            }
+            return Ok(storage);
+        }
+        std::fs::create_dir_all(datadir)
+            .wrap_err_with(|| format!("cannot create the data directory {}", datadir.display()))?;
+        let storage = super::open_storage(datadir)?;
+        if storage.is_initialized().wrap_err("reading the database")? {
+            let existing = storage
+                .chain_spec()
+                .wrap_err("reading the stored chain spec")?
+                .chain_id();
+            if let Some(wanted) = self.dev.chain_id.filter(|wanted| *wanted != existing) {
+                bail!(
+                    "the data directory {} holds a chain with chain id {existing}, not the \
+                     --dev.chain-id {wanted}: use another --datadir, or remove this one to start over",
+                    datadir.display()
+                );
+            }
+            info!(datadir = %datadir.display(), chain_id = existing, "reusing the dev chain in the data directory");
+        } else {
+            let spec = ol_primitives::dev::dev_chain_spec(self.dev.chain_id, unix_now())
+                .wrap_err("loading the embedded dev genesis")?;
+            let header = storage
+                .init_genesis(&spec)
+                .wrap_err("writing the dev genesis")?;
+            info!(
+                datadir = %datadir.display(),
+                chain_id = spec.chain_id(),
+                genesis = %header.hash(),
+                timestamp = header.timestamp,
+                "initialised a new dev chain"
+            );
+        }
+        Ok(storage)
+    }
+
+    async fn run(self) -> eyre::Result<()> {
+        // Handle stop signals from the start, so that one arriving during startup still stops
+        // the node gracefully.
+        let mut signals = Signals::new().wrap_err("cannot install signal handlers")?;
+        if self.rpc.ws_requested() {
+            warn!(
+                addr = %self.rpc.ws_addr.unwrap_or(RpcServerArgs::DEFAULT_WS_ADDR),
+                port = self.rpc.ws_port.unwrap_or(RpcServerArgs::DEFAULT_WS_PORT),
+                "WebSocket RPC is not served yet; the --ws flags are ignored"
+            );
+        }
+
+        let requested = self.requested_spec()?;
+        let datadir = self.resolve_datadir(
+            requested.as_ref().map(ChainSpec::chain_id),
+            dirs::default_datadir,
+        )?;
+        let storage = self.open_storage(&datadir, requested.as_ref())?;
+        let chain = Chain::new(storage, self.sequencer.gas_limit).wrap_err("opening the chain")?;
+        let block_time = self.block_time(chain.spec());
+        let head = chain.head();
+        let missed = missed_slots(head.timestamp, unix_now(), block_time);
+        if missed >= CATCH_UP_WARN_SLOTS {
+            warn!(
+                head = head.number,
+                head_timestamp = head.timestamp,
+                missed_blocks = missed,
+                "the head is behind the clock: the sequencer will produce the missed blocks back to \
+                 back until it catches up (a genesis timestamp far in the past makes this very long)"
+            );
+        }
+        info!(
+            chain_id = chain.chain_id(),
+            head = head.number,
+            head_hash = %head.hash(),
+            datadir = %datadir.display(),
+            block_time,
+            gas_limit = chain.gas_limit(),
+            "chain opened"
+        );
+
+        if let Some(addr) = self.metrics.prometheus {
+            crate::metrics::install_prometheus(addr)?;
+            metrics::gauge!("chain_head_number").set(head.number as f64);
+            info!(%addr, "Prometheus metrics served");
+        }
+
+        let pool = Arc::new(TxPool::new(self.txpool.pool_config(), chain.chain_id()));
+        let (rpc, addr) = ol_rpc::start_http(&self.rpc.rpc_config(), chain.clone(), pool.clone())
+            .await
+            .wrap_err("cannot start the JSON-RPC server")?;
+        info!(url = %format!("http://{addr}"), "RPC HTTP server started");
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let sequencer = Sequencer::new(chain, pool, SequencerConfig { block_time });
+        let mut sequencer = tokio::spawn(sequencer.run(shutdown_rx));
+        info!(block_time, "sequencer started");
+
+        let (stopped_by_signal, outcome) = tokio::select! {
+            signal = signals.next() => {
+                info!(signal, "received signal; shutting down");
+                let _ = shutdown_tx.send(true);
+                tokio::select! {
+                    joined = &mut sequencer => (true, joined),
+                    signal = signals.next() => {
+                        bail!("received {signal} again while waiting for the sequencer; exiting")
+                    }
+                }
+            }
+            joined = &mut sequencer => (false, joined),
+        };
+        // Whatever ended the sequencer, stop serving before the database closes.
+        let _ = rpc.stop();
+        rpc.stopped().await;
+        match outcome {
+            Ok(Ok(())) if stopped_by_signal => {
+                info!("shutdown complete");
+                Ok(())
+            }
+            Ok(Ok(())) => Err(eyre!("the sequencer stopped unexpectedly")),
+            Ok(Err(err)) => Err(eyre::Report::new(err).wrap_err("the sequencer failed")),
+            Err(join) => Err(eyre!("the sequencer task failed: {join}")),
+        }
+    }
+}
+
+/// SIGINT and SIGTERM (Ctrl-C elsewhere).
+#[derive(Debug)]
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {})
+    }
+
+    /// Waits for the next stop signal and names it.
+    #[cfg(unix)]
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Commands};
+    use clap::Parser;
+    use std::{
+        ffi::OsStr,
+        net::{IpAddr, Ipv4Addr, SocketAddr},
+    };
+
+    fn parse(args: &[&str]) -> NodeCommand {
+        let cli = Cli::try_parse_from(["openledger", "node"].iter().chain(args)).unwrap();
+        match cli.command {
+            Commands::Node(command) => *command,
+            other => panic!("parsed {other:?}"),
+        }
+    }
+
+    fn home_default(chain: &str) -> Option<PathBuf> {
+        dirs::default_datadir_from(None, Some(OsStr::new("/home/op")), chain)
+    }
+
+    #[test]
+    fn defaults() {
+        let node = parse(&[]);
+        assert_eq!(node.chain, None);
+        assert_eq!(node.datadir, DatadirArgs::default());
+        assert_eq!(node.rpc, RpcServerArgs::default());
+        assert_eq!(node.txpool, TxPoolArgs::default());
+        assert_eq!(node.sequencer, SequencerArgs::default());
+        assert_eq!(node.dev, DevArgs::default());
+        assert_eq!(node.metrics, MetricsArgs::default());
+
+        assert_eq!(node.rpc.rpc_config(), ol_rpc::RpcConfig::default());
+        assert_eq!(node.rpc.http_addr, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(node.rpc.http_port, 8545);
+        assert_eq!(node.rpc.max_batch_size, 1000);
+        assert_eq!(node.rpc.gas_cap, 50_000_000);
+        assert_eq!(node.rpc.max_request_size_mb, 15);
+        assert_eq!(node.rpc.max_response_size_mb, 160);
+        assert!(!node.rpc.ws_requested());
+        assert_eq!(node.txpool.pool_config(), ol_txpool::PoolConfig::default());
+        assert_eq!(node.txpool.lifetime_secs, 3 * 60 * 60);
+    }
+
+    #[test]
+    fn full_flag_set() {
+        let node = parse(&[
+            "--dev",
+            "--dev.chain-id",
+            "4242",
+            "--datadir",
+            "/tmp/ol",
+            "--http",
+            "--http.addr",
+            "0.0.0.0",
+            "--http.port",
+            "9545",
+            "--ws",
+            "--ws.addr",
+            "::1",
+            "--ws.port",
+            "9546",
+            "--rpc.max-connections",
+            "42",
+            "--rpc.max-request-size",
+            "2",
+            "--rpc.max-response-size",
+            "3",
+            "--rpc.max-batch-size",
+            "7",
+            "--rpc.gascap",
+            "1000000",
+            "--txpool.max-account-slots",
+            "4",
+            "--txpool.pending-max-count",
+            "100",
+            "--txpool.queued-max-count",
+            "50",
+            "--txpool.pricebump",
+            "25",
+            "--txpool.lifetime",
+            "60",
+            "--block-time",
+            "2",
+            "--gas-limit",
+            "30000000",
+            "--metrics",
+            "127.0.0.1:9001",
+            "-vv",
+            "--log.format",
+            "json",
+        ]);
+        assert_eq!(
+            node.dev,
+            DevArgs {
+                dev: true,
+                chain_id: Some(4242)
+            }
+        );
+        assert_eq!(node.datadir.datadir, Some(PathBuf::from("/tmp/ol")));
+        assert_eq!(
+            node.rpc.rpc_config(),
+            ol_rpc::RpcConfig {
+                http_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                http_port: 9545,
+                max_connections: 42,
+                max_request_body_bytes: 2 * 1024 * 1024,
+                max_response_body_bytes: 3 * 1024 * 1024,
+                max_batch_len: 7,
+                gas_cap: 1_000_000,
+            }
+        );
+        assert!(node.rpc.http && node.rpc.ws_requested());
+        assert_eq!(node.rpc.ws_addr, Some("::1".parse().unwrap()));
+        assert_eq!(node.rpc.ws_port, Some(9546));
+        let pool = node.txpool.pool_config();
+        assert_eq!(pool.max_account_slots, 4);
+        assert_eq!(pool.pending_max_count, 100);
+        assert_eq!(pool.queued_max_count, 50);
+        assert_eq!(pool.price_bump_percent, 25);
+        assert_eq!(pool.queued_lifetime, Duration::from_secs(60));
+        assert_eq!(
+            pool.max_tx_bytes,
+            ol_txpool::PoolConfig::default().max_tx_bytes
+        );
+        assert_eq!(
+            node.sequencer,
+            SequencerArgs {
+                block_time: Some(2),
+                gas_limit: Some(30_000_000)
+            }
+        );
+        assert_eq!(
+            node.metrics.prometheus,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9001)))
+        );
+    }
+
+    #[test]
+    fn chain_and_rollup_config_go_together() {
+        let node = parse(&["--chain", "g.json", "--rollup-config", "r.json"]);
+        assert_eq!(node.chain, Some(PathBuf::from("g.json")));
+        assert_eq!(node.rollup_config, Some(PathBuf::from("r.json")));
+        for args in [
+            &["node", "--chain", "g.json"][..],
+            &["node", "--rollup-config", "r.json"],
+            &[
+                "node",
+                "--dev",
+                "--chain",
+                "g.json",
+                "--rollup-config",
+                "r.json",
+            ],
+            &["node", "--dev.chain-id", "5"],
+        ] {
+            let result =
+                Cli::try_parse_from(std::iter::once("openledger").chain(args.iter().copied()));
+            assert!(result.is_err(), "{args:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        for args in [
+            &["node", "--block-time", "0"][..],
+            &["node", "--gas-limit", "21000"],
+            &["node", "--txpool.max-account-slots", "0"],
+            &["node", "--rpc.max-batch-size", "0"],
+            &["node", "--http.addr", "localhost"],
+            &["node", "--ws.port", "65536"],
+            &["node", "--metrics", "9001"],
+            &["node", "--log.format", "xml"],
+        ] {
+            let result =
+                Cli::try_parse_from(std::iter::once("openledger").chain(args.iter().copied()));
+            assert!(result.is_err(), "{args:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn datadir_resolution() {
+        let explicit = parse(&["--dev", "--datadir", "/srv/ol"]);
+        assert_eq!(
+            explicit.resolve_datadir(None, home_default).unwrap(),
+            PathBuf::from("/srv/ol")
+        );
+
+        let dev = parse(&["--dev"]);
+        assert_eq!(
+            dev.resolve_datadir(None, home_default).unwrap(),
+            PathBuf::from("/home/op/.local/share/openledger/dev")
+        );
+
+        let chain = parse(&["--chain", "g.json", "--rollup-config", "r.json"]);
+        assert_eq!(
+            chain.resolve_datadir(Some(10), home_default).unwrap(),
+            PathBuf::from("/home/op/.local/share/openledger/10")
+        );
+
+        let nothing = parse(&[]);
+        let err = nothing
+            .resolve_datadir(None, home_default)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--datadir") && err.contains("--dev"), "{err}");
+
+        let no_home = dev.resolve_datadir(None, |_| None).unwrap_err().to_string();
+        assert!(no_home.contains("HOME"), "{no_home}");
+    }
+
+    #[test]
+    fn missed_slots_count_whole_block_times() {
+        assert_eq!(missed_slots(100, 100, 1), 0);
+        assert_eq!(missed_slots(100, 99, 1), 0);
+        assert_eq!(missed_slots(100, 161, 2), 30);
+    }
+
+    #[test]
+    fn block_time_defaults() {
+        let mut spec = ol_primitives::dev::dev_chain_spec(None, 0).unwrap();
+        spec.rollup.block_time = 2;
+        assert_eq!(parse(&["--dev"]).block_time(&spec), 1);
+        assert_eq!(parse(&[]).block_time(&spec), 2);
+        assert_eq!(parse(&["--dev", "--block-time", "5"]).block_time(&spec), 5);
+    }
+}

@@ -1,0 +1,18 @@
+//! End-to-end tests of the `openledger` binary: each test starts its own node (own temporary data
+//! directory and ports) and drives it with real clients (alloy, Foundry's `cast` and `anvil`,
+//! py-trie).
+//!
+//! Build the node first, then run the tests:
+//!
+//! ```text
+//! cargo build -p openledger
+//! cargo test -p ol-e2e --test e2e                 # all of them
+//! cargo test -p ol-e2e --test e2e alloy_tour      # one of them
+//! ```
+
+mod alloy_tour;
+mod cast_tour;
+mod crash;
+mod genesis;
+mod nonce_gap;
+mod restart;
