@@ -31,7 +31,10 @@ impl DatabaseRef for StateProviderDb {
             balance: account.balance,
             nonce: account.nonce,
             code_hash: account.code_hash,
-            ..Default::default()
+            // `None` makes revm load the code by hash; the default is *empty* code, which
+            // would turn every contract into a no-op.
+            code: None,
+            account_id: None,
         }))
     }
 
