@@ -215,13 +215,13 @@ impl EthRpc {
             .or(request.gas_price)
             .unwrap_or_default();
         let mut tx = TxEnv {
-            tx_type: request
-                .transaction_type
-                .unwrap_or(if request.max_fee_per_gas.is_some() {
+            tx_type: request.transaction_type.unwrap_or_else(|| {
+                if request.max_fee_per_gas.is_some() {
                     2
                 } else {
                     0
-                }),
+                }
+            }),
             caller: request.from.unwrap_or_default(),
             gas_limit: request.gas.unwrap_or(gas_cap).min(gas_cap),
             gas_price,

@@ -49,7 +49,7 @@ impl Chain {
         let evm = OlEvmConfig::new(&spec);
         let header = storage.head_header()?;
         let l1_info = l1_info_of(&storage, &spec, &header)?;
-        let gas_limit = gas_limit.unwrap_or(spec.system_config().gas_limit);
+        let gas_limit = gas_limit.unwrap_or_else(|| spec.system_config().gas_limit);
         let (events, _) = broadcast::channel(256);
         Ok(Arc::new(Self {
             storage,

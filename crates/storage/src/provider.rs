@@ -13,6 +13,9 @@ use rocksdb::{
 use std::{path::Path, sync::Arc};
 use tracing::info;
 
+/// A raw key and value from a table scan.
+pub(crate) type KeyValue = (Box<[u8]>, Box<[u8]>);
+
 /// A block's transactions with their senders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockBody {
@@ -93,7 +96,7 @@ impl Storage {
     pub(crate) fn scan(
         &self,
         table: &'static str,
-    ) -> impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), StorageError>> + '_ {
+    ) -> impl Iterator<Item = Result<KeyValue, StorageError>> + '_ {
         self.db
             .iterator_cf(self.cf(table), IteratorMode::Start)
             .map(|item| item.map_err(Into::into))

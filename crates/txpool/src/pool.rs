@@ -196,11 +196,11 @@ impl TxPool {
             let old_tip = old
                 .tx
                 .max_priority_fee_per_gas()
-                .unwrap_or(old.tx.max_fee_per_gas());
+                .unwrap_or_else(|| old.tx.max_fee_per_gas());
             let new_tip = new
                 .tx
                 .max_priority_fee_per_gas()
-                .unwrap_or(new.tx.max_fee_per_gas());
+                .unwrap_or_else(|| new.tx.max_fee_per_gas());
             if new.tx.max_fee_per_gas() < bump(old.tx.max_fee_per_gas()) || new_tip < bump(old_tip)
             {
                 return Err(PoolError::ReplacementUnderpriced);
@@ -345,10 +345,21 @@ mod tests {
 
     impl PoolState for FixedState {
         fn account(&self, address: &Address) -> Result<(u64, U256), String> {
-            Ok((self.nonces.lock().get(address).copied().unwrap_or_default(), self.balance))
+            Ok((
+                self.nonces.lock().get(address).copied().unwrap_or_default(),
+                self.balance,
+            ))
         }
         fn l1_block_info(&self) -> Result<L1BlockInfo, String> {
-            Ok(L1BlockInfo::new(L1Origin { base_fee: 1_000_000_000, blob_base_fee: 1, ..Default::default() }, 0, &SystemConfig::default()))
+            Ok(L1BlockInfo::new(
+                L1Origin {
+                    base_fee: 1_000_000_000,
+                    blob_base_fee: 1,
+                    ..Default::default()
+                },
+                0,
+                &SystemConfig::default(),
+            ))
         }
         fn spec(&self) -> OpSpecId {
             OpSpecId::JOVIAN
@@ -362,7 +373,10 @@ mod tests {
     }
 
     fn rich() -> FixedState {
-        FixedState { balance: U256::from(10u128.pow(24)), ..Default::default() }
+        FixedState {
+            balance: U256::from(10u128.pow(24)),
+            ..Default::default()
+        }
     }
 
     fn signer(seed: u8) -> PrivateKeySigner {
@@ -387,7 +401,9 @@ mod tests {
 
     fn drain(pool: &TxPool, base_fee: u64) -> Vec<(Address, u64)> {
         let mut best = pool.best_transactions(base_fee);
-        std::iter::from_fn(|| best.next_transaction()).map(|tx| (tx.signer(), tx.nonce())).collect()
+        std::iter::from_fn(|| best.next_transaction())
+            .map(|tx| (tx.signer(), tx.nonce()))
+            .collect()
     }
 
     #[test]
@@ -396,11 +412,26 @@ mod tests {
         let state = rich();
         let alice = signer(1);
         pool.add_raw(&raw(&alice, 1, 10_000, 10), &state).unwrap();
-        assert_eq!(pool.status(), PoolStatus { pending: 0, queued: 1 });
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                pending: 0,
+                queued: 1
+            }
+        );
         assert!(drain(&pool, 1_000).is_empty());
         pool.add_raw(&raw(&alice, 0, 10_000, 10), &state).unwrap();
-        assert_eq!(pool.status(), PoolStatus { pending: 2, queued: 0 });
-        assert_eq!(drain(&pool, 1_000), vec![(alice.address(), 0), (alice.address(), 1)]);
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                pending: 2,
+                queued: 0
+            }
+        );
+        assert_eq!(
+            drain(&pool, 1_000),
+            vec![(alice.address(), 0), (alice.address(), 1)]
+        );
         assert_eq!(pool.pending_nonce(&alice.address(), 0), 2);
     }
 
@@ -428,8 +459,14 @@ mod tests {
         let first = raw(&alice, 0, 10_000, 100);
         pool.add_raw(&first, &state).unwrap();
         assert_eq!(pool.add_raw(&first, &state), Err(PoolError::AlreadyKnown));
-        assert_eq!(pool.add_raw(&raw(&alice, 0, 10_999, 110), &state), Err(PoolError::ReplacementUnderpriced));
-        assert_eq!(pool.add_raw(&raw(&alice, 0, 11_000, 109), &state), Err(PoolError::ReplacementUnderpriced));
+        assert_eq!(
+            pool.add_raw(&raw(&alice, 0, 10_999, 110), &state),
+            Err(PoolError::ReplacementUnderpriced)
+        );
+        assert_eq!(
+            pool.add_raw(&raw(&alice, 0, 11_000, 109), &state),
+            Err(PoolError::ReplacementUnderpriced)
+        );
         let hash = pool.add_raw(&raw(&alice, 0, 11_000, 110), &state).unwrap();
         assert_eq!(pool.status().pending, 1);
         assert!(pool.get(&hash).is_some());
@@ -441,25 +478,45 @@ mod tests {
         let state = rich();
         let alice = signer(1);
         state.nonces.lock().insert(alice.address(), 3);
-        assert_eq!(pool.add_raw(&raw(&alice, 2, 10_000, 1), &state), Err(PoolError::NonceTooLow));
+        assert_eq!(
+            pool.add_raw(&raw(&alice, 2, 10_000, 1), &state),
+            Err(PoolError::NonceTooLow)
+        );
         let poor = FixedState::default();
-        assert_eq!(pool.add_raw(&raw(&alice, 3, 10_000, 1), &poor), Err(PoolError::InsufficientFunds));
-        assert_eq!(pool.add_raw(&raw(&alice, 3, 999, 1), &state), Err(PoolError::Underpriced));
+        assert_eq!(
+            pool.add_raw(&raw(&alice, 3, 10_000, 1), &poor),
+            Err(PoolError::InsufficientFunds)
+        );
+        assert_eq!(
+            pool.add_raw(&raw(&alice, 3, 999, 1), &state),
+            Err(PoolError::Underpriced)
+        );
         assert_eq!(pool.status(), PoolStatus::default());
     }
 
     #[test]
     fn sender_slots_are_limited_and_a_full_pool_evicts_the_cheapest() {
-        let config = PoolConfig { max_account_slots: 2, pending_max_count: 2, queued_max_count: 1, ..Default::default() };
+        let config = PoolConfig {
+            max_account_slots: 2,
+            pending_max_count: 2,
+            queued_max_count: 1,
+            ..Default::default()
+        };
         let pool = TxPool::new(config, CHAIN_ID);
         let state = rich();
         let (alice, bob, carol) = (signer(1), signer(2), signer(3));
         pool.add_raw(&raw(&alice, 0, 10_000, 1), &state).unwrap();
         pool.add_raw(&raw(&alice, 1, 10_000, 1), &state).unwrap();
-        assert_eq!(pool.add_raw(&raw(&alice, 2, 10_000, 1), &state), Err(PoolError::SenderLimit(2)));
+        assert_eq!(
+            pool.add_raw(&raw(&alice, 2, 10_000, 1), &state),
+            Err(PoolError::SenderLimit(2))
+        );
         pool.add_raw(&raw(&bob, 0, 10_000, 5), &state).unwrap();
         // Full at 3: a cheaper transaction is refused, a dearer one evicts alice's last nonce.
-        assert_eq!(pool.add_raw(&raw(&carol, 0, 10_000, 1), &state), Err(PoolError::PoolFull));
+        assert_eq!(
+            pool.add_raw(&raw(&carol, 0, 10_000, 1), &state),
+            Err(PoolError::PoolFull)
+        );
         pool.add_raw(&raw(&carol, 0, 10_000, 9), &state).unwrap();
         assert_eq!(pool.status().pending + pool.status().queued, 3);
         assert_eq!(pool.pending_nonce(&alice.address(), 0), 1);
@@ -471,17 +528,27 @@ mod tests {
         let state = rich();
         let alice = signer(1);
         for nonce in 0..3 {
-            pool.add_raw(&raw(&alice, nonce, 10_000, 1), &state).unwrap();
+            pool.add_raw(&raw(&alice, nonce, 10_000, 1), &state)
+                .unwrap();
         }
         state.nonces.lock().insert(alice.address(), 2);
         pool.on_block(&[alice.address()], &state);
-        assert_eq!(pool.status(), PoolStatus { pending: 1, queued: 0 });
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                pending: 1,
+                queued: 0
+            }
+        );
         assert_eq!(drain(&pool, 1_000), vec![(alice.address(), 2)]);
     }
 
     #[test]
     fn queued_transactions_expire() {
-        let config = PoolConfig { queued_lifetime: std::time::Duration::ZERO, ..Default::default() };
+        let config = PoolConfig {
+            queued_lifetime: std::time::Duration::ZERO,
+            ..Default::default()
+        };
         let pool = TxPool::new(config, CHAIN_ID);
         let state = rich();
         let alice = signer(1);
@@ -489,6 +556,12 @@ mod tests {
         pool.add_raw(&raw(&alice, 5, 10_000, 1), &state).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2));
         pool.on_block(&[], &state);
-        assert_eq!(pool.status(), PoolStatus { pending: 1, queued: 0 });
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                pending: 1,
+                queued: 0
+            }
+        );
     }
 }
