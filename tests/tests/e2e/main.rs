@@ -16,3 +16,4 @@ mod crash;
 mod genesis;
 mod nonce_gap;
 mod restart;
+mod tx_types;
