@@ -105,6 +105,21 @@ async fn crash_kill9_ten_times() -> Result<()> {
         );
         merge(&mut ledger, observed)?;
 
+        // Straight after the kill, before the node runs again: the database opens (its
+        // consistency check passes), the head is at least the last one reported, and the head's
+        // stored state root equals a recomputation from the plain state.
+        let (output, report) = node.db_check().await?;
+        ensure!(
+            report.get("ok") == Some(&Value::Bool(true)) && output.status.success(),
+            "round {round}: db check after SIGKILL is not ok:\n{output}"
+        );
+        let head_on_disk = report["head"].as_u64().unwrap_or_default();
+        ensure!(
+            head_on_disk >= ledger.last_head,
+            "round {round}: head on disk {head_on_disk} is behind the reported head {}",
+            ledger.last_head
+        );
+
         node.restart()
             .await
             .wrap_err_with(|| format!("round {round}: restart after SIGKILL"))?;
