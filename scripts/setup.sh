@@ -15,8 +15,10 @@ if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev
 fi
 
 if [ ! -x node_modules/.bin/forge ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "==> installing pinned npm tools (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: the lock pins every version, but `npm ci` insists on
+  # lock entries for the other platforms' optional Foundry binaries, which this registry lacks.
+  echo "==> installing pinned npm tools (npm install, from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if [ ! -x .venv/bin/python ]; then
