@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 FORGE=../node_modules/.bin/forge
-EXPORTED=(L1Block L2ToL1MessagePasser EventEmitter)
+EXPORTED=(L1Block L2ToL1MessagePasser EventEmitter
+  IProofOfAttribution ProofOfAttributionImpl Governance TimelockController DatanetRegistry ModelRegistry Staking
+  InferenceMarket OptimismPortal L2OutputOracle SystemConfig)
 "$FORGE" build --quiet
 dest=artifacts
 if [ "${1:-}" = "--check" ]; then dest=$(mktemp -d); fi
@@ -15,6 +17,11 @@ for name in "${EXPORTED[@]}"; do
   [ -n "$src" ] || { echo "no artifact for $name" >&2; exit 1; }
   node -e '
     const a = require(process.argv[1]);
+    if (!a.bytecode || !a.deployedBytecode) {
+      // `forge lint` after a source edit caches ABI-only artifacts that `forge build` then reuses.
+      console.error(`${process.argv[1]} has no bytecode (stale forge cache): run \`forge build --force\``);
+      process.exit(1);
+    }
     const out = { contractName: process.argv[2], abi: a.abi, bytecode: a.bytecode.object, deployedBytecode: a.deployedBytecode.object };
     process.stdout.write(JSON.stringify(out, null, 2) + "\n");
   ' "$PWD/$src" "$name" > "$dest/$name.json"
