@@ -1,12 +1,13 @@
 //! Whole-system tests that start the real openledger binary and drive it with real clients.
 //!
-//! This library is the shared harness of the `e2e` test binary:
+//! This library is the shared harness of the `e2e` and `rpc` test binaries:
 //!
 //! * [`TestNode`] spawns `openledger node --dev` on a fresh temporary data directory and a free
 //!   port, waits until its JSON-RPC answers, captures its logs, and can kill it (`SIGKILL`), stop
 //!   it gracefully (`SIGTERM`) and restart it on the same data directory. When a test fails while
 //!   a node is still alive, the tail of the node's log is printed and the temporary directory is
-//!   kept for inspection.
+//!   kept for inspection. [`TestNode::start_with_ws`] also serves WebSocket (`--ws` on its own free
+//!   port); [`TestNode::ws_provider`] connects alloy to it.
 //! * [`dev_signer`] and friends derive the ten dev accounts of the dev genesis.
 //! * [`AnvilProcess`] runs the npm-installed `anvil` as a reference implementation.
 //! * Small helpers to wait for blocks and receipts, sign raw transactions and run external
@@ -33,7 +34,7 @@ use alloy::{
     eips::eip2718::Encodable2718,
     network::{EthereumWallet, TxSignerSync},
     primitives::{Address, B256, Bytes, TxHash, TxKind, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider, ProviderBuilder, WsConnect},
     rpc::{client::RpcClient, types::TransactionReceipt},
     signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English},
     transports::http::{Http, reqwest},
@@ -552,6 +553,8 @@ pub struct TestNode {
     starts: u32,
     extra_args: Vec<String>,
     finished: bool,
+    ws: bool,
+    ws_port: Option<u16>,
 }
 
 impl TestNode {
@@ -563,6 +566,10 @@ impl TestNode {
 
     /// Like [`TestNode::start`], with extra command-line arguments for `openledger node`.
     pub async fn start_with_args(extra_args: Vec<String>) -> Result<Self> {
+        Self::start_inner(extra_args, false).await
+    }
+
+    async fn start_inner(extra_args: Vec<String>, ws: bool) -> Result<Self> {
         openledger_bin()?; // fail fast, before creating anything, when it is not built
         let dir = tempfile::Builder::new()
             .prefix("openledger-e2e-")
@@ -583,9 +590,48 @@ impl TestNode {
             starts: 0,
             extra_args,
             finished: false,
+            ws,
+            ws_port: None,
         };
         node.spawn_and_wait().await?;
         Ok(node)
+    }
+
+    /// Like [`TestNode::start`], with the WebSocket server on too (`--ws` on a free port of
+    /// 127.0.0.1; see [`TestNode::ws_url`] and [`TestNode::ws_provider`]).
+    pub async fn start_with_ws() -> Result<Self> {
+        Self::start_with_ws_and_args(Vec::new()).await
+    }
+
+    /// Like [`TestNode::start_with_ws`], with extra command-line arguments.
+    pub async fn start_with_ws_and_args(extra_args: Vec<String>) -> Result<Self> {
+        Self::start_inner(extra_args, true).await
+    }
+
+    /// The WebSocket JSON-RPC URL of the current run, when started with WS.
+    pub fn ws_url(&self) -> Option<String> {
+        self.ws_port.map(|port| format!("ws://127.0.0.1:{port}"))
+    }
+
+    /// A provider over WebSocket for the current run that signs with every dev account;
+    /// retries the connection for a few seconds (the WS server starts just after HTTP).
+    pub async fn ws_provider(&self) -> Result<DynProvider> {
+        let url = self
+            .ws_url()
+            .ok_or_else(|| eyre!("the node was not started with WebSocket (start_with_ws)"))?;
+        wait_until(
+            &format!("a WebSocket connection to {url}"),
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+            async || {
+                let provider = ProviderBuilder::new()
+                    .wallet(dev_wallet())
+                    .connect_ws(WsConnect::new(url.clone()))
+                    .await?;
+                Ok(Some(provider.erased()))
+            },
+        )
+        .await
     }
 
     /// The HTTP JSON-RPC URL of the current run (the port changes on every restart).
@@ -789,6 +835,17 @@ impl TestNode {
             "--block-time".into(),
             DEV_BLOCK_TIME_SECS.to_string(),
         ];
+        if self.ws {
+            let ws_port = free_port()?;
+            self.ws_port = Some(ws_port);
+            args.extend([
+                "--ws".into(),
+                "--ws.addr".into(),
+                "127.0.0.1".into(),
+                "--ws.port".into(),
+                ws_port.to_string(),
+            ]);
+        }
         args.extend(self.extra_args.iter().cloned());
         let command_line = describe(bin, &args.iter().map(OsStr::new).collect::<Vec<_>>());
         self.note(&format!("start #{}: {command_line}", self.starts));

@@ -88,6 +88,16 @@ pub(crate) fn block(
     }
 }
 
+/// A header as `newHeads` subscribers see it (no block size or total difficulty).
+pub(crate) fn rpc_header(header: &Sealed<Header>) -> alloy_rpc_types_eth::Header {
+    alloy_rpc_types_eth::Header {
+        hash: header.hash(),
+        inner: header.inner().clone(),
+        total_difficulty: None,
+        size: None,
+    }
+}
+
 /// The RLP size of the block (header, transactions, no uncles, empty withdrawals).
 fn block_size(header: &Sealed<Header>, body: &BlockBody) -> usize {
     let txs: usize = body

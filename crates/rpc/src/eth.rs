@@ -1,10 +1,17 @@
 //! The `eth`, `net` and `web3` namespaces.
 
-use crate::{convert, error};
+use crate::{
+    RpcConfig, convert, error,
+    filter::{DEFAULT_FILTER_TIMEOUT, Filters},
+    logs::LogLimits,
+};
 use alloy_consensus::{Header, Sealed, Transaction as _};
-use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256};
-use alloy_rpc_types_eth::{FeeHistory, TransactionRequest};
+use alloy_eips::{BlockId, BlockNumberOrTag, eip2930::AccessListResult};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U128, U256, keccak256};
+use alloy_rpc_types_eth::{
+    EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges, Index, Log, TransactionRequest,
+};
+use alloy_serde::JsonStorageKey;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use ol_evm::next_block_base_fee;
 use ol_sequencer::Chain;
@@ -89,6 +96,67 @@ pub trait EthApi {
     /// A block by hash.
     #[method(name = "getBlockByHash")]
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<convert::RpcBlock>>;
+    /// Every receipt of a block (`null` for an unknown block).
+    #[method(name = "getBlockReceipts")]
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<OpTransactionReceipt>>>;
+    /// Number of transactions of a block by number or tag (`null` for an unknown block).
+    #[method(name = "getBlockTransactionCountByNumber")]
+    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
+    -> RpcResult<Option<U64>>;
+    /// Number of transactions of a block by hash (`null` for an unknown block).
+    #[method(name = "getBlockTransactionCountByHash")]
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// A transaction by block number or tag and index.
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+    /// A transaction by block hash and index.
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+    /// Logs matching a filter over a block range or one block.
+    #[method(name = "getLogs")]
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    /// Installs a log filter; poll it with `eth_getFilterChanges`.
+    #[method(name = "newFilter")]
+    fn new_filter(&self, filter: Filter) -> RpcResult<U128>;
+    /// Installs a filter of new block hashes.
+    #[method(name = "newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U128>;
+    /// Installs a filter of transactions the pool accepts: hashes, or whole transactions with
+    /// `true`.
+    #[method(name = "newPendingTransactionFilter")]
+    fn new_pending_transaction_filter(&self, full: Option<bool>) -> RpcResult<U128>;
+    /// What a filter saw since its last poll.
+    #[method(name = "getFilterChanges")]
+    async fn filter_changes(&self, id: U128) -> RpcResult<FilterChanges<Transaction, Log>>;
+    /// Every log a log filter matches over its range.
+    #[method(name = "getFilterLogs")]
+    async fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>>;
+    /// Removes a filter; `false` when there was none with this id.
+    #[method(name = "uninstallFilter")]
+    fn uninstall_filter(&self, id: U128) -> RpcResult<bool>;
+    /// The access list a call would use, with the gas it uses with the list (at the head).
+    #[method(name = "createAccessList")]
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult>;
+    /// EIP-1186 Merkle proof of an account and storage slots (at the head).
+    #[method(name = "getProof")]
+    async fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
 }
 
 /// The `net` namespace.
@@ -100,6 +168,9 @@ pub trait NetApi {
     /// Whether the node listens for connections.
     #[method(name = "listening")]
     fn listening(&self) -> RpcResult<bool>;
+    /// Number of connected peers: a sequencer without p2p has none.
+    #[method(name = "peerCount")]
+    fn peer_count(&self) -> RpcResult<U64>;
 }
 
 /// The `web3` namespace.
@@ -113,21 +184,42 @@ pub trait Web3Api {
     fn sha3(&self, input: Bytes) -> RpcResult<B256>;
 }
 
-/// The implementation of the namespaces over the chain and the pool.
+/// The implementation of the namespaces over the chain and the pool. Clones share the
+/// installed filters.
 #[derive(Debug, Clone)]
 pub struct EthRpc {
-    chain: Arc<Chain>,
-    pool: Arc<TxPool>,
-    gas_cap: u64,
+    pub(crate) chain: Arc<Chain>,
+    pub(crate) pool: Arc<TxPool>,
+    pub(crate) gas_cap: u64,
+    pub(crate) limits: LogLimits,
+    pub(crate) filters: Arc<Filters>,
 }
 
 impl EthRpc {
-    /// The API over `chain` and `pool`, capping calls at `gas_cap`.
-    pub const fn new(chain: Arc<Chain>, pool: Arc<TxPool>, gas_cap: u64) -> Self {
+    /// The API over `chain` and `pool`, capping calls at `gas_cap`, with the default log limits
+    /// and filter timeout.
+    pub fn new(chain: Arc<Chain>, pool: Arc<TxPool>, gas_cap: u64) -> Self {
         Self {
             chain,
             pool,
             gas_cap,
+            limits: LogLimits::default(),
+            filters: Arc::new(Filters::new(DEFAULT_FILTER_TIMEOUT)),
+        }
+    }
+
+    /// The API over `chain` and `pool` with the gas cap, log limits and filter timeout of
+    /// `config`.
+    pub fn with_config(chain: Arc<Chain>, pool: Arc<TxPool>, config: &RpcConfig) -> Self {
+        Self {
+            chain,
+            pool,
+            gas_cap: config.gas_cap,
+            limits: LogLimits {
+                max_blocks: config.max_blocks_per_filter,
+                max_logs: config.max_logs_per_response,
+            },
+            filters: Arc::new(Filters::new(config.filter_timeout)),
         }
     }
 
@@ -146,7 +238,7 @@ impl EthRpc {
         }
     }
 
-    fn header_by_id(&self, id: BlockId) -> RpcResult<Option<Sealed<Header>>> {
+    pub(crate) fn header_by_id(&self, id: BlockId) -> RpcResult<Option<Sealed<Header>>> {
         match id {
             BlockId::Number(number) => self.header(number),
             BlockId::Hash(hash) => {
@@ -165,7 +257,7 @@ impl EthRpc {
 
     /// State reads are served for the head (`latest`, `pending`, or the head by number/hash):
     /// this node keeps the latest state only.
-    fn ensure_head_state(&self, block: Option<BlockId>) -> RpcResult<Sealed<Header>> {
+    pub(crate) fn ensure_head_state(&self, block: Option<BlockId>) -> RpcResult<Sealed<Header>> {
         let head = self.chain.head();
         let Some(id) = block else { return Ok(head) };
         let header = self
@@ -180,7 +272,7 @@ impl EthRpc {
         Ok(head)
     }
 
-    fn block_parts(
+    pub(crate) fn block_parts(
         &self,
         header: &Sealed<Header>,
     ) -> RpcResult<(BlockBody, Vec<ol_primitives::OpReceiptEnvelope>)> {
@@ -209,7 +301,7 @@ impl EthRpc {
     }
 
     /// A call request as a revm transaction, gas capped.
-    fn tx_env(&self, request: &TransactionRequest, gas_cap: u64) -> RpcResult<TxEnv> {
+    pub(crate) fn tx_env(&self, request: &TransactionRequest, gas_cap: u64) -> RpcResult<TxEnv> {
         let gas_price = request
             .max_fee_per_gas
             .or(request.gas_price)
@@ -248,7 +340,53 @@ impl EthRpc {
         Ok(tx)
     }
 
-    async fn run_blocking<T: Send + 'static>(
+    /// A mined transaction by hash, else a pooled one.
+    pub(crate) fn transaction(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        let storage = self.chain.storage();
+        if let Some((number, index)) = storage
+            .transaction_location(&hash)
+            .map_err(error::internal)?
+        {
+            let header = self
+                .header(BlockNumberOrTag::Number(number))?
+                .ok_or_else(|| error::internal("missing header"))?;
+            return self.transaction_in_block(Some(header), index as usize);
+        }
+        Ok(self.pool.get(&hash).map(convert::pending_transaction))
+    }
+
+    /// Transaction `index` of the block `header`, if both exist.
+    fn transaction_in_block(
+        &self,
+        header: Option<Sealed<Header>>,
+        index: usize,
+    ) -> RpcResult<Option<Transaction>> {
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let (body, receipts) = self.block_parts(&header)?;
+        let Some(tx) = body.transactions.get(index) else {
+            return Ok(None);
+        };
+        Ok(Some(convert::transaction(
+            tx,
+            body.senders[index],
+            &header,
+            index,
+            receipts.get(index),
+        )))
+    }
+
+    /// Number of transactions of the block `header`, if it exists.
+    fn transaction_count_of(&self, header: Option<Sealed<Header>>) -> RpcResult<Option<U64>> {
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let (body, _) = self.block_parts(&header)?;
+        Ok(Some(U64::from(body.transactions.len())))
+    }
+
+    pub(crate) async fn run_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(Self) -> RpcResult<T> + Send + 'static,
     ) -> RpcResult<T> {
@@ -426,35 +564,16 @@ impl EthApiServer for EthRpc {
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
-        self.pool
+        let hash = self
+            .pool
             .add_raw(&raw, self.chain.as_ref())
-            .map_err(error::pool)
+            .map_err(error::pool)?;
+        self.chain.announce_pending_transaction(hash);
+        Ok(hash)
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
-        let storage = self.chain.storage();
-        if let Some((number, index)) = storage
-            .transaction_location(&hash)
-            .map_err(error::internal)?
-        {
-            let header = self
-                .header(BlockNumberOrTag::Number(number))?
-                .ok_or_else(|| error::internal("missing header"))?;
-            let (body, receipts) = self.block_parts(&header)?;
-            let index = index as usize;
-            let tx = body
-                .transactions
-                .get(index)
-                .ok_or_else(|| error::internal("missing transaction"))?;
-            return Ok(Some(convert::transaction(
-                tx,
-                body.senders[index],
-                &header,
-                index,
-                receipts.get(index),
-            )));
-        }
-        Ok(self.pool.get(&hash).map(convert::pending_transaction))
+        self.transaction(hash)
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<OpTransactionReceipt>> {
@@ -490,6 +609,100 @@ impl EthApiServer for EthRpc {
 
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<convert::RpcBlock>> {
         self.rpc_block(self.header_by_id(BlockId::from(hash))?, full)
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<OpTransactionReceipt>>> {
+        let Some(header) = self.header_by_id(block)? else {
+            return Ok(None);
+        };
+        let (body, receipts) = self.block_parts(&header)?;
+        let l1_info = self.chain.l1_info_of(&header).map_err(error::internal)?;
+        let receipts = (0..body.transactions.len())
+            .map(|index| {
+                convert::receipt(self.chain.evm(), &header, &body, &receipts, &l1_info, index)
+                    .ok_or_else(|| error::internal("receipt missing"))
+            })
+            .collect::<RpcResult<Vec<_>>>()?;
+        Ok(Some(receipts))
+    }
+
+    fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        self.transaction_count_of(self.header(number)?)
+    }
+
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        self.transaction_count_of(self.header_by_id(BlockId::from(hash))?)
+    }
+
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        self.transaction_in_block(self.header(number)?, index.0)
+    }
+
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        self.transaction_in_block(self.header_by_id(BlockId::from(hash))?, index.0)
+    }
+
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        self.run_blocking(move |this| {
+            let blocks = this.log_blocks(&filter, None)?;
+            this.query_logs(&filter, &blocks)
+        })
+        .await
+    }
+
+    fn new_filter(&self, filter: Filter) -> RpcResult<U128> {
+        self.install_log_filter(filter)
+    }
+
+    fn new_block_filter(&self) -> RpcResult<U128> {
+        Ok(self.install_block_filter())
+    }
+
+    fn new_pending_transaction_filter(&self, full: Option<bool>) -> RpcResult<U128> {
+        Ok(self.install_pending_transaction_filter(full.unwrap_or(false)))
+    }
+
+    async fn filter_changes(&self, id: U128) -> RpcResult<FilterChanges<Transaction, Log>> {
+        self.run_blocking(move |this| this.poll_filter(id)).await
+    }
+
+    async fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>> {
+        self.run_blocking(move |this| this.installed_filter_logs(id))
+            .await
+    }
+
+    fn uninstall_filter(&self, id: U128) -> RpcResult<bool> {
+        Ok(self.remove_filter(id))
+    }
+
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        self.run_blocking(move |this| this.create_access_list(&request, block))
+            .await
+    }
+
+    async fn proof(
+        &self,
+        address: Address,
+        keys: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        self.run_blocking(move |this| this.account_proof(address, keys, block))
+            .await
     }
 }
 
@@ -539,6 +752,10 @@ impl NetApiServer for EthRpc {
 
     fn listening(&self) -> RpcResult<bool> {
         Ok(true)
+    }
+
+    fn peer_count(&self) -> RpcResult<U64> {
+        Ok(U64::ZERO)
     }
 }
 

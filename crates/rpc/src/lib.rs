@@ -1,16 +1,28 @@
 //! The JSON-RPC server of the OpenLedger node.
 //!
-//! This crate owns the `eth`, `net` and `web3` namespaces over jsonrpsee: reading blocks,
-//! transactions, receipts (with the OP fields: L1 fee, L1 gas, fee scalars, deposit nonce) and
-//! state; `eth_call` and gas estimation; fee suggestions; and transaction submission into the
-//! pool. Answers use go-ethereum's field names and hex formats (through alloy's RPC types) and
-//! its error codes and messages ([`error`]).
+//! This crate owns the `eth`, `net`, `web3` and `txpool` namespaces over jsonrpsee, on HTTP and
+//! (optionally) WebSocket: reading blocks, transactions, receipts (with the OP fields: L1 fee,
+//! L1 gas, fee scalars, deposit nonce) and state; logs, installed filters and, over WebSocket,
+//! subscriptions ([`EthPubSubApiServer`]); Merkle proofs (`eth_getProof`); `eth_call`, gas
+//! estimation and access lists; fee suggestions; transaction submission into the pool and its
+//! content. Answers use go-ethereum's field names and hex formats (through alloy's RPC types)
+//! and its error codes and messages ([`error`]).
 
+mod access_list;
 mod convert;
 pub mod error;
 mod eth;
+mod filter;
+mod logs;
+mod proof;
+mod pubsub;
 mod server;
+mod txpool;
 
 pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
-pub use server::{RpcConfig, start_http};
+pub use filter::DEFAULT_FILTER_TIMEOUT;
+pub use logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE, LogLimits};
+pub use pubsub::{EthPubSubApiServer, HexIdProvider};
+pub use server::{RpcConfig, RpcServers, start, start_http};
+pub use txpool::{BySender, TxPoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};

@@ -2,7 +2,7 @@
 
 use crate::SequencerError;
 use alloy_consensus::{Header, Sealed, Transaction};
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use ol_evm::{OlEvmConfig, OpSpecId};
 use ol_primitives::{
     ChainSpec, L1BlockInfo, L1Origin, OpReceiptEnvelope, OpTxEnvelope, addresses::L1_BLOCK,
@@ -39,7 +39,12 @@ pub struct Chain {
     head: RwLock<Head>,
     gas_limit: u64,
     events: broadcast::Sender<Arc<NewBlock>>,
+    pending_txs: broadcast::Sender<B256>,
 }
+
+/// How many pending-transaction announcements a slow subscriber may fall behind by before it
+/// misses some.
+const PENDING_TX_CHANNEL_CAPACITY: usize = 4096;
 
 impl Chain {
     /// Opens the chain view over initialised storage. `gas_limit` overrides the system config's
@@ -51,6 +56,7 @@ impl Chain {
         let l1_info = l1_info_of(&storage, &spec, &header)?;
         let gas_limit = gas_limit.unwrap_or_else(|| spec.system_config().gas_limit);
         let (events, _) = broadcast::channel(256);
+        let (pending_txs, _) = broadcast::channel(PENDING_TX_CHANNEL_CAPACITY);
         Ok(Arc::new(Self {
             storage,
             spec,
@@ -58,6 +64,7 @@ impl Chain {
             head: RwLock::new(Head { header, l1_info }),
             gas_limit,
             events,
+            pending_txs,
         }))
     }
 
@@ -99,6 +106,17 @@ impl Chain {
     /// Subscribes to new blocks.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<NewBlock>> {
         self.events.subscribe()
+    }
+
+    /// Subscribes to the hashes of transactions the pool accepts (`newPendingTransactions`).
+    pub fn subscribe_pending_transactions(&self) -> broadcast::Receiver<B256> {
+        self.pending_txs.subscribe()
+    }
+
+    /// Announces a transaction the pool just accepted to the pending-transaction subscribers.
+    pub fn announce_pending_transaction(&self, hash: B256) {
+        // Nobody listening is fine.
+        let _ = self.pending_txs.send(hash);
     }
 
     /// Moves the head after a commit and announces the block.

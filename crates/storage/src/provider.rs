@@ -28,7 +28,7 @@ pub struct BlockBody {
 /// The node's database. Cheap to clone; all clones share one RocksDB instance.
 #[derive(Clone)]
 pub struct Storage {
-    db: Arc<DB>,
+    pub(crate) db: Arc<DB>,
 }
 
 impl std::fmt::Debug for Storage {

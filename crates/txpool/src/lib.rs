@@ -17,4 +17,4 @@ pub mod validate;
 pub use best::BestPoolTransactions;
 pub use config::PoolConfig;
 pub use error::PoolError;
-pub use pool::{PoolState, PoolStatus, TxPool};
+pub use pool::{PoolContent, PoolState, PoolStatus, SenderTransactions, TxPool};

@@ -116,6 +116,18 @@ pub struct PoolStatus {
     pub queued: usize,
 }
 
+/// Pooled transactions by sender, then nonce (the shape of geth's `txpool_content`).
+pub type SenderTransactions = BTreeMap<Address, BTreeMap<u64, Recovered<OpTxEnvelope>>>;
+
+/// A snapshot of the pool's transactions, split into the sub-pools.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolContent {
+    /// Transactions ready for the next block, by sender and nonce.
+    pub pending: SenderTransactions,
+    /// Transactions waiting for a nonce gap to fill, by sender and nonce.
+    pub queued: SenderTransactions,
+}
+
 /// The transaction pool.
 #[derive(Debug)]
 pub struct TxPool {
@@ -309,6 +321,27 @@ impl TxPool {
     /// Sizes of the sub-pools.
     pub fn status(&self) -> PoolStatus {
         self.inner.lock().counts()
+    }
+
+    /// Every pooled transaction by sender and nonce, split into pending and queued.
+    pub fn content(&self) -> PoolContent {
+        let inner = self.inner.lock();
+        let mut content = PoolContent::default();
+        for (address, sender) in &inner.senders {
+            let pending = sender.pending_count();
+            // Nonces below the state nonce were mined and wait for `on_block` to drop them.
+            for (index, (nonce, tx)) in sender.txs.range(sender.state_nonce..).enumerate() {
+                let pool = if index < pending {
+                    &mut content.pending
+                } else {
+                    &mut content.queued
+                };
+                pool.entry(*address)
+                    .or_default()
+                    .insert(*nonce, tx.tx.clone());
+            }
+        }
+        content
     }
 
     /// Every pooled transaction's raw bytes (for a backup or inspection).
@@ -541,6 +574,28 @@ mod tests {
             }
         );
         assert_eq!(drain(&pool, 1_000), vec![(alice.address(), 2)]);
+    }
+
+    #[test]
+    fn content_splits_pending_and_queued_by_sender_and_nonce() {
+        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
+        let state = rich();
+        let (alice, bob) = (signer(1), signer(2));
+        pool.add_raw(&raw(&alice, 0, 10_000, 1), &state).unwrap();
+        pool.add_raw(&raw(&alice, 1, 10_000, 1), &state).unwrap();
+        pool.add_raw(&raw(&alice, 3, 10_000, 1), &state).unwrap();
+        pool.add_raw(&raw(&bob, 2, 10_000, 1), &state).unwrap();
+        let content = pool.content();
+        let nonces = |pool: &SenderTransactions, who: &PrivateKeySigner| {
+            pool.get(&who.address())
+                .map(|txs| txs.keys().copied().collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(nonces(&content.pending, &alice), vec![0, 1]);
+        assert_eq!(nonces(&content.queued, &alice), vec![3]);
+        assert_eq!(nonces(&content.pending, &bob), Vec::<u64>::new());
+        assert_eq!(nonces(&content.queued, &bob), vec![2]);
+        assert_eq!(content.pending[&alice.address()][&1].nonce(), 1);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use ol_rpc::RpcConfig;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// One mebibyte: the unit of the `--rpc.max-*-size` flags (as in reth).
 const MIB: u32 = 1024 * 1024;
@@ -27,15 +27,16 @@ pub struct RpcServerArgs {
     #[arg(long = "http.port", value_name = "HTTP_PORT", default_value_t = default_rpc().http_port)]
     pub http_port: u16,
 
-    /// Enable the WS-RPC server. Not served yet: accepted, with a warning.
+    /// Enable the WS-RPC server (the same namespaces as HTTP, plus `eth_subscribe`).
     #[arg(long = "ws")]
     pub ws: bool,
 
-    /// Ws server address to listen on [default: 127.0.0.1]. Not served yet.
+    /// Ws server address to listen on [default: 127.0.0.1]. Only with `--ws`.
     #[arg(long = "ws.addr", value_name = "WS_ADDR")]
     pub ws_addr: Option<IpAddr>,
 
-    /// Ws server port to listen on [default: 8546]. Not served yet.
+    /// Ws server port to listen on [default: 8546] (0 picks a free port; the bound address is
+    /// logged). Only with `--ws`.
     #[arg(long = "ws.port", value_name = "WS_PORT")]
     pub ws_port: Option<u16>,
 
@@ -58,6 +59,18 @@ pub struct RpcServerArgs {
     /// Maximum gas limit for `eth_call` and call-tracing RPC methods.
     #[arg(long = "rpc.gascap", value_name = "GAS_CAP", default_value_t = default_rpc().gas_cap, value_parser = clap::value_parser!(u64).range(1..))]
     pub gas_cap: u64,
+
+    /// Maximum number of subscriptions one WebSocket connection may hold.
+    #[arg(long = "rpc.max-subscriptions-per-connection", value_name = "COUNT", default_value_t = default_rpc().max_subscriptions_per_connection, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_subscriptions_per_connection: u32,
+
+    /// Maximum number of blocks one `eth_getLogs` query (or log filter poll) may cover.
+    #[arg(long = "rpc.max-blocks-per-filter", value_name = "COUNT", default_value_t = default_rpc().max_blocks_per_filter, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_blocks_per_filter: u64,
+
+    /// Maximum number of logs one `eth_getLogs` (or log filter) response may hold.
+    #[arg(long = "rpc.max-logs-per-response", value_name = "COUNT", default_value_t = default_rpc().max_logs_per_response as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_logs_per_response: u64,
 }
 
 impl Default for RpcServerArgs {
@@ -75,19 +88,33 @@ impl Default for RpcServerArgs {
             max_response_size_mb: rpc.max_response_body_bytes / MIB,
             max_batch_size: rpc.max_batch_len,
             gas_cap: rpc.gas_cap,
+            max_subscriptions_per_connection: rpc.max_subscriptions_per_connection,
+            max_blocks_per_filter: rpc.max_blocks_per_filter,
+            max_logs_per_response: rpc.max_logs_per_response as u64,
         }
     }
 }
 
 impl RpcServerArgs {
-    /// Default address of the (future) WS server.
+    /// Default address of the WS server.
     pub const DEFAULT_WS_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    /// Default port of the (future) WS server.
-    pub const DEFAULT_WS_PORT: u16 = 8546;
+    /// Default port of the WS server.
+    pub const DEFAULT_WS_PORT: u16 = RpcConfig::DEFAULT_WS_PORT;
 
     /// Whether any WS flag was given.
     pub const fn ws_requested(&self) -> bool {
         self.ws || self.ws_addr.is_some() || self.ws_port.is_some()
+    }
+
+    /// Where the WS server listens: `None` without `--ws` (as in reth and geth, `--ws.addr`
+    /// and `--ws.port` alone do not enable it).
+    pub fn ws_socket(&self) -> Option<SocketAddr> {
+        self.ws.then(|| {
+            SocketAddr::new(
+                self.ws_addr.unwrap_or(Self::DEFAULT_WS_ADDR),
+                self.ws_port.unwrap_or(Self::DEFAULT_WS_PORT),
+            )
+        })
     }
 
     /// The server configuration these flags describe.
@@ -100,6 +127,12 @@ impl RpcServerArgs {
             max_response_body_bytes: self.max_response_size_mb.saturating_mul(MIB),
             max_batch_len: self.max_batch_size,
             gas_cap: self.gas_cap,
+            ws: self.ws_socket(),
+            max_subscriptions_per_connection: self.max_subscriptions_per_connection,
+            max_blocks_per_filter: self.max_blocks_per_filter,
+            max_logs_per_response: usize::try_from(self.max_logs_per_response)
+                .unwrap_or(usize::MAX),
+            filter_timeout: RpcConfig::default().filter_timeout,
         }
     }
 }

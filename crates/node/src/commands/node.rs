@@ -172,12 +172,8 @@ impl NodeCommand {
         // Handle stop signals from the start, so that one arriving during startup still stops
         // the node gracefully.
         let mut signals = Signals::new().wrap_err("cannot install signal handlers")?;
-        if self.rpc.ws_requested() {
-            warn!(
-                addr = %self.rpc.ws_addr.unwrap_or(RpcServerArgs::DEFAULT_WS_ADDR),
-                port = self.rpc.ws_port.unwrap_or(RpcServerArgs::DEFAULT_WS_PORT),
-                "WebSocket RPC is not served yet; the --ws flags are ignored"
-            );
+        if self.rpc.ws_requested() && !self.rpc.ws {
+            warn!("--ws.addr and --ws.port are ignored without --ws");
         }
 
         let requested = self.requested_spec()?;
@@ -216,10 +212,13 @@ impl NodeCommand {
         }
 
         let pool = Arc::new(TxPool::new(self.txpool.pool_config(), chain.chain_id()));
-        let (rpc, addr) = ol_rpc::start_http(&self.rpc.rpc_config(), chain.clone(), pool.clone())
+        let rpc = ol_rpc::start(&self.rpc.rpc_config(), chain.clone(), pool.clone())
             .await
             .wrap_err("cannot start the JSON-RPC server")?;
-        info!(url = %format!("http://{addr}"), "RPC HTTP server started");
+        info!(url = %format!("http://{}", rpc.http_addr), "RPC HTTP server started");
+        if let Some((_, addr)) = &rpc.ws {
+            info!(url = %format!("ws://{addr}"), "RPC WS server started");
+        }
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let sequencer = Sequencer::new(chain, pool, SequencerConfig { block_time });
@@ -240,8 +239,7 @@ impl NodeCommand {
             joined = &mut sequencer => (false, joined),
         };
         // Whatever ended the sequencer, stop serving before the database closes.
-        let _ = rpc.stop();
-        rpc.stopped().await;
+        rpc.stop().await;
         match outcome {
             Ok(Ok(())) if stopped_by_signal => {
                 info!("shutdown complete");
@@ -335,6 +333,9 @@ mod tests {
         assert_eq!(node.rpc.max_request_size_mb, 15);
         assert_eq!(node.rpc.max_response_size_mb, 160);
         assert!(!node.rpc.ws_requested());
+        assert_eq!(node.rpc.rpc_config().ws, None);
+        assert_eq!(node.rpc.max_blocks_per_filter, 100_000);
+        assert_eq!(node.rpc.max_logs_per_response, 20_000);
         assert_eq!(node.txpool.pool_config(), ol_txpool::PoolConfig::default());
         assert_eq!(node.txpool.lifetime_secs, 3 * 60 * 60);
     }
@@ -367,6 +368,12 @@ mod tests {
             "7",
             "--rpc.gascap",
             "1000000",
+            "--rpc.max-subscriptions-per-connection",
+            "9",
+            "--rpc.max-blocks-per-filter",
+            "500",
+            "--rpc.max-logs-per-response",
+            "600",
             "--txpool.max-account-slots",
             "4",
             "--txpool.pending-max-count",
@@ -405,6 +412,11 @@ mod tests {
                 max_response_body_bytes: 3 * 1024 * 1024,
                 max_batch_len: 7,
                 gas_cap: 1_000_000,
+                ws: Some(SocketAddr::from(("::1".parse::<IpAddr>().unwrap(), 9546))),
+                max_subscriptions_per_connection: 9,
+                max_blocks_per_filter: 500,
+                max_logs_per_response: 600,
+                filter_timeout: ol_rpc::DEFAULT_FILTER_TIMEOUT,
             }
         );
         assert!(node.rpc.http && node.rpc.ws_requested());
@@ -431,6 +443,21 @@ mod tests {
             node.metrics.prometheus,
             Some(SocketAddr::from(([127, 0, 0, 1], 9001)))
         );
+    }
+
+    #[test]
+    fn ws_is_served_only_with_the_ws_flag() {
+        assert_eq!(
+            parse(&["--ws"]).rpc.rpc_config().ws,
+            Some(SocketAddr::from(([127, 0, 0, 1], 8546)))
+        );
+        assert_eq!(
+            parse(&["--ws", "--ws.port", "0"]).rpc.rpc_config().ws,
+            Some(SocketAddr::from(([127, 0, 0, 1], 0)))
+        );
+        let without = parse(&["--ws.port", "9000"]);
+        assert!(without.rpc.ws_requested());
+        assert_eq!(without.rpc.rpc_config().ws, None);
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! `eth_createAccessList`: the accounts and slots a call touches, with the gas it uses once the
+//! list is attached, as geth computes them.
+//!
+//! The call runs on the head state with revm-inspectors' `AccessListInspector`, which records
+//! every slot read or written and every account touched, except the sender, the recipient (or
+//! created contract), the precompiles and EIP-7702 authorities. Since attaching a list changes
+//! the gas, and gas can change the path a call takes, the call is repeated with the list found
+//! until the list stops changing (geth's loop, bounded here). A reverting or halting call is not
+//! an RPC error: the answer carries the list so far and the reason in `error`.
+
+use crate::{EthRpc, error};
+use alloy_eips::BlockId;
+use alloy_eips::eip2930::{AccessList, AccessListResult};
+use alloy_evm::{Evm, EvmEnv, EvmFactory};
+use alloy_op_evm::{OpEvmFactory, OpTx};
+use alloy_primitives::{Bytes, U256};
+use alloy_rpc_types_eth::TransactionRequest;
+use jsonrpsee::core::RpcResult;
+use ol_evm::OpSpecId;
+use op_revm::{OpTransaction, transaction::deposit::DepositTransactionParts};
+use revm::{
+    context::TxEnv,
+    context_interface::result::{EVMError, ExecutionResult},
+    database::{CacheDB, DatabaseRef},
+};
+use revm_inspectors::access_list::AccessListInspector;
+
+/// Most rounds of the fixed-point search for the access list (geth loops until stable; in
+/// practice one or two rounds settle it).
+const MAX_ROUNDS: usize = 8;
+
+/// One inspected execution: the access list it produced and its result.
+struct Round {
+    access_list: AccessList,
+    result: ExecutionResult<op_revm::OpHaltReason>,
+}
+
+/// Runs `tx` on `db` with the access-list inspector seeded with `tx`'s own list.
+fn inspect<DB>(db: &DB, mut env: EvmEnv<OpSpecId>, tx: TxEnv) -> RpcResult<Round>
+where
+    DB: DatabaseRef + std::fmt::Debug,
+    DB::Error: std::fmt::Display,
+{
+    // As eth_call: no nonce check, no block gas limit, and no fees when no price is given.
+    env.cfg_env.disable_nonce_check = true;
+    env.cfg_env.disable_block_gas_limit = true;
+    if tx.gas_price == 0 {
+        env.cfg_env.disable_base_fee = true;
+        env.cfg_env.disable_fee_charge = true;
+    }
+    let inspector = AccessListInspector::new(tx.access_list.clone());
+    let op_tx = OpTx(OpTransaction {
+        base: tx,
+        // Empty enveloped bytes: a call pays no L1 data fee.
+        enveloped_tx: Some(Bytes::new()),
+        deposit: DepositTransactionParts::default(),
+    });
+    let mut evm =
+        OpEvmFactory::default().create_evm_with_inspector(CacheDB::new(db), env, inspector);
+    let outcome = evm.transact(op_tx).map_err(|err| match err {
+        EVMError::Transaction(invalid) => error::server(invalid.to_string()),
+        EVMError::Database(db) => error::internal(db),
+        other => error::internal(other),
+    })?;
+    Ok(Round {
+        access_list: evm.inspector().access_list(),
+        result: outcome.result,
+    })
+}
+
+impl EthRpc {
+    /// `eth_createAccessList` on the head state.
+    pub(crate) fn create_access_list(
+        &self,
+        request: &TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        let head = self.ensure_head_state(block)?;
+        let mut tx = self.tx_env(request, self.gas_cap)?;
+        // A list needs a transaction type that carries one: legacy becomes EIP-2930.
+        if tx.tx_type == 0 {
+            tx.tx_type = 1;
+        }
+        let env = self.chain.evm().evm_env_for_header(head.inner());
+        let db = ol_storage::StateProviderDb::new(self.chain.storage().clone());
+        let mut round = inspect(&db, env.clone(), tx.clone())?;
+        for _ in 1..MAX_ROUNDS {
+            if round.access_list == tx.access_list {
+                break;
+            }
+            tx.access_list = round.access_list.clone();
+            round = inspect(&db, env.clone(), tx.clone())?;
+        }
+        let gas_used = round.result.tx_gas_used();
+        let error = match round.result {
+            ExecutionResult::Success { .. } => None,
+            ExecutionResult::Revert { output, .. } => Some(
+                error::call(ol_evm::call::CallError::Revert(output))
+                    .message()
+                    .to_string(),
+            ),
+            ExecutionResult::Halt { reason, .. } => Some(format!("execution halted: {reason:?}")),
+        };
+        Ok(AccessListResult {
+            access_list: round.access_list,
+            gas_used: U256::from(gas_used),
+            error,
+        })
+    }
+}
