@@ -2,7 +2,10 @@
 
 use crate::{
     args::LogArgs,
-    commands::{db::DbCommand, genesis::GenesisCommand, init::InitCommand, node::NodeCommand},
+    commands::{
+        attribution::AttributionCommand, db::DbCommand, genesis::GenesisCommand, init::InitCommand,
+        node::NodeCommand,
+    },
     logging,
 };
 use clap::{Parser, Subcommand};
@@ -43,6 +46,9 @@ pub enum Commands {
     /// Genesis tools: genesis roots, the dev genesis.
     #[command(name = "genesis")]
     Genesis(GenesisCommand),
+    /// Proof of Attribution: lineage indexes, queries, evaluation, benchmarks.
+    #[command(name = "attribution")]
+    Attribution(Box<AttributionCommand>),
 }
 
 impl Cli {
@@ -54,6 +60,7 @@ impl Cli {
             Commands::Init(command) => command.execute(),
             Commands::Db(command) => command.execute(),
             Commands::Genesis(command) => command.execute(),
+            Commands::Attribution(command) => command.execute(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The commands of the `openledger` binary.
 
+pub mod attribution;
 pub mod db;
 pub mod genesis;
 pub mod init;

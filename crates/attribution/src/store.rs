@@ -1,0 +1,487 @@
+//! The on-disk store of projected training gradients.
+//!
+//! Training gradients are computed once per (model, Datanet snapshot) and written here; every
+//! query is then one or two sequential passes over the memory-mapped rows.
+//!
+//! Layout (all little-endian):
+//!
+//! ```text
+//! 0      "OLGRADS1"                                   magic, 8 bytes
+//! 8      zero padding to 64
+//! 64     rows    n × row_dim f32                      row = checkpoint-major blocks of the
+//!                                                     per-layer projected gradients
+//! ...    norms   n × checkpoints × layers f32         ‖g‖² of each layer block
+//! ...    meta    n × 64 bytes                         datapoint (32) ‖ contributor (20) ‖
+//!                                                     datanet index u32 ‖ label u32 ‖ 4 zero
+//! ...    header  JSON (StoreHeader)
+//! end-16 header length u64, "OLGRADS1"
+//! ```
+//!
+//! The header (written last, so rows stream straight to disk) records the model hash, the
+//! Datanet snapshot, the projection (seed and per-layer dimensions), the method the store was
+//! built for, the checkpoints' learning rates and DataInf's per-layer damping `λ`.
+
+use crate::{AttributionError, Result, projection::ProjectionSpec, scan};
+use alloy_primitives::{Address, B256, keccak256};
+use serde::{Deserialize, Serialize};
+use std::{
+    fs::File,
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+const MAGIC: &[u8; 8] = b"OLGRADS1";
+const ROWS_OFFSET: u64 = 64;
+const META_BYTES: usize = 64;
+
+/// What a row of the store describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowMeta {
+    /// The datapoint's id (content address).
+    pub datapoint: B256,
+    /// Its contributor.
+    pub contributor: Address,
+    /// Index into [`StoreHeader::datanets`].
+    pub datanet: u32,
+    /// A class label, for methods that use one (KNN-Shapley); 0 otherwise.
+    pub label: u32,
+}
+
+impl RowMeta {
+    fn encode(&self) -> [u8; META_BYTES] {
+        let mut out = [0u8; META_BYTES];
+        out[..32].copy_from_slice(self.datapoint.as_slice());
+        out[32..52].copy_from_slice(self.contributor.as_slice());
+        out[52..56].copy_from_slice(&self.datanet.to_le_bytes());
+        out[56..60].copy_from_slice(&self.label.to_le_bytes());
+        out
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        Self {
+            datapoint: B256::from_slice(&b[..32]),
+            contributor: Address::from_slice(&b[32..52]),
+            datanet: u32::from_le_bytes(b[52..56].try_into().expect("4 bytes")),
+            label: u32::from_le_bytes(b[56..60].try_into().expect("4 bytes")),
+        }
+    }
+}
+
+/// One checkpoint of the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// Learning rate (TracIn's ηc).
+    pub lr: f64,
+    /// DataInf's damping per layer: `0.1 × mean over rows of mean(g²)` over the layer's
+    /// (projected) coordinates.
+    pub lambda: Vec<f64>,
+}
+
+/// The store's header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreHeader {
+    /// Format version (1).
+    pub version: u32,
+    /// The method the store was built for (`datainf`, `tracin`); both read the same rows.
+    pub method: String,
+    /// Hash of the model the gradients were taken of (see [`crate::models::model_hash`]).
+    pub model_hash: B256,
+    /// The Datanet snapshot: keccak256 over the rows' (datapoint, contributor) pairs in order,
+    /// unless the builder was given one.
+    pub datanet_snapshot: B256,
+    /// The Datanets rows belong to.
+    pub datanets: Vec<B256>,
+    /// The projection.
+    pub projection: ProjectionSpec,
+    /// The checkpoints, oldest first (DataInf uses the last).
+    pub checkpoints: Vec<CheckpointInfo>,
+    /// Number of rows.
+    pub rows: u64,
+    /// Byte offsets of the sections.
+    pub norms_offset: u64,
+    /// Byte offset of the meta section.
+    pub meta_offset: u64,
+}
+
+impl StoreHeader {
+    /// Floats per checkpoint block.
+    pub fn block_dim(&self) -> usize {
+        self.projection.output_dim()
+    }
+
+    /// Floats per row.
+    pub fn row_dim(&self) -> usize {
+        self.block_dim() * self.checkpoints.len()
+    }
+
+    /// Number of layers.
+    pub fn layers(&self) -> usize {
+        self.projection.layers.len()
+    }
+
+    /// `(offset, len)` of each layer within a checkpoint block.
+    pub fn layer_ranges(&self) -> Vec<(usize, usize)> {
+        let mut at = 0;
+        self.projection
+            .layers
+            .iter()
+            .map(|l| {
+                let r = (at, l.output_dim);
+                at += l.output_dim;
+                r
+            })
+            .collect()
+    }
+}
+
+/// Writes a store row by row.
+#[derive(Debug)]
+pub struct StoreWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    projection: ProjectionSpec,
+    lrs: Vec<f64>,
+    method: String,
+    model_hash: B256,
+    datanets: Vec<B256>,
+    norms: Vec<f32>,
+    meta: Vec<RowMeta>,
+    sq_sums: Vec<f64>,
+}
+
+impl StoreWriter {
+    /// Creates `path` for gradients of the model `model_hash` projected with `projection`, at
+    /// checkpoints with learning rates `lrs`.
+    pub fn create(
+        path: &Path,
+        method: &str,
+        model_hash: B256,
+        projection: ProjectionSpec,
+        lrs: Vec<f64>,
+        datanets: Vec<B256>,
+    ) -> Result<Self> {
+        if lrs.is_empty() {
+            return Err(AttributionError::invalid(
+                "a gradient store needs at least one checkpoint",
+            ));
+        }
+        let file = File::create(path).map_err(|e| AttributionError::io("creating", path, e))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut head = [0u8; ROWS_OFFSET as usize];
+        head[..8].copy_from_slice(MAGIC);
+        out.write_all(&head)
+            .map_err(|e| AttributionError::io("writing", path, e))?;
+        let layers = projection.layers.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            out,
+            sq_sums: vec![0.0; layers * lrs.len()],
+            projection,
+            lrs,
+            method: method.to_string(),
+            model_hash,
+            datanets,
+            norms: Vec::new(),
+            meta: Vec::new(),
+        })
+    }
+
+    /// The projection rows must use.
+    pub const fn projection(&self) -> &ProjectionSpec {
+        &self.projection
+    }
+
+    /// Appends a row: `row` holds one projected block per checkpoint, concatenated.
+    pub fn push(&mut self, meta: RowMeta, row: &[f32]) -> Result<()> {
+        let block = self.projection.output_dim();
+        if row.len() != block * self.lrs.len() {
+            return Err(AttributionError::invalid(format!(
+                "row of {} floats, expected {}",
+                row.len(),
+                block * self.lrs.len()
+            )));
+        }
+        if meta.datanet as usize >= self.datanets.len().max(1) {
+            return Err(AttributionError::invalid("datanet index out of range"));
+        }
+        let layers = self.projection.layers.len();
+        for (c, chunk) in row.chunks(block).enumerate() {
+            let mut at = 0;
+            for (l, spec) in self.projection.layers.iter().enumerate() {
+                let sq = scan::sum_sq(&chunk[at..at + spec.output_dim]);
+                self.norms.push(sq);
+                self.sq_sums[c * layers + l] += f64::from(sq) / spec.output_dim as f64;
+                at += spec.output_dim;
+            }
+        }
+        let mut bytes = Vec::with_capacity(row.len() * 4);
+        for v in row {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.out
+            .write_all(&bytes)
+            .map_err(|e| AttributionError::io("writing", &self.path, e))?;
+        self.meta.push(meta);
+        Ok(())
+    }
+
+    /// Writes the norms, meta and header; `snapshot` overrides the Datanet snapshot id.
+    pub fn finish(mut self, snapshot: Option<B256>) -> Result<StoreHeader> {
+        let n = self.meta.len();
+        if n == 0 {
+            return Err(AttributionError::invalid(
+                "a gradient store needs at least one row",
+            ));
+        }
+        let layers = self.projection.layers.len();
+        let row_bytes = (self.projection.output_dim() * self.lrs.len() * 4) as u64;
+        let norms_offset = ROWS_OFFSET + row_bytes * n as u64;
+        let meta_offset = norms_offset + (self.norms.len() * 4) as u64;
+        let io = |e| AttributionError::io("writing", self.path.clone(), e);
+        let mut bytes = Vec::with_capacity(self.norms.len() * 4);
+        for v in &self.norms {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.out.write_all(&bytes).map_err(io)?;
+        let mut snapshot_bytes = Vec::with_capacity(n * 52);
+        for m in &self.meta {
+            self.out.write_all(&m.encode()).map_err(io)?;
+            snapshot_bytes.extend_from_slice(m.datapoint.as_slice());
+            snapshot_bytes.extend_from_slice(m.contributor.as_slice());
+        }
+        let checkpoints = self
+            .lrs
+            .iter()
+            .enumerate()
+            .map(|(c, &lr)| CheckpointInfo {
+                lr,
+                lambda: (0..layers)
+                    .map(|l| 0.1 * self.sq_sums[c * layers + l] / n as f64)
+                    .collect(),
+            })
+            .collect();
+        let header = StoreHeader {
+            version: 1,
+            method: self.method.clone(),
+            model_hash: self.model_hash,
+            datanet_snapshot: snapshot.unwrap_or_else(|| keccak256(&snapshot_bytes)),
+            datanets: self.datanets.clone(),
+            projection: self.projection.clone(),
+            checkpoints,
+            rows: n as u64,
+            norms_offset,
+            meta_offset,
+        };
+        let json = serde_json::to_vec(&header)?;
+        self.out.write_all(&json).map_err(io)?;
+        self.out
+            .write_all(&(json.len() as u64).to_le_bytes())
+            .map_err(io)?;
+        self.out.write_all(MAGIC).map_err(io)?;
+        let file = self.out.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        Ok(header)
+    }
+}
+
+/// A memory-mapped gradient store.
+#[derive(Debug)]
+pub struct GradientStore {
+    path: PathBuf,
+    map: memmap2::Mmap,
+    header: StoreHeader,
+}
+
+impl GradientStore {
+    /// Opens and validates a store. The file must not be modified while it is open (it is
+    /// memory-mapped); stores are written once and then only read.
+    pub fn open(path: &Path) -> Result<Self> {
+        if cfg!(target_endian = "big") {
+            return Err(AttributionError::invalid(
+                "gradient stores are little-endian only",
+            ));
+        }
+        let file = File::open(path).map_err(|e| AttributionError::io("opening", path, e))?;
+        // SAFETY: the store is immutable once written (see above); a concurrent writer would be
+        // a misuse of the API, as for every memory-mapped database.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| AttributionError::io("mapping", path, e))?;
+        let bad = |reason: &str| AttributionError::format("gradient store", path, reason);
+        let len = map.len();
+        if len < ROWS_OFFSET as usize + 16 || &map[..8] != MAGIC || &map[len - 8..] != MAGIC {
+            return Err(bad("bad magic"));
+        }
+        let hlen = u64::from_le_bytes(map[len - 16..len - 8].try_into().expect("8 bytes")) as usize;
+        if hlen > len - 16 {
+            return Err(bad("bad header length"));
+        }
+        let header: StoreHeader = serde_json::from_slice(&map[len - 16 - hlen..len - 16])
+            .map_err(|e| bad(&format!("bad header: {e}")))?;
+        let n = header.rows as usize;
+        let rows_end = ROWS_OFFSET as usize + n * header.row_dim() * 4;
+        let norms_len = n * header.checkpoints.len() * header.layers() * 4;
+        if header.version != 1
+            || header.checkpoints.is_empty()
+            || header.norms_offset as usize != rows_end
+            || header.meta_offset as usize != rows_end + norms_len
+            || header.meta_offset as usize + n * META_BYTES != len - 16 - hlen
+            || header
+                .checkpoints
+                .iter()
+                .any(|c| c.lambda.len() != header.layers())
+        {
+            return Err(bad("sections do not match the header"));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+            header,
+        })
+    }
+
+    /// The header.
+    pub const fn header(&self) -> &StoreHeader {
+        &self.header
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of rows.
+    pub const fn len(&self) -> usize {
+        self.header.rows as usize
+    }
+
+    /// Whether the store has no row (never true for a store that opened).
+    pub const fn is_empty(&self) -> bool {
+        self.header.rows == 0
+    }
+
+    fn floats(&self, offset: usize, count: usize) -> &[f32] {
+        let bytes = &self.map[offset..offset + count * 4];
+        // SAFETY: any bit pattern is a valid f32; the map is page-aligned and every section
+        // offset is a multiple of 4, so `align_to` yields no prefix (checked below).
+        let (prefix, floats, suffix) = unsafe { bytes.align_to::<f32>() };
+        assert!(
+            prefix.is_empty() && suffix.is_empty(),
+            "misaligned gradient store section"
+        );
+        floats
+    }
+
+    /// All rows, row-major (`len() × row_dim()` floats).
+    pub fn rows(&self) -> &[f32] {
+        self.floats(ROWS_OFFSET as usize, self.len() * self.header.row_dim())
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        let d = self.header.row_dim();
+        &self.rows()[i * d..(i + 1) * d]
+    }
+
+    /// `‖g‖²` per (row, checkpoint, layer), row-major.
+    pub fn norms(&self) -> &[f32] {
+        self.floats(
+            self.header.norms_offset as usize,
+            self.len() * self.header.checkpoints.len() * self.header.layers(),
+        )
+    }
+
+    /// The metadata of row `i`.
+    pub fn meta(&self, i: usize) -> RowMeta {
+        let at = self.header.meta_offset as usize + i * META_BYTES;
+        RowMeta::decode(&self.map[at..at + META_BYTES])
+    }
+
+    /// Size of the rows section in bytes (what a full pass reads).
+    pub fn rows_bytes(&self) -> usize {
+        self.len() * self.header.row_dim() * 4
+    }
+
+    /// Refuses the store unless it was built for `model_hash` (and `snapshot`, when given).
+    pub fn check(&self, model_hash: B256, snapshot: Option<B256>) -> Result<()> {
+        if self.header.model_hash != model_hash {
+            return Err(AttributionError::StoreMismatch(format!(
+                "{} holds gradients of model {}, not {model_hash}",
+                self.path.display(),
+                self.header.model_hash
+            )));
+        }
+        if let Some(s) = snapshot
+            && s != self.header.datanet_snapshot
+        {
+            return Err(AttributionError::StoreMismatch(format!(
+                "{} was built for Datanet snapshot {}, not {s}",
+                self.path.display(),
+                self.header.datanet_snapshot
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.olgs");
+        let proj = ProjectionSpec::new(5, &[("a".into(), 3), ("b".into(), 2)], 100);
+        let mut w = StoreWriter::create(
+            &path,
+            "tracin",
+            B256::repeat_byte(1),
+            proj,
+            vec![0.1, 0.2],
+            vec![B256::repeat_byte(9)],
+        )
+        .unwrap();
+        for i in 0..3u8 {
+            let row: Vec<f32> = (0..10).map(|j| f32::from(i) + j as f32).collect();
+            let meta = RowMeta {
+                datapoint: B256::repeat_byte(i),
+                contributor: Address::repeat_byte(i + 10),
+                datanet: 0,
+                label: u32::from(i),
+            };
+            w.push(meta, &row).unwrap();
+        }
+        assert!(
+            w.push(
+                RowMeta {
+                    datapoint: B256::ZERO,
+                    contributor: Address::ZERO,
+                    datanet: 0,
+                    label: 0
+                },
+                &[0.0]
+            )
+            .is_err()
+        );
+        let header = w.finish(None).unwrap();
+        let store = GradientStore::open(&path).unwrap();
+        assert_eq!(store.header(), &header);
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.row(2)[0], 2.0);
+        assert_eq!(store.meta(1).contributor, Address::repeat_byte(11));
+        assert_eq!(store.meta(2).label, 2);
+        // ‖(0,1,2)‖² = 5 for row 0, layer 0, checkpoint 0.
+        assert_eq!(store.norms()[0], 5.0);
+        store
+            .check(B256::repeat_byte(1), Some(header.datanet_snapshot))
+            .unwrap();
+        assert!(matches!(
+            store.check(B256::ZERO, None),
+            Err(AttributionError::StoreMismatch(_))
+        ));
+        // A truncated file is refused, not misread.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(GradientStore::open(&path).is_err());
+    }
+}

@@ -1,0 +1,48 @@
+//! The fast subset of the evaluation harness: fails below the targets.
+//!
+//! `openledger attribution eval` runs the full-size version and prints the numbers beside the
+//! published ones.
+
+use ol_attribution::eval::{self, EvalReport, EvalSpec, TaskReport};
+
+fn check(task: TaskReport) {
+    let report = EvalReport {
+        spec: EvalSpec::fast(),
+        tasks: vec![task],
+    };
+    println!("{}", report.render());
+    let missed: Vec<String> = report
+        .missed_targets()
+        .into_iter()
+        .filter(|m| m.starts_with(&report.tasks[0].task))
+        .collect();
+    assert!(missed.is_empty(), "targets missed:\n{}", missed.join("\n"));
+}
+
+fn log(msg: &str) {
+    println!("{msg}");
+}
+
+#[test]
+fn logistic_regression_lds_and_loo() {
+    let dir = tempfile::tempdir().unwrap();
+    check(eval::eval_logreg(&EvalSpec::fast(), dir.path(), &mut log).unwrap());
+}
+
+#[test]
+fn mlp_lds() {
+    let dir = tempfile::tempdir().unwrap();
+    check(eval::eval_mlp(&EvalSpec::fast(), dir.path(), &mut log).unwrap());
+}
+
+#[test]
+fn mislabel_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    check(eval::eval_mislabel(&EvalSpec::fast(), dir.path(), &mut log).unwrap());
+}
+
+#[test]
+fn canary_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    check(eval::eval_canaries(&EvalSpec::fast(), dir.path(), &mut log).unwrap());
+}
