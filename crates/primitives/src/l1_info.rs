@@ -5,7 +5,7 @@ use crate::{
     addresses::{DEPOSITOR_ACCOUNT, L1_BLOCK},
     config::SystemConfig,
 };
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_primitives::{B256, Bytes, TxKind, U256, keccak256};
 use op_alloy_consensus::TxDeposit;
 use serde::{Deserialize, Serialize};
 
@@ -157,11 +157,6 @@ impl L1BlockInfo {
             is_system_transaction: false,
             input: self.encode_jovian(),
         }
-    }
-
-    /// The batcher address inside the versioned batcher hash.
-    pub fn batcher(&self) -> Address {
-        Address::from_slice(&self.batcher_hash[12..])
     }
 }
 

@@ -80,13 +80,6 @@ pub struct PreparedState {
     pub(crate) writes: Vec<Write>,
 }
 
-impl PreparedState {
-    /// Number of key writes and deletes the commit will apply.
-    pub fn write_count(&self) -> usize {
-        self.writes.len()
-    }
-}
-
 /// Reads one account's storage trie; after a wipe it reads as empty.
 struct StorageTrieReader<'a> {
     storage: &'a Storage,

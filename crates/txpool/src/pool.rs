@@ -2,7 +2,6 @@
 
 use crate::{BestPoolTransactions, PoolConfig, PoolError, validate::decode_and_check};
 use alloy_consensus::{Transaction, transaction::Recovered};
-use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
 use ol_evm::{OpSpecId, l1_fee::additional_cost};
 use ol_primitives::{L1BlockInfo, OpTxEnvelope};
@@ -343,16 +342,6 @@ impl TxPool {
         }
         content
     }
-
-    /// Every pooled transaction's raw bytes (for a backup or inspection).
-    pub fn encoded_transactions(&self) -> Vec<Vec<u8>> {
-        self.inner
-            .lock()
-            .by_hash
-            .values()
-            .map(|tx| tx.tx.inner().encoded_2718())
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -360,6 +349,7 @@ mod tests {
     use super::*;
     use crate::PoolConfig;
     use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_eips::eip2718::Encodable2718;
     use alloy_primitives::{Bytes, TxKind};
     use alloy_signer::SignerSync;
     use alloy_signer_local::PrivateKeySigner;
