@@ -47,12 +47,7 @@ impl LogisticRegression {
         let params = self
             .params
             .iter()
-            .map(|p| {
-                Ok(Param::new(
-                    p.name.clone(),
-                    Var::from_tensor(p.var.as_tensor())?,
-                ))
-            })
+            .map(Param::deep_clone)
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             params,

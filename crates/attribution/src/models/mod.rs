@@ -39,6 +39,14 @@ impl Param {
         }
     }
 
+    /// A copy with its own variable, so that training the copy leaves this one unchanged.
+    pub fn deep_clone(&self) -> Result<Self> {
+        Ok(Self::new(
+            self.name.clone(),
+            Var::from_tensor(self.var.as_tensor())?,
+        ))
+    }
+
     /// Number of scalar parameters in the group.
     pub fn len(&self) -> usize {
         self.var.elem_count()
