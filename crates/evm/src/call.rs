@@ -2,7 +2,7 @@
 
 use crate::{OlEvmConfig, OpSpecId};
 use alloy_evm::{Evm, EvmEnv, EvmFactory};
-use alloy_op_evm::OpTx;
+use alloy_op_evm::{OpTx, OpTxError};
 use alloy_primitives::Bytes;
 use op_revm::{OpTransaction, transaction::deposit::DepositTransactionParts};
 use revm::{
@@ -46,32 +46,16 @@ impl OlEvmConfig {
     pub fn call<DB>(
         &self,
         db: &DB,
-        mut env: EvmEnv<OpSpecId>,
+        env: EvmEnv<OpSpecId>,
         tx: TxEnv,
     ) -> Result<CallOutcome, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
         DB::Error: std::fmt::Display,
     {
-        env.cfg_env.disable_nonce_check = true;
-        env.cfg_env.disable_block_gas_limit = true;
-        if tx.gas_price == 0 {
-            env.cfg_env.disable_base_fee = true;
-            env.cfg_env.disable_fee_charge = true;
-        }
-        let op_tx = OpTx(OpTransaction {
-            base: tx,
-            enveloped_tx: Some(Bytes::new()),
-            deposit: DepositTransactionParts::default(),
-        });
+        let (env, op_tx) = call_input(env, tx);
         let mut evm = self.factory.evm_factory().create_evm(CacheDB::new(db), env);
-        let result = evm.transact(op_tx).map_err(|err| match err {
-            EVMError::Transaction(invalid) => {
-                CallError::Invalid(invalid_message(&invalid.to_string(), &invalid))
-            }
-            EVMError::Database(db) => CallError::Internal(db.to_string()),
-            other => CallError::Internal(other.to_string()),
-        })?;
+        let result = evm.transact(op_tx).map_err(transact_error)?;
         let gas_used = result.result.tx_gas_used();
         match result.result {
             ExecutionResult::Success { output, .. } => Ok(CallOutcome {
@@ -131,6 +115,34 @@ impl OlEvmConfig {
             }
         }
         Ok(high)
+    }
+}
+
+/// The environment and transaction of a call: nonces are not checked, the block gas limit does
+/// not apply, and a call without a gas price pays no fees.
+pub(crate) fn call_input(mut env: EvmEnv<OpSpecId>, tx: TxEnv) -> (EvmEnv<OpSpecId>, OpTx) {
+    env.cfg_env.disable_nonce_check = true;
+    env.cfg_env.disable_block_gas_limit = true;
+    if tx.gas_price == 0 {
+        env.cfg_env.disable_base_fee = true;
+        env.cfg_env.disable_fee_charge = true;
+    }
+    let op_tx = OpTx(OpTransaction {
+        base: tx,
+        enveloped_tx: Some(Bytes::new()),
+        deposit: DepositTransactionParts::default(),
+    });
+    (env, op_tx)
+}
+
+/// A failed `transact` as a call error.
+pub(crate) fn transact_error<E: std::fmt::Display>(err: EVMError<E, OpTxError>) -> CallError {
+    match err {
+        EVMError::Transaction(invalid) => {
+            CallError::Invalid(invalid_message(&invalid.to_string(), &invalid))
+        }
+        EVMError::Database(db) => CallError::Internal(db.to_string()),
+        other => CallError::Internal(other.to_string()),
     }
 }
 

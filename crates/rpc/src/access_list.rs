@@ -69,20 +69,20 @@ where
 }
 
 impl EthRpc {
-    /// `eth_createAccessList` on the head state.
+    /// `eth_createAccessList` on the state after the given block.
     pub(crate) fn create_access_list(
         &self,
         request: &TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
-        let head = self.ensure_head_state(block)?;
+        let header = self.state_header(block)?;
         let mut tx = self.tx_env(request, self.gas_cap)?;
         // A list needs a transaction type that carries one: legacy becomes EIP-2930.
         if tx.tx_type == 0 {
             tx.tx_type = 1;
         }
-        let env = self.chain.evm().evm_env_for_header(head.inner());
-        let db = ol_storage::StateProviderDb::new(self.chain.storage().clone());
+        let env = self.chain.evm().evm_env_for_header(header.inner());
+        let db = self.state_db(header.number);
         let mut round = inspect(&db, env.clone(), tx.clone())?;
         for _ in 1..MAX_ROUNDS {
             if round.access_list == tx.access_list {

@@ -255,8 +255,18 @@ impl EthRpc {
         }
     }
 
-    /// State reads are served for the head (`latest`, `pending`, or the head by number/hash):
-    /// this node keeps the latest state only.
+    /// The block whose post-state a state read asks for (the head when none is given); any
+    /// block of the chain is served, through the storage's history tables.
+    pub(crate) fn state_header(&self, block: Option<BlockId>) -> RpcResult<Sealed<Header>> {
+        let Some(id) = block else {
+            return Ok(self.chain.head());
+        };
+        self.header_by_id(id)?
+            .ok_or_else(|| error::server("header not found"))
+    }
+
+    /// Proofs are served for the head only (as reth's default proof window of 0 does): the trie
+    /// nodes of earlier states are not kept.
     pub(crate) fn ensure_head_state(&self, block: Option<BlockId>) -> RpcResult<Sealed<Header>> {
         let head = self.chain.head();
         let Some(id) = block else { return Ok(head) };
@@ -270,6 +280,11 @@ impl EthRpc {
             )));
         }
         Ok(head)
+    }
+
+    /// The state after block `number`, for revm.
+    pub(crate) fn state_db(&self, number: u64) -> ol_storage::StateProviderDb {
+        ol_storage::StateProviderDb::at_block(self.chain.storage().clone(), number)
     }
 
     pub(crate) fn block_parts(
@@ -416,22 +431,22 @@ impl EthApiServer for EthRpc {
     }
 
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        self.ensure_head_state(block)?;
+        let header = self.state_header(block)?;
         let account = self
             .chain
             .storage()
-            .account(&address)
+            .account_at(&address, header.number)
             .map_err(error::internal)?;
         Ok(account.map_or(U256::ZERO, |account| account.balance))
     }
 
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
         let pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
-        self.ensure_head_state(block)?;
+        let header = self.state_header(block)?;
         let nonce = self
             .chain
             .storage()
-            .account(&address)
+            .account_at(&address, header.number)
             .map_err(error::internal)?
             .map_or(0, |a| a.nonce);
         Ok(U64::from(if pending {
@@ -442,9 +457,12 @@ impl EthApiServer for EthRpc {
     }
 
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
-        self.ensure_head_state(block)?;
+        let header = self.state_header(block)?;
         let storage = self.chain.storage();
-        let Some(account) = storage.account(&address).map_err(error::internal)? else {
+        let Some(account) = storage
+            .account_at(&address, header.number)
+            .map_err(error::internal)?
+        else {
             return Ok(Bytes::new());
         };
         Ok(storage
@@ -454,21 +472,21 @@ impl EthApiServer for EthRpc {
     }
 
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
-        self.ensure_head_state(block)?;
+        let header = self.state_header(block)?;
         let value = self
             .chain
             .storage()
-            .storage(&address, &B256::from(slot))
+            .storage_at(&address, &B256::from(slot), header.number)
             .map_err(error::internal)?;
         Ok(B256::from(value))
     }
 
     async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
-        let head = self.ensure_head_state(block)?;
+        let header = self.state_header(block)?;
         let tx = self.tx_env(&request, self.gas_cap)?;
         self.run_blocking(move |this| {
-            let env = this.chain.evm().evm_env_for_header(head.inner());
-            let db = ol_storage::StateProviderDb::new(this.chain.storage().clone());
+            let env = this.chain.evm().evm_env_for_header(header.inner());
+            let db = this.state_db(header.number);
             this.chain
                 .evm()
                 .call(&db, env, tx)
@@ -483,7 +501,7 @@ impl EthApiServer for EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
     ) -> RpcResult<U64> {
-        let head = self.ensure_head_state(block)?;
+        let header = self.state_header(block)?;
         let cap = request
             .gas
             .unwrap_or(self.gas_cap)
@@ -491,8 +509,8 @@ impl EthApiServer for EthRpc {
             .min(self.chain.gas_limit());
         let tx = self.tx_env(&request, cap)?;
         self.run_blocking(move |this| {
-            let env = this.chain.evm().evm_env_for_header(head.inner());
-            let db = ol_storage::StateProviderDb::new(this.chain.storage().clone());
+            let env = this.chain.evm().evm_env_for_header(header.inner());
+            let db = this.state_db(header.number);
             this.chain
                 .evm()
                 .estimate_gas(&db, env, tx, cap)

@@ -4,12 +4,14 @@
 //! (optionally) WebSocket: reading blocks, transactions, receipts (with the OP fields: L1 fee,
 //! L1 gas, fee scalars, deposit nonce) and state; logs, installed filters and, over WebSocket,
 //! subscriptions ([`EthPubSubApiServer`]); Merkle proofs (`eth_getProof`); `eth_call`, gas
-//! estimation and access lists; fee suggestions; transaction submission into the pool and its
+//! estimation and access lists; geth-style tracing (`debug_trace*`, [`DebugApiServer`]); fee
+//! suggestions; transaction submission into the pool and its
 //! content. Answers use go-ethereum's field names and hex formats (through alloy's RPC types)
 //! and its error codes and messages ([`error`]).
 
 mod access_list;
 mod convert;
+mod debug;
 pub mod error;
 mod eth;
 mod filter;
@@ -19,6 +21,7 @@ mod pubsub;
 mod server;
 mod txpool;
 
+pub use debug::DebugApiServer;
 pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use filter::DEFAULT_FILTER_TIMEOUT;

@@ -1,8 +1,8 @@
 //! Starting the HTTP and WebSocket servers with their limits.
 
 use crate::{
-    EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, RpcError, TxPoolApiServer,
-    Web3ApiServer,
+    DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, RpcError,
+    TxPoolApiServer, Web3ApiServer,
     filter::DEFAULT_FILTER_TIMEOUT,
     logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE},
     pubsub::HexIdProvider,
@@ -111,6 +111,9 @@ fn module(api: EthRpc, pubsub: bool) -> RpcModule<()> {
             .merge(EthPubSubApiServer::into_rpc(api.clone()))
             .expect("eth pubsub methods are unique");
     }
+    module
+        .merge(DebugApiServer::into_rpc(api.clone()))
+        .expect("debug methods are unique");
     module
         .merge(NetApiServer::into_rpc(api.clone()))
         .expect("net methods are unique");

@@ -2,7 +2,7 @@
 
 use crate::{StorageError, provider::Storage, tables};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_rlp::Encodable;
+use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};
 use ol_trie::{NodeReader, TrieError};
 use revm::database::BundleState;
@@ -78,6 +78,9 @@ pub struct PreparedState {
     pub withdrawals_root: B256,
     /// Writes to apply in the block's batch, in order.
     pub(crate) writes: Vec<Write>,
+    /// What the changed accounts and slots held before the changes, as `(table, key, prior)`;
+    /// the commit appends the block number to each key.
+    pub(crate) history: Vec<(&'static str, Vec<u8>, Vec<u8>)>,
 }
 
 /// Reads one account's storage trie; after a wipe it reads as empty.
@@ -116,6 +119,7 @@ impl Storage {
     /// Computes the state root after `changes` and the writes that persist them, without writing.
     pub fn prepare_state(&self, changes: &StateChanges) -> Result<PreparedState, StorageError> {
         let mut writes: Vec<Write> = Vec::new();
+        let mut history = Vec::new();
         let mut account_trie_changes: BTreeMap<B256, Option<Vec<u8>>> = BTreeMap::new();
         let mut withdrawals_root = None;
 
@@ -125,11 +129,46 @@ impl Storage {
 
         for change in &changes.accounts {
             let hashed_address = keccak256(change.address);
-            let existing = self.account(&change.address)?;
+            let existing_raw = self.get_raw(tables::ACCOUNTS, change.address.as_slice())?;
+            let existing = existing_raw
+                .as_deref()
+                .map(|mut raw| TrieAccount::decode(&mut raw))
+                .transpose()
+                .map_err(|err| StorageError::corrupt(tables::ACCOUNTS, err))?;
+            history.push((
+                tables::ACCOUNT_HISTORY,
+                change.address.to_vec(),
+                existing_raw.unwrap_or_default(),
+            ));
             let wipe = change.wipe_storage || change.info.is_none();
+            // Prior values of every slot this block touches, wiped slots included.
+            let mut prior_slots = BTreeMap::new();
             if wipe && existing.is_some_and(|account| account.storage_root != EMPTY_ROOT_HASH) {
-                self.delete_all_storage(&change.address, &hashed_address, &mut writes)?;
+                self.delete_all_storage(
+                    &change.address,
+                    &hashed_address,
+                    &mut writes,
+                    &mut prior_slots,
+                )?;
             }
+            for (slot, _) in &change.storage {
+                let key = tables::storage_key(&change.address, slot).to_vec();
+                if let std::collections::btree_map::Entry::Vacant(entry) = prior_slots.entry(key) {
+                    // After a wipe every slot not listed above was zero.
+                    let prior = if wipe {
+                        Vec::new()
+                    } else {
+                        self.get_raw(tables::STORAGE, entry.key())?
+                            .unwrap_or_default()
+                    };
+                    entry.insert(prior);
+                }
+            }
+            history.extend(
+                prior_slots
+                    .into_iter()
+                    .map(|(key, prior)| (tables::STORAGE_HISTORY, key, prior)),
+            );
             let Some((nonce, balance, code_hash)) = change.info else {
                 writes.push((tables::ACCOUNTS, change.address.to_vec(), None));
                 account_trie_changes.insert(hashed_address, None);
@@ -210,18 +249,22 @@ impl Storage {
             state_root: update.root,
             withdrawals_root,
             writes,
+            history,
         })
     }
 
-    /// Adds deletes for every storage slot and storage trie node of an account.
+    /// Adds deletes for every storage slot and storage trie node of an account, and records
+    /// the deleted slots' values in `prior_slots`.
     fn delete_all_storage(
         &self,
         address: &Address,
         hashed_address: &B256,
         writes: &mut Vec<Write>,
+        prior_slots: &mut BTreeMap<Vec<u8>, Vec<u8>>,
     ) -> Result<(), StorageError> {
-        for key in self.keys_with_prefix(tables::STORAGE, address.as_slice())? {
-            writes.push((tables::STORAGE, key, None));
+        for (key, value) in self.entries_with_prefix(tables::STORAGE, address.as_slice())? {
+            writes.push((tables::STORAGE, key.clone(), None));
+            prior_slots.insert(key, value);
         }
         for key in self.keys_with_prefix(tables::STORAGE_TRIE, hashed_address.as_slice())? {
             writes.push((tables::STORAGE_TRIE, key, None));

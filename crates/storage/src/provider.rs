@@ -15,6 +15,8 @@ use tracing::info;
 
 /// A raw key and value from a table scan.
 pub(crate) type KeyValue = (Box<[u8]>, Box<[u8]>);
+/// An owned raw key and value.
+pub(crate) type RawEntry = (Vec<u8>, Vec<u8>);
 
 /// A block's transactions with their senders.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,18 +80,56 @@ impl Storage {
         table: &'static str,
         prefix: &[u8],
     ) -> Result<Vec<Vec<u8>>, StorageError> {
-        let mut keys = Vec::new();
+        Ok(self
+            .entries_with_prefix(table, prefix)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Every `(key, value)` of a table whose key starts with `prefix`, in key order.
+    pub(crate) fn entries_with_prefix(
+        &self,
+        table: &'static str,
+        prefix: &[u8],
+    ) -> Result<Vec<RawEntry>, StorageError> {
+        let mut entries = Vec::new();
         for item in self.db.iterator_cf(
             self.cf(table),
             IteratorMode::From(prefix, Direction::Forward),
         ) {
-            let (key, _) = item?;
+            let (key, value) = item?;
             if !key.starts_with(prefix) {
                 break;
             }
-            keys.push(key.to_vec());
+            entries.push((key.to_vec(), value.to_vec()));
         }
-        Ok(keys)
+        Ok(entries)
+    }
+
+    /// The value `key` had right after block `number`, when a later block changed it: the first
+    /// history entry of `key` past `number`. `None` means the current value is also the value
+    /// after `number`.
+    pub(crate) fn history_after(
+        &self,
+        table: &'static str,
+        key: &[u8],
+        number: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let Some(next) = number.checked_add(1) else {
+            return Ok(None);
+        };
+        let start = tables::history_key(key, next);
+        let mut iter = self.db.iterator_cf(
+            self.cf(table),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        match iter.next().transpose()? {
+            Some((found, prior)) if found.len() == key.len() + 8 && found.starts_with(key) => {
+                Ok(Some(prior.to_vec()))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Every `(key, value)` of a table, in key order (for full recomputations and checks).
@@ -257,26 +297,49 @@ impl Storage {
 
     /// The current state of an account.
     pub fn account(&self, address: &Address) -> Result<Option<TrieAccount>, StorageError> {
-        let Some(raw) = self.get_raw(tables::ACCOUNTS, address.as_slice())? else {
-            return Ok(None);
-        };
-        TrieAccount::decode(&mut raw.as_slice())
-            .map(Some)
-            .map_err(|err| StorageError::corrupt(tables::ACCOUNTS, err))
+        decode_account(
+            self.get_raw(tables::ACCOUNTS, address.as_slice())?,
+            tables::ACCOUNTS,
+        )
+    }
+
+    /// The state of an account right after block `number` (any block up to the head).
+    pub fn account_at(
+        &self,
+        address: &Address,
+        number: u64,
+    ) -> Result<Option<TrieAccount>, StorageError> {
+        // Current value first, history second: a block committed in between writes both at
+        // once, and then the history entry it added holds exactly the value read first.
+        let current = self.get_raw(tables::ACCOUNTS, address.as_slice())?;
+        match self.history_after(tables::ACCOUNT_HISTORY, address.as_slice(), number)? {
+            Some(prior) if prior.is_empty() => Ok(None),
+            Some(prior) => decode_account(Some(prior), tables::ACCOUNT_HISTORY),
+            None => decode_account(current, tables::ACCOUNTS),
+        }
     }
 
     /// The current value of a storage slot (zero when unset).
     pub fn storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
-        let Some(raw) = self.get_raw(tables::STORAGE, &tables::storage_key(address, slot))? else {
-            return Ok(U256::ZERO);
-        };
-        if raw.len() != 32 {
-            return Err(StorageError::corrupt(
-                tables::STORAGE,
-                "value is not 32 bytes",
-            ));
+        decode_slot(
+            self.get_raw(tables::STORAGE, &tables::storage_key(address, slot))?,
+            tables::STORAGE,
+        )
+    }
+
+    /// The value of a storage slot right after block `number` (any block up to the head).
+    pub fn storage_at(
+        &self,
+        address: &Address,
+        slot: &B256,
+        number: u64,
+    ) -> Result<U256, StorageError> {
+        let key = tables::storage_key(address, slot);
+        let current = self.get_raw(tables::STORAGE, &key)?;
+        match self.history_after(tables::STORAGE_HISTORY, &key, number)? {
+            Some(prior) => decode_slot(Some(prior), tables::STORAGE_HISTORY),
+            None => decode_slot(current, tables::STORAGE),
         }
-        Ok(U256::from_be_slice(&raw))
     }
 
     /// Contract code by hash.
@@ -304,6 +367,13 @@ impl Storage {
         }
         let mut batch = WriteBatch::default();
         self.put_writes(&mut batch, &state.writes);
+        for (table, key, prior) in &state.history {
+            batch.put_cf(
+                self.cf(table),
+                tables::history_key(key, header.number),
+                prior,
+            );
+        }
         self.put_block(&mut batch, header, body, receipts);
         self.write(batch)
     }
@@ -338,5 +408,24 @@ impl Storage {
             );
         }
         batch.put_cf(self.cf(tables::META), tables::HEAD_KEY, number);
+    }
+}
+
+fn decode_account(
+    raw: Option<Vec<u8>>,
+    table: &'static str,
+) -> Result<Option<TrieAccount>, StorageError> {
+    raw.map(|raw| TrieAccount::decode(&mut raw.as_slice()))
+        .transpose()
+        .map_err(|err| StorageError::corrupt(table, err))
+}
+
+/// A stored slot value: 32 big-endian bytes, or nothing for zero.
+fn decode_slot(raw: Option<Vec<u8>>, table: &'static str) -> Result<U256, StorageError> {
+    match raw {
+        None => Ok(U256::ZERO),
+        Some(raw) if raw.is_empty() => Ok(U256::ZERO),
+        Some(raw) if raw.len() == 32 => Ok(U256::from_be_slice(&raw)),
+        Some(_) => Err(StorageError::corrupt(table, "value is not 32 bytes")),
     }
 }

@@ -30,9 +30,16 @@ pub const CODE: &str = "code";
 pub const ACCOUNT_TRIE: &str = "account_trie";
 /// Hashed address ++ nibble path → storage trie node.
 pub const STORAGE_TRIE: &str = "storage_trie";
+/// Address ++ block number → the RLP `TrieAccount` *before* that block changed it (empty when
+/// the account did not exist). The state after block `n` is the first entry past `n`, if any,
+/// else the current state: one seek per read, and nothing to rewrite when a block lands.
+pub const ACCOUNT_HISTORY: &str = "account_history";
+/// Address ++ slot ++ block number → the slot's value before that block changed it (empty when
+/// zero), read like [`ACCOUNT_HISTORY`].
+pub const STORAGE_HISTORY: &str = "storage_history";
 
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 15] = [
     META,
     HEADERS,
     CANONICAL,
@@ -46,6 +53,8 @@ pub const ALL: [&str; 13] = [
     CODE,
     ACCOUNT_TRIE,
     STORAGE_TRIE,
+    ACCOUNT_HISTORY,
+    STORAGE_HISTORY,
 ];
 
 /// Key of the head block number in [`META`].
@@ -57,7 +66,7 @@ pub const CHAIN_SPEC_KEY: &[u8] = b"chain_spec";
 /// Key of the schema version in [`META`].
 pub const SCHEMA_KEY: &[u8] = b"schema";
 /// The on-disk schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Key of a block number.
 pub const fn number_key(number: u64) -> [u8; 8] {
@@ -70,6 +79,14 @@ pub fn storage_key(address: &Address, slot: &B256) -> [u8; 52] {
     key[..20].copy_from_slice(address.as_slice());
     key[20..].copy_from_slice(slot.as_slice());
     key
+}
+
+/// Key of a history entry: the account or slot key followed by the block number.
+pub fn history_key(key: &[u8], number: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 8);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&number.to_be_bytes());
+    out
 }
 
 /// Key of a storage trie node.

@@ -389,8 +389,10 @@ impl<T> JobHandle<T> {
     }
 }
 
-/// A type-erased queued job: runs with a context, or is told it will never run (`None`).
-type Work = Box<dyn FnOnce(Option<&JobContext<'_>>) -> bool + Send>;
+/// A type-erased queued job: runs with a context, or is told it will never run (`None`). It
+/// reports whether it succeeded to the callback *before* publishing its result, so that anyone
+/// who has seen the result also sees the pool's counters include the job.
+type Work = Box<dyn FnOnce(Option<&JobContext<'_>>, &dyn Fn(bool)) + Send>;
 
 struct Queued {
     priority: Priority,
@@ -567,7 +569,7 @@ impl WorkerPool {
         });
         let slot: Slot<T> = Arc::new((Mutex::new(None), Condvar::new()));
         let work_slot = Arc::clone(&slot);
-        let work: Work = Box::new(move |ctx| {
+        let work: Work = Box::new(move |ctx, finished| {
             let result = match ctx {
                 None => Err(JobError::ShutDown),
                 Some(ctx) if ctx.is_cancelled() => Err(JobError::Cancelled),
@@ -576,11 +578,10 @@ impl WorkerPool {
                     Err(payload) => Err(JobError::Panicked(panic_message(payload.as_ref()))),
                 },
             };
-            let ok = result.is_ok();
+            finished(result.is_ok());
             let (lock, cv) = &*work_slot;
             *lock.lock() = Some(result);
             cv.notify_all();
-            ok
         });
         q.heap.push(Queued {
             priority,
@@ -619,7 +620,7 @@ impl WorkerPool {
         };
         for job in pending {
             *job.state.status.lock() = JobStatus::Failed;
-            (job.work)(None);
+            (job.work)(None, &|_| {});
         }
         self.shared.available.notify_all();
         for w in self.workers.drain(..) {
@@ -665,15 +666,17 @@ fn worker_loop(shared: &Shared) {
             device: &shared.device,
             threads: shared.threads_per_job,
         };
-        let ok = (job.work)(Some(&ctx));
-        *job.state.status.lock() = if ok {
-            JobStatus::Succeeded
-        } else {
-            JobStatus::Failed
+        let finished = |ok: bool| {
+            *job.state.status.lock() = if ok {
+                JobStatus::Succeeded
+            } else {
+                JobStatus::Failed
+            };
+            let mut q = shared.queue.lock();
+            q.running -= 1;
+            q.completed += 1;
         };
-        let mut q = shared.queue.lock();
-        q.running -= 1;
-        q.completed += 1;
+        (job.work)(Some(&ctx), &finished);
     }
 }
 

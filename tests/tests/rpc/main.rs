@@ -12,6 +12,7 @@
 
 mod access_list;
 mod blocks;
+mod debug;
 mod logs;
 mod proof;
 mod txpool;

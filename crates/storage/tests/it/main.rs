@@ -83,6 +83,54 @@ proptest! {
     }
 }
 
+/// The account and storage space `arb_changes` draws from, read at the head.
+fn snapshot(storage: &Storage) -> Vec<(Option<alloy_trie::TrieAccount>, Vec<U256>)> {
+    (1..=12u8)
+        .map(|index| {
+            let address = Address::with_last_byte(index);
+            let slots = (0..16u8)
+                .map(|slot| {
+                    storage
+                        .storage(&address, &B256::with_last_byte(slot))
+                        .unwrap()
+                })
+                .collect();
+            (storage.account(&address).unwrap(), slots)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The state after every past block, read through the history tables, is exactly what the
+    /// head state was right after that block: accounts created, updated and deleted, slots
+    /// written, zeroed and wiped.
+    #[test]
+    fn historical_reads_match_the_state_after_each_block(blocks in prop::collection::vec(arb_changes(), 1..10)) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = dev_storage(dir.path());
+        let mut snapshots = vec![snapshot(&storage)];
+        for changes in &blocks {
+            commit(&storage, changes);
+            snapshots.push(snapshot(&storage));
+        }
+        for (number, expected) in snapshots.iter().enumerate() {
+            for (index, (account, slots)) in (1..=12u8).zip(expected) {
+                let address = Address::with_last_byte(index);
+                prop_assert_eq!(&storage.account_at(&address, number as u64).unwrap(), account);
+                for (slot, value) in (0..16u8).zip(slots) {
+                    prop_assert_eq!(
+                        storage.storage_at(&address, &B256::with_last_byte(slot), number as u64).unwrap(),
+                        *value,
+                        "block {} account {} slot {}", number, index, slot
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn genesis_root_matches_in_memory_computation() {
     let dir = tempfile::tempdir().unwrap();
