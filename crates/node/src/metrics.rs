@@ -29,6 +29,11 @@ pub fn describe() {
         "Time to build and execute a block, from the start of production to the end of execution"
     );
     describe_histogram!(
+        "sequencer_block_state_root_seconds",
+        Unit::Seconds,
+        "Time to compute a block's state root and the trie and history writes that persist it"
+    );
+    describe_histogram!(
         "sequencer_block_commit_seconds",
         Unit::Seconds,
         "Time to commit a sealed block to the database (one synced write batch)"

@@ -223,7 +223,10 @@ impl TxPool {
             }
             let status = inner.counts();
             let full = status.pending + status.queued
-                >= self.config.pending_max_count + self.config.queued_max_count;
+                >= self
+                    .config
+                    .pending_max_count
+                    .saturating_add(self.config.queued_max_count);
             let is_queued = nonce
                 > state_nonce
                     + inner

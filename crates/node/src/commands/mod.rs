@@ -1,6 +1,7 @@
 //! The commands of the `openledger` binary.
 
 pub mod attribution;
+pub mod bench;
 pub mod db;
 pub mod genesis;
 pub mod init;
