@@ -166,10 +166,13 @@ pub struct TxPool {
 }
 
 impl TxPool {
-    /// An empty pool for `chain_id`.
+    /// An empty pool for `chain_id`. Its gauges read zero from now on (a metrics recorder
+    /// installed later sees them at the first change).
     pub fn new(config: PoolConfig, chain_id: u64) -> Self {
+        let inner = Inner::default();
+        inner.publish_metrics();
         Self {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
             config,
             chain_id,
         }
