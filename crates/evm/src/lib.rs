@@ -10,6 +10,7 @@
 mod builder;
 pub mod call;
 mod config;
+mod deadline;
 mod error;
 pub mod l1_fee;
 mod replay;

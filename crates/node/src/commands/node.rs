@@ -336,6 +336,9 @@ mod tests {
         assert_eq!(node.rpc.rpc_config().ws, None);
         assert_eq!(node.rpc.max_blocks_per_filter, 100_000);
         assert_eq!(node.rpc.max_logs_per_response, 20_000);
+        assert_eq!(node.rpc.evm_timeout, Duration::from_secs(5));
+        assert_eq!(node.rpc.tx_fee_cap_wei, 1_000_000_000_000_000_000);
+        assert_eq!(node.rpc.rate_limit, 0);
         assert_eq!(node.txpool.pool_config(), ol_txpool::PoolConfig::default());
         assert_eq!(node.txpool.lifetime_secs, 3 * 60 * 60);
     }
@@ -374,6 +377,12 @@ mod tests {
             "500",
             "--rpc.max-logs-per-response",
             "600",
+            "--rpc.evmtimeout",
+            "1500ms",
+            "--rpc.txfeecap",
+            "2.5",
+            "--rpc.rate-limit",
+            "50",
             "--txpool.max-account-slots",
             "4",
             "--txpool.pending-max-count",
@@ -417,6 +426,9 @@ mod tests {
                 max_blocks_per_filter: 500,
                 max_logs_per_response: 600,
                 filter_timeout: ol_rpc::DEFAULT_FILTER_TIMEOUT,
+                evm_timeout: Duration::from_millis(1500),
+                tx_fee_cap: 2_500_000_000_000_000_000,
+                rate_limit: 50,
             }
         );
         assert!(node.rpc.http && node.rpc.ws_requested());
