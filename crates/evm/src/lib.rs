@@ -4,15 +4,19 @@
 //! ([`OlEvmConfig`]), driven through `alloy-op-evm`'s `OpEvmFactory` and `OpBlockExecutor` (the
 //! executor op-reth uses for system calls, deposits and receipts); the OP base-fee rule; block
 //! building from a transaction source ([`BestTransactions`]); the OP receipt fields (L1 fee and
-//! friends, [`l1_fee`]); and single calls for `eth_call` and gas estimation ([`call`]).
+//! friends, [`l1_fee`]); single calls for `eth_call` and gas estimation ([`call`]); and the
+//! native Proof of Attribution precompile ([`poa`]) that every EVM of [`OlEvmFactory`] carries.
 
 mod builder;
 pub mod call;
 mod config;
 mod error;
+mod factory;
 pub mod l1_fee;
+pub mod poa;
 
 pub use builder::{BestTransactions, BuiltBlock, PayloadAttributes, SkipReason};
 pub use config::{OlEvmConfig, next_block_base_fee};
 pub use error::EvmError;
+pub use factory::OlEvmFactory;
 pub use op_revm::OpSpecId;
