@@ -5,13 +5,15 @@
 //! executor op-reth uses for system calls, deposits and receipts); the OP base-fee rule; block
 //! building from a transaction source ([`BestTransactions`]); the OP receipt fields (L1 fee and
 //! friends, [`l1_fee`]); single calls for `eth_call` and gas estimation ([`call`]); and the
-//! native Proof of Attribution precompile ([`poa`]) that every EVM of [`OlEvmFactory`] carries.
+//! native Proof of Attribution precompile ([`poa`]) that every EVM of [`OlEvmFactory`] carries;
+//! and contracts deployed in place into a genesis alloc ([`genesis`]).
 
 mod builder;
 pub mod call;
 mod config;
 mod error;
 mod factory;
+pub mod genesis;
 pub mod l1_fee;
 pub mod poa;
 

@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod db;
+mod dev_suite;
 pub mod genesis;
 pub mod init;
 pub mod node;
