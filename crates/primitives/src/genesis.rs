@@ -157,7 +157,7 @@ mod tests {
         let spec = crate::dev::dev_chain_spec(None, 0).unwrap();
         let mut genesis = spec.genesis.clone();
         genesis.alloc.remove(&PROOF_OF_ATTRIBUTION);
-        let err = chain_spec(genesis, spec.rollup.clone()).unwrap_err();
+        let err = chain_spec(genesis, spec.rollup).unwrap_err();
         assert!(err.to_string().contains("0xfe"), "{err}");
     }
 

@@ -749,7 +749,7 @@ fn static_and_delegate_calls() {
         other => panic!("{other:?}"),
     };
     let record = record_call(REQ, contributors_of(2), even_weights(2), ROOT).abi_encode();
-    let outcome = chain.transact_value(STRANGER, FORWARDER, record.clone(), U256::ZERO);
+    let outcome = chain.transact_value(STRANGER, FORWARDER, record, U256::ZERO);
     assert_eq!(success(outcome), U256::ZERO, "record under STATICCALL");
     let empty = record_call(REQ, vec![], vec![], ROOT).abi_encode();
     let outcome = chain.transact_value(STRANGER, FORWARDER, empty, U256::ZERO);
@@ -781,7 +781,7 @@ fn out_of_gas_halts_and_writes_nothing() {
             base: TxEnv {
                 caller: ATTESTOR,
                 kind: TxKind::Call(ADDRESS),
-                data: call.clone().into(),
+                data: call.into(),
                 gas_limit: 200_000,
                 chain_id: Some(chain.env.cfg_env.chain_id),
                 ..Default::default()
