@@ -15,5 +15,6 @@ mod cast_tour;
 mod crash;
 mod genesis;
 mod nonce_gap;
+mod poa_market;
 mod restart;
 mod tx_types;

@@ -3,6 +3,7 @@
 pub mod attribution;
 pub mod bench;
 pub mod db;
+mod dev_suite;
 pub mod genesis;
 pub mod init;
 pub mod node;
