@@ -13,10 +13,14 @@
 
 use super::MAX_RLP_BYTES_PER_CHANNEL_FJORD;
 use crate::{
-    batch::{Batch, BatchError, SingleBatch, span::SpanBatchBuilder, span::SpanBatchError},
+    batch::{
+        Batch, BatchError, SPAN_BATCH_TYPE, SingleBatch, span::SpanBatchBuilder,
+        span::SpanBatchError,
+    },
     compression::{CompressionAlgo, CompressionError},
     frame::{ChannelId, FRAME_OVERHEAD, Frame, MAX_FRAME_LEN},
 };
+use alloy_rlp::Header;
 
 /// How blocks are encoded into batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,10 +181,19 @@ impl Encoder {
         match self {
             Self::Singular(rlp) => Ok(rlp.clone()),
             Self::Span(builder) => {
-                let mut out = Vec::new();
-                if let Some(raw) = builder.raw() {
-                    Batch::Span(raw.clone()).encode_channel_item(&mut out)?;
+                let Some(raw) = builder.raw() else {
+                    return Ok(Vec::new());
+                };
+                // The channel item by hand, to avoid cloning the span into a `Batch`.
+                let mut typed = vec![SPAN_BATCH_TYPE];
+                raw.encode(&mut typed)?;
+                let mut out = Vec::with_capacity(typed.len() + 9);
+                Header {
+                    list: false,
+                    payload_length: typed.len(),
                 }
+                .encode(&mut out);
+                out.extend_from_slice(&typed);
                 Ok(out)
             }
         }

@@ -1,13 +1,16 @@
 //! Channels: compressed streams of batches, split into frames.
 //!
 //! The batcher side is the [`ChannelBuilder`] (blocks in, sealed frames out); the follower
-//! side is the [`ChannelBank`] (frames in any order, complete channels out) followed by the
+//! side is the [`ChannelBank`] (frames in any order, complete channels out; before Holocene) or
+//! the [`ChannelAssembler`] (frames strictly in order; from Holocene on), followed by the
 //! [`ChannelReader`] (channel bytes in, batches out).
 
+mod assembler;
 mod bank;
 mod builder;
 mod reader;
 
+pub use assembler::{AssemblerDrop, ChannelAssembler, ChannelAssemblerConfig};
 pub use bank::{ChannelBank, ChannelBankConfig, FrameRejected, ReadyChannel};
 pub use builder::{
     AddBlockError, BatchMode, ChannelBuilder, ChannelConfig, FullReason, SealedChannel,

@@ -11,8 +11,9 @@ use ol_rollup::{
     Batch, SingleBatch,
     batch::SpanBatch,
     channel::{
-        AddBlockError, BatchMode, ChannelBank, ChannelBankConfig, ChannelBuilder, ChannelReader,
-        FrameRejected, FullReason, MAX_RLP_BYTES_PER_CHANNEL_FJORD,
+        AddBlockError, BatchMode, ChannelAssembler, ChannelAssemblerConfig, ChannelBank,
+        ChannelBankConfig, ChannelBuilder, ChannelReader, FrameRejected, FullReason,
+        MAX_RLP_BYTES_PER_CHANNEL_FJORD,
     },
     compression::CompressionAlgo,
     frame::{ChannelId, Frame, encode_batcher_payload, parse_batcher_payload},
@@ -320,5 +321,45 @@ fn compression_ratios_on_load_blocks() {
     assert!(
         results[0] < results[2] && results[1] < results[3],
         "{results:?}"
+    );
+}
+
+/// From Holocene on, frames arrive in order through the assembler; a channel abandoned half
+/// way (a batcher restart) gives way to the next one.
+#[test]
+fn holocene_assembler_reads_in_order_channels() {
+    let blocks = load_blocks(12, 6, 3);
+    let (first, second) = blocks.split_at(5);
+    let abandoned = build_channel(
+        ChannelId::repeat_byte(1),
+        config(CompressionAlgo::BROTLI_10, span_mode()),
+        first,
+    );
+    let complete = build_channel(
+        ChannelId::repeat_byte(2),
+        config(CompressionAlgo::BROTLI_10, span_mode()),
+        second,
+    );
+    assert!(abandoned.frames.len() > 2);
+    let mut asm = ChannelAssembler::new(ChannelAssemblerConfig::default());
+    for frame in &abandoned.frames[..2] {
+        assert_eq!(asm.add_frame(frame.clone(), 7), Ok(None));
+    }
+    let mut ready = None;
+    for frame in &complete.frames {
+        if let Some(channel) = asm.add_frame(frame.clone(), 8).unwrap() {
+            ready = Some(channel);
+        }
+    }
+    // The rest of the abandoned channel is dropped frame by frame.
+    for frame in &abandoned.frames[2..] {
+        assert!(asm.add_frame(frame.clone(), 9).is_err());
+    }
+    let ready = ready.expect("second channel completes");
+    assert_eq!(ready.id, ChannelId::repeat_byte(2));
+    same_blocks(
+        &read_blocks(&ready.data, second[0].parent_hash),
+        second,
+        true,
     );
 }
