@@ -3,7 +3,7 @@
 //! This crate owns the OP Stack batch-submission encoding as the derivation spec defines it:
 //! [`frame`]s (the unit carried by a batcher transaction), [`channel`]s (compressed batch streams
 //! split into frames, built by the batcher and reassembled by followers), [`batch`]es (singular
-//! and span), and the [`output_root`] commitment the proposer posts. It does no I/O: callers
+//! and span), and the [`output_root()`] commitment the proposer posts. It does no I/O: callers
 //! hand it bytes and L1 block numbers, and every malformed input is an error, never a panic.
 
 pub mod batch;
