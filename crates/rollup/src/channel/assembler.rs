@@ -5,10 +5,13 @@
 //! op-node's `ChannelAssembler` implements them): a channel must start with frame 0; each next
 //! frame must be the previous number plus one; frame 0 of another channel abandons the open one
 //! (nothing older can complete any more); any other out-of-order frame is dropped; a channel
-//! times out `channel_timeout` L1 blocks after it opened; one whose compressed data exceeds the
-//! RLP limit is dropped. The closing frame hands the channel out immediately.
+//! times out `channel_timeout` L1 blocks after it opened; one whose size (data plus 200 per
+//! frame) exceeds the RLP limit is dropped. The closing frame hands the channel out immediately.
 
-use super::{CHANNEL_TIMEOUT_GRANITE, MAX_RLP_BYTES_PER_CHANNEL_FJORD, bank::ReadyChannel};
+use super::{
+    CHANNEL_BANK_FRAME_OVERHEAD, CHANNEL_TIMEOUT_GRANITE, MAX_RLP_BYTES_PER_CHANNEL_FJORD,
+    bank::ReadyChannel,
+};
 use crate::frame::{ChannelId, Frame};
 
 /// Limits of a [`ChannelAssembler`].
@@ -16,7 +19,8 @@ use crate::frame::{ChannelId, Frame};
 pub struct ChannelAssemblerConfig {
     /// L1 blocks a channel may stay open (`CHANNEL_TIMEOUT`).
     pub channel_timeout: u64,
-    /// Most compressed bytes a channel may gather (`MAX_RLP_BYTES_PER_CHANNEL`).
+    /// Most bytes a channel may gather (`MAX_RLP_BYTES_PER_CHANNEL`), counting its frame data
+    /// plus 200 per frame as op-node's channel size does.
     pub max_channel_size: usize,
 }
 
@@ -65,6 +69,7 @@ struct OpenChannel {
     latest_frame_at: u64,
     next: u32,
     data: Vec<u8>,
+    size: usize,
 }
 
 /// Assembles channels from in-order frames.
@@ -124,6 +129,7 @@ impl ChannelAssembler {
                     latest_frame_at: l1_block,
                     next: 0,
                     data: Vec::new(),
+                    size: 0,
                 });
             }
             _ => return Err(AssemblerDrop::NotFirstFrame { channel, number }),
@@ -132,9 +138,10 @@ impl ChannelAssembler {
             return Ok(None);
         };
         open.data.extend_from_slice(&frame.data);
+        open.size += frame.data.len() + CHANNEL_BANK_FRAME_OVERHEAD;
         open.next += 1;
         open.latest_frame_at = l1_block;
-        if open.data.len() > self.config.max_channel_size {
+        if open.size > self.config.max_channel_size {
             self.open = None;
             return Err(AssemblerDrop::TooLarge(channel));
         }
@@ -220,7 +227,7 @@ mod tests {
     fn timeout_and_size_limit_drop_the_channel() {
         let mut asm = ChannelAssembler::new(ChannelAssemblerConfig {
             channel_timeout: 2,
-            max_channel_size: 4,
+            max_channel_size: 404,
         });
         asm.add_frame(frame(1, 0, false, b"a"), 10).unwrap();
         assert_eq!(
