@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing the node needs on a fresh Debian/Ubuntu machine:
-# clang and libclang (RocksDB's build), the pinned npm tools (forge, cast, anvil, solc), and the
-# Python packages of the independent state-root check. Safe to run again: it skips what is there.
+# clang and libclang (RocksDB's build), the pinned npm tools (forge, cast, anvil, solc, and the
+# viem client of the dApp test), and the Python packages of the independent state-root check. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +14,8 @@ if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev
   $SUDO apt-get install -y -qq clang libclang-dev >/dev/null
 fi
 
-if [ ! -x node_modules/.bin/forge ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/forge ] || [ ! -f node_modules/viem/package.json ] \
+  || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # `npm install` rather than `npm ci`: the lock pins every version, but `npm ci` insists on
   # lock entries for the other platforms' optional Foundry binaries, which this registry lacks.
   echo "==> installing pinned npm tools (npm install, from package-lock.json)"

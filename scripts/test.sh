@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting and lints, the contracts (forge, artifacts up to
 # date, genesis up to date), and the whole Rust workspace including the end-to-end tests that
-# start the real node and drive it with alloy, cast, anvil and the Python trie oracle.
+# start the real node and drive it with alloy, cast, anvil, viem and the Python trie oracle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

@@ -7,7 +7,7 @@ import {Predeploys} from "../src/L2/Predeploys.sol";
 /// @notice `contracts/addresses.json` (read by the Rust node) and `Predeploys.sol` must agree,
 ///         entry for entry, in both directions.
 contract PredeploysTest is Test {
-    string[8] internal NAMES = [
+    string[14] internal NAMES = [
         "ProofOfAttribution",
         "L1Block",
         "L2ToL1MessagePasser",
@@ -15,7 +15,13 @@ contract PredeploysTest is Test {
         "BaseFeeVault",
         "L1FeeVault",
         "OperatorFeeVault",
-        "DepositorAccount"
+        "DepositorAccount",
+        "GovernanceTimelock",
+        "Governance",
+        "DatanetRegistry",
+        "ModelRegistry",
+        "Staking",
+        "InferenceMarket"
     ];
 
     function solidityValue(string memory name) internal pure returns (address) {
@@ -28,6 +34,12 @@ contract PredeploysTest is Test {
         if (h == keccak256("L1FeeVault")) return Predeploys.L1_FEE_VAULT;
         if (h == keccak256("OperatorFeeVault")) return Predeploys.OPERATOR_FEE_VAULT;
         if (h == keccak256("DepositorAccount")) return Predeploys.DEPOSITOR_ACCOUNT;
+        if (h == keccak256("GovernanceTimelock")) return Predeploys.GOVERNANCE_TIMELOCK;
+        if (h == keccak256("Governance")) return Predeploys.GOVERNANCE;
+        if (h == keccak256("DatanetRegistry")) return Predeploys.DATANET_REGISTRY;
+        if (h == keccak256("ModelRegistry")) return Predeploys.MODEL_REGISTRY;
+        if (h == keccak256("Staking")) return Predeploys.STAKING;
+        if (h == keccak256("InferenceMarket")) return Predeploys.INFERENCE_MARKET;
         revert AssertionFailed(string.concat("addresses.json has an entry Predeploys.sol lacks: ", name));
     }
 

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 /// @title Predeploys
 /// @notice Fixed L2 addresses: the Proof of Attribution precompile, the OP Stack predeploys the node
-///         uses and the depositor account. The same table lives in `contracts/addresses.json`, which
+///         uses, the depositor account, and the L2 contract suite as the dev genesis predeploys it. The same table lives in `contracts/addresses.json`, which
 ///         the Rust node reads; `test/Predeploys.t.sol` fails when the two disagree. Change both or
 ///         neither.
 library Predeploys {
@@ -31,4 +31,23 @@ library Predeploys {
 
     /// @notice Sender of the L1-info deposit transaction.
     address internal constant DEPOSITOR_ACCOUNT = 0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001;
+
+    /// @notice Dev genesis: the TimelockController owning `Governance` (also the treasury). Just
+    ///         above the OP Stack predeploy namespace (0x4200…0000–0x4200…07FF).
+    address internal constant GOVERNANCE_TIMELOCK = 0x4200000000000000000000000000000000001000;
+
+    /// @notice Dev genesis: the `Governance` parameter store (the precompile's governance).
+    address internal constant GOVERNANCE = 0x4200000000000000000000000000000000001001;
+
+    /// @notice Dev genesis: `DatanetRegistry`.
+    address internal constant DATANET_REGISTRY = 0x4200000000000000000000000000000000001002;
+
+    /// @notice Dev genesis: `ModelRegistry`.
+    address internal constant MODEL_REGISTRY = 0x4200000000000000000000000000000000001003;
+
+    /// @notice Dev genesis: `Staking`.
+    address internal constant STAKING = 0x4200000000000000000000000000000000001004;
+
+    /// @notice Dev genesis: `InferenceMarket`.
+    address internal constant INFERENCE_MARKET = 0x4200000000000000000000000000000000001005;
 }

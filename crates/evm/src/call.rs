@@ -1,6 +1,7 @@
-//! Single calls against a state, for `eth_call` and `eth_estimateGas`.
+//! Single calls against a state, for `eth_call` and `eth_estimateGas`, each bounded by gas and,
+//! optionally, by wall-clock time ([`crate::deadline`]).
 
-use crate::{OlEvmConfig, OpSpecId};
+use crate::{OlEvmConfig, OpSpecId, deadline::Deadline};
 use alloy_evm::{Evm, EvmEnv, EvmFactory};
 use alloy_op_evm::{OpTx, OpTxError};
 use alloy_primitives::Bytes;
@@ -10,6 +11,7 @@ use revm::{
     context_interface::result::EVMError,
     database::{CacheDB, DatabaseRef},
 };
+use std::time::{Duration, Instant};
 
 /// Why a call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,9 +28,30 @@ pub enum CallError {
     /// Estimation found no gas limit up to the cap that succeeds.
     #[error("gas required exceeds allowance ({0})")]
     GasCapExceeded(u64),
+    /// The call (or the whole estimation) ran longer than its timeout and was stopped
+    /// (geth's message).
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(Duration),
     /// The state could not be read.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A wall-clock budget: the timeout and the instant it runs out.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    timeout: Duration,
+    until: Instant,
+}
+
+impl Budget {
+    /// A budget of `timeout` from now; `None` is unbounded.
+    fn starting_now(timeout: Option<Duration>) -> Option<Self> {
+        timeout.map(|timeout| Self {
+            timeout,
+            until: Instant::now() + timeout,
+        })
+    }
 }
 
 /// Gas used by a successful call, with its output.
@@ -42,20 +65,44 @@ pub struct CallOutcome {
 
 impl OlEvmConfig {
     /// Runs `tx` on `db` in `env` without committing. Nonces are not checked; a call without a
-    /// gas price pays no fees (as `eth_call` does in geth); no L1 fee is charged.
+    /// gas price pays no fees (as `eth_call` does in geth); no L1 fee is charged. With a
+    /// `timeout`, execution stops once it has run that long ([`CallError::Timeout`]).
     pub fn call<DB>(
         &self,
         db: &DB,
         env: EvmEnv<OpSpecId>,
         tx: TxEnv,
+        timeout: Option<Duration>,
+    ) -> Result<CallOutcome, CallError>
+    where
+        DB: DatabaseRef + std::fmt::Debug,
+        DB::Error: std::fmt::Display,
+    {
+        self.call_within(db, env, tx, Budget::starting_now(timeout))
+    }
+
+    fn call_within<DB>(
+        &self,
+        db: &DB,
+        env: EvmEnv<OpSpecId>,
+        tx: TxEnv,
+        budget: Option<Budget>,
     ) -> Result<CallOutcome, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
         DB::Error: std::fmt::Display,
     {
         let (env, op_tx) = call_input(env, tx);
-        let mut evm = self.factory.evm_factory().create_evm(CacheDB::new(db), env);
-        let result = evm.transact(op_tx).map_err(transact_error)?;
+        let deadline = Deadline::new(budget.map(|budget| budget.until));
+        let mut evm =
+            self.factory
+                .evm_factory()
+                .create_evm_with_inspector(CacheDB::new(db), env, deadline);
+        let result = evm.transact(op_tx);
+        if let Some(budget) = budget.filter(|_| evm.inspector().expired()) {
+            return Err(CallError::Timeout(budget.timeout));
+        }
+        let result = result.map_err(transact_error)?;
         let gas_used = result.result.tx_gas_used();
         match result.result {
             ExecutionResult::Success { output, .. } => Ok(CallOutcome {
@@ -68,20 +115,23 @@ impl OlEvmConfig {
     }
 
     /// The smallest gas limit at which `tx` succeeds, searched between its gas used and `cap`.
+    /// With a `timeout`, the whole search stops once it has run that long.
     pub fn estimate_gas<DB>(
         &self,
         db: &DB,
         env: EvmEnv<OpSpecId>,
         mut tx: TxEnv,
         cap: u64,
+        timeout: Option<Duration>,
     ) -> Result<u64, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
         DB::Error: std::fmt::Display,
     {
+        let budget = Budget::starting_now(timeout);
         tx.gas_limit = cap;
         let first = self
-            .call(db, env.clone(), tx.clone())
+            .call_within(db, env.clone(), tx.clone(), budget)
             .map_err(|err| match err {
                 CallError::Halt(reason) if reason.contains("OutOfGas") => {
                     CallError::GasCapExceeded(cap)
@@ -95,10 +145,10 @@ impl OlEvmConfig {
         let optimistic = (first.gas_used + 2_300).saturating_mul(64) / 63;
         if optimistic < high {
             tx.gas_limit = optimistic;
-            if self.call(db, env.clone(), tx.clone()).is_ok() {
-                high = optimistic;
-            } else {
-                low = optimistic;
+            match self.call_within(db, env.clone(), tx.clone(), budget) {
+                Ok(_) => high = optimistic,
+                Err(err @ (CallError::Timeout(_) | CallError::Internal(_))) => return Err(err),
+                Err(_) => low = optimistic,
             }
         }
         while high - low > 1 {
@@ -108,7 +158,7 @@ impl OlEvmConfig {
             }
             let mid = low + (high - low) / 2;
             tx.gas_limit = mid;
-            match self.call(db, env.clone(), tx.clone()) {
+            match self.call_within(db, env.clone(), tx.clone(), budget) {
                 Ok(_) => high = mid,
                 Err(CallError::Revert(_) | CallError::Halt(_)) => low = mid,
                 Err(other) => return Err(other),
@@ -155,5 +205,94 @@ fn invalid_message(fallback: &str, invalid: &dyn std::fmt::Debug) -> String {
         "intrinsic gas too low".into()
     } else {
         fallback.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Address, U256};
+    use revm::{
+        bytecode::Bytecode,
+        database::{CacheDB, EmptyDB},
+        state::AccountInfo,
+    };
+
+    const LOOP: Address = Address::repeat_byte(0x10);
+    const CALLER: Address = Address::repeat_byte(0x20);
+
+    /// A state with a contract that loops forever (`JUMPDEST PUSH1 0 JUMP`).
+    fn looping_state() -> CacheDB<EmptyDB> {
+        let mut db = CacheDB::new(EmptyDB::default());
+        let code = Bytecode::new_raw(Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56]));
+        db.insert_account_info(
+            LOOP,
+            AccountInfo {
+                code_hash: code.hash_slow(),
+                code: Some(code),
+                ..Default::default()
+            },
+        );
+        db.insert_account_info(
+            CALLER,
+            AccountInfo {
+                balance: U256::from(10u128.pow(20)),
+                ..Default::default()
+            },
+        );
+        db
+    }
+
+    fn setup() -> (OlEvmConfig, EvmEnv<OpSpecId>, TxEnv) {
+        let spec = ol_primitives::dev::dev_chain_spec(None, 0).unwrap();
+        let config = OlEvmConfig::new(&spec);
+        let env = config.evm_env(1, 1, Address::ZERO, Default::default(), 30_000_000, 0);
+        let tx = TxEnv {
+            caller: CALLER,
+            kind: alloy_primitives::TxKind::Call(LOOP),
+            // Far more gas than the loop could burn in the timeout.
+            gas_limit: 20_000_000_000,
+            chain_id: Some(config.chain_id()),
+            ..Default::default()
+        };
+        (config, env, tx)
+    }
+
+    #[test]
+    fn a_call_past_its_timeout_is_aborted() {
+        let (config, env, tx) = setup();
+        let db = looping_state();
+        let timeout = Duration::from_millis(50);
+        let started = Instant::now();
+        let err = config.call(&db, env, tx, Some(timeout)).unwrap_err();
+        assert_eq!(err, CallError::Timeout(timeout));
+        assert_eq!(err.to_string(), "execution aborted (timeout = 50ms)");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "stopped soon after the deadline, took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn an_estimate_past_its_timeout_is_aborted() {
+        let (config, env, tx) = setup();
+        let db = looping_state();
+        let timeout = Duration::from_millis(50);
+        let err = config
+            .estimate_gas(&db, env, tx, 20_000_000_000, Some(timeout))
+            .unwrap_err();
+        assert_eq!(err, CallError::Timeout(timeout));
+    }
+
+    #[test]
+    fn without_a_timeout_gas_bounds_the_call() {
+        let (config, env, mut tx) = setup();
+        tx.gas_limit = 1_000_000;
+        let err = config.call(&looping_state(), env, tx, None).unwrap_err();
+        assert!(
+            matches!(&err, CallError::Halt(reason) if reason.contains("OutOfGas")),
+            "{err:?}"
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! EVM configuration from the chain spec: hardforks, block environments and the base fee.
 
 use crate::EvmError;
+use crate::{factory::OlEvmFactory, poa::ProofOfAttribution};
 use alloy_consensus::Header;
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_evm::EvmEnv;
 use alloy_hardforks::ForkCondition;
-use alloy_op_evm::{OpBlockExecutorFactory, OpEvmFactory, block::OpAlloyReceiptBuilder};
+use alloy_op_evm::{OpBlockExecutorFactory, block::OpAlloyReceiptBuilder};
 use alloy_op_hardforks::{OpChainHardforks, OpHardfork};
 use alloy_primitives::{Address, B256, U256};
 use ol_primitives::{ChainSpec, ForkTimes};
@@ -15,7 +16,7 @@ use revm::context_interface::block::BlobExcessGasAndPrice;
 
 /// The executor factory type used throughout the node.
 pub(crate) type ExecutorFactory =
-    OpBlockExecutorFactory<OpAlloyReceiptBuilder, OpChainHardforks, OpEvmFactory>;
+    OpBlockExecutorFactory<OpAlloyReceiptBuilder, OpChainHardforks, OlEvmFactory>;
 
 /// The EVM configuration of a chain.
 #[derive(Debug, Clone)]
@@ -42,16 +43,31 @@ fn hardforks(forks: &ForkTimes) -> OpChainHardforks {
 }
 
 impl OlEvmConfig {
-    /// The configuration for `spec`.
+    /// The configuration for `spec`. The PoA precompile's governance comes from the genesis
+    /// `config.openledger.poaGovernance` (see [`ol_primitives::OpenLedgerConfig`]); a spec whose
+    /// entry does not parse (which loading refuses) gets none.
     pub fn new(spec: &ChainSpec) -> Self {
+        let governance = match spec.openledger() {
+            Ok(config) => config.poa_governance.unwrap_or_default(),
+            Err(err) => {
+                tracing::warn!(%err, "no PoA governance: the attestor set cannot change");
+                Address::ZERO
+            }
+        };
         Self {
             factory: OpBlockExecutorFactory::new(
                 OpAlloyReceiptBuilder::default(),
                 hardforks(&spec.rollup.forks),
-                OpEvmFactory::default(),
+                OlEvmFactory::new(ProofOfAttribution::new(governance)),
             ),
             chain_id: spec.chain_id(),
         }
+    }
+
+    /// The EVM factory (op-revm with the PoA precompile), for callers that run their own EVMs
+    /// (tracing, access lists).
+    pub fn evm_factory(&self) -> &OlEvmFactory {
+        self.factory.evm_factory()
     }
 
     /// The chain id.

@@ -4,18 +4,25 @@
 //! ([`OlEvmConfig`]), driven through `alloy-op-evm`'s `OpEvmFactory` and `OpBlockExecutor` (the
 //! executor op-reth uses for system calls, deposits and receipts); the OP base-fee rule; block
 //! building from a transaction source ([`BestTransactions`]); the OP receipt fields (L1 fee and
-//! friends, [`l1_fee`]); and single calls for `eth_call` and gas estimation ([`call`]); and re-execution with an inspector
-//! for tracing ([`Inspected`]).
+//! friends, [`l1_fee`]); single calls for `eth_call` and gas estimation ([`call`]);
+//! re-execution with an inspector for tracing ([`Inspected`]); the native Proof of Attribution
+//! precompile ([`poa`]) that every EVM of [`OlEvmFactory`] carries; and contracts deployed in
+//! place into a genesis alloc ([`genesis`]).
 
 mod builder;
 pub mod call;
 mod config;
+mod deadline;
 mod error;
+mod factory;
+pub mod genesis;
 pub mod l1_fee;
+pub mod poa;
 mod replay;
 
 pub use builder::{BestTransactions, BuiltBlock, PayloadAttributes, SkipReason};
 pub use config::{OlEvmConfig, next_block_base_fee};
 pub use error::EvmError;
+pub use factory::OlEvmFactory;
 pub use op_revm::OpSpecId;
 pub use replay::{Inspected, ReplayState};

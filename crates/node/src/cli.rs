@@ -3,8 +3,8 @@
 use crate::{
     args::LogArgs,
     commands::{
-        attribution::AttributionCommand, db::DbCommand, genesis::GenesisCommand, init::InitCommand,
-        node::NodeCommand,
+        attribution::AttributionCommand, bench::BenchCommand, da::DaCommand, db::DbCommand,
+        genesis::GenesisCommand, init::InitCommand, node::NodeCommand,
     },
     logging,
 };
@@ -49,6 +49,16 @@ pub enum Commands {
     /// Proof of Attribution: lineage indexes, queries, evaluation, benchmarks.
     #[command(name = "attribution")]
     Attribution(Box<AttributionCommand>),
+    /// Throughput benchmark: this node against anvil on the same signed transactions
+    ///
+    /// Starts a dev node and anvil, funds many senders, submits native and ERC-20 transfers
+    /// concurrently over JSON-RPC, and reports transactions per second, latency percentiles and
+    /// Mgas/s with the node/anvil ratios, plus the in-process ceiling of block production.
+    #[command(name = "bench", verbatim_doc_comment)]
+    Bench(BenchCommand),
+    /// Data availability: the built-in DA server.
+    #[command(name = "da")]
+    Da(DaCommand),
 }
 
 impl Cli {
@@ -61,6 +71,8 @@ impl Cli {
             Commands::Db(command) => command.execute(),
             Commands::Genesis(command) => command.execute(),
             Commands::Attribution(command) => command.execute(),
+            Commands::Bench(command) => command.execute(),
+            Commands::Da(command) => command.execute(),
         }
     }
 }

@@ -1,22 +1,35 @@
 //! The Prometheus exporter and the descriptions of the node's metrics.
 
 use eyre::WrapErr;
-use metrics::{Unit, describe_gauge, describe_histogram};
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use std::net::SocketAddr;
+
+/// Buckets of the RPC latency histogram, in seconds: from cached reads (sub-millisecond) to
+/// calls near the default `--rpc.evmtimeout` (5 s).
+const RPC_LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
 
 /// Installs the global Prometheus recorder with its HTTP listener on `addr` and describes the
 /// node's metrics. Must run inside a tokio runtime (the listener is spawned on it).
 pub fn install_prometheus(addr: SocketAddr) -> eyre::Result<()> {
     PrometheusBuilder::new()
         .with_http_listener(addr)
+        .set_buckets_for_metric(
+            Matcher::Full(ol_rpc::RPC_LATENCY_METRIC.to_string()),
+            RPC_LATENCY_BUCKETS,
+        )
+        .wrap_err("configuring the RPC latency buckets")?
         .install()
         .wrap_err_with(|| format!("cannot start the Prometheus exporter on {addr}"))?;
     describe();
     Ok(())
 }
 
-/// Describes every metric the node records (names as recorded by `ol-sequencer`).
+/// Describes every metric the node records (names as recorded by `ol-sequencer`, `ol-txpool`
+/// and `ol-rpc`).
 pub fn describe() {
     describe_gauge!(
         "chain_head_number",
@@ -27,6 +40,11 @@ pub fn describe() {
         "sequencer_block_execution_seconds",
         Unit::Seconds,
         "Time to build and execute a block, from the start of production to the end of execution"
+    );
+    describe_histogram!(
+        "sequencer_block_state_root_seconds",
+        Unit::Seconds,
+        "Time to compute a block's state root and the trie and history writes that persist it"
     );
     describe_histogram!(
         "sequencer_block_commit_seconds",
@@ -42,5 +60,41 @@ pub fn describe() {
         "sequencer_block_gas_used",
         Unit::Count,
         "Gas used per block"
+    );
+    describe_gauge!(
+        ol_txpool::PENDING_METRIC,
+        Unit::Count,
+        "Transactions in the pool ready for the next block"
+    );
+    describe_gauge!(
+        ol_txpool::QUEUED_METRIC,
+        Unit::Count,
+        "Transactions in the pool waiting for a nonce gap to fill"
+    );
+    describe_gauge!(
+        ol_txpool::BYTES_METRIC,
+        Unit::Bytes,
+        "Encoded size of every transaction in the pool"
+    );
+    describe_counter!(
+        ol_rpc::RPC_REQUESTS_METRIC,
+        Unit::Count,
+        "JSON-RPC calls answered, by method (calls inside batches count one by one; methods the \
+         server does not serve are labelled `unknown`)"
+    );
+    describe_counter!(
+        ol_rpc::RPC_ERRORS_METRIC,
+        Unit::Count,
+        "JSON-RPC calls answered with an error, by method and error code"
+    );
+    describe_histogram!(
+        ol_rpc::RPC_LATENCY_METRIC,
+        Unit::Seconds,
+        "Time from receiving a JSON-RPC call to having its answer, by method"
+    );
+    describe_counter!(
+        ol_rpc::RATE_LIMITED_METRIC,
+        Unit::Count,
+        "Requests refused by the per-IP rate limit (--rpc.rate-limit)"
     );
 }

@@ -185,6 +185,25 @@ pub fn batch_inbox_address(chain_id: u64) -> Address {
     Address::from(bytes)
 }
 
+/// The key of OpenLedger's own parameters in the genesis `config` object.
+pub const OPENLEDGER_CONFIG_KEY: &str = "openledger";
+
+/// OpenLedger's own chain parameters, an extra field of the genesis `config` object (next to
+/// `chainId` and the fork blocks, which other clients ignore):
+///
+/// ```json
+/// "config": { "chainId": 1611, ..., "openledger": { "poaGovernance": "0x4200…1001" } }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenLedgerConfig {
+    /// The only account allowed to call the Proof of Attribution precompile's `setAttestor` (the
+    /// `Governance` contract). Absent: nobody can change the attestor set, which then stays as
+    /// the genesis storage of the precompile has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poa_governance: Option<Address>,
+}
+
 /// Everything needed to run the chain: genesis and rollup configuration.
 #[derive(Debug, Clone)]
 pub struct ChainSpec {
@@ -203,6 +222,17 @@ impl ChainSpec {
     /// The system configuration in force (genesis values until L1 updates are followed).
     pub const fn system_config(&self) -> &SystemConfig {
         &self.rollup.genesis.system_config
+    }
+
+    /// OpenLedger's parameters from the genesis `config` (defaults when the key is absent).
+    pub fn openledger(&self) -> Result<OpenLedgerConfig, String> {
+        self.genesis
+            .config
+            .extra_fields
+            .get_deserialized::<OpenLedgerConfig>(OPENLEDGER_CONFIG_KEY)
+            .transpose()
+            .map(Option::unwrap_or_default)
+            .map_err(|err| format!("genesis config.{OPENLEDGER_CONFIG_KEY}: {err}"))
     }
 }
 
@@ -227,6 +257,29 @@ mod tests {
         assert_eq!(inbox[0], 0);
         let hash = alloy_primitives::keccak256(B256::left_padding_from(&[10]));
         assert_eq!(&inbox[1..], &hash[..19]);
+    }
+
+    #[test]
+    fn openledger_config_is_read_from_the_genesis_config() {
+        let mut spec = crate::dev::dev_chain_spec(None, 0).unwrap();
+        assert_eq!(
+            spec.openledger().unwrap().poa_governance,
+            Some(crate::addresses::dev_suite::GOVERNANCE)
+        );
+        spec.genesis
+            .config
+            .extra_fields
+            .remove(OPENLEDGER_CONFIG_KEY);
+        assert_eq!(spec.openledger().unwrap(), OpenLedgerConfig::default());
+        spec.genesis
+            .config
+            .extra_fields
+            .insert_value(
+                OPENLEDGER_CONFIG_KEY.into(),
+                serde_json::json!({"poaGovernance": "nope"}),
+            )
+            .unwrap();
+        assert!(spec.openledger().unwrap_err().contains("openledger"));
     }
 
     #[test]

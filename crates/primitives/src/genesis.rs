@@ -1,6 +1,9 @@
 //! Genesis loading and the genesis block header as OP Stack L2 genesis headers have it.
 
-use crate::config::{ChainSpec, RollupConfig, SystemConfig};
+use crate::{
+    addresses::PROOF_OF_ATTRIBUTION,
+    config::{ChainSpec, RollupConfig, SystemConfig},
+};
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, constants::EMPTY_ROOT_HASH};
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_genesis::Genesis;
@@ -70,7 +73,25 @@ pub fn chain_spec(genesis: Genesis, rollup: RollupConfig) -> Result<ChainSpec, G
             genesis.timestamp, rollup.genesis.l2_time
         )));
     }
-    Ok(ChainSpec { genesis, rollup })
+    let spec = ChainSpec { genesis, rollup };
+    let openledger = spec.openledger().map_err(GenesisError::Invalid)?;
+    if openledger.poa_governance.is_some() {
+        // Solidity checks `extcodesize` before calling a function without return values (e.g.
+        // `Governance.setAttestor`), and an account without code could be cleared as empty.
+        let has_code = spec
+            .genesis
+            .alloc
+            .get(&PROOF_OF_ATTRIBUTION)
+            .and_then(|account| account.code.as_ref())
+            .is_some_and(|code| !code.is_empty());
+        if !has_code {
+            return Err(GenesisError::Invalid(format!(
+                "config.openledger.poaGovernance is set but the alloc gives the PoA precompile \
+                 {PROOF_OF_ATTRIBUTION} no code (put 0xfe there)"
+            )));
+        }
+    }
+    Ok(spec)
 }
 
 /// The Jovian `extraData`: version 1, EIP-1559 denominator and elasticity, minimum base fee.
@@ -129,6 +150,15 @@ mod tests {
         assert_eq!(elasticity, config.eip1559_elasticity);
         assert_eq!(denominator, config.eip1559_denominator);
         assert_eq!(min_base_fee, config.min_base_fee);
+    }
+
+    #[test]
+    fn poa_governance_without_precompile_code_is_refused() {
+        let spec = crate::dev::dev_chain_spec(None, 0).unwrap();
+        let mut genesis = spec.genesis.clone();
+        genesis.alloc.remove(&PROOF_OF_ATTRIBUTION);
+        let err = chain_spec(genesis, spec.rollup).unwrap_err();
+        assert!(err.to_string().contains("0xfe"), "{err}");
     }
 
     #[test]

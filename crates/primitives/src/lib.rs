@@ -11,7 +11,9 @@ pub mod dev;
 pub mod genesis;
 pub mod l1_info;
 
-pub use config::{ChainSpec, ForkTimes, GenesisAnchor, L1BlockRef, RollupConfig, SystemConfig};
+pub use config::{
+    ChainSpec, ForkTimes, GenesisAnchor, L1BlockRef, OpenLedgerConfig, RollupConfig, SystemConfig,
+};
 pub use genesis::{GenesisError, load_genesis};
 pub use l1_info::{L1BlockInfo, L1InfoError, L1Origin};
 

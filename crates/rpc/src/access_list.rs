@@ -11,18 +11,12 @@
 use crate::{EthRpc, error};
 use alloy_eips::BlockId;
 use alloy_eips::eip2930::{AccessList, AccessListResult};
-use alloy_evm::{Evm, EvmEnv, EvmFactory};
-use alloy_op_evm::{OpEvmFactory, OpTx};
-use alloy_primitives::{Bytes, U256};
+use alloy_evm::EvmEnv;
+use alloy_primitives::U256;
 use alloy_rpc_types_eth::TransactionRequest;
 use jsonrpsee::core::RpcResult;
-use ol_evm::OpSpecId;
-use op_revm::{OpTransaction, transaction::deposit::DepositTransactionParts};
-use revm::{
-    context::TxEnv,
-    context_interface::result::{EVMError, ExecutionResult},
-    database::{CacheDB, DatabaseRef},
-};
+use ol_evm::{OlEvmConfig, OpSpecId};
+use revm::{context::TxEnv, context_interface::result::ExecutionResult, database::DatabaseRef};
 use revm_inspectors::access_list::AccessListInspector;
 
 /// Most rounds of the fixed-point search for the access list (geth loops until stable; in
@@ -35,37 +29,19 @@ struct Round {
     result: ExecutionResult<op_revm::OpHaltReason>,
 }
 
-/// Runs `tx` on `db` with the access-list inspector seeded with `tx`'s own list.
-fn inspect<DB>(db: &DB, mut env: EvmEnv<OpSpecId>, tx: TxEnv) -> RpcResult<Round>
+/// Runs `tx` on `db` with the access-list inspector seeded with `tx`'s own list, on the
+/// chain's EVM (so the PoA precompile is there, and excluded from lists like every precompile).
+fn inspect<DB>(evm: &OlEvmConfig, db: &DB, env: EvmEnv<OpSpecId>, tx: TxEnv) -> RpcResult<Round>
 where
     DB: DatabaseRef + std::fmt::Debug,
     DB::Error: std::fmt::Display,
 {
-    // As eth_call: no nonce check, no block gas limit, and no fees when no price is given.
-    env.cfg_env.disable_nonce_check = true;
-    env.cfg_env.disable_block_gas_limit = true;
-    if tx.gas_price == 0 {
-        env.cfg_env.disable_base_fee = true;
-        env.cfg_env.disable_fee_charge = true;
-    }
     let inspector = AccessListInspector::new(tx.access_list.clone());
-    let op_tx = OpTx(OpTransaction {
-        base: tx,
-        // Empty enveloped bytes: a call pays no L1 data fee.
-        enveloped_tx: Some(Bytes::new()),
-        deposit: DepositTransactionParts::default(),
-    });
-    let mut evm =
-        OpEvmFactory::default().create_evm_with_inspector(CacheDB::new(db), env, inspector);
-    let outcome = evm.transact(op_tx).map_err(|err| match err {
-        EVMError::Transaction(invalid) => error::server(invalid.to_string()),
-        EVMError::Database(db) => error::internal(db),
-        other => error::internal(other),
-    })?;
-    Ok(Round {
-        access_list: evm.inspector().access_list(),
-        result: outcome.result,
+    evm.inspect_call(db, env, tx, inspector, |inspected| Round {
+        access_list: inspected.inspector.access_list(),
+        result: inspected.result.result.clone(),
     })
+    .map_err(error::call)
 }
 
 impl EthRpc {
@@ -83,13 +59,14 @@ impl EthRpc {
         }
         let env = self.chain.evm().evm_env_for_header(header.inner());
         let db = self.state_db(header.number);
-        let mut round = inspect(&db, env.clone(), tx.clone())?;
+        let evm = self.chain.evm();
+        let mut round = inspect(evm, &db, env.clone(), tx.clone())?;
         for _ in 1..MAX_ROUNDS {
             if round.access_list == tx.access_list {
                 break;
             }
             tx.access_list = round.access_list.clone();
-            round = inspect(&db, env.clone(), tx.clone())?;
+            round = inspect(evm, &db, env.clone(), tx.clone())?;
         }
         let gas_used = round.result.tx_gas_used();
         let error = match round.result {

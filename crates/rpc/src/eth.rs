@@ -19,7 +19,7 @@ use ol_storage::BlockBody;
 use ol_txpool::TxPool;
 use op_alloy_rpc_types::{OpTransactionReceipt, Transaction};
 use revm::context::TxEnv;
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 /// The tip suggested to wallets (op-geth's default minimum suggested priority fee, 0.001 gwei).
 const SUGGESTED_PRIORITY_FEE: u128 = 1_000_000;
@@ -191,30 +191,39 @@ pub struct EthRpc {
     pub(crate) chain: Arc<Chain>,
     pub(crate) pool: Arc<TxPool>,
     pub(crate) gas_cap: u64,
+    /// How long one `eth_call` or `eth_estimateGas` may execute; `None` is unbounded.
+    pub(crate) evm_timeout: Option<Duration>,
+    /// Most wei a submitted transaction may commit to fees (gas limit × fee cap); 0 is no cap.
+    pub(crate) tx_fee_cap: u128,
     pub(crate) limits: LogLimits,
     pub(crate) filters: Arc<Filters>,
 }
 
 impl EthRpc {
-    /// The API over `chain` and `pool`, capping calls at `gas_cap`, with the default log limits
-    /// and filter timeout.
+    /// The API over `chain` and `pool`, capping calls at `gas_cap`, with the default call
+    /// timeout, fee cap, log limits and filter timeout.
     pub fn new(chain: Arc<Chain>, pool: Arc<TxPool>, gas_cap: u64) -> Self {
+        let defaults = RpcConfig::default();
         Self {
             chain,
             pool,
             gas_cap,
+            evm_timeout: non_zero(defaults.evm_timeout),
+            tx_fee_cap: defaults.tx_fee_cap,
             limits: LogLimits::default(),
             filters: Arc::new(Filters::new(DEFAULT_FILTER_TIMEOUT)),
         }
     }
 
-    /// The API over `chain` and `pool` with the gas cap, log limits and filter timeout of
-    /// `config`.
+    /// The API over `chain` and `pool` with the gas cap, call timeout, fee cap, log limits and
+    /// filter timeout of `config`.
     pub fn with_config(chain: Arc<Chain>, pool: Arc<TxPool>, config: &RpcConfig) -> Self {
         Self {
             chain,
             pool,
             gas_cap: config.gas_cap,
+            evm_timeout: non_zero(config.evm_timeout),
+            tx_fee_cap: config.tx_fee_cap,
             limits: LogLimits {
                 max_blocks: config.max_blocks_per_filter,
                 max_logs: config.max_logs_per_response,
@@ -489,7 +498,7 @@ impl EthApiServer for EthRpc {
             let db = this.state_db(header.number);
             this.chain
                 .evm()
-                .call(&db, env, tx)
+                .call(&db, env, tx, this.evm_timeout)
                 .map(|outcome| outcome.output)
                 .map_err(error::call)
         })
@@ -513,7 +522,7 @@ impl EthApiServer for EthRpc {
             let db = this.state_db(header.number);
             this.chain
                 .evm()
-                .estimate_gas(&db, env, tx, cap)
+                .estimate_gas(&db, env, tx, cap, this.evm_timeout)
                 .map(U64::from)
                 .map_err(error::call)
         })
@@ -582,6 +591,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        self.check_fee_cap(&raw)?;
         let hash = self
             .pool
             .add_raw(&raw, self.chain.as_ref())
@@ -722,6 +732,11 @@ impl EthApiServer for EthRpc {
         self.run_blocking(move |this| this.account_proof(address, keys, block))
             .await
     }
+}
+
+/// A zero duration means no limit (as geth's `--rpc.evmtimeout 0`).
+fn non_zero(timeout: Duration) -> Option<Duration> {
+    (!timeout.is_zero()).then_some(timeout)
 }
 
 /// Tips at the requested percentiles of a block's gas, as geth computes them: transactions

@@ -14,8 +14,10 @@ mod convert;
 mod debug;
 pub mod error;
 mod eth;
+mod fee_cap;
 mod filter;
 mod logs;
+mod middleware;
 mod proof;
 mod pubsub;
 mod server;
@@ -26,6 +28,12 @@ pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use filter::DEFAULT_FILTER_TIMEOUT;
 pub use logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE, LogLimits};
+pub use middleware::{
+    metrics::{
+        ERRORS as RPC_ERRORS_METRIC, LATENCY as RPC_LATENCY_METRIC, REQUESTS as RPC_REQUESTS_METRIC,
+    },
+    rate_limit::{RATE_LIMITED, RATE_LIMITED_METRIC},
+};
 pub use pubsub::{EthPubSubApiServer, HexIdProvider};
 pub use server::{RpcConfig, RpcServers, start, start_http};
 pub use txpool::{BySender, TxPoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};

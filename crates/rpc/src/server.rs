@@ -1,23 +1,44 @@
 //! Starting the HTTP and WebSocket servers with their limits.
+//!
+//! The servers accept connections themselves (rather than through jsonrpsee's `Server`) so
+//! that every request is seen with its client's address, which the per-IP rate limit needs.
+//! Each connection is served by jsonrpsee's tower service with the RPC middleware (metrics,
+//! WebSocket rate limit) and jsonrpsee's own limits (connections, body, response and batch
+//! sizes).
 
 use crate::{
     DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, RpcError,
     TxPoolApiServer, Web3ApiServer,
     filter::DEFAULT_FILTER_TIMEOUT,
     logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE},
+    middleware::{
+        metrics::RpcMetricsLayer,
+        rate_limit::{RateLimiter, WsClient, WsRateLimitLayer},
+    },
     pubsub::HexIdProvider,
 };
 use jsonrpsee::{
     RpcModule,
-    server::{BatchRequestConfig, Server, ServerConfig, ServerConfigBuilder, ServerHandle},
+    core::BoxError,
+    server::{
+        BatchRequestConfig, HttpRequest, HttpResponse, Methods, Server, ServerConfig,
+        ServerConfigBuilder, ServerHandle, middleware::rpc::RpcServiceBuilder,
+        serve_with_graceful_shutdown, stop_channel, ws::is_upgrade_request,
+    },
 };
 use ol_sequencer::Chain;
 use ol_txpool::TxPool;
 use std::{
+    future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
+    pin::Pin,
     sync::Arc,
+    task::{Context, Poll},
     time::Duration,
 };
+use tokio::net::TcpListener;
+use tower::Service;
+use tracing::debug;
 
 /// Server settings and limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,11 +67,24 @@ pub struct RpcConfig {
     pub max_logs_per_response: usize,
     /// How long an installed filter lives without being polled.
     pub filter_timeout: Duration,
+    /// How long one `eth_call` or `eth_estimateGas` may execute before it is aborted (zero:
+    /// no limit).
+    pub evm_timeout: Duration,
+    /// Most wei `eth_sendRawTransaction` accepts a transaction committing to fees (gas limit ×
+    /// max fee per gas); zero: no cap.
+    pub tx_fee_cap: u128,
+    /// Requests per second one client address may make (HTTP requests, WebSocket handshakes
+    /// and WebSocket calls); zero: no limit.
+    pub rate_limit: u32,
 }
 
 impl RpcConfig {
     /// Default port of the WebSocket server.
     pub const DEFAULT_WS_PORT: u16 = 8546;
+    /// geth's `--rpc.evmtimeout` default.
+    pub const DEFAULT_EVM_TIMEOUT: Duration = Duration::from_secs(5);
+    /// geth's and reth's `--rpc.txfeecap` default: 1 OPEN.
+    pub const DEFAULT_TX_FEE_CAP: u128 = 1_000_000_000_000_000_000;
 }
 
 impl Default for RpcConfig {
@@ -70,6 +104,11 @@ impl Default for RpcConfig {
             max_logs_per_response: DEFAULT_MAX_LOGS_PER_RESPONSE,
             // geth's.
             filter_timeout: DEFAULT_FILTER_TIMEOUT,
+            evm_timeout: Self::DEFAULT_EVM_TIMEOUT,
+            tx_fee_cap: Self::DEFAULT_TX_FEE_CAP,
+            // Off, as in geth and reth: the server listens on loopback unless told otherwise,
+            // and whoever exposes it chooses the limit that suits its clients.
+            rate_limit: 0,
         }
     }
 }
@@ -136,20 +175,109 @@ fn server_config(config: &RpcConfig) -> ServerConfigBuilder {
         .set_id_provider(HexIdProvider)
 }
 
+/// The middleware every server runs, shared by its connections.
+#[derive(Debug, Clone)]
+struct Guards {
+    limiter: Option<Arc<RateLimiter>>,
+    max_response_bytes: usize,
+}
+
+impl Guards {
+    fn new(config: &RpcConfig) -> Self {
+        Self {
+            limiter: (config.rate_limit > 0).then(|| Arc::new(RateLimiter::new(config.rate_limit))),
+            max_response_bytes: config.max_response_body_bytes as usize,
+        }
+    }
+}
+
 async fn serve(
     addr: SocketAddr,
     server_config: ServerConfig,
     module: RpcModule<()>,
+    guards: Guards,
 ) -> Result<(ServerHandle, SocketAddr), RpcError> {
-    let server = Server::builder()
+    let bind_error = |source| RpcError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    let rpc_middleware = RpcServiceBuilder::new()
+        .layer(RpcMetricsLayer::new(
+            module.method_names(),
+            guards.max_response_bytes,
+        ))
+        .layer(WsRateLimitLayer::new(
+            guards.limiter.clone(),
+            guards.max_response_bytes,
+        ));
+    let methods = Methods::from(module);
+    let services = Server::builder()
         .set_config(server_config)
-        .build(addr)
-        .await
-        .map_err(|source| RpcError::Bind { addr, source })?;
-    let local = server
-        .local_addr()
-        .map_err(|source| RpcError::Bind { addr, source })?;
-    Ok((server.start(module), local))
+        .set_rpc_middleware(rpc_middleware)
+        .to_service_builder();
+    let (stop, handle) = stop_channel();
+    tokio::spawn(async move {
+        loop {
+            let (socket, remote) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        debug!(%err, "cannot accept an RPC connection");
+                        continue;
+                    }
+                },
+                () = stop.clone().shutdown() => break,
+            };
+            // Small JSON-RPC answers must not wait for Nagle's algorithm.
+            let _ = socket.set_nodelay(true);
+            let service = PerClient {
+                inner: services.clone().build(methods.clone(), stop.clone()),
+                ip: remote.ip(),
+                limiter: guards.limiter.clone(),
+            };
+            tokio::spawn(serve_with_graceful_shutdown(
+                socket,
+                service,
+                stop.clone().shutdown(),
+            ));
+        }
+    });
+    Ok((handle, local))
+}
+
+/// jsonrpsee's service for one connection, behind the client's rate limit.
+#[derive(Debug, Clone)]
+struct PerClient<S> {
+    inner: S,
+    ip: IpAddr,
+    limiter: Option<Arc<RateLimiter>>,
+}
+
+type BoxedAnswer = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send>>;
+
+impl<S, B> Service<HttpRequest<B>> for PerClient<S>
+where
+    S: Service<HttpRequest<B>, Response = HttpResponse, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = BoxedAnswer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: HttpRequest<B>) -> Self::Future {
+        if let Some(limiter) = &self.limiter {
+            if let Some(refused) = limiter.check_http(self.ip) {
+                return Box::pin(async move { Ok(refused) });
+            }
+            if is_upgrade_request(&request) {
+                request.extensions_mut().insert(WsClient(self.ip));
+            }
+        }
+        Box::pin(self.inner.call(request))
+    }
 }
 
 /// Starts the HTTP JSON-RPC server; returns once it listens, with its handle and address.
@@ -164,6 +292,7 @@ pub async fn start_http(
         addr,
         server_config(config).http_only().build(),
         module(api, false),
+        Guards::new(config),
     )
     .await
 }
@@ -177,11 +306,15 @@ pub async fn start(
     pool: Arc<TxPool>,
 ) -> Result<RpcServers, RpcError> {
     let api = EthRpc::with_config(chain, pool, config);
+    // HTTP and WebSocket share the buckets: a client's limit does not double with a second
+    // transport.
+    let guards = Guards::new(config);
     let http_addr = SocketAddr::new(config.http_addr, config.http_port);
     let (http, http_addr) = serve(
         http_addr,
         server_config(config).http_only().build(),
         module(api.clone(), false),
+        guards.clone(),
     )
     .await?;
     let ws = match config.ws {
@@ -190,6 +323,7 @@ pub async fn start(
                 addr,
                 server_config(config).ws_only().build(),
                 module(api, true),
+                guards,
             )
             .await
             {

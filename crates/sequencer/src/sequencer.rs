@@ -98,6 +98,7 @@ impl Sequencer {
         drop(best);
         let executed = started.elapsed();
 
+        let root_started = Instant::now();
         let prepared = chain
             .storage()
             .prepare_state(&StateChanges::from_bundle(&built.bundle))?;
@@ -105,6 +106,7 @@ impl Sequencer {
         header.state_root = prepared.state_root;
         header.withdrawals_root = Some(prepared.withdrawals_root);
         let header = header.seal_slow();
+        let state_root_time = root_started.elapsed();
         let body = BlockBody {
             transactions: built.transactions,
             senders: built.senders,
@@ -128,6 +130,8 @@ impl Sequencer {
         );
         metrics::gauge!("chain_head_number").set(number as f64);
         metrics::histogram!("sequencer_block_execution_seconds").record(executed.as_secs_f64());
+        metrics::histogram!("sequencer_block_state_root_seconds")
+            .record(state_root_time.as_secs_f64());
         metrics::histogram!("sequencer_block_commit_seconds").record(committed.as_secs_f64());
         metrics::histogram!("sequencer_block_transactions").record(user_txs as f64);
         metrics::histogram!("sequencer_block_gas_used").record(header.gas_used as f64);

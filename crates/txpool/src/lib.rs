@@ -17,4 +17,7 @@ pub mod validate;
 pub use best::BestPoolTransactions;
 pub use config::PoolConfig;
 pub use error::PoolError;
-pub use pool::{PoolContent, PoolState, PoolStatus, SenderTransactions, TxPool};
+pub use pool::{
+    BYTES_METRIC, PENDING_METRIC, PoolContent, PoolState, PoolStatus, QUEUED_METRIC,
+    SenderTransactions, TxPool,
+};

@@ -12,6 +12,13 @@ use std::{
     time::Instant,
 };
 
+/// Gauge of the pending transactions.
+pub const PENDING_METRIC: &str = "txpool_pending_transactions";
+/// Gauge of the queued transactions.
+pub const QUEUED_METRIC: &str = "txpool_queued_transactions";
+/// Gauge of the encoded size of every pooled transaction, in bytes.
+pub const BYTES_METRIC: &str = "txpool_size_bytes";
+
 /// What the pool needs to know of the chain to validate transactions.
 pub trait PoolState {
     /// Nonce and balance of an account in the latest state.
@@ -32,6 +39,8 @@ pub(crate) struct PooledTx {
     pub(crate) tx: Recovered<OpTxEnvelope>,
     pub(crate) hash: B256,
     pub(crate) added: Instant,
+    /// Encoded size in bytes.
+    pub(crate) size: usize,
 }
 
 impl PooledTx {
@@ -72,11 +81,24 @@ impl SenderTxs {
 pub(crate) struct Inner {
     pub(crate) by_hash: HashMap<B256, Arc<PooledTx>>,
     pub(crate) senders: HashMap<Address, SenderTxs>,
+    /// Sum of the pooled transactions' sizes.
+    bytes: usize,
 }
 
 impl Inner {
+    fn add(&mut self, tx: Arc<PooledTx>) {
+        self.bytes += tx.size;
+        self.by_hash.insert(tx.hash, tx.clone());
+        self.senders
+            .entry(tx.tx.signer())
+            .or_default()
+            .txs
+            .insert(tx.nonce(), tx);
+    }
+
     fn remove(&mut self, hash: &B256) -> Option<Arc<PooledTx>> {
         let tx = self.by_hash.remove(hash)?;
+        self.bytes -= tx.size;
         if let Some(sender) = self.senders.get_mut(&tx.tx.signer()) {
             sender.txs.remove(&tx.nonce());
             if sender.txs.is_empty() {
@@ -84,6 +106,14 @@ impl Inner {
             }
         }
         Some(tx)
+    }
+
+    /// Sets the pool's gauges to its current sizes.
+    fn publish_metrics(&self) {
+        let status = self.counts();
+        metrics::gauge!(PENDING_METRIC).set(status.pending as f64);
+        metrics::gauge!(QUEUED_METRIC).set(status.queued as f64);
+        metrics::gauge!(BYTES_METRIC).set(self.bytes as f64);
     }
 
     fn counts(&self) -> PoolStatus {
@@ -136,10 +166,13 @@ pub struct TxPool {
 }
 
 impl TxPool {
-    /// An empty pool for `chain_id`.
+    /// An empty pool for `chain_id`. Its gauges read zero from now on (a metrics recorder
+    /// installed later sees them at the first change).
     pub fn new(config: PoolConfig, chain_id: u64) -> Self {
+        let inner = Inner::default();
+        inner.publish_metrics();
         Self {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
             config,
             chain_id,
         }
@@ -174,19 +207,23 @@ impl TxPool {
         if max_cost > balance {
             return Err(PoolError::InsufficientFunds);
         }
-        self.insert(
+        let mut inner = self.inner.lock();
+        let inserted = self.insert(
+            &mut inner,
             PooledTx {
                 tx,
                 hash,
                 added: Instant::now(),
+                size: raw.len(),
             },
             state_nonce,
-        )?;
-        Ok(hash)
+        );
+        // Even a refused replacement may have dropped stale nonces.
+        inner.publish_metrics();
+        inserted.map(|()| hash)
     }
 
-    fn insert(&self, new: PooledTx, state_nonce: u64) -> Result<(), PoolError> {
-        let mut inner = self.inner.lock();
+    fn insert(&self, inner: &mut Inner, new: PooledTx, state_nonce: u64) -> Result<(), PoolError> {
         let sender_address = new.tx.signer();
         let nonce = new.nonce();
         let entry = inner.senders.entry(sender_address).or_default();
@@ -223,7 +260,10 @@ impl TxPool {
             }
             let status = inner.counts();
             let full = status.pending + status.queued
-                >= self.config.pending_max_count + self.config.queued_max_count;
+                >= self
+                    .config
+                    .pending_max_count
+                    .saturating_add(self.config.queued_max_count);
             let is_queued = nonce
                 > state_nonce
                     + inner
@@ -239,11 +279,8 @@ impl TxPool {
                 }
             }
         }
-        let new = Arc::new(new);
-        inner.by_hash.insert(new.hash, new.clone());
-        let sender = inner.senders.entry(sender_address).or_default();
-        sender.state_nonce = state_nonce;
-        sender.txs.insert(nonce, new);
+        inner.senders.entry(sender_address).or_default().state_nonce = state_nonce;
+        inner.add(Arc::new(new));
         Ok(())
     }
 
@@ -258,6 +295,7 @@ impl TxPool {
         for hash in hashes {
             inner.remove(hash);
         }
+        inner.publish_metrics();
     }
 
     /// Brings the pool up to date after a block: for every sender of the block, drops the
@@ -295,6 +333,7 @@ impl TxPool {
         for hash in expired {
             inner.remove(&hash);
         }
+        inner.publish_metrics();
     }
 
     /// The next nonce of `sender` counting its pending transactions (`eth_getTransactionCount`

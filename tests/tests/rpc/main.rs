@@ -1,6 +1,7 @@
 //! End-to-end tests of the JSON-RPC surface beyond the everyday tour: block and transaction
 //! lookups by position, block receipts and block tags, `eth_getLogs` and installed filters, the
-//! `txpool` namespace, the WebSocket server with `eth_subscribe`, and `eth_getProof`. Each test
+//! `txpool` namespace, the WebSocket server with `eth_subscribe`, `eth_getProof`, the
+//! Prometheus metrics of RPC calls and the pool, a viem dApp client, and the matrix of bad input the node must refuse without a change of state. Each test
 //! starts its own node (own temporary data directory and ports) and checks values, not just
 //! shapes.
 //!
@@ -11,11 +12,14 @@
 //! ```
 
 mod access_list;
+mod bad_input;
 mod blocks;
 mod debug;
 mod logs;
+mod metrics;
 mod proof;
 mod txpool;
+mod viem;
 mod ws;
 
 use alloy::{

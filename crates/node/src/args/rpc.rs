@@ -2,7 +2,10 @@
 
 use clap::Args;
 use ol_rpc::RpcConfig;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    time::Duration,
+};
 
 /// One mebibyte: the unit of the `--rpc.max-*-size` flags (as in reth).
 const MIB: u32 = 1024 * 1024;
@@ -71,6 +74,62 @@ pub struct RpcServerArgs {
     /// Maximum number of logs one `eth_getLogs` (or log filter) response may hold.
     #[arg(long = "rpc.max-logs-per-response", value_name = "COUNT", default_value_t = default_rpc().max_logs_per_response as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_logs_per_response: u64,
+
+    /// Sets a timeout used for eth_call and eth_estimateGas (0=infinite), e.g. `5s`, `500ms`,
+    /// `1m`, or plain seconds.
+    #[arg(long = "rpc.evmtimeout", value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub evm_timeout: Duration,
+
+    /// Sets a cap on transaction fee (in ether) that can be sent via the RPC APIs (0 = no cap).
+    #[arg(long = "rpc.txfeecap", value_name = "TX_FEE_CAP", default_value = "1.0", value_parser = parse_ether)]
+    pub tx_fee_cap_wei: u128,
+
+    /// Maximum requests per second from one IP address, over HTTP and WebSocket together
+    /// (0 = no limit). Refused HTTP requests get status 429, refused WebSocket calls the
+    /// JSON-RPC error -32005.
+    #[arg(long = "rpc.rate-limit", value_name = "REQUESTS_PER_SECOND", default_value_t = default_rpc().rate_limit)]
+    pub rate_limit: u32,
+}
+
+/// A duration as geth writes them (`5s`, `500ms`, `1m`, `1h`), or a number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 5s, 500ms or 1m"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1e3,
+        "us" | "µs" => number / 1e6,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|err| format!("`{text}`: {err}"))
+}
+
+/// An amount of ether (decimal, as geth and reth take `--rpc.txfeecap`) in wei.
+fn parse_ether(text: &str) -> Result<u128, String> {
+    let ether: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not an amount of ether such as 1 or 0.5"))?;
+    if !ether.is_finite() || ether < 0.0 {
+        return Err(format!("`{text}` must be a non-negative amount of ether"));
+    }
+    let wei = ether * 1e18;
+    if wei > u128::MAX as f64 {
+        return Err(format!("`{text}` ether is too large"));
+    }
+    Ok(wei.round() as u128)
 }
 
 impl Default for RpcServerArgs {
@@ -91,6 +150,9 @@ impl Default for RpcServerArgs {
             max_subscriptions_per_connection: rpc.max_subscriptions_per_connection,
             max_blocks_per_filter: rpc.max_blocks_per_filter,
             max_logs_per_response: rpc.max_logs_per_response as u64,
+            evm_timeout: rpc.evm_timeout,
+            tx_fee_cap_wei: rpc.tx_fee_cap,
+            rate_limit: rpc.rate_limit,
         }
     }
 }
@@ -133,6 +195,38 @@ impl RpcServerArgs {
             max_logs_per_response: usize::try_from(self.max_logs_per_response)
                 .unwrap_or(usize::MAX),
             filter_timeout: RpcConfig::default().filter_timeout,
+            evm_timeout: self.evm_timeout,
+            tx_fee_cap: self.tx_fee_cap_wei,
+            rate_limit: self.rate_limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_geth_writes_them() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "s", "5d", "-1s", "five"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn ether_amounts_in_wei() {
+        assert_eq!(parse_ether("1"), Ok(1_000_000_000_000_000_000));
+        assert_eq!(parse_ether("1.0"), Ok(1_000_000_000_000_000_000));
+        assert_eq!(parse_ether("0.5"), Ok(500_000_000_000_000_000));
+        assert_eq!(parse_ether("0"), Ok(0));
+        for bad in ["-1", "NaN", "inf", "one", ""] {
+            assert!(parse_ether(bad).is_err(), "{bad:?} must be refused");
         }
     }
 }

@@ -32,8 +32,10 @@ pub enum GenesisSubcommand {
     /// Regenerate the embedded dev genesis from the compiled predeploys
     ///
     /// Writes `dev.json` (the genesis) and `dev-rollup.json` (the rollup configuration) with
-    /// the runtime code of L1Block and L2ToL1MessagePasser. The binary embeds the repository's
-    /// `genesis/` copies: rebuild after regenerating them.
+    /// the runtime code of L1Block and L2ToL1MessagePasser, the PoA precompile's account, and
+    /// the L2 contract suite (TimelockController, Governance, DatanetRegistry, ModelRegistry,
+    /// Staking, InferenceMarket) constructed in place and initialised. The binary embeds the
+    /// repository's `genesis/` copies: rebuild after regenerating them.
     #[command(verbatim_doc_comment)]
     Dev(DevGenesisCommand),
 }
@@ -49,10 +51,11 @@ pub struct InspectCommand {
 /// `openledger genesis dev`.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct DevGenesisCommand {
-    /// Directory holding `L1Block.json` and `L2ToL1MessagePasser.json`
+    /// Directory of the contract artifacts (`contracts/artifacts/`)
     ///
-    /// Each needs a `deployedBytecode` hex string, as `contracts/export-artifacts.sh` writes
-    /// them to `contracts/artifacts/`.
+    /// `L1Block.json` and `L2ToL1MessagePasser.json` need a `deployedBytecode` hex string, the
+    /// suite's contracts a `bytecode` (creation code), as `contracts/export-artifacts.sh`
+    /// writes them.
     #[arg(long = "artifacts", value_name = "DIR", verbatim_doc_comment)]
     pub artifacts: PathBuf,
 
@@ -148,7 +151,12 @@ pub const DEV_ROLLUP_FILE: &str = "dev-rollup.json";
 pub fn write_dev_genesis(artifacts: &Path, out: &Path) -> eyre::Result<[PathBuf; 2]> {
     let l1_block = deployed_bytecode(&artifacts.join("L1Block.json"))?;
     let message_passer = deployed_bytecode(&artifacts.join("L2ToL1MessagePasser.json"))?;
-    let (genesis, rollup) = ol_primitives::dev::generate_dev_genesis(l1_block, message_passer);
+    let (mut genesis, rollup) = ol_primitives::dev::generate_dev_genesis(l1_block, message_passer);
+    let spec = ol_primitives::genesis::chain_spec(genesis.clone(), rollup.clone())
+        .wrap_err("the generated dev genesis is inconsistent")?;
+    let mut builder = ol_evm::genesis::GenesisBuilder::new(&spec);
+    super::dev_suite::deploy(&mut builder, artifacts)?;
+    genesis.alloc = builder.alloc()?;
     std::fs::create_dir_all(out).wrap_err_with(|| format!("cannot create {}", out.display()))?;
     let genesis_path = out.join(DEV_GENESIS_FILE);
     let rollup_path = out.join(DEV_ROLLUP_FILE);

@@ -1,6 +1,6 @@
 //! `openledger node`.
 
-use super::{CATCH_UP_WARN_SLOTS, missed_slots, unix_now};
+use super::{CATCH_UP_WARN_SLOTS, missed_slots, signals::Signals, unix_now};
 use crate::{
     args::{DatadirArgs, DevArgs, MetricsArgs, RpcServerArgs, SequencerArgs, TxPoolArgs},
     dirs,
@@ -252,46 +252,6 @@ impl NodeCommand {
     }
 }
 
-/// SIGINT and SIGTERM (Ctrl-C elsewhere).
-#[derive(Debug)]
-struct Signals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    #[cfg(unix)]
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn new() -> std::io::Result<Self> {
-        Ok(Self {})
-    }
-
-    /// Waits for the next stop signal and names it.
-    #[cfg(unix)]
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.interrupt.recv() => "SIGINT",
-            _ = self.terminate.recv() => "SIGTERM",
-        }
-    }
-
-    #[cfg(not(unix))]
-    async fn next(&mut self) -> &'static str {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +296,9 @@ mod tests {
         assert_eq!(node.rpc.rpc_config().ws, None);
         assert_eq!(node.rpc.max_blocks_per_filter, 100_000);
         assert_eq!(node.rpc.max_logs_per_response, 20_000);
+        assert_eq!(node.rpc.evm_timeout, Duration::from_secs(5));
+        assert_eq!(node.rpc.tx_fee_cap_wei, 1_000_000_000_000_000_000);
+        assert_eq!(node.rpc.rate_limit, 0);
         assert_eq!(node.txpool.pool_config(), ol_txpool::PoolConfig::default());
         assert_eq!(node.txpool.lifetime_secs, 3 * 60 * 60);
     }
@@ -374,6 +337,12 @@ mod tests {
             "500",
             "--rpc.max-logs-per-response",
             "600",
+            "--rpc.evmtimeout",
+            "1500ms",
+            "--rpc.txfeecap",
+            "2.5",
+            "--rpc.rate-limit",
+            "50",
             "--txpool.max-account-slots",
             "4",
             "--txpool.pending-max-count",
@@ -417,6 +386,9 @@ mod tests {
                 max_blocks_per_filter: 500,
                 max_logs_per_response: 600,
                 filter_timeout: ol_rpc::DEFAULT_FILTER_TIMEOUT,
+                evm_timeout: Duration::from_millis(1500),
+                tx_fee_cap: 2_500_000_000_000_000_000,
+                rate_limit: 50,
             }
         );
         assert!(node.rpc.http && node.rpc.ws_requested());
