@@ -32,6 +32,16 @@ mod tests {
             B256::repeat_byte(0x33),
         );
         assert_eq!(root, EXPECTED);
+        // A second vector, computed apart with `cast keccak` over 0x00.. ++ 0x01.. ++ 0x02.. ++
+        // 0x03.. (32 bytes each).
+        assert_eq!(
+            output_root(
+                B256::repeat_byte(1),
+                B256::repeat_byte(2),
+                B256::repeat_byte(3)
+            ),
+            b256!("0xfa846ba062c4f02c422636c114d4c22c219e0d7f9db2db9621eb6f655ac8a51f")
+        );
         // Swapping two words changes it.
         assert_ne!(
             root,

@@ -26,7 +26,9 @@ async fn optimism_namespace() -> Result<()> {
 
     let version = raw_rpc(&provider, "optimism_version", ()).await?;
     ensure!(
-        version.as_str().is_some_and(|v| v.starts_with("openledger/v")),
+        version
+            .as_str()
+            .is_some_and(|v| v.starts_with("openledger/v")),
         "{version}"
     );
 
@@ -69,14 +71,23 @@ async fn optimism_namespace() -> Result<()> {
     assert_eq!(json_b256(&output, "outputRoot")?, keccak256(preimage));
     assert_eq!(json_b256(&output, "version")?, B256::ZERO);
     assert_eq!(json_b256(&output, "stateRoot")?, block.header.state_root);
-    assert_eq!(json_b256(&output, "withdrawalStorageRoot")?, withdrawals_root);
+    assert_eq!(
+        json_b256(&output, "withdrawalStorageRoot")?,
+        withdrawals_root
+    );
     let block_ref = &output["blockRef"];
     assert_eq!(json_b256(block_ref, "hash")?, block.header.hash);
-    assert_eq!(json_b256(block_ref, "parentHash")?, block.header.parent_hash);
+    assert_eq!(
+        json_b256(block_ref, "parentHash")?,
+        block.header.parent_hash
+    );
     assert_eq!(number(&block_ref["number"])?, head);
     assert_eq!(number(&block_ref["timestamp"])?, block.header.timestamp);
     // Without an L1 every block is in the genesis L1 block's epoch.
-    assert_eq!(block_ref["l1origin"]["hash"], config["genesis"]["l1"]["hash"]);
+    assert_eq!(
+        block_ref["l1origin"]["hash"],
+        config["genesis"]["l1"]["hash"]
+    );
     assert_eq!(number(&block_ref["sequenceNumber"])?, head);
 
     let status = raw_rpc(&provider, "optimism_syncStatus", ()).await?;
@@ -85,13 +96,19 @@ async fn optimism_namespace() -> Result<()> {
         ensure!(status[field].is_object(), "{field} missing: {status}");
     }
     for field in ["current_l1", "head_l1", "safe_l1", "finalized_l1"] {
-        assert_eq!(status[field]["hash"], config["genesis"]["l1"]["hash"], "{field}");
+        assert_eq!(
+            status[field]["hash"], config["genesis"]["l1"]["hash"],
+            "{field}"
+        );
     }
 
     // A block that does not exist.
     let missing = provider
         .raw_request::<_, Value>("optimism_outputAtBlock".into(), ("0xffffff",))
         .await;
-    ensure!(missing.is_err(), "an output for a future block: {missing:?}");
+    ensure!(
+        missing.is_err(),
+        "an output for a future block: {missing:?}"
+    );
     node.finish().await
 }
