@@ -350,3 +350,189 @@ impl<C: L1Client> L1Watcher<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_utils::MemoryL1;
+    use std::sync::Arc;
+
+    fn config(confirmations: u64, start: StartAt) -> WatcherConfig {
+        WatcherConfig {
+            confirmations,
+            poll_interval: Duration::from_millis(5),
+            window: 16,
+            max_blocks_per_poll: 4,
+            max_error_backoff: Duration::from_millis(40),
+            start,
+        }
+    }
+
+    /// Polls until caught up and returns the events.
+    async fn settle(watcher: &mut L1Watcher<Arc<MemoryL1>>) -> Vec<L1Event> {
+        let mut all = Vec::new();
+        for _ in 0..100 {
+            let mut batch = Batch::new();
+            let caught_up = watcher.poll(&mut batch).await.unwrap();
+            all.extend(batch);
+            if caught_up {
+                return all;
+            }
+        }
+        panic!("the watcher did not catch up: {all:?}");
+    }
+
+    fn heads(l1: &MemoryL1, numbers: std::ops::RangeInclusive<u64>) -> Vec<L1Event> {
+        numbers
+            .map(|n| L1Event::NewHead(l1.block(n).unwrap()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn reports_every_confirmed_block_in_order() {
+        let l1 = Arc::new(MemoryL1::new(1));
+        l1.mine(10);
+        let (mut watcher, _events, view) =
+            L1Watcher::new(l1.clone(), config(2, StartAt::Number(0)));
+        assert_eq!(settle(&mut watcher).await, heads(&l1, 0..=8));
+        assert_eq!(view.borrow().head, l1.block(8));
+        assert_eq!(view.borrow().latest, l1.block(10));
+        assert_eq!(view.borrow().finalized, l1.block(0));
+        l1.mine(3);
+        assert_eq!(settle(&mut watcher).await, heads(&l1, 9..=11));
+        assert!(settle(&mut watcher).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn waits_for_the_start_block_to_be_confirmed() {
+        let l1 = Arc::new(MemoryL1::new(1));
+        l1.mine(3);
+        let (mut watcher, _events, _view) =
+            L1Watcher::new(l1.clone(), config(2, StartAt::Number(4)));
+        assert!(settle(&mut watcher).await.is_empty());
+        l1.mine(3);
+        assert_eq!(settle(&mut watcher).await, heads(&l1, 4..=4));
+    }
+
+    #[tokio::test]
+    async fn a_reorg_reports_the_common_ancestor_and_the_new_branch() {
+        let l1 = Arc::new(MemoryL1::new(1));
+        l1.mine(10);
+        let (mut watcher, _events, view) =
+            L1Watcher::new(l1.clone(), config(2, StartAt::Number(0)));
+        settle(&mut watcher).await;
+        let old: Vec<_> = (7..=8).map(|n| l1.block(n).unwrap()).collect();
+        l1.reorg(4, 5);
+        let ancestor = l1.block(6).unwrap();
+        let mut expected = vec![L1Event::Reorg {
+            common_ancestor: ancestor,
+            removed: old,
+        }];
+        expected.extend(heads(&l1, 7..=9));
+        assert_eq!(settle(&mut watcher).await, expected);
+        assert_eq!(view.borrow().head, l1.block(9));
+        let window: Vec<_> = watcher.window().copied().collect();
+        for pair in window.windows(2) {
+            assert_eq!(pair[1].parent_hash, pair[0].hash);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shorter_canonical_chain_is_a_reorg_too() {
+        let l1 = Arc::new(MemoryL1::new(1));
+        l1.mine(10);
+        let (mut watcher, _events, view) =
+            L1Watcher::new(l1.clone(), config(2, StartAt::Number(0)));
+        settle(&mut watcher).await;
+        let old: Vec<_> = (6..=8).map(|n| l1.block(n).unwrap()).collect();
+        // Blocks 6..=10 replaced by one new block 6: the head 8 no longer exists.
+        l1.reorg(5, 1);
+        let events = settle(&mut watcher).await;
+        assert_eq!(
+            events,
+            vec![L1Event::Reorg {
+                common_ancestor: l1.block(5).unwrap(),
+                removed: old
+            }]
+        );
+        assert_eq!(view.borrow().head, l1.block(5));
+        l1.mine(2);
+        assert_eq!(settle(&mut watcher).await, heads(&l1, 6..=6));
+    }
+
+    #[tokio::test]
+    async fn a_reorg_deeper_than_the_window_resets_at_the_head() {
+        let l1 = Arc::new(MemoryL1::new(1));
+        l1.mine(10);
+        let mut cfg = config(0, StartAt::Number(0));
+        cfg.window = 3;
+        let (mut watcher, _events, _view) = L1Watcher::new(l1.clone(), cfg);
+        settle(&mut watcher).await;
+        let old: Vec<_> = (8..=10).map(|n| l1.block(n).unwrap()).collect();
+        l1.reorg(6, 6);
+        let events = settle(&mut watcher).await;
+        assert_eq!(events[0], L1Event::ReorgBeyondWindow { removed: old });
+        assert_eq!(events[1..], heads(&l1, 10..=10));
+    }
+
+    #[tokio::test]
+    async fn a_restart_detects_a_reorg_of_the_last_processed_block() {
+        let l1 = Arc::new(MemoryL1::new(1));
+        l1.mine(5);
+        let last = l1.block(5).unwrap();
+        let (mut watcher, _events, _view) =
+            L1Watcher::new(l1.clone(), config(0, StartAt::After(last)));
+        l1.mine(1);
+        assert_eq!(settle(&mut watcher).await, heads(&l1, 6..=6));
+
+        let (mut watcher, _events, _view) =
+            L1Watcher::new(l1.clone(), config(0, StartAt::After(last)));
+        l1.reorg(2, 2);
+        let events = settle(&mut watcher).await;
+        assert_eq!(
+            events[0],
+            L1Event::ReorgBeyondWindow {
+                removed: vec![last]
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_survived_and_shown_in_the_view() {
+        let l1 = Arc::new(MemoryL1::new(1));
+        l1.mine(3);
+        let (watcher, mut events, mut view) =
+            L1Watcher::new(l1.clone(), config(0, StartAt::Number(0)));
+        l1.fail_next(5);
+        let task = tokio::spawn(watcher.run());
+        view.wait_for(|view| view.consecutive_failures >= 2)
+            .await
+            .unwrap();
+        assert!(
+            view.borrow()
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("injected failure")
+        );
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            seen.push(events.recv().await.unwrap());
+        }
+        assert_eq!(seen, heads(&l1, 0..=3));
+        view.wait_for(|view| view.consecutive_failures == 0 && view.last_error.is_none())
+            .await
+            .unwrap();
+        l1.mine(1);
+        assert_eq!(
+            events.recv().await,
+            Some(L1Event::NewHead(l1.block(4).unwrap()))
+        );
+        drop(events);
+        // The watcher stops once nobody listens.
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
