@@ -142,7 +142,7 @@ pub fn decode_deposit(
 /// The content of the ABI-encoded `bytes opaqueData`, with op-node's checks: whole words, offset
 /// 32, a length within the data and no more than 31 bytes of padding after it.
 fn opaque_data(data: &[u8]) -> Result<&[u8], DepositError> {
-    if data.len() % 32 != 0 {
+    if !data.len().is_multiple_of(32) {
         return Err(DepositError::UnalignedData(data.len()));
     }
     if data.len() < 64 {
@@ -408,7 +408,7 @@ mod tests {
                 available: 96,
             },
         );
-        let mut huge = good.clone();
+        let mut huge = good;
         huge[32] = 1;
         assert!(matches!(
             deposit_from_log(&log(base.clone(), huge), PORTAL),
