@@ -309,3 +309,95 @@ impl L1Client for MemoryL1 {
             .copied())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        deposits::{BlockDepositsError, DEPOSIT_EVENT_TOPIC, DepositError, block_deposits},
+        tx::{L1Call, send_call, wait_for_receipt},
+    };
+    use alloy::{
+        primitives::{LogData, U256},
+        signers::local::PrivateKeySigner,
+    };
+
+    #[tokio::test]
+    async fn block_deposits_keep_log_order_and_fail_on_a_malformed_log() {
+        let l1 = MemoryL1::new(1);
+        let portal = Address::repeat_byte(0x42);
+        let deposit = |mint: u8| {
+            let mut opaque = vec![0u8; 73];
+            opaque[31] = mint;
+            opaque[71] = 0x52; // gas limit 0x52
+            let mut data = U256::from(32).to_be_bytes_vec();
+            data.extend(U256::from(73).to_be_bytes::<32>());
+            data.extend(&opaque);
+            data.resize(160, 0);
+            let topics = vec![DEPOSIT_EVENT_TOPIC, B256::ZERO, B256::ZERO, B256::ZERO];
+            Log {
+                address: portal,
+                data: LogData::new_unchecked(topics, data.into()),
+            }
+        };
+        let other = Log {
+            address: Address::repeat_byte(1),
+            ..deposit(9)
+        };
+        let block = l1.mine_with(vec![deposit(1), other, deposit(2)]);
+        let deposits = block_deposits(&l1, portal, block.hash).await.unwrap();
+        assert_eq!(deposits.iter().map(|d| d.mint).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            deposits[1].source_hash,
+            crate::user_deposit_source_hash(block.hash, 2)
+        );
+
+        let mut broken = deposit(3);
+        broken.data = LogData::new_unchecked(broken.data.topics().to_vec(), vec![0u8; 31].into());
+        let block = l1.mine_with(vec![deposit(1), broken]);
+        match block_deposits(&l1, portal, block.hash).await {
+            Err(BlockDepositsError::Malformed {
+                log_index: 1,
+                error,
+                ..
+            }) => {
+                assert_eq!(error, DepositError::UnalignedData(31));
+            }
+            other => panic!("expected a malformed-log error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sent_transactions_are_mined_with_their_sender_and_lose_receipts_in_a_reorg() {
+        let l1 = MemoryL1::new(1);
+        let signer = PrivateKeySigner::random();
+        let inbox = Address::repeat_byte(0xbb);
+        let call = L1Call {
+            to: inbox,
+            value: U256::ZERO,
+            input: Bytes::from_static(b"\x01frame"),
+            gas_limit: None,
+        };
+        let hash = send_call(&l1, &signer, 1, call.clone()).await.unwrap();
+        assert_eq!(l1.receipt(hash).await.unwrap(), None);
+        let block = l1.mine(1);
+        let receipt = wait_for_receipt(&l1, hash, Duration::ZERO, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(receipt.block, block.id());
+        let txs = l1.block_transactions(block.hash).await.unwrap();
+        assert_eq!(txs.len(), 1);
+        assert_eq!(
+            (txs[0].from, txs[0].to, &txs[0].input),
+            (signer.address(), Some(inbox), &call.input)
+        );
+        assert_eq!(l1.nonce(signer.address()).await.unwrap(), 1);
+
+        l1.reorg(1, 2);
+        assert_eq!(l1.receipt(hash).await.unwrap(), None);
+        assert!(matches!(
+            wait_for_receipt(&l1, hash, Duration::ZERO, Duration::ZERO).await,
+            Err(L1Error::ReceiptTimeout { .. })
+        ));
+    }
+}
