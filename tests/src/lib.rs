@@ -506,7 +506,7 @@ pub async fn run_command<S: AsRef<OsStr>>(
 }
 
 /// Sends `signal` to process `pid` (or, with a negative `pid`, to its process group).
-fn send_signal(pid: i32, signal: i32) -> Result<()> {
+pub fn send_signal(pid: i32, signal: i32) -> Result<()> {
     // SAFETY: kill(2) has no memory-safety preconditions; callers only signal processes they
     // spawned and have not reaped yet, so the pid cannot have been reused.
     let rc = unsafe { libc::kill(pid, signal) };

@@ -3,7 +3,7 @@
 use crate::{
     args::LogArgs,
     commands::{
-        attribution::AttributionCommand, bench::BenchCommand, db::DbCommand,
+        attribution::AttributionCommand, bench::BenchCommand, da::DaCommand, db::DbCommand,
         genesis::GenesisCommand, init::InitCommand, node::NodeCommand,
     },
     logging,
@@ -56,6 +56,9 @@ pub enum Commands {
     /// Mgas/s with the node/anvil ratios, plus the in-process ceiling of block production.
     #[command(name = "bench", verbatim_doc_comment)]
     Bench(BenchCommand),
+    /// Data availability: the built-in DA server.
+    #[command(name = "da")]
+    Da(DaCommand),
 }
 
 impl Cli {
@@ -69,6 +72,7 @@ impl Cli {
             Commands::Genesis(command) => command.execute(),
             Commands::Attribution(command) => command.execute(),
             Commands::Bench(command) => command.execute(),
+            Commands::Da(command) => command.execute(),
         }
     }
 }

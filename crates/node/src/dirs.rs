@@ -47,6 +47,14 @@ pub fn db_path(datadir: &Path) -> PathBuf {
     datadir.join(DB_DIR)
 }
 
+/// Name of the built-in DA server's database under the data directory.
+pub const DA_DIR: &str = "da";
+
+/// The built-in DA server's database directory of a data directory.
+pub fn da_path(datadir: &Path) -> PathBuf {
+    datadir.join(DA_DIR)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ mod fee_cap;
 mod filter;
 mod logs;
 mod middleware;
+mod optimism;
 mod proof;
 mod pubsub;
 mod server;
@@ -34,6 +35,7 @@ pub use middleware::{
     },
     rate_limit::{RATE_LIMITED, RATE_LIMITED_METRIC},
 };
+pub use optimism::{OptimismApiServer, OutputResponse, SyncStatus};
 pub use pubsub::{EthPubSubApiServer, HexIdProvider};
 pub use server::{RpcConfig, RpcServers, start, start_http};
 pub use txpool::{BySender, TxPoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};

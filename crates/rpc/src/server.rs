@@ -7,8 +7,8 @@
 //! sizes).
 
 use crate::{
-    DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, RpcError,
-    TxPoolApiServer, Web3ApiServer,
+    DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, OptimismApiServer,
+    RpcError, TxPoolApiServer, Web3ApiServer,
     filter::DEFAULT_FILTER_TIMEOUT,
     logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE},
     middleware::{
@@ -153,6 +153,9 @@ fn module(api: EthRpc, pubsub: bool) -> RpcModule<()> {
     module
         .merge(DebugApiServer::into_rpc(api.clone()))
         .expect("debug methods are unique");
+    module
+        .merge(OptimismApiServer::into_rpc(api.clone()))
+        .expect("optimism methods are unique");
     module
         .merge(NetApiServer::into_rpc(api.clone()))
         .expect("net methods are unique");

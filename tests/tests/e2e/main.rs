@@ -13,6 +13,7 @@
 mod alloy_tour;
 mod cast_tour;
 mod crash;
+mod da_server;
 mod genesis;
 mod nonce_gap;
 mod poa_market;

@@ -17,6 +17,7 @@ mod blocks;
 mod debug;
 mod logs;
 mod metrics;
+mod optimism;
 mod proof;
 mod txpool;
 mod viem;

@@ -2,11 +2,15 @@
 
 pub mod attribution;
 pub mod bench;
+pub mod da;
 pub mod db;
 mod dev_suite;
 pub mod genesis;
 pub mod init;
 pub mod node;
+mod signals;
+
+pub(crate) use signals::shutdown_signal;
 
 use eyre::{WrapErr, bail};
 use ol_primitives::{ChainSpec, genesis::genesis_header};

@@ -1,6 +1,6 @@
 //! `openledger node`.
 
-use super::{CATCH_UP_WARN_SLOTS, missed_slots, unix_now};
+use super::{CATCH_UP_WARN_SLOTS, missed_slots, signals::Signals, unix_now};
 use crate::{
     args::{DatadirArgs, DevArgs, MetricsArgs, RpcServerArgs, SequencerArgs, TxPoolArgs},
     dirs,
@@ -249,46 +249,6 @@ impl NodeCommand {
             Ok(Err(err)) => Err(eyre::Report::new(err).wrap_err("the sequencer failed")),
             Err(join) => Err(eyre!("the sequencer task failed: {join}")),
         }
-    }
-}
-
-/// SIGINT and SIGTERM (Ctrl-C elsewhere).
-#[derive(Debug)]
-struct Signals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    #[cfg(unix)]
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn new() -> std::io::Result<Self> {
-        Ok(Self {})
-    }
-
-    /// Waits for the next stop signal and names it.
-    #[cfg(unix)]
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.interrupt.recv() => "SIGINT",
-            _ = self.terminate.recv() => "SIGTERM",
-        }
-    }
-
-    #[cfg(not(unix))]
-    async fn next(&mut self) -> &'static str {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     }
 }
 
