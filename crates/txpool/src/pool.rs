@@ -59,6 +59,9 @@ pub(crate) struct SenderTxs {
     /// The sender's nonce in the latest state.
     pub(crate) state_nonce: u64,
     pub(crate) txs: BTreeMap<u64, Arc<PooledTx>>,
+    /// `pending_count()` as of the last [`Inner::refresh`], so that the pool's sizes cost
+    /// nothing to read.
+    cached_pending: usize,
 }
 
 impl SenderTxs {
@@ -83,29 +86,54 @@ pub(crate) struct Inner {
     pub(crate) senders: HashMap<Address, SenderTxs>,
     /// Sum of the pooled transactions' sizes.
     bytes: usize,
+    /// Sum of the senders' cached pending counts.
+    pending_total: usize,
 }
 
 impl Inner {
     fn add(&mut self, tx: Arc<PooledTx>) {
+        let sender = tx.tx.signer();
         self.bytes += tx.size;
         self.by_hash.insert(tx.hash, tx.clone());
         self.senders
-            .entry(tx.tx.signer())
+            .entry(sender)
             .or_default()
             .txs
             .insert(tx.nonce(), tx);
+        self.refresh(&sender);
     }
 
     fn remove(&mut self, hash: &B256) -> Option<Arc<PooledTx>> {
         let tx = self.by_hash.remove(hash)?;
         self.bytes -= tx.size;
-        if let Some(sender) = self.senders.get_mut(&tx.tx.signer()) {
+        let address = tx.tx.signer();
+        if let Some(sender) = self.senders.get_mut(&address) {
             sender.txs.remove(&tx.nonce());
             if sender.txs.is_empty() {
-                self.senders.remove(&tx.tx.signer());
+                self.pending_total -= sender.cached_pending;
+                self.senders.remove(&address);
+            } else {
+                self.refresh(&address);
             }
         }
         Some(tx)
+    }
+
+    /// Records a sender's nonce in the latest state.
+    fn set_state_nonce(&mut self, address: &Address, nonce: u64) {
+        self.senders.entry(*address).or_default().state_nonce = nonce;
+        self.refresh(address);
+    }
+
+    /// Recounts one sender's pending run (work proportional to that sender's transactions)
+    /// after anything that can change it.
+    fn refresh(&mut self, address: &Address) {
+        let Some(sender) = self.senders.get_mut(address) else {
+            return;
+        };
+        let previous = sender.cached_pending;
+        sender.cached_pending = sender.pending_count();
+        self.pending_total = self.pending_total - previous + sender.cached_pending;
     }
 
     /// Sets the pool's gauges to its current sizes.
@@ -117,10 +145,9 @@ impl Inner {
     }
 
     fn counts(&self) -> PoolStatus {
-        let pending: usize = self.senders.values().map(SenderTxs::pending_count).sum();
         PoolStatus {
-            pending,
-            queued: self.by_hash.len() - pending,
+            pending: self.pending_total,
+            queued: self.by_hash.len() - self.pending_total,
         }
     }
 
@@ -226,8 +253,8 @@ impl TxPool {
     fn insert(&self, inner: &mut Inner, new: PooledTx, state_nonce: u64) -> Result<(), PoolError> {
         let sender_address = new.tx.signer();
         let nonce = new.nonce();
+        inner.set_state_nonce(&sender_address, state_nonce);
         let entry = inner.senders.entry(sender_address).or_default();
-        entry.state_nonce = state_nonce;
         let stale: Vec<B256> = entry
             .txs
             .range(..state_nonce)
@@ -279,7 +306,7 @@ impl TxPool {
                 }
             }
         }
-        inner.senders.entry(sender_address).or_default().state_nonce = state_nonce;
+        inner.set_state_nonce(&sender_address, state_nonce);
         inner.add(Arc::new(new));
         Ok(())
     }
@@ -307,11 +334,15 @@ impl TxPool {
             let Ok((nonce, _)) = state.account(sender) else {
                 continue;
             };
-            let Some(entry) = inner.senders.get_mut(sender) else {
+            if !inner.senders.contains_key(sender) {
                 continue;
-            };
-            entry.state_nonce = nonce;
-            let mined: Vec<B256> = entry.txs.range(..nonce).map(|(_, tx)| tx.hash).collect();
+            }
+            inner.set_state_nonce(sender, nonce);
+            let mined: Vec<B256> = inner.senders[sender]
+                .txs
+                .range(..nonce)
+                .map(|(_, tx)| tx.hash)
+                .collect();
             for hash in mined {
                 inner.remove(&hash);
             }
@@ -394,7 +425,7 @@ mod tests {
     use alloy_signer_local::PrivateKeySigner;
     use ol_evm::BestTransactions;
     use ol_primitives::{L1Origin, SystemConfig};
-    use std::collections::HashMap;
+    use std::{collections::HashMap, time::Duration};
 
     const CHAIN_ID: u64 = 7;
 
@@ -466,6 +497,66 @@ mod tests {
         std::iter::from_fn(|| best.next_transaction())
             .map(|tx| (tx.signer(), tx.nonce()))
             .collect()
+    }
+
+    /// The sub-pool sizes recounted from scratch.
+    fn recount(pool: &TxPool) -> PoolStatus {
+        let inner = pool.inner.lock();
+        let pending = inner.senders.values().map(SenderTxs::pending_count).sum();
+        PoolStatus {
+            pending,
+            queued: inner.by_hash.len() - pending,
+        }
+    }
+
+    #[test]
+    fn cached_sizes_match_a_recount_through_gaps_replacements_blocks_and_expiry() {
+        let pool = TxPool::new(
+            PoolConfig {
+                queued_lifetime: Duration::from_millis(1),
+                ..PoolConfig::default()
+            },
+            CHAIN_ID,
+        );
+        let state = rich();
+        let signers: Vec<_> = (1..=4).map(signer).collect();
+        // A deterministic mix: gaps, fills, replacements, and blocks that mine some nonces.
+        for step in 0u64..60 {
+            let who = &signers[(step % 4) as usize];
+            let nonce = (step * 7) % 9;
+            let fee = 2_000_000_000 + u128::from(step) * 300_000_000;
+            let _ = pool.add_raw(&raw(who, nonce, fee, fee / 2), &state);
+            assert_eq!(pool.status(), recount(&pool), "after adding at step {step}");
+            if step % 10 == 9 {
+                let mined = who.address();
+                let next = state.nonces.lock().get(&mined).copied().unwrap_or_default() + 2;
+                state.nonces.lock().insert(mined, next);
+                pool.on_block(&[mined], &state);
+                assert_eq!(
+                    pool.status(),
+                    recount(&pool),
+                    "after a block at step {step}"
+                );
+            }
+        }
+        // The builder drops a transaction in the middle of a pending run: its followers queue.
+        let content = pool.content();
+        let (_, run) = content
+            .pending
+            .iter()
+            .find(|(_, run)| run.len() >= 2)
+            .expect("some sender has a pending run");
+        let first = run.values().next().expect("a pending transaction");
+        pool.remove(&[first.inner().tx_hash()]);
+        assert_eq!(
+            pool.status(),
+            recount(&pool),
+            "after removing a pending transaction"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        pool.on_block(&[], &state);
+        assert_eq!(pool.status(), recount(&pool), "after expiry");
+        assert_eq!(pool.status().queued, 0, "queued transactions expired");
     }
 
     #[test]

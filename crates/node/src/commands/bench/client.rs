@@ -43,7 +43,7 @@ impl RpcClient {
     /// A client of `url`.
     pub(crate) fn new(url: String) -> eyre::Result<Self> {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(600))
             .pool_max_idle_per_host(64)
             .build()
             .wrap_err("building the HTTP client")?;

@@ -172,8 +172,11 @@ impl BenchCommand {
         let mut targets = HashMap::new();
         let node = Target::openledger(self.gas_limit, self.block_time).await?;
         let outcome = self.run_target(&node, &workload).await;
+        if outcome.is_err() {
+            eprintln!("the node's last log lines:\n{}", node.log_tail(20));
+        }
         node.stop().await;
-        targets.insert("openledger", outcome?);
+        targets.insert("openledger", outcome.wrap_err("openledger")?);
         if !self.no_anvil {
             let bin = target::find_anvil(self.anvil.as_deref());
             let anvil = Target::anvil(&bin, self.gas_limit, self.block_time)
@@ -181,7 +184,7 @@ impl BenchCommand {
                 .wrap_err_with(|| format!("starting anvil ({})", bin.display()))?;
             let outcome = self.run_target(&anvil, &workload).await;
             anvil.stop().await;
-            targets.insert("anvil", outcome?);
+            targets.insert("anvil", outcome.wrap_err("anvil")?);
         }
         println!(
             "in-process ceiling: the same transactions through the pool and block production…"

@@ -181,6 +181,13 @@ impl Target {
             .collect())
     }
 
+    /// The last `lines` lines of the target's log.
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Stops the process (the temporary directory goes with it).
     pub(crate) async fn stop(mut self) {
         let _ = self.child.start_kill();
