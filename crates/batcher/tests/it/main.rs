@@ -10,6 +10,7 @@ use flaky::SendMode;
 use harness::{Bench, quick_config};
 use ol_batcher::{BatcherConfig, BatcherError, Plan};
 use ol_da::Commitment;
+use ol_l1::{L1Watcher, WatcherConfig};
 use std::time::Duration;
 
 #[tokio::test]
@@ -229,4 +230,90 @@ async fn a_channel_not_included_within_the_channel_timeout_is_rebuilt() {
     bench.assert_all_blocks_once(&inbox);
     assert_eq!(inbox.channels.len(), 1);
     assert_ne!(inbox.channels[0], lost_channel, "a rebuilt channel");
+}
+
+#[tokio::test]
+async fn a_restart_resends_transactions_the_endpoint_lost() {
+    let mut bench = Bench::new().await;
+    bench.commit_blocks(3, 1, 40);
+    {
+        // Accepted by the endpoint, then lost from its pool; the batcher dies before noticing.
+        bench.l1.set(SendMode::Swallow);
+        let mut batcher = bench.batcher(quick_config());
+        batcher.step(bench.l1_head()).await.unwrap();
+        assert!(batcher.channels().values().all(|c| c.txs[0].broadcast));
+    }
+    bench.l1.set(SendMode::Normal);
+    bench.chain.mine(1);
+    assert!(bench.read_inbox().await.blocks.is_empty());
+
+    let mut batcher = bench.batcher(quick_config());
+    let report = batcher.step(bench.l1_head()).await.unwrap();
+    assert_eq!((report.txs_sent, report.channels_sealed), (1, 0));
+    bench.chain.mine(1);
+    batcher.step(bench.l1_head()).await.unwrap();
+    let inbox = bench.read_inbox().await;
+    bench.assert_all_blocks_once(&inbox);
+    assert!(batcher.channels().values().all(|c| c.fully_included()));
+}
+
+/// Mines L1 blocks until the inbox shows every committed block once through a transaction not
+/// in `old`, and returns the inbox.
+async fn mine_until_batched(bench: &Bench, old: &[alloy_primitives::B256]) -> harness::Inbox {
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        let inbox = bench.read_inbox().await;
+        let numbers: Vec<u64> = inbox.blocks.iter().map(|(n, _)| *n).collect();
+        let expected: Vec<u64> = bench.expected.iter().map(|(n, _)| *n).collect();
+        if numbers == expected && inbox.tx_hashes.iter().all(|hash| !old.contains(hash)) {
+            return inbox;
+        }
+        bench.chain.mine(1);
+    }
+    panic!("the blocks never reached the inbox");
+}
+
+#[tokio::test]
+async fn run_follows_l1_watcher_events_and_resubmits_after_a_reorg() {
+    let mut bench = Bench::new().await;
+    bench.commit_blocks(4, 1, 60);
+    let batcher = bench.batcher(quick_config());
+    let (watcher, events, _view) = L1Watcher::new(
+        bench.chain.clone(),
+        WatcherConfig {
+            poll_interval: Duration::from_millis(10),
+            ..WatcherConfig::default()
+        },
+    );
+    let watcher = tokio::spawn(watcher.run());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(batcher.run(events, stopped));
+
+    let first = mine_until_batched(&bench, &[]).await;
+    bench.assert_all_blocks_once(&first);
+
+    // Replace every L1 block from the one holding the inbox transaction on.
+    let mut included = None;
+    for number in 0..=bench.l1_head() {
+        let block = bench.chain.block(number).unwrap();
+        let txs = ol_l1::L1Client::block_transactions(&*bench.chain, block.hash)
+            .await
+            .unwrap();
+        if txs.iter().any(|tx| tx.hash == first.tx_hashes[0]) {
+            included = Some(number);
+            break;
+        }
+    }
+    let included = included.expect("the inbox transaction is in a canonical block");
+    bench.chain.reorg(bench.l1_head() - included + 1, 1);
+    assert!(bench.read_inbox().await.blocks.is_empty());
+
+    // More L2 blocks meanwhile: they follow the resubmitted ones.
+    bench.commit_blocks(2, 1, 60);
+    let second = mine_until_batched(&bench, &first.tx_hashes).await;
+    bench.assert_all_blocks_once(&second);
+
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    watcher.await.unwrap();
 }
