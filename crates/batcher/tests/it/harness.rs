@@ -285,9 +285,22 @@ impl Bench {
                 rollup.l2_chain_id,
             )
             .unwrap();
-            for element in span.elements {
-                let number = (element.timestamp - rollup.genesis.l2_time) / rollup.block_time;
-                out.push((number, element.transactions));
+            // As a follower does: the span must extend the block before it and name the
+            // origins the blocks were built on.
+            let first = (span.elements[0].timestamp - rollup.genesis.l2_time) / rollup.block_time;
+            let parent = self.storage.canonical_hash(first - 1).unwrap().unwrap();
+            let singles = span
+                .to_singular_batches(parent, |epoch| Some(keccak256(epoch.to_be_bytes())))
+                .unwrap();
+            for (index, single) in singles.into_iter().enumerate() {
+                let number = (single.timestamp - rollup.genesis.l2_time) / rollup.block_time;
+                assert_eq!(number, first + index as u64);
+                assert_eq!(
+                    single.epoch_num,
+                    (number - 1) / 2,
+                    "L1 origin of block {number}"
+                );
+                out.push((number, single.transactions));
             }
         }
         out
