@@ -24,32 +24,31 @@
 //! Every transition is persisted before it acts (see [`crate::store`]), so a restart at any
 //! point neither loses nor repeats a block.
 
+mod inclusion;
+mod submit;
+
 use crate::{
     BatcherConfig, BatcherError,
     blocks::{BlockMeta, read_block},
-    store::{BatcherStore, ChannelRecord, Cursor, Plan, TxRecord},
+    store::{BatcherStore, ChannelRecord, Cursor},
 };
 use alloy::signers::local::PrivateKeySigner;
-use alloy_primitives::{B256, Bytes, U256};
-use ol_da::{ALT_DA_TX_VERSION, DaClient};
-use ol_l1::{
-    L1Client, L1Error, L1Event,
-    tx::{L1Call, send_signed, sign_call},
-};
+use alloy_primitives::B256;
+use ol_da::DaClient;
+use ol_l1::{L1Client, L1Event};
 use ol_primitives::RollupConfig;
 use ol_rollup::{
-    ChannelBuilder, ChannelConfig, ChannelId, Frame, SingleBatch,
+    ChannelBuilder, ChannelConfig, ChannelId, SingleBatch,
     channel::{AddBlockError, BatchMode, MAX_RLP_BYTES_PER_CHANNEL_FJORD},
-    frame::encode_batcher_payload,
 };
 use ol_storage::Storage;
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, VecDeque},
     path::Path,
     time::Instant,
 };
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 /// What one step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,44 +92,6 @@ pub struct Batcher<L, D> {
     next_seq: u64,
     /// Set after opening: the first step re-sends every transaction not seen included.
     resend_unconfirmed: bool,
-}
-
-/// Splits compressed channel bytes into frames of at most `chunk` data bytes.
-fn frames(id: ChannelId, data: &[u8], chunk: usize) -> Vec<Frame> {
-    let count = data.len().div_ceil(chunk).max(1);
-    (0..count)
-        .map(|i| {
-            let start = (i * chunk).min(data.len());
-            let end = ((i + 1) * chunk).min(data.len());
-            Frame {
-                channel_id: id,
-                // Bounded by `BatcherConfig::validate` (at most u16::MAX frames).
-                number: i as u16,
-                data: Bytes::copy_from_slice(&data[start..end]),
-                is_last: i + 1 == count,
-            }
-        })
-        .collect()
-}
-
-/// Sends a recorded transaction. A refusal means the endpoint already has it (a re-send) or
-/// its nonce was taken; either way waiting for its receipt, and the channel timeout, decide.
-async fn broadcast<L: L1Client>(l1: &L, tx: &mut TxRecord) -> Result<(), BatcherError> {
-    let signed = ol_l1::tx::SignedCall {
-        hash: tx.hash,
-        nonce: tx.nonce,
-        raw: tx.raw.clone(),
-    };
-    match send_signed(l1, &signed).await {
-        Ok(_) => {}
-        Err(L1Error::Rejected { message, .. }) => {
-            debug!(hash = %tx.hash, %message, "endpoint refused a batcher transaction; waiting for its receipt");
-        }
-        Err(err) => return Err(err.into()),
-    }
-    tx.broadcast = true;
-    metrics::counter!("batcher_l1_txs_total").increment(1);
-    Ok(())
 }
 
 impl<L: L1Client, D: DaClient> Batcher<L, D> {
@@ -222,156 +183,6 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
         self.build(l1_head, &mut report)?;
         self.submit_sealed(l1_head, &mut report).await?;
         Ok(report)
-    }
-
-    async fn send_pending(&mut self, report: &mut StepReport) -> Result<(), BatcherError> {
-        let resend = self.resend_unconfirmed;
-        for record in self.channels.values_mut() {
-            let mut changed = false;
-            for tx in &mut record.txs {
-                let resending = resend && tx.broadcast && tx.included.is_none();
-                if tx.broadcast && !resending {
-                    continue;
-                }
-                broadcast(&self.l1, tx).await?;
-                if resending {
-                    metrics::counter!("batcher_rebroadcasts_total").increment(1);
-                }
-                report.txs_sent += 1;
-                changed = true;
-            }
-            if changed {
-                self.store.update(record)?;
-            }
-        }
-        self.resend_unconfirmed = false;
-        Ok(())
-    }
-
-    async fn track_inclusion(
-        &mut self,
-        l1_head: u64,
-        report: &mut StepReport,
-    ) -> Result<(), BatcherError> {
-        let timeout = self.rollup.channel_timeout;
-        let mut canonical: HashMap<u64, Option<B256>> = HashMap::new();
-        let mut rewind_from = None;
-        for (&seq, record) in &mut self.channels {
-            let mut changed = false;
-            let mut lost = false;
-            for tx in record.txs.iter_mut().filter(|tx| tx.broadcast) {
-                let seen = match self.l1.receipt(tx.hash).await? {
-                    Some(receipt) if !receipt.success => {
-                        warn!(hash = %tx.hash, "batcher transaction failed on L1");
-                        lost = true;
-                        None
-                    }
-                    Some(receipt) => {
-                        let number = receipt.block.number;
-                        let hash = match canonical.get(&number) {
-                            Some(hash) => *hash,
-                            None => {
-                                let hash = self.l1.header_by_number(number).await?.map(|h| h.hash);
-                                canonical.insert(number, hash);
-                                hash
-                            }
-                        };
-                        (hash == Some(receipt.block.hash)).then_some(receipt.block)
-                    }
-                    None => None,
-                };
-                if tx.included.is_some() && seen.is_none() {
-                    warn!(hash = %tx.hash, channel = seq, "batcher transaction dropped by an L1 reorg");
-                    lost = true;
-                }
-                if seen != tx.included {
-                    tx.included = seen;
-                    changed = true;
-                }
-            }
-            if changed {
-                self.store.update(record)?;
-            }
-            let inclusion: Vec<u64> = record
-                .txs
-                .iter()
-                .filter_map(|tx| tx.included.map(|b| b.number))
-                .collect();
-            let spread = match (inclusion.iter().min(), inclusion.iter().max()) {
-                (Some(min), Some(max)) => max - min,
-                _ => 0,
-            };
-            let timed_out = if record.fully_included() {
-                // Derivation drops frames included more than the timeout after the first.
-                spread > timeout
-            } else {
-                record
-                    .submitted_at
-                    .is_some_and(|at| l1_head > at.saturating_add(timeout))
-            };
-            if timed_out {
-                warn!(channel = seq, id = %record.id, l1_head, "channel timed out before all of it was included");
-            }
-            if (lost || timed_out) && rewind_from.is_none() {
-                rewind_from = Some(seq);
-            }
-        }
-        if let Some(seq) = rewind_from {
-            self.rewind(seq, report)?;
-        }
-        self.forget_final(l1_head, report)
-    }
-
-    fn rewind(&mut self, seq: u64, report: &mut StepReport) -> Result<(), BatcherError> {
-        let first_block = self.channels[&seq].first_block;
-        let parent = first_block - 1;
-        let hash = self
-            .storage
-            .canonical_hash(parent)?
-            .ok_or(BatcherError::MissingBlock(parent))?;
-        let cursor = Cursor {
-            number: parent,
-            hash,
-        };
-        let dropped = self.channels.split_off(&seq);
-        self.store.rewind(dropped.keys().copied(), cursor)?;
-        let blocks: u64 = dropped.values().map(ChannelRecord::block_count).sum();
-        self.cursor = cursor;
-        self.open = None;
-        report.blocks_rewound += blocks;
-        metrics::counter!("batcher_resubmitted_blocks_total").increment(blocks);
-        info!(
-            from_block = first_block,
-            channels = dropped.len(),
-            blocks,
-            "rewound to batch lost blocks again"
-        );
-        Ok(())
-    }
-
-    fn forget_final(&mut self, l1_head: u64, report: &mut StepReport) -> Result<(), BatcherError> {
-        let depth = self.config.finality_depth;
-        let done: Vec<u64> = self
-            .channels
-            .values()
-            .take_while(|record| {
-                record.fully_included()
-                    && record.txs.iter().all(|tx| {
-                        tx.included
-                            .is_some_and(|b| b.number.saturating_add(depth) <= l1_head)
-                    })
-            })
-            .map(|record| record.seq)
-            .collect();
-        if done.is_empty() {
-            return Ok(());
-        }
-        self.store.forget(done.iter().copied())?;
-        for seq in &done {
-            self.channels.remove(seq);
-        }
-        report.channels_done += done.len() as u64;
-        Ok(())
     }
 
     fn channel_config(&self) -> ChannelConfig {
@@ -525,110 +336,5 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
         self.cursor = cursor;
         self.channels.insert(record.seq, record);
         Ok(returned_metas.into_iter().zip(sealed.returned).collect())
-    }
-
-    async fn submit_sealed(
-        &mut self,
-        l1_head: u64,
-        report: &mut StepReport,
-    ) -> Result<(), BatcherError> {
-        let unsent: Vec<u64> = self
-            .channels
-            .values()
-            .filter(|record| record.planned_txs() != Some(record.txs.len()))
-            .map(|record| record.seq)
-            .collect();
-        for seq in unsent {
-            self.submit(seq, l1_head, report).await?;
-        }
-        Ok(())
-    }
-
-    /// Decides how channel `seq` is posted (DA, or calldata on failover) and signs, records and
-    /// sends the transactions it still lacks.
-    async fn submit(
-        &mut self,
-        seq: u64,
-        l1_head: u64,
-        report: &mut StepReport,
-    ) -> Result<(), BatcherError> {
-        let mut record = self.channels[&seq].clone();
-        if record.plan.is_none() {
-            let da_frames = frames(record.id, &record.data, self.config.da_frame_data_len());
-            let payload = encode_batcher_payload(&da_frames)?;
-            let size = payload.len();
-            match self.da.put(payload.into()).await {
-                Ok(commitment) => {
-                    metrics::counter!("batcher_da_bytes_total").increment(size as u64);
-                    debug!(channel = seq, %commitment, bytes = size, "channel stored in DA");
-                    record.plan = Some(Plan::Da {
-                        commitment: commitment.encode().into(),
-                    });
-                }
-                Err(err) if err.should_fail_over() => {
-                    let count = frames(
-                        record.id,
-                        &record.data,
-                        self.config.calldata_frame_data_len(),
-                    )
-                    .len();
-                    warn!(channel = seq, %err, frames = count, "DA failed over: posting the channel as L1 calldata");
-                    metrics::counter!("batcher_calldata_fallbacks_total").increment(1);
-                    report.fallbacks += 1;
-                    record.plan = Some(Plan::Calldata {
-                        // Bounded by `BatcherConfig::validate`.
-                        frames: count as u16,
-                    });
-                }
-                Err(err) => return Err(err.into()),
-            }
-            self.store.update(&record)?;
-            self.channels.insert(seq, record.clone());
-        }
-        let inputs: Vec<Bytes> = match &record.plan {
-            Some(Plan::Da { commitment }) => {
-                let mut input = vec![ALT_DA_TX_VERSION];
-                input.extend_from_slice(commitment);
-                vec![input.into()]
-            }
-            Some(Plan::Calldata { .. }) => frames(
-                record.id,
-                &record.data,
-                self.config.calldata_frame_data_len(),
-            )
-            .iter()
-            .map(|frame| encode_batcher_payload(std::slice::from_ref(frame)).map(Bytes::from))
-            .collect::<Result<_, _>>()?,
-            None => Vec::new(),
-        };
-        for (item, input) in inputs.into_iter().enumerate().skip(record.txs.len()) {
-            let call = L1Call {
-                to: self.rollup.batch_inbox_address,
-                value: U256::ZERO,
-                input,
-                gas_limit: None,
-            };
-            let signed = sign_call(&self.l1, &self.signer, self.rollup.l1_chain_id, call).await?;
-            record.submitted_at.get_or_insert(l1_head);
-            record.txs.push(TxRecord {
-                hash: signed.hash,
-                nonce: signed.nonce,
-                raw: signed.raw,
-                // Bounded by the frame count.
-                item: item as u16,
-                broadcast: false,
-                included: None,
-            });
-            // Recorded before it is sent: a crash in between re-sends these exact bytes.
-            self.store.update(&record)?;
-            self.channels.insert(seq, record.clone());
-            let tx = record.txs.last_mut().expect("just pushed");
-            broadcast(&self.l1, tx).await?;
-            self.store.update(&record)?;
-            self.channels.insert(seq, record.clone());
-            report.txs_sent += 1;
-            debug!(channel = seq, hash = %record.txs[item].hash, item, "inbox transaction sent");
-        }
-        Ok(())
     }
 }
