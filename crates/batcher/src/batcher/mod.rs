@@ -67,6 +67,18 @@ pub struct StepReport {
     pub channels_done: u64,
 }
 
+/// The L1 head a step runs at after `event`. After a reorg the receipts are re-checked at once
+/// (at the common ancestor); the new branch's heads follow as further events.
+fn apply_event(head: &mut Option<u64>, event: L1Event) {
+    match event {
+        L1Event::NewHead(block) => *head = Some(block.number),
+        L1Event::Reorg {
+            common_ancestor, ..
+        } => *head = Some(common_ancestor.number),
+        L1Event::ReorgBeyondWindow { .. } => {}
+    }
+}
+
 #[derive(Debug)]
 struct OpenChannel {
     builder: ChannelBuilder,
@@ -115,6 +127,11 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
                 hash: storage.genesis_hash()?,
             },
         };
+        let expected = rollup.genesis.system_config.batcher_addr;
+        if signer.address() != expected {
+            // Followers only read inbox transactions from the system config's batcher.
+            warn!(batcher = %signer.address(), %expected, "the batcher key is not the rollup's batcher address: followers will ignore its transactions");
+        }
         let channels = store.channels()?;
         let next_seq = channels.keys().next_back().map_or(0, |seq| seq + 1);
         info!(cursor = cursor.number, pending_channels = channels.len(), batcher = %signer.address(), "batcher opened");
@@ -158,13 +175,14 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
         loop {
             tokio::select! {
                 _ = shutdown.wait_for(|stop| *stop) => return,
-                event = events.recv() => match event {
-                    None => return,
-                    Some(L1Event::NewHead(block)) => head = Some(block.number),
-                    // The receipts are re-checked at once; the new branch's heads follow.
-                    Some(L1Event::Reorg { common_ancestor, .. }) => head = Some(common_ancestor.number),
-                    Some(L1Event::ReorgBeyondWindow { .. }) => {}
-                },
+                event = events.recv() => {
+                    let Some(event) = event else { return };
+                    apply_event(&mut head, event);
+                    // While L1 catches up, one step covers every event already queued.
+                    while let Ok(event) = events.try_recv() {
+                        apply_event(&mut head, event);
+                    }
+                }
                 _ = tick.tick() => {}
             }
             let Some(l1_head) = head else { continue };
