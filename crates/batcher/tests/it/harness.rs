@@ -67,7 +67,9 @@ impl Bench {
     pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::open(&dir.path().join("node")).unwrap();
-        let spec = ol_primitives::dev::dev_chain_spec(None, 1_700_000_000).unwrap();
+        let batcher_key = PrivateKeySigner::random();
+        let mut spec = ol_primitives::dev::dev_chain_spec(None, 1_700_000_000).unwrap();
+        spec.rollup.genesis.system_config.batcher_addr = batcher_key.address();
         storage.init_genesis(&spec).unwrap();
         let chain = Arc::new(MemoryL1::new(spec.rollup.l1_chain_id));
         let l1 = Arc::new(FlakyL1::new(chain.clone()));
@@ -90,7 +92,7 @@ impl Bench {
             chain,
             l1,
             da,
-            batcher_key: PrivateKeySigner::random(),
+            batcher_key,
             nonces: vec![0; users.len()],
             users,
             expected: Vec::new(),
