@@ -315,7 +315,7 @@ mod tests {
     use super::*;
     use crate::{
         deposits::{BlockDepositsError, DEPOSIT_EVENT_TOPIC, DepositError, block_deposits},
-        tx::{L1Call, send_call, wait_for_receipt},
+        tx::{L1Call, send_call, send_signed, sign_call, wait_for_receipt},
     };
     use alloy::{
         primitives::{LogData, U256},
@@ -365,6 +365,36 @@ mod tests {
             }
             other => panic!("expected a malformed-log error, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_signed_call_is_sent_only_when_asked_and_a_second_send_is_refused() {
+        let l1 = MemoryL1::new(1);
+        let signer = PrivateKeySigner::random();
+        let call = L1Call {
+            to: Address::repeat_byte(0xbb),
+            value: U256::ZERO,
+            input: Bytes::from_static(b"\x00frame"),
+            gas_limit: None,
+        };
+        let signed = sign_call(&l1, &signer, 1, call).await.unwrap();
+        assert_eq!(signed.nonce, 0);
+        assert_eq!(
+            l1.nonce(signer.address()).await.unwrap(),
+            0,
+            "signing sends nothing"
+        );
+        assert_eq!(send_signed(&l1, &signed).await.unwrap(), signed.hash);
+        assert!(matches!(
+            send_signed(&l1, &signed).await,
+            Err(L1Error::Rejected { .. })
+        ));
+        let block = l1.mine(1);
+        let txs = l1.block_transactions(block.hash).await.unwrap();
+        assert_eq!(
+            txs.iter().map(|tx| tx.hash).collect::<Vec<_>>(),
+            [signed.hash]
+        );
     }
 
     #[tokio::test]

@@ -32,13 +32,27 @@ pub struct L1Call {
 /// contract call (an output proposal) may cost more by the time it is mined.
 pub const GAS_MARGIN_PERCENT: u64 = 20;
 
-/// Signs `call` with `signer` for chain `chain_id` and sends it; returns the transaction hash.
-pub async fn send_call<C: L1Client>(
+/// A signed L1 transaction, ready to send (and to send again, byte for byte).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCall {
+    /// The transaction hash.
+    pub hash: B256,
+    /// The nonce it was signed with.
+    pub nonce: u64,
+    /// The EIP-2718 encoding.
+    pub raw: Bytes,
+}
+
+/// Signs `call` with `signer` for chain `chain_id`, with the endpoint's next nonce, fees and (when
+/// `call.gas_limit` is `None`) gas estimate, without sending it. A caller that must survive a
+/// crash between signing and sending (the batcher) records the result first, so that a restart
+/// re-sends the very same transaction instead of a second one.
+pub async fn sign_call<C: L1Client>(
     client: &C,
     signer: &PrivateKeySigner,
     chain_id: u64,
     call: L1Call,
-) -> Result<B256, L1Error> {
+) -> Result<SignedCall, L1Error> {
     let from = signer.address();
     let nonce = client.nonce(from).await?;
     let fees = client.fees().await?;
@@ -70,17 +84,34 @@ pub async fn send_call<C: L1Client>(
         .sign_hash_sync(&tx.signature_hash())
         .map_err(|err| L1Error::Signing(err.to_string()))?;
     let envelope = TxEnvelope::from(tx.into_signed(signature));
-    let hash = *envelope.tx_hash();
-    let sent = client
-        .send_raw_transaction(envelope.encoded_2718().into())
-        .await?;
-    if sent != hash {
+    Ok(SignedCall {
+        hash: *envelope.tx_hash(),
+        nonce,
+        raw: envelope.encoded_2718().into(),
+    })
+}
+
+/// Sends a transaction signed by [`sign_call`]; checks the endpoint acknowledges its hash.
+pub async fn send_signed<C: L1Client>(client: &C, signed: &SignedCall) -> Result<B256, L1Error> {
+    let sent = client.send_raw_transaction(signed.raw.clone()).await?;
+    if sent != signed.hash {
         return Err(L1Error::InvalidResponse {
             method: "eth_sendRawTransaction",
-            message: format!("sent {hash}, endpoint acknowledged {sent}"),
+            message: format!("sent {}, endpoint acknowledged {sent}", signed.hash),
         });
     }
-    Ok(hash)
+    Ok(sent)
+}
+
+/// Signs `call` with `signer` for chain `chain_id` and sends it; returns the transaction hash.
+pub async fn send_call<C: L1Client>(
+    client: &C,
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    call: L1Call,
+) -> Result<B256, L1Error> {
+    let signed = sign_call(client, signer, chain_id, call).await?;
+    send_signed(client, &signed).await
 }
 
 /// Polls for the receipt of `hash` every `poll` until it is mined or `timeout` passes.
