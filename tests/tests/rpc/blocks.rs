@@ -1,5 +1,6 @@
 //! `blocks`: transaction counts, transactions by block and index, block receipts, block tags
-//! and EIP-1898 block objects, `net_peerCount`.
+//! and EIP-1898 block objects, and the node's identity: `net_peerCount`, `net_listening`,
+//! `net_version`, `eth_syncing`, `eth_accounts`.
 
 use alloy::{
     primitives::{Address, B256, U256, address},
@@ -20,6 +21,21 @@ async fn block_and_transaction_lookups() -> Result<()> {
         raw_rpc(&provider, "net_peerCount", ()).await?,
         json!("0x0"),
         "net_peerCount"
+    );
+    assert_eq!(raw_rpc(&provider, "net_listening", ()).await?, json!(true));
+    assert_eq!(raw_rpc(&provider, "net_version", ()).await?, json!("1611"));
+    assert_eq!(raw_rpc(&provider, "eth_syncing", ()).await?, json!(false));
+    assert_eq!(raw_rpc(&provider, "eth_accounts", ()).await?, json!([]));
+    assert!(
+        provider.get_accounts().await?.is_empty(),
+        "alloy sees no accounts"
+    );
+    assert!(
+        matches!(
+            provider.syncing().await?,
+            alloy::rpc::types::SyncStatus::None
+        ),
+        "alloy sees a node that is not syncing"
     );
 
     // Two transfers from two senders, sent together so that they most likely share a block.
