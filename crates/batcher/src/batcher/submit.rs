@@ -13,26 +13,8 @@ use ol_l1::{
     L1Client, L1Error,
     tx::{L1Call, SignedCall, send_signed, sign_call},
 };
-use ol_rollup::{ChannelId, Frame, frame::encode_batcher_payload};
+use ol_rollup::{channel::split_frames as frames, frame::encode_batcher_payload};
 use tracing::{debug, warn};
-
-/// Splits compressed channel bytes into frames of at most `chunk` data bytes.
-fn frames(id: ChannelId, data: &[u8], chunk: usize) -> Vec<Frame> {
-    let count = data.len().div_ceil(chunk).max(1);
-    (0..count)
-        .map(|i| {
-            let start = (i * chunk).min(data.len());
-            let end = ((i + 1) * chunk).min(data.len());
-            Frame {
-                channel_id: id,
-                // Bounded by `BatcherConfig::validate` (at most u16::MAX frames).
-                number: i as u16,
-                data: Bytes::copy_from_slice(&data[start..end]),
-                is_last: i + 1 == count,
-            }
-        })
-        .collect()
-}
 
 /// Sends a recorded transaction. A refusal means the endpoint already has it (a re-send) or
 /// its nonce was taken; either way waiting for its receipt, and the channel timeout, decide.

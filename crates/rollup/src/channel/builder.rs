@@ -349,7 +349,10 @@ impl ChannelBuilder {
     }
 }
 
-fn split_frames(id: ChannelId, data: &[u8], frame_data_len: usize) -> Vec<Frame> {
+/// Splits compressed channel bytes into frames of at most `frame_data_len` data bytes, the
+/// last one marked `is_last` (an empty channel is one empty last frame). The caller bounds
+/// the count to 65,536 frames.
+pub fn split_frames(id: ChannelId, data: &[u8], frame_data_len: usize) -> Vec<Frame> {
     let chunk = frame_data_len.max(1);
     let count = data.len().div_ceil(chunk).max(1);
     (0..count)
@@ -358,7 +361,6 @@ fn split_frames(id: ChannelId, data: &[u8], frame_data_len: usize) -> Vec<Frame>
             let end = ((i + 1) * chunk).min(data.len());
             Frame {
                 channel_id: id,
-                // The caller bounds the count to 65,536 through hard_capacity.
                 number: i as u16,
                 data: data[start..end].to_vec().into(),
                 is_last: i + 1 == count,

@@ -14,6 +14,7 @@ pub use assembler::{AssemblerDrop, ChannelAssembler, ChannelAssemblerConfig};
 pub use bank::{ChannelBank, ChannelBankConfig, FrameRejected, ReadyChannel};
 pub use builder::{
     AddBlockError, BatchMode, ChannelBuilder, ChannelConfig, FullReason, SealedChannel,
+    split_frames,
 };
 pub use reader::{ChannelError, ChannelReader};
 
