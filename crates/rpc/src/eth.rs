@@ -235,11 +235,13 @@ impl EthRpc {
     fn header(&self, id: BlockNumberOrTag) -> RpcResult<Option<Sealed<Header>>> {
         let storage = self.chain.storage();
         match id {
-            // Without an L1 (dev mode) the sequencer's head is as safe as a block gets here.
-            BlockNumberOrTag::Latest
-            | BlockNumberOrTag::Pending
-            | BlockNumberOrTag::Safe
-            | BlockNumberOrTag::Finalized => Ok(Some(self.chain.head())),
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Ok(Some(self.chain.head())),
+            BlockNumberOrTag::Safe => storage
+                .header_by_number(self.chain.safe_number())
+                .map_err(error::internal),
+            BlockNumberOrTag::Finalized => storage
+                .header_by_number(self.chain.finalized_number())
+                .map_err(error::internal),
             BlockNumberOrTag::Earliest => storage.header_by_number(0).map_err(error::internal),
             BlockNumberOrTag::Number(number) => {
                 storage.header_by_number(number).map_err(error::internal)

@@ -3,9 +3,10 @@
 //! in op-node's JSON shapes (block refs with `parentHash` and `l1origin`, sync status fields in
 //! snake case).
 //!
-//! Until an L1 is connected (dev mode), the safe and finalized L2 heads are the unsafe head, and
-//! the L1 refs are the head's L1 origin; its parent hash is not known without L1 and reads as
-//! zero.
+//! With an L1, the safe and finalized L2 heads are what derivation confirmed and the L1 refs are
+//! the watcher's; an L1 ref not known yet reads as the zero ref, as op-node prints it. Without
+//! an L1 (dev mode), the safe and finalized L2 heads are the unsafe head, and the L1 refs are the
+//! head's L1 origin, whose parent hash is not known and reads as zero.
 
 use crate::{EthRpc, error};
 use alloy_consensus::{Header, Sealed};
@@ -131,9 +132,50 @@ impl EthRpc {
         })
     }
 
+    fn l2_block_ref_at(&self, number: u64) -> RpcResult<L2BlockRefJson> {
+        let header = self
+            .chain
+            .storage()
+            .header_by_number(number)
+            .map_err(error::internal)?
+            .ok_or_else(|| error::internal(format!("block {number} is missing")))?;
+        self.l2_block_ref(&header)
+    }
+
     fn current_sync_status(&self) -> RpcResult<SyncStatus> {
         let head = self.chain.head();
         let unsafe_l2 = self.l2_block_ref(&head)?;
+        let sync = self.chain.sync_heads();
+        if sync.l1_connected {
+            let l1 = |block: Option<ol_l1::L1BlockRef>| {
+                block.map_or(
+                    L1BlockRefJson {
+                        hash: B256::ZERO,
+                        number: 0,
+                        parent_hash: B256::ZERO,
+                        timestamp: 0,
+                    },
+                    |block| L1BlockRefJson {
+                        hash: block.hash,
+                        number: block.number,
+                        parent_hash: block.parent_hash,
+                        timestamp: block.timestamp,
+                    },
+                )
+            };
+            let safe_l2 = self.l2_block_ref_at(self.chain.safe_number())?;
+            return Ok(SyncStatus {
+                current_l1: l1(sync.current_l1),
+                current_l1_finalized: l1(sync.finalized_l1),
+                head_l1: l1(sync.head_l1),
+                safe_l1: l1(sync.safe_l1),
+                finalized_l1: l1(sync.finalized_l1),
+                unsafe_l2,
+                safe_l2,
+                finalized_l2: self.l2_block_ref_at(self.chain.finalized_number())?,
+                pending_safe_l2: safe_l2,
+            });
+        }
         let origin = self.chain.head_l1_info().origin;
         let l1 = L1BlockRefJson {
             hash: origin.hash,

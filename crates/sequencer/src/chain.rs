@@ -7,7 +7,7 @@ use ol_evm::{OlEvmConfig, OpSpecId};
 use ol_primitives::{
     ChainSpec, L1BlockInfo, L1Origin, OpReceiptEnvelope, OpTxEnvelope, addresses::L1_BLOCK,
 };
-use ol_storage::Storage;
+use ol_storage::{DerivedHead, Storage};
 use ol_txpool::PoolState;
 use parking_lot::RwLock;
 use std::sync::Arc;
@@ -24,6 +24,27 @@ pub struct NewBlock {
     pub receipts: Vec<OpReceiptEnvelope>,
 }
 
+/// Where derivation and the L1 watcher stand, for `optimism_syncStatus` and the `safe` and
+/// `finalized` block tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncHeads {
+    /// Whether an L1 is connected. Without one (dev mode) every block counts as safe and
+    /// finalized as soon as it is sealed.
+    pub l1_connected: bool,
+    /// The newest L2 block derivation confirmed from L1 + DA.
+    pub safe: Option<DerivedHead>,
+    /// The newest safe L2 block whose L1 data is finalized on L1.
+    pub finalized: Option<DerivedHead>,
+    /// The L1 block derivation is reading.
+    pub current_l1: Option<ol_l1::L1BlockRef>,
+    /// The L1 head.
+    pub head_l1: Option<ol_l1::L1BlockRef>,
+    /// The L1 `safe` block.
+    pub safe_l1: Option<ol_l1::L1BlockRef>,
+    /// The L1 `finalized` block.
+    pub finalized_l1: Option<ol_l1::L1BlockRef>,
+}
+
 #[derive(Debug)]
 struct Head {
     header: Sealed<Header>,
@@ -37,6 +58,9 @@ pub struct Chain {
     spec: ChainSpec,
     evm: OlEvmConfig,
     head: RwLock<Head>,
+    sync: RwLock<SyncHeads>,
+    /// Held while a block is built and committed.
+    pub(crate) writer: parking_lot::Mutex<()>,
     gas_limit: u64,
     events: broadcast::Sender<Arc<NewBlock>>,
     pending_txs: broadcast::Sender<B256>,
@@ -55,6 +79,11 @@ impl Chain {
         let header = storage.head_header()?;
         let l1_info = l1_info_of(&storage, &spec, &header)?;
         let gas_limit = gas_limit.unwrap_or_else(|| spec.system_config().gas_limit);
+        let sync = SyncHeads {
+            safe: storage.safe_head()?,
+            finalized: storage.finalized_head()?,
+            ..SyncHeads::default()
+        };
         let (events, _) = broadcast::channel(256);
         let (pending_txs, _) = broadcast::channel(PENDING_TX_CHANNEL_CAPACITY);
         Ok(Arc::new(Self {
@@ -62,6 +91,8 @@ impl Chain {
             spec,
             evm,
             head: RwLock::new(Head { header, l1_info }),
+            sync: RwLock::new(sync),
+            writer: parking_lot::Mutex::new(()),
             gas_limit,
             events,
             pending_txs,
@@ -101,6 +132,52 @@ impl Chain {
     /// The L1 attributes of the head block.
     pub fn head_l1_info(&self) -> L1BlockInfo {
         self.head.read().l1_info.clone()
+    }
+
+    /// Where derivation and L1 stand.
+    pub fn sync_heads(&self) -> SyncHeads {
+        self.sync.read().clone()
+    }
+
+    /// The number of the `safe` block: the derived safe head with an L1, the head without.
+    pub fn safe_number(&self) -> u64 {
+        let sync = self.sync.read();
+        if sync.l1_connected {
+            sync.safe.map_or(0, |head| head.l2_number)
+        } else {
+            self.head.read().header.number
+        }
+    }
+
+    /// The number of the `finalized` block: the finalized head with an L1, the head without.
+    pub fn finalized_number(&self) -> u64 {
+        let sync = self.sync.read();
+        if sync.l1_connected {
+            sync.finalized.map_or(0, |head| head.l2_number)
+        } else {
+            self.head.read().header.number
+        }
+    }
+
+    /// Updates the L1 side of [`SyncHeads`] (the watcher's and derivation's view).
+    pub fn update_sync(&self, update: impl FnOnce(&mut SyncHeads)) {
+        update(&mut self.sync.write());
+    }
+
+    /// Records a new safe head, on disk first.
+    pub fn set_safe_head(&self, head: DerivedHead) -> Result<(), SequencerError> {
+        self.storage.set_safe_head(&head)?;
+        self.sync.write().safe = Some(head);
+        metrics::gauge!("chain_safe_number").set(head.l2_number as f64);
+        Ok(())
+    }
+
+    /// Records a new finalized head, on disk first.
+    pub fn set_finalized_head(&self, head: DerivedHead) -> Result<(), SequencerError> {
+        self.storage.set_finalized_head(&head)?;
+        self.sync.write().finalized = Some(head);
+        metrics::gauge!("chain_finalized_number").set(head.l2_number as f64);
+        Ok(())
     }
 
     /// Subscribes to new blocks.

@@ -12,4 +12,35 @@ pub enum SequencerError {
     /// The head block's L1-info deposit is missing or malformed.
     #[error("head block {0} has no valid L1-info deposit")]
     MissingL1Info(u64),
+    /// A block was built on a parent that is no longer the head.
+    #[error("cannot build on block {parent}: the head is block {head}")]
+    NotHead {
+        /// The parent asked for.
+        parent: u64,
+        /// The head.
+        head: u64,
+    },
+    /// A block the chain needs is not stored.
+    #[error("block {0} is missing from the database")]
+    MissingBlock(u64),
+    /// Derivation produced a block that contradicts the chain. The chain cannot be rewound, so
+    /// derivation stops.
+    #[error("derived block {number} contradicts the chain: {reason}")]
+    DerivationMismatch {
+        /// The block number.
+        number: u64,
+        /// What differs.
+        reason: String,
+    },
+    /// L1 data the next block needs could not be read.
+    #[error(transparent)]
+    Derive(#[from] ol_derive::DeriveError),
+    /// No L1 origin is valid for the next block yet (past the sequencer drift with the next L1
+    /// block unknown).
+    #[error("no L1 origin for the next block: {0}")]
+    NoOrigin(String),
+    /// The L1 block after the current origin is not its child: L1 reorged under the unsafe
+    /// chain, which this sequencer does not rebuild.
+    #[error("L1 reorged under the current L1 origin: {0}")]
+    L1Reorged(String),
 }

@@ -1,16 +1,24 @@
 //! Block production.
 //!
 //! [`Chain`] is the node's shared view of the canonical chain: storage, chain spec, EVM
-//! configuration and the head, with a broadcast of every new block; it is also the state the
-//! transaction pool validates against. [`Sequencer`] builds a block every block time on top of
-//! the head: the L1-info deposit for its L1 origin, then pool transactions by effective tip up to
-//! the gas limit; it computes the state root, seals the header, commits the block atomically and
-//! announces it. Empty blocks are produced too: an OP chain advances with time.
+//! configuration, the head and the safe and finalized heads, with a broadcast of every new block;
+//! it is also the state the transaction pool validates against. [`Chain::build_and_commit`] is
+//! the one way the chain grows: execute a block's attributes and transactions on the head, compute
+//! the state root, seal, commit atomically and announce. [`Sequencer`] calls it every block time
+//! with the L1 side of the block from an [`EpochSource`] (the genesis L1 block in dev mode, a
+//! real L1 otherwise) and pool transactions by effective tip; empty blocks are produced too: an
+//! OP chain advances with time.
 
 mod chain;
+mod commit;
+pub mod derivation;
+pub mod epochs;
 mod error;
 mod sequencer;
 
-pub use chain::{Chain, NewBlock};
+pub use chain::{Chain, NewBlock, SyncHeads};
+pub use commit::{BlockTimings, CommittedBlock};
+pub use derivation::Derivation;
+pub use epochs::{DevEpochs, EpochSource, L1Epochs, NextBlock};
 pub use error::SequencerError;
 pub use sequencer::{Sequencer, SequencerConfig};

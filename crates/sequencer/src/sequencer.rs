@@ -1,18 +1,17 @@
 //! The block production loop.
 
-use crate::{Chain, NewBlock, SequencerError};
-use alloy_consensus::Sealable;
-use alloy_primitives::B256;
-use ol_evm::{PayloadAttributes, next_block_base_fee};
-use ol_primitives::{L1BlockInfo, addresses::SEQUENCER_FEE_VAULT, genesis::jovian_extra_data};
-use ol_storage::{BlockBody, StateChanges, StateProviderDb};
+use crate::{
+    Chain, SequencerError,
+    epochs::{DevEpochs, EpochSource, NextBlock},
+};
+use ol_evm::{BestTransactions, SkipReason, next_block_base_fee};
 use ol_txpool::TxPool;
 use std::{
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Sequencer settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,36 +22,79 @@ pub struct SequencerConfig {
 
 /// Builds, seals and commits blocks on a timer.
 #[derive(Debug)]
-pub struct Sequencer {
+pub struct Sequencer<E = DevEpochs> {
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
     config: SequencerConfig,
+    epochs: E,
 }
 
-impl Sequencer {
-    /// A sequencer over `chain`, taking transactions from `pool`.
+impl Sequencer<DevEpochs> {
+    /// A sequencer over `chain` without L1: every block on the genesis L1 origin.
     pub const fn new(chain: Arc<Chain>, pool: Arc<TxPool>, config: SequencerConfig) -> Self {
+        Self::with_epochs(chain, pool, config, DevEpochs)
+    }
+
+    /// Builds the next block on the head now, commits it and announces it.
+    pub fn produce_block(&self) -> Result<(), SequencerError> {
+        let parent = self.chain.head();
+        let next = DevEpochs::next(
+            &self.chain,
+            &parent,
+            parent.timestamp + self.config.block_time,
+        );
+        self.produce(next)
+    }
+}
+
+impl<E: EpochSource> Sequencer<E> {
+    /// A sequencer over `chain`, taking transactions from `pool` and L1 origins from `epochs`.
+    pub const fn with_epochs(
+        chain: Arc<Chain>,
+        pool: Arc<TxPool>,
+        config: SequencerConfig,
+        epochs: E,
+    ) -> Self {
         Self {
             chain,
             pool,
             config,
+            epochs,
         }
     }
 
     /// Produces a block each time the wall clock reaches the next slot, until `shutdown` flips.
-    /// A block that fails to build is logged and retried at the next tick; storage errors end
-    /// the loop, since a node that cannot write must not pretend to sequence.
+    /// A block that cannot be built (no valid L1 origin yet, an execution failure) is logged and
+    /// retried; storage errors end the loop, since a node that cannot write must not pretend to
+    /// sequence.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), SequencerError> {
         let this = Arc::new(self);
         loop {
-            let next = this.chain.head().timestamp + this.config.block_time;
-            let wait = Duration::from_secs(next).saturating_sub(unix_now());
+            let parent = this.chain.head();
+            let timestamp = parent.timestamp + this.config.block_time;
+            let wait = Duration::from_secs(timestamp).saturating_sub(unix_now());
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => return Ok(()),
             }
+            let parent_info = this.chain.head_l1_info();
+            let next = match this
+                .epochs
+                .next_block(&this.chain, &parent, &parent_info, timestamp)
+                .await
+            {
+                Ok(next) => next,
+                Err(err) => {
+                    warn!(%err, number = parent.number + 1, "cannot start the next block; retrying");
+                    metrics::counter!("sequencer_origin_errors_total").increment(1);
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = shutdown.changed() => return Ok(()),
+                    }
+                }
+            };
             let worker = this.clone();
-            match tokio::task::spawn_blocking(move || worker.produce_block()).await {
+            match tokio::task::spawn_blocking(move || worker.produce(next)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(SequencerError::Storage(err))) => {
                     error!(%err, "storage failed; stopping the sequencer");
@@ -67,83 +109,66 @@ impl Sequencer {
         }
     }
 
-    /// Builds the next block on the head, commits it and announces it.
-    pub fn produce_block(&self) -> Result<(), SequencerError> {
-        let started = Instant::now();
+    /// Builds the block `next` describes on the head, with pool transactions unless it must be
+    /// empty, commits it and announces it.
+    fn produce(&self, next: NextBlock) -> Result<(), SequencerError> {
         let chain = &self.chain;
         let parent = chain.head();
-        let number = parent.number + 1;
-        let system_config = chain.spec().system_config();
-        // Without an L1 connection the origin stays at the genesis L1 block, so the whole chain
-        // is one epoch and the sequence number is the block number.
-        let l1_info = L1BlockInfo::new(chain.genesis_l1_origin(), number, system_config);
-        let attributes = PayloadAttributes {
-            timestamp: parent.timestamp + self.config.block_time,
-            prev_randao: B256::ZERO,
-            fee_recipient: SEQUENCER_FEE_VAULT,
-            gas_limit: chain.gas_limit(),
-            l1_info: l1_info.clone(),
-            deposits: Vec::new(),
-            parent_beacon_block_root: B256::ZERO,
-            extra_data: jovian_extra_data(system_config),
-        };
         let base_fee = next_block_base_fee(parent.inner())?;
-        let mut best = self.pool.best_transactions(base_fee);
-        let built = chain.evm().build_block(
-            StateProviderDb::new(chain.storage().clone()),
-            &parent,
-            &attributes,
-            &mut best,
-        )?;
-        drop(best);
-        let executed = started.elapsed();
-
-        let root_started = Instant::now();
-        let prepared = chain
-            .storage()
-            .prepare_state(&StateChanges::from_bundle(&built.bundle))?;
-        let mut header = built.header;
-        header.state_root = prepared.state_root;
-        header.withdrawals_root = Some(prepared.withdrawals_root);
-        let header = header.seal_slow();
-        let state_root_time = root_started.elapsed();
-        let body = BlockBody {
-            transactions: built.transactions,
-            senders: built.senders,
+        let committed = if next.include_transactions {
+            let mut best = self.pool.best_transactions(base_fee);
+            chain.build_and_commit(&parent, &next.attributes, &mut best)?
+        } else {
+            warn!(
+                number = parent.number + 1,
+                "past the max sequencer drift: the block leaves the pool out"
+            );
+            chain.build_and_commit(&parent, &next.attributes, &mut NoTransactions)?
         };
-        let commit_started = Instant::now();
-        chain
-            .storage()
-            .commit_block(&header, &body, &built.receipts, &prepared)?;
-        let committed = commit_started.elapsed();
-
-        self.pool.on_block(&body.senders, chain.as_ref());
-        let user_txs = body.transactions.len() - 1;
+        self.pool.on_block(&committed.senders, chain.as_ref());
+        let header = &committed.header;
         info!(
-            number,
+            number = header.number,
             hash = %header.hash(),
-            txs = user_txs,
+            txs = committed.user_transactions,
+            deposits = committed.deposits - 1,
+            l1_origin = next.attributes.l1_info.origin.number,
             gas = header.gas_used,
             base_fee,
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = (committed.timings.execution + committed.timings.state_root + committed.timings.commit).as_millis() as u64,
             "sealed block"
         );
-        metrics::gauge!("chain_head_number").set(number as f64);
-        metrics::histogram!("sequencer_block_execution_seconds").record(executed.as_secs_f64());
+        metrics::gauge!("chain_head_number").set(header.number as f64);
+        let timings = committed.timings;
+        metrics::histogram!("sequencer_block_execution_seconds")
+            .record(timings.execution.as_secs_f64());
         metrics::histogram!("sequencer_block_state_root_seconds")
-            .record(state_root_time.as_secs_f64());
-        metrics::histogram!("sequencer_block_commit_seconds").record(committed.as_secs_f64());
-        metrics::histogram!("sequencer_block_transactions").record(user_txs as f64);
+            .record(timings.state_root.as_secs_f64());
+        metrics::histogram!("sequencer_block_commit_seconds").record(timings.commit.as_secs_f64());
+        metrics::histogram!("sequencer_block_transactions")
+            .record(committed.user_transactions as f64);
         metrics::histogram!("sequencer_block_gas_used").record(header.gas_used as f64);
-        chain.advance(
-            NewBlock {
-                header,
-                transactions: body.transactions,
-                receipts: built.receipts,
-            },
-            l1_info,
-        );
         Ok(())
+    }
+}
+
+/// The transaction source of a block that must stay empty.
+#[derive(Debug)]
+struct NoTransactions;
+
+impl BestTransactions for NoTransactions {
+    fn next_transaction(
+        &mut self,
+    ) -> Option<alloy_consensus::transaction::Recovered<ol_primitives::OpTxEnvelope>> {
+        None
+    }
+
+    fn skip(
+        &mut self,
+        _tx: &alloy_consensus::transaction::Recovered<ol_primitives::OpTxEnvelope>,
+        _reason: SkipReason,
+        _detail: &str,
+    ) {
     }
 }
 

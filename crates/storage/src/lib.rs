@@ -12,6 +12,7 @@
 mod changes;
 mod check;
 mod error;
+mod forkchoice;
 mod genesis;
 mod proof;
 pub use genesis::{GenesisRoots, genesis_changes, genesis_roots};
@@ -22,6 +23,7 @@ pub mod tables;
 pub use changes::{AccountChange, PreparedState, StateChanges};
 pub use check::ConsistencyReport;
 pub use error::StorageError;
+pub use forkchoice::DerivedHead;
 pub use proof::{AccountProof, SlotProof};
 pub use provider::{BlockBody, Storage};
 pub use state::StateProviderDb;

@@ -59,6 +59,10 @@ pub const ALL: [&str; 15] = [
 
 /// Key of the head block number in [`META`].
 pub const HEAD_KEY: &[u8] = b"head";
+/// Key of the safe L2 head and the L1 block it was derived from (JSON) in [`META`].
+pub const SAFE_HEAD_KEY: &[u8] = b"safe_head";
+/// Key of the finalized L2 head and its L1 block (JSON) in [`META`].
+pub const FINALIZED_HEAD_KEY: &[u8] = b"finalized_head";
 /// Key of the genesis hash in [`META`].
 pub const GENESIS_KEY: &[u8] = b"genesis";
 /// Key of the chain spec (genesis and rollup config JSON) in [`META`].
