@@ -92,7 +92,7 @@ pub struct RpcServerArgs {
 }
 
 /// A duration as geth writes them (`5s`, `500ms`, `1m`, `1h`), or a number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

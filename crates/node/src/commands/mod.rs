@@ -8,6 +8,7 @@ mod dev_suite;
 pub mod genesis;
 pub mod init;
 pub mod node;
+mod rollup;
 mod signals;
 
 pub(crate) use signals::shutdown_signal;

@@ -1,8 +1,15 @@
 //! `openledger node`.
 
-use super::{CATCH_UP_WARN_SLOTS, missed_slots, signals::Signals, unix_now};
+use super::{
+    CATCH_UP_WARN_SLOTS, missed_slots,
+    rollup::{self, TaskResult},
+    signals::Signals,
+    unix_now,
+};
 use crate::{
-    args::{DatadirArgs, DevArgs, MetricsArgs, RpcServerArgs, SequencerArgs, TxPoolArgs},
+    args::{
+        DatadirArgs, DevArgs, MetricsArgs, RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs,
+    },
     dirs,
 };
 use clap::Args;
@@ -16,7 +23,7 @@ use std::{
     sync::Arc,
     time::Duration,
 };
-use tokio::sync::watch;
+use tokio::{sync::watch, task::JoinSet};
 use tracing::{info, warn};
 
 /// Block time of `--dev` when `--block-time` is not given.
@@ -66,6 +73,10 @@ pub struct NodeCommand {
     /// Prometheus metrics.
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    /// The rollup: L1, DA, follower mode, batcher and proposer.
+    #[command(flatten)]
+    pub rollup: RollupArgs,
 }
 
 impl NodeCommand {
@@ -177,6 +188,20 @@ impl NodeCommand {
         }
 
         let requested = self.requested_spec()?;
+        if self.rollup.l1_rpc.is_some() {
+            if self.dev.dev {
+                bail!(
+                    "--l1.rpc cannot run the --dev chain, which has no L1 genesis: deploy the L1 \
+                     contracts with `openledger l1 deploy` and `openledger init` the chain it writes"
+                );
+            }
+            if self.sequencer.gas_limit.is_some() {
+                bail!(
+                    "--gas-limit cannot be used with --l1.rpc: the block gas limit of a rollup is \
+                     its system config's, which derivation enforces"
+                );
+            }
+        }
         let datadir = self.resolve_datadir(
             requested.as_ref().map(ChainSpec::chain_id),
             dirs::default_datadir,
@@ -186,7 +211,7 @@ impl NodeCommand {
         let block_time = self.block_time(chain.spec());
         let head = chain.head();
         let missed = missed_slots(head.timestamp, unix_now(), block_time);
-        if missed >= CATCH_UP_WARN_SLOTS {
+        if missed >= CATCH_UP_WARN_SLOTS && !self.rollup.follow {
             warn!(
                 head = head.number,
                 head_timestamp = head.timestamp,
@@ -221,34 +246,77 @@ impl NodeCommand {
         }
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let sequencer = Sequencer::new(chain, pool, SequencerConfig { block_time });
-        let mut sequencer = tokio::spawn(sequencer.run(shutdown_rx));
-        info!(block_time, "sequencer started");
-
-        let (stopped_by_signal, outcome) = tokio::select! {
-            signal = signals.next() => {
-                info!(signal, "received signal; shutting down");
-                let _ = shutdown_tx.send(true);
-                tokio::select! {
-                    joined = &mut sequencer => (true, joined),
-                    signal = signals.next() => {
-                        bail!("received {signal} again while waiting for the sequencer; exiting")
+        let mut tasks = JoinSet::<TaskResult>::new();
+        let watcher = match &self.rollup.l1_rpc {
+            Some(l1_url) => {
+                let started = rollup::start(
+                    &self.rollup,
+                    l1_url,
+                    chain,
+                    pool,
+                    &datadir,
+                    block_time,
+                    &shutdown_rx,
+                    &mut tasks,
+                )
+                .await;
+                match started {
+                    Ok(watcher) => Some(watcher),
+                    Err(err) => {
+                        let _ = shutdown_tx.send(true);
+                        while tasks.join_next().await.is_some() {}
+                        rpc.stop().await;
+                        return Err(err);
                     }
                 }
             }
-            joined = &mut sequencer => (false, joined),
+            None => {
+                let sequencer = Sequencer::new(chain, pool, SequencerConfig { block_time });
+                let stop = shutdown_rx.clone();
+                tasks.spawn(async move {
+                    (
+                        "sequencer",
+                        sequencer.run(stop).await.wrap_err("the sequencer failed"),
+                    )
+                });
+                info!(block_time, "sequencer started");
+                None
+            }
         };
-        // Whatever ended the sequencer, stop serving before the database closes.
-        rpc.stop().await;
-        match outcome {
-            Ok(Ok(())) if stopped_by_signal => {
-                info!("shutdown complete");
+
+        let outcome = tokio::select! {
+            signal = signals.next() => {
+                info!(signal, "received signal; shutting down");
                 Ok(())
             }
-            Ok(Ok(())) => Err(eyre!("the sequencer stopped unexpectedly")),
-            Ok(Err(err)) => Err(eyre::Report::new(err).wrap_err("the sequencer failed")),
-            Err(join) => Err(eyre!("the sequencer task failed: {join}")),
+            Some(joined) = tasks.join_next() => match joined {
+                Ok((name, Ok(()))) => Err(eyre!("the {name} task stopped unexpectedly")),
+                Ok((_, Err(err))) => Err(err),
+                Err(join) => Err(eyre!("a node task panicked: {join}")),
+            },
+        };
+        let _ = shutdown_tx.send(true);
+        if let Some(watcher) = &watcher {
+            watcher.abort();
         }
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    None => break,
+                    Some(Ok((name, Err(err)))) => warn!(task = name, %err, "task failed while stopping"),
+                    Some(_) => {}
+                },
+                signal = signals.next() => {
+                    bail!("received {signal} again while waiting for the node's tasks; exiting")
+                }
+            }
+        }
+        // Whatever ended the node, stop serving before the database closes.
+        rpc.stop().await;
+        if outcome.is_ok() {
+            info!("shutdown complete");
+        }
+        outcome
     }
 }
 
@@ -284,6 +352,8 @@ mod tests {
         assert_eq!(node.sequencer, SequencerArgs::default());
         assert_eq!(node.dev, DevArgs::default());
         assert_eq!(node.metrics, MetricsArgs::default());
+        assert_eq!(node.rollup.l1_confirmations, 4);
+        assert!(node.rollup.l1_rpc.is_none() && !node.rollup.follow);
 
         assert_eq!(node.rpc.rpc_config(), ol_rpc::RpcConfig::default());
         assert_eq!(node.rpc.http_addr, IpAddr::V4(Ipv4Addr::LOCALHOST));

@@ -1,0 +1,144 @@
+//! The rollup roles of `openledger node` with `--l1.rpc`: the L1 watcher, derivation (the safe
+//! head of a sequencer, the whole chain of a follower), the L1-following sequencer, the batcher
+//! and the proposer, each a task that stops when the node shuts down.
+
+use crate::args::{DaPutMode, RollupArgs, signer};
+use eyre::{WrapErr, bail, eyre};
+use ol_batcher::Batcher;
+use ol_da::{HttpDaClient, PutMode};
+use ol_l1::{HttpL1Client, L1Client, L1Watcher, RetryConfig, WatcherConfig};
+use ol_sequencer::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
+use ol_txpool::TxPool;
+use std::{path::Path, sync::Arc};
+use tokio::{sync::watch, task::JoinSet};
+use tracing::info;
+
+/// A named task's outcome.
+pub(crate) type TaskResult = (&'static str, eyre::Result<()>);
+
+/// Starts the rollup roles onto `tasks`. Returns the watcher's task, which the caller aborts
+/// at shutdown (it polls L1 until its consumers are gone).
+pub(crate) async fn start(
+    args: &RollupArgs,
+    l1_url: &str,
+    chain: Arc<Chain>,
+    pool: Arc<TxPool>,
+    datadir: &Path,
+    block_time: u64,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<TaskResult>,
+) -> eyre::Result<tokio::task::JoinHandle<()>> {
+    let rollup = chain.spec().rollup.clone();
+    if block_time != rollup.block_time {
+        bail!(
+            "--block-time {block_time} differs from the rollup's block time {}: derivation \
+             would reject every batch",
+            rollup.block_time
+        );
+    }
+    let l1 = Arc::new(
+        HttpL1Client::new(l1_url, RetryConfig::default())
+            .wrap_err_with(|| format!("invalid --l1.rpc {l1_url}"))?,
+    );
+    let l1_chain_id = l1
+        .chain_id()
+        .await
+        .wrap_err_with(|| format!("cannot reach L1 at {l1_url}"))?;
+    if l1_chain_id != rollup.l1_chain_id {
+        bail!(
+            "L1 at {l1_url} has chain id {l1_chain_id}, the rollup config expects {}",
+            rollup.l1_chain_id
+        );
+    }
+    let da_url = args
+        .da_url
+        .as_deref()
+        .ok_or_else(|| eyre!("--l1.rpc needs --da.url: batches are resolved through DA"))?;
+    let mode = match args.da_put_mode {
+        DaPutMode::Generic => PutMode::Generic,
+        DaPutMode::Keccak => PutMode::Keccak,
+    };
+    let da = HttpDaClient::new(da_url, mode, args.da_timeout)
+        .wrap_err_with(|| format!("invalid --da.url {da_url}"))?;
+
+    let (watcher, mut events, view) = L1Watcher::new(
+        l1.clone(),
+        WatcherConfig {
+            confirmations: args.l1_confirmations,
+            poll_interval: args.l1_poll_interval,
+            ..WatcherConfig::default()
+        },
+    );
+    let watcher = tokio::spawn(watcher.run());
+    info!(url = l1_url, chain_id = l1_chain_id, confirmations = args.l1_confirmations, "following L1");
+
+    let derivation = Derivation::new(chain.clone(), l1.clone(), da.clone(), view.clone())
+        .wrap_err("cannot start derivation")?;
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        (
+            "derivation",
+            derivation.run(stop).await.wrap_err("derivation failed"),
+        )
+    });
+
+    if args.follow {
+        info!("follower: every block comes from L1 + DA");
+        // Nobody else consumes the watcher's events; derivation reads its view.
+        tasks.spawn(async move {
+            while events.recv().await.is_some() {}
+            ("L1 events", Ok(()))
+        });
+        return Ok(watcher);
+    }
+
+    let sequencer = Sequencer::with_epochs(
+        chain.clone(),
+        pool,
+        SequencerConfig { block_time },
+        L1Epochs::new(l1.clone(), view.clone()),
+    );
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        (
+            "sequencer",
+            sequencer.run(stop).await.wrap_err("the sequencer failed"),
+        )
+    });
+    info!(block_time, "sequencer started on L1 origins");
+
+    if let Some(key) = &args.batcher_key {
+        let signer = signer(key, "--batcher.key")?;
+        if signer.address() != rollup.genesis.system_config.batcher_addr {
+            bail!(
+                "--batcher.key is for {}, but the rollup's batcher is {}: followers would ignore its batches",
+                signer.address(),
+                rollup.genesis.system_config.batcher_addr
+            );
+        }
+        let config = args.batcher_config();
+        config.validate().map_err(|err| eyre!("batcher settings: {err}"))?;
+        let batcher = Batcher::open(
+            &datadir.join("batcher"),
+            config,
+            rollup.clone(),
+            chain.storage().clone(),
+            l1.clone(),
+            da.clone(),
+            signer,
+        )
+        .wrap_err("cannot open the batcher")?;
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            batcher.run(events, stop).await;
+            ("batcher", Ok(()))
+        });
+        info!(da = da_url, "batcher started");
+    } else {
+        tasks.spawn(async move {
+            while events.recv().await.is_some() {}
+            ("L1 events", Ok(()))
+        });
+    }
+    Ok(watcher)
+}
