@@ -555,6 +555,8 @@ pub struct TestNode {
     finished: bool,
     ws: bool,
     ws_port: Option<u16>,
+    /// `--dev --block-time 1`, or a chain initialised from files ([`TestNode::start_chain`]).
+    dev: bool,
 }
 
 impl TestNode {
@@ -569,7 +571,34 @@ impl TestNode {
         Self::start_inner(extra_args, false).await
     }
 
+    /// Starts a node on a chain of its own: `openledger init --genesis <genesis> --rollup-config
+    /// <rollup>` into a fresh data directory, then `openledger node` with `extra_args` (no
+    /// `--dev`, no `--block-time`: the rollup's), waiting until its JSON-RPC answers.
+    pub async fn start_chain(genesis: &Path, rollup: &Path, extra_args: Vec<String>) -> Result<Self> {
+        let mut node = Self::new_stopped(extra_args, false, false)?;
+        let datadir = node.datadir.clone();
+        node.run_cli(&[
+            OsStr::new("init"),
+            OsStr::new("--genesis"),
+            genesis.as_os_str(),
+            OsStr::new("--rollup-config"),
+            rollup.as_os_str(),
+            OsStr::new("--datadir"),
+            datadir.as_os_str(),
+        ])
+        .await?
+        .ensure_success()?;
+        node.spawn_and_wait().await?;
+        Ok(node)
+    }
+
     async fn start_inner(extra_args: Vec<String>, ws: bool) -> Result<Self> {
+        let mut node = Self::new_stopped(extra_args, ws, true)?;
+        node.spawn_and_wait().await?;
+        Ok(node)
+    }
+
+    fn new_stopped(extra_args: Vec<String>, ws: bool, dev: bool) -> Result<Self> {
         openledger_bin()?; // fail fast, before creating anything, when it is not built
         let dir = tempfile::Builder::new()
             .prefix("openledger-e2e-")
@@ -578,7 +607,7 @@ impl TestNode {
         let root = dir.path().to_path_buf();
         let datadir = root.join("data");
         let log_path = root.join("node.log");
-        let mut node = Self {
+        let node = Self {
             dir: Some(dir),
             root,
             datadir,
@@ -592,8 +621,8 @@ impl TestNode {
             finished: false,
             ws,
             ws_port: None,
+            dev,
         };
-        node.spawn_and_wait().await?;
         Ok(node)
     }
 
@@ -825,16 +854,20 @@ impl TestNode {
         self.starts += 1;
         let mut args: Vec<String> = vec![
             "node".into(),
-            "--dev".into(),
             "--datadir".into(),
             self.datadir.display().to_string(),
             "--http.addr".into(),
             "127.0.0.1".into(),
             "--http.port".into(),
             self.port.to_string(),
-            "--block-time".into(),
-            DEV_BLOCK_TIME_SECS.to_string(),
         ];
+        if self.dev {
+            args.extend([
+                "--dev".into(),
+                "--block-time".into(),
+                DEV_BLOCK_TIME_SECS.to_string(),
+            ]);
+        }
         if self.ws {
             let ws_port = free_port()?;
             self.ws_port = Some(ws_port);
@@ -1028,5 +1061,82 @@ impl Drop for AnvilProcess {
                 }
             }
         }
+    }
+}
+
+/// `openledger da serve` as a process (the built-in DA server), stopped by a signal or killed
+/// when dropped.
+#[derive(Debug)]
+pub struct DaProcess {
+    child: Child,
+    base: String,
+}
+
+impl DaProcess {
+    /// Starts the DA server on `port` with its store under `datadir`, `--da.admin` when `admin`
+    /// (the failover switch), and waits until `/health` answers.
+    pub async fn start(datadir: &Path, port: u16, admin: bool) -> Result<Self> {
+        let mut command = Command::new(openledger_bin()?);
+        command
+            .args(["da", "serve", "--datadir"])
+            .arg(datadir)
+            .args(["--da.port", &port.to_string()]);
+        if admin {
+            command.arg("--da.admin");
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if http
+                .get(format!("{base}/health"))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success())
+            {
+                return Ok(Self { child, base });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(eyre!("the DA server did not answer /health on {base}"))
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Result<i32> {
+        self.child
+            .id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .ok_or_else(|| eyre!("the DA server has exited"))
+    }
+
+    /// Sends `signal` and waits (at most 20 s) for the exit status.
+    pub async fn stop(mut self, signal: i32) -> Result<std::process::ExitStatus> {
+        send_signal(self.pid()?, signal)?;
+        Ok(tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??)
+    }
+
+    /// Turns eigenda-proxy's failover switch: while on, puts answer 503 (needs `admin`).
+    pub async fn set_failover(&self, on: bool) -> Result<()> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/admin/put-failover", self.base))
+            .body(if on { "true" } else { "false" })
+            .send()
+            .await?;
+        ensure!(
+            response.status().is_success(),
+            "failover switch: {}",
+            response.status()
+        );
+        Ok(())
     }
 }

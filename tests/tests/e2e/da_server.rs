@@ -2,55 +2,8 @@
 //! before a graceful stop or a SIGKILL are served after a restart; bad requests change nothing.
 
 use alloy::transports::http::reqwest;
-use eyre::{Result, ensure, eyre};
-use ol_e2e::{free_port, openledger_bin, send_signal};
-use std::{path::Path, process::Stdio, time::Duration};
-use tokio::process::{Child, Command};
-
-struct DaProcess {
-    child: Child,
-    base: String,
-}
-
-impl DaProcess {
-    async fn start(datadir: &Path, port: u16) -> Result<Self> {
-        let child = Command::new(openledger_bin()?)
-            .args(["da", "serve", "--datadir"])
-            .arg(datadir)
-            .args(["--da.port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http
-                .get(format!("{base}/health"))
-                .send()
-                .await
-                .is_ok_and(|response| response.status().is_success())
-            {
-                return Ok(Self { child, base });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(eyre!("the DA server did not answer /health on {base}"))
-    }
-
-    fn pid(&self) -> Result<i32> {
-        self.child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .ok_or_else(|| eyre!("the DA server has exited"))
-    }
-
-    async fn stop(mut self, signal: i32) -> Result<std::process::ExitStatus> {
-        send_signal(self.pid()?, signal)?;
-        Ok(tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??)
-    }
-}
+use eyre::{Result, ensure};
+use ol_e2e::{DaProcess, free_port};
 
 async fn put(base: &str, payload: &[u8]) -> Result<String> {
     let response = reqwest::Client::new()
@@ -77,33 +30,33 @@ async fn da_server_keeps_payloads_across_stops_and_crashes() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
 
-    let server = DaProcess::start(dir.path(), port).await?;
-    let first = put(&server.base, b"\x00frames before a graceful stop").await?;
+    let server = DaProcess::start(dir.path(), port, false).await?;
+    let first = put(&server.base(), b"\x00frames before a graceful stop").await?;
     let status = server.stop(libc::SIGTERM).await?;
     ensure!(
         status.success(),
         "SIGTERM ends the server cleanly: {status}"
     );
 
-    let server = DaProcess::start(dir.path(), port).await?;
+    let server = DaProcess::start(dir.path(), port, false).await?;
     assert_eq!(
-        get(&server.base, &first).await?,
+        get(&server.base(), &first).await?,
         (200, b"\x00frames before a graceful stop".to_vec())
     );
     // An acknowledged put is on disk: a SIGKILL right after it loses nothing.
-    let second = put(&server.base, &vec![9u8; 1 << 20]).await?;
+    let second = put(&server.base(), &vec![9u8; 1 << 20]).await?;
     server.stop(libc::SIGKILL).await?;
 
-    let server = DaProcess::start(dir.path(), port).await?;
-    assert_eq!(get(&server.base, &second).await?, (200, vec![9u8; 1 << 20]));
-    assert_eq!(get(&server.base, &first).await?.0, 200);
+    let server = DaProcess::start(dir.path(), port, false).await?;
+    assert_eq!(get(&server.base(), &second).await?, (200, vec![9u8; 1 << 20]));
+    assert_eq!(get(&server.base(), &first).await?.0, 200);
     // Unknown and malformed commitments.
     let unknown = format!("0x00{}", "11".repeat(32));
-    assert_eq!(get(&server.base, &unknown).await?.0, 404);
-    assert_eq!(get(&server.base, "0x7700").await?.0, 400);
+    assert_eq!(get(&server.base(), &unknown).await?.0, 404);
+    assert_eq!(get(&server.base(), "0x7700").await?.0, 400);
     // Over 16 MiB is refused.
     let response = reqwest::Client::new()
-        .post(format!("{}/put", server.base))
+        .post(format!("{}/put", server.base()))
         .body(vec![0u8; 16 * 1024 * 1024 + 1])
         .send()
         .await?;

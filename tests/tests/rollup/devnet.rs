@@ -1,0 +1,249 @@
+//! A whole local rollup for one test, torn down when dropped.
+
+use alloy::{
+    consensus::Transaction as _,
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::BlockTransactionsKind,
+    sol,
+    sol_types::SolCall,
+};
+use eyre::{Result, WrapErr, ensure, eyre};
+use ol_e2e::{
+    AnvilProcess, DaProcess, TestNode, dev_private_key_hex, free_port, npm_tool, openledger_bin,
+    raw_rpc, run_command, wait_until,
+};
+use serde_json::Value;
+use std::time::Duration;
+use tempfile::TempDir;
+
+sol! {
+    struct OutputProposal {
+        bytes32 outputRoot;
+        uint128 timestamp;
+        uint128 l2BlockNumber;
+    }
+    function getL2Output(uint256 index) external view returns (OutputProposal memory);
+    function latestOutputIndex() external view returns (uint256);
+}
+
+/// The dev mnemonic's accounts the devnet gives L1 roles (as `openledger l1 deploy` defaults).
+pub(crate) const BATCHER_INDEX: u32 = 8;
+/// The proposer's account index.
+pub(crate) const PROPOSER_INDEX: u32 = 9;
+
+/// Flags the sequencer and the follower share: quick L1 polls, DA.
+fn l1_flags(anvil: &AnvilProcess, da: &DaProcess, confirmations: u64) -> Vec<String> {
+    vec![
+        "--l1.rpc".into(),
+        anvil.url().to_string(),
+        "--l1.confirmations".into(),
+        confirmations.to_string(),
+        "--l1.poll-interval".into(),
+        "300ms".into(),
+        "--da.url".into(),
+        da.base().to_owned(),
+    ]
+}
+
+/// anvil, the deployment, DA, a sequencer and a follower.
+#[derive(Debug)]
+pub(crate) struct Devnet {
+    pub(crate) dir: TempDir,
+    pub(crate) anvil: AnvilProcess,
+    pub(crate) da: DaProcess,
+    pub(crate) deployment: Value,
+    pub(crate) sequencer: TestNode,
+    pub(crate) follower: TestNode,
+}
+
+impl Devnet {
+    /// Starts anvil (1 s blocks), deploys, starts DA (with the failover switch), the sequencer
+    /// (`sequencer_confirmations` L1 confirmations, batcher, proposer) and the follower (1).
+    pub(crate) async fn start(sequencer_confirmations: u64) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("openledger-rollup-")
+            .tempdir()?;
+        let anvil = AnvilProcess::start(
+            &["--block-time", "1"],
+            &dir.path().join("anvil.log"),
+        )
+        .await?;
+        let out = dir.path().join("devnet");
+        run_command(
+            &openledger_bin()?,
+            &[
+                "l1",
+                "deploy",
+                "--l1.rpc",
+                anvil.url().as_str(),
+                "--out",
+                out.to_str().ok_or_else(|| eyre!("temp path"))?,
+            ],
+            dir.path(),
+        )
+        .await?
+        .ensure_success()?;
+        let deployment: Value =
+            serde_json::from_slice(&std::fs::read(out.join("l1-deployment.json"))?)?;
+        let da = DaProcess::start(&dir.path().join("da"), free_port()?, true).await?;
+        let genesis = out.join("genesis.json");
+        let rollup = out.join("rollup.json");
+
+        let mut sequencer_args = l1_flags(&anvil, &da, sequencer_confirmations);
+        sequencer_args.extend([
+            "--batcher.key".into(),
+            dev_private_key_hex(BATCHER_INDEX),
+            "--batcher.max-channel-duration".into(),
+            "1".into(),
+            "--batcher.max-channel-age".into(),
+            "2s".into(),
+            "--proposer.key".into(),
+            dev_private_key_hex(PROPOSER_INDEX),
+            "--proposer.l2oo".into(),
+            address(&deployment, "l2OutputOracle")?.to_string(),
+        ]);
+        let sequencer = TestNode::start_chain(&genesis, &rollup, sequencer_args).await?;
+        let mut follower_args = l1_flags(&anvil, &da, 1);
+        follower_args.push("--follow".into());
+        let follower = TestNode::start_chain(&genesis, &rollup, follower_args).await?;
+        Ok(Self {
+            dir,
+            anvil,
+            da,
+            deployment,
+            sequencer,
+            follower,
+        })
+    }
+
+    /// An address from `l1-deployment.json`.
+    pub(crate) fn address(&self, field: &str) -> Result<Address> {
+        address(&self.deployment, field)
+    }
+
+    /// `cast` with arguments, against anvil; fails unless it exits 0. Returns stdout.
+    pub(crate) async fn cast(&self, args: &[&str]) -> Result<String> {
+        let url = self.anvil.url().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--rpc-url", &url]);
+        let output = run_command(&npm_tool("cast")?, &all, self.dir.path())
+            .await?
+            .ensure_success()?;
+        Ok(output.stdout.trim().to_owned())
+    }
+
+    /// Stops both nodes gracefully and removes the directories.
+    pub(crate) async fn finish(self) -> Result<()> {
+        self.follower.finish().await?;
+        self.sequencer.finish().await?;
+        Ok(())
+    }
+}
+
+fn address(deployment: &Value, field: &str) -> Result<Address> {
+    deployment[field]
+        .as_str()
+        .ok_or_else(|| eyre!("l1-deployment.json has no {field}: {deployment}"))?
+        .parse()
+        .wrap_err_with(|| format!("l1-deployment.json {field}"))
+}
+
+/// `optimism_syncStatus` of a node.
+pub(crate) async fn sync_status(node: &TestNode) -> Result<Value> {
+    raw_rpc(&node.provider(), "optimism_syncStatus", ()).await
+}
+
+/// The safe L2 head number of a node.
+pub(crate) async fn safe_number(node: &TestNode) -> Result<u64> {
+    let status = sync_status(node).await?;
+    status["safe_l2"]["number"]
+        .as_u64()
+        .ok_or_else(|| eyre!("syncStatus without safe_l2.number: {status}"))
+}
+
+/// Waits until `node`'s safe head reaches `number` (at most `timeout`).
+pub(crate) async fn wait_for_safe(node: &TestNode, number: u64, timeout: Duration) -> Result<u64> {
+    wait_until(
+        &format!("safe head {number}"),
+        timeout,
+        Duration::from_millis(500),
+        async || Ok(Some(safe_number(node).await?).filter(|safe| *safe >= number)),
+    )
+    .await
+    .wrap_err_with(|| format!("node log:\n{}", node.log_tail(40)))
+}
+
+/// Checks that both nodes have the same block hash at every height up to `upto`.
+pub(crate) async fn assert_same_chain(a: &DynProvider, b: &DynProvider, upto: u64) -> Result<()> {
+    for number in 0..=upto {
+        let ours = block_hash(a, number).await?;
+        let theirs = block_hash(b, number).await?;
+        ensure!(
+            ours == theirs,
+            "block {number} differs: sequencer {ours}, follower {theirs}"
+        );
+    }
+    Ok(())
+}
+
+async fn block_hash(provider: &DynProvider, number: u64) -> Result<B256> {
+    Ok(provider
+        .get_block_by_number(number.into())
+        .await?
+        .ok_or_else(|| eyre!("block {number} missing"))?
+        .header
+        .hash)
+}
+
+/// The calldata of every transaction sent to `inbox` in L1 blocks `from..=to`.
+pub(crate) async fn inbox_payloads(
+    l1: &DynProvider,
+    inbox: Address,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Bytes>> {
+    let mut payloads = Vec::new();
+    for number in from..=to {
+        let block = l1
+            .get_block_by_number(number.into())
+            .kind(BlockTransactionsKind::Full)
+            .await?
+            .ok_or_else(|| eyre!("L1 block {number} missing"))?;
+        for tx in block.transactions.txns() {
+            if tx.inner.to() == Some(inbox) {
+                payloads.push(tx.inner.input().clone());
+            }
+        }
+    }
+    Ok(payloads)
+}
+
+/// The oracle's output at `index`: (output root, L2 block number).
+pub(crate) async fn oracle_output(devnet: &Devnet, index: u64) -> Result<(B256, u64)> {
+    let l1 = devnet.anvil.provider()?;
+    let oracle = devnet.address("l2OutputOracle")?;
+    let call = getL2OutputCall {
+        index: U256::from(index),
+    };
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(oracle)
+        .input(call.abi_encode().into());
+    let raw = l1.call(tx).await?;
+    let output = getL2OutputCall::abi_decode_returns(&raw)?;
+    Ok((output.outputRoot, u64::try_from(output.l2BlockNumber)?))
+}
+
+/// How many outputs the oracle holds.
+pub(crate) async fn oracle_outputs(devnet: &Devnet) -> Result<u64> {
+    let l1 = devnet.anvil.provider()?;
+    let oracle = devnet.address("l2OutputOracle")?;
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(oracle)
+        .input(latestOutputIndexCall {}.abi_encode().into());
+    match l1.call(tx).await {
+        // latestOutputIndex reverts (underflow) while the oracle is empty.
+        Err(_) => Ok(0),
+        Ok(raw) => Ok(latestOutputIndexCall::abi_decode_returns(&raw)?.to::<u64>() + 1),
+    }
+}

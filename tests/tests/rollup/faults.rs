@@ -1,0 +1,1 @@
+//! Faults placeholder: filled in once the happy path runs.
