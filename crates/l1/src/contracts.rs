@@ -360,7 +360,8 @@ mod tests {
 
     #[test]
     fn the_rollup_config_is_anchored_at_the_deployment() {
-        let params = RollupDeployParams::dev(4242, Address::repeat_byte(8), Address::repeat_byte(9));
+        let params =
+            RollupDeployParams::dev(4242, Address::repeat_byte(8), Address::repeat_byte(9));
         let deployed = DeployedRollup {
             l1_chain_id: 5,
             deployer: Address::repeat_byte(1),

@@ -54,7 +54,16 @@ pub async fn sign_call<C: L1Client>(
     call: L1Call,
 ) -> Result<SignedCall, L1Error> {
     let kind = TxKind::Call(call.to);
-    sign_tx(client, signer, chain_id, kind, call.value, call.input, call.gas_limit).await
+    sign_tx(
+        client,
+        signer,
+        chain_id,
+        kind,
+        call.value,
+        call.input,
+        call.gas_limit,
+    )
+    .await
 }
 
 /// Signs the creation of a contract from `init_code` (creation code followed by the ABI-encoded

@@ -31,7 +31,11 @@ pub fn output_of_header(header: &Sealed<Header>) -> Option<L2Output> {
     let message_passer_storage_root = header.withdrawals_root?;
     Some(L2Output {
         version: OUTPUT_VERSION_V0,
-        output_root: output_root(header.state_root, message_passer_storage_root, header.hash()),
+        output_root: output_root(
+            header.state_root,
+            message_passer_storage_root,
+            header.hash(),
+        ),
         state_root: header.state_root,
         message_passer_storage_root,
         block_hash: header.hash(),

@@ -382,12 +382,17 @@ mod tests {
         l1.mine(1);
         l1.fail_next(5);
         let (stop_tx, stop) = watch::channel(false);
-        let task = tokio::spawn(Proposer::new(config(), storage, l1.clone(), signer.clone()).run(safe, stop));
+        let task = tokio::spawn(
+            Proposer::new(config(), storage, l1.clone(), signer.clone()).run(safe, stop),
+        );
         let mining = miner(l1.clone());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         // `unwrap_or`: this read may draw one of the injected failures itself.
         while l1.nonce(signer.address()).await.unwrap_or(0) == 0 {
-            assert!(tokio::time::Instant::now() < deadline, "no proposal after the outage");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no proposal after the outage"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         stop_tx.send(true).unwrap();

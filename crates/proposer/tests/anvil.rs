@@ -64,8 +64,11 @@ async fn outputs_of_safe_blocks_land_in_the_oracle_and_a_restart_continues() {
     let anvil = Anvil::start().await;
     let client = anvil.client();
     let proposer_key = dev_signer(9);
-    let params =
-        RollupDeployParams::dev(DEV_CHAIN_ID, dev_signer(8).address(), proposer_key.address());
+    let params = RollupDeployParams::dev(
+        DEV_CHAIN_ID,
+        dev_signer(8).address(),
+        proposer_key.address(),
+    );
     let deployed = deploy_rollup(&client, &dev_signer(0), &params)
         .await
         .unwrap();
@@ -88,7 +91,12 @@ async fn outputs_of_safe_blocks_land_in_the_oracle_and_a_restart_continues() {
     produce(25);
 
     // A key that is not the oracle's proposer is refused before anything is sent.
-    let mut foreign = Proposer::new(config(oracle), storage.clone(), client.clone(), dev_signer(0));
+    let mut foreign = Proposer::new(
+        config(oracle),
+        storage.clone(),
+        client.clone(),
+        dev_signer(0),
+    );
     assert!(matches!(
         foreign.step(25).await,
         Err(ProposerError::NotProposer { .. })
@@ -144,10 +152,7 @@ async fn outputs_of_safe_blocks_land_in_the_oracle_and_a_restart_continues() {
     let proposal = restarted.step(35).await.unwrap().expect("a proposal");
     assert_eq!(proposal.l2_block_number, 30);
     let (root, number) = l2_output(&client, oracle, 2).await;
-    assert_eq!(
-        root,
-        storage.output_at(30).unwrap().unwrap().output_root
-    );
+    assert_eq!(root, storage.output_at(30).unwrap().unwrap().output_root);
     assert_eq!(number, 30);
 
     // The loop follows the safe head and stops on shutdown.
@@ -167,10 +172,7 @@ async fn outputs_of_safe_blocks_land_in_the_oracle_and_a_restart_continues() {
     for (index, block) in [(3u64, 40u64), (4, 50)] {
         let (root, number) = l2_output(&client, oracle, index).await;
         assert_eq!(number, u128::from(block));
-        assert_eq!(
-            root,
-            storage.output_at(block).unwrap().unwrap().output_root
-        );
+        assert_eq!(root, storage.output_at(block).unwrap().unwrap().output_root);
     }
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), task)

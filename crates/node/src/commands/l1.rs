@@ -105,7 +105,10 @@ impl std::fmt::Debug for L1DeployCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("L1DeployCommand")
             .field("l1_rpc", &self.l1_rpc)
-            .field("deployer_key", &self.deployer_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "deployer_key",
+                &self.deployer_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("out", &self.out)
             .field("l2_chain_id", &self.l2_chain_id)
             .field("block_time", &self.block_time)
