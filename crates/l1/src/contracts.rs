@@ -182,10 +182,10 @@ pub enum DeployError {
     #[error("invalid deployment parameters: {0}")]
     InvalidParams(String),
     /// L1 refused or did not answer.
-    #[error("deploying {contract}: {source}")]
+    #[error("{step}: {source}")]
     L1 {
-        /// The contract being deployed (or `"-"` before the first).
-        contract: &'static str,
+        /// What the deployment was doing ("deploying SystemConfig").
+        step: &'static str,
         /// The L1 error.
         #[source]
         source: L1Error,
@@ -213,7 +213,7 @@ pub async fn deploy_rollup<C: L1Client>(
 ) -> Result<DeployedRollup, DeployError> {
     params.validate()?;
     let l1_chain_id = client.chain_id().await.map_err(|source| DeployError::L1 {
-        contract: "-",
+        step: "reading the L1 chain id",
         source,
     })?;
     let owner = deployer.address();
@@ -221,7 +221,7 @@ pub async fn deploy_rollup<C: L1Client>(
         client,
         deployer,
         l1_chain_id,
-        "OptimismPortal",
+        ("OptimismPortal", "deploying OptimismPortal"),
         OptimismPortal::BYTECODE.clone(),
     )
     .await?;
@@ -248,7 +248,7 @@ pub async fn deploy_rollup<C: L1Client>(
         client,
         deployer,
         l1_chain_id,
-        "SystemConfig",
+        ("SystemConfig", "deploying SystemConfig"),
         init_code(&SystemConfigContract::BYTECODE, &system_config_args),
     )
     .await?;
@@ -267,7 +267,7 @@ pub async fn deploy_rollup<C: L1Client>(
         client,
         deployer,
         l1_chain_id,
-        "L2OutputOracle",
+        ("L2OutputOracle", "deploying L2OutputOracle"),
         init_code(&L2OutputOracle::BYTECODE, &oracle_args),
     )
     .await?;
@@ -278,7 +278,7 @@ pub async fn deploy_rollup<C: L1Client>(
         .header_by_number(anchor.number)
         .await
         .map_err(|source| DeployError::L1 {
-            contract: "L2OutputOracle",
+            step: "checking the anchor block",
             source,
         })?;
     if still.map(|header| header.hash) != Some(anchor.hash) {
@@ -309,14 +309,15 @@ fn init_code(bytecode: &Bytes, args: &impl SolConstructor) -> Bytes {
 }
 
 /// Creates one contract and waits for it; returns its address and the block it was created in.
+/// `step` names the work in errors ("deploying <contract>").
 async fn deploy<C: L1Client>(
     client: &C,
     deployer: &PrivateKeySigner,
     chain_id: u64,
-    contract: &'static str,
+    (contract, step): (&'static str, &'static str),
     code: Bytes,
 ) -> Result<(Address, ol_primitives::L1BlockRef), DeployError> {
-    let l1 = |source| DeployError::L1 { contract, source };
+    let l1 = |source| DeployError::L1 { step, source };
     let signed = sign_create(client, deployer, chain_id, code)
         .await
         .map_err(l1)?;
@@ -344,7 +345,7 @@ async fn anchor_block<C: L1Client>(
         .header_by_number(block.number)
         .await
         .map_err(|source| DeployError::L1 {
-            contract: "SystemConfig",
+            step: "reading the anchor block",
             source,
         })?;
     match header {
