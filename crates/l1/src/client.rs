@@ -5,7 +5,7 @@ use crate::{
     block::{L1BlockRef, L1Header, L1Log, L1Receipt, L1Transaction},
     error::L1Error,
 };
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
 use std::{future::Future, sync::Arc};
 
 /// A named L1 block (the JSON-RPC block tags the rollup uses).
@@ -39,13 +39,13 @@ pub struct Fees {
     pub max_priority_fee_per_gas: u128,
 }
 
-/// A call to estimate the gas of.
+/// A call to estimate the gas of or to run without a transaction (`eth_call`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GasQuery {
     /// Sender.
     pub from: Address,
-    /// Recipient.
-    pub to: Address,
+    /// Recipient, or a contract creation.
+    pub to: TxKind,
     /// Value in wei.
     pub value: U256,
     /// Calldata.
@@ -97,6 +97,14 @@ pub trait L1Client: Send + Sync {
 
     /// The gas a call would use.
     fn estimate_gas(&self, query: GasQuery) -> impl Future<Output = Result<u64, L1Error>> + Send;
+
+    /// Runs `query` against the state after block `block` without a transaction (`eth_call`) and
+    /// returns its output; a revert is [`L1Error::Rejected`].
+    fn call(
+        &self,
+        query: GasQuery,
+        block: BlockTag,
+    ) -> impl Future<Output = Result<Bytes, L1Error>> + Send;
 
     /// Sends a signed, EIP-2718 encoded transaction and returns its hash.
     fn send_raw_transaction(
@@ -160,6 +168,14 @@ impl<T: L1Client> L1Client for Arc<T> {
 
     fn estimate_gas(&self, query: GasQuery) -> impl Future<Output = Result<u64, L1Error>> + Send {
         (**self).estimate_gas(query)
+    }
+
+    fn call(
+        &self,
+        query: GasQuery,
+        block: BlockTag,
+    ) -> impl Future<Output = Result<Bytes, L1Error>> + Send {
+        (**self).call(query, block)
     }
 
     fn send_raw_transaction(

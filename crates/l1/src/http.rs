@@ -9,7 +9,7 @@ use crate::{
 };
 use alloy::{
     consensus::Transaction as _,
-    eips::BlockNumberOrTag,
+    eips::{BlockId, BlockNumberOrTag},
     network::{ReceiptResponse as _, TransactionResponse as _},
     primitives::{Address, B256, Bytes},
     providers::{Provider, RootProvider},
@@ -48,6 +48,24 @@ impl HttpL1Client {
         &self.retry
     }
 
+    const fn number_or_tag(tag: BlockTag) -> BlockNumberOrTag {
+        match tag {
+            BlockTag::Latest => BlockNumberOrTag::Latest,
+            BlockTag::Safe => BlockNumberOrTag::Safe,
+            BlockTag::Finalized => BlockNumberOrTag::Finalized,
+        }
+    }
+
+    fn request(query: GasQuery) -> TransactionRequest {
+        TransactionRequest {
+            from: Some(query.from),
+            to: Some(query.to),
+            value: Some(query.value),
+            ..TransactionRequest::default()
+        }
+        .input(query.input.into())
+    }
+
     fn header_of(method: &'static str, block: Block) -> Result<L1Header, L1Error> {
         let hash = block.header.hash;
         let header = block.header.inner;
@@ -75,11 +93,7 @@ impl L1Client for HttpL1Client {
     }
 
     async fn block_ref(&self, tag: BlockTag) -> Result<L1BlockRef, L1Error> {
-        let number = match tag {
-            BlockTag::Latest => BlockNumberOrTag::Latest,
-            BlockTag::Safe => BlockNumberOrTag::Safe,
-            BlockTag::Finalized => BlockNumberOrTag::Finalized,
-        };
+        let number = Self::number_or_tag(tag);
         let block = with_retry(&self.retry, "eth_getBlockByNumber", || async {
             self.provider.get_block_by_number(number).await
         })
@@ -211,13 +225,18 @@ impl L1Client for HttpL1Client {
     }
 
     async fn estimate_gas(&self, query: GasQuery) -> Result<u64, L1Error> {
-        let request = TransactionRequest::default()
-            .from(query.from)
-            .to(query.to)
-            .value(query.value)
-            .input(query.input.into());
+        let request = Self::request(query);
         with_retry(&self.retry, "eth_estimateGas", || async {
             self.provider.estimate_gas(request.clone()).await
+        })
+        .await
+    }
+
+    async fn call(&self, query: GasQuery, block: BlockTag) -> Result<Bytes, L1Error> {
+        let request = Self::request(query);
+        let block = BlockId::Number(Self::number_or_tag(block));
+        with_retry(&self.retry, "eth_call", || async {
+            self.provider.call(request.clone()).block(block).await
         })
         .await
     }

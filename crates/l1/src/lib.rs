@@ -7,9 +7,13 @@
 //! - [`deposits`]: `TransactionDeposited` logs into deposit transactions, per the OP spec.
 //! - [`next_l1_origin`]: the sequencer's L1 origin rule.
 //! - [`tx`]: signing and sending L1 transactions from a local key.
+//! - [`contracts`]: the rollup's L1 contracts (bindings, creation code) and their deployment.
 
+#[cfg(feature = "test-utils")]
+pub mod anvil;
 pub mod block;
 pub mod client;
+pub mod contracts;
 pub mod deposits;
 pub mod error;
 pub mod http;
@@ -22,6 +26,7 @@ pub mod watcher;
 
 pub use block::{L1BlockRef, L1Header, L1Log, L1Receipt, L1Transaction};
 pub use client::{BlockTag, Fees, GasQuery, L1Client};
+pub use contracts::{DeployError, DeployedRollup, RollupDeployParams, deploy_rollup};
 pub use deposits::{
     BlockDepositsError, DEPOSIT_EVENT_TOPIC, DepositError, block_deposits, decode_deposit,
     deposit_from_log, user_deposit_source_hash,

@@ -10,7 +10,7 @@ use crate::{
 use alloy::{
     consensus::{Header, Transaction as _, TxEnvelope, transaction::SignerRecoverable as _},
     eips::Decodable2718,
-    primitives::{Address, B256, Bytes, Log},
+    primitives::{Address, B256, Bytes, Log, TxKind},
 };
 use parking_lot::Mutex;
 use std::{collections::HashMap, time::Duration};
@@ -32,6 +32,8 @@ struct State {
     receipts: HashMap<B256, L1Receipt>,
     pending: Vec<L1Transaction>,
     nonces: HashMap<Address, u64>,
+    /// `eth_call` answers by (contract, calldata): no EVM runs here.
+    call_results: HashMap<(Address, Bytes), Bytes>,
     /// Makes re-mined blocks at the same height differ from the ones they replace.
     salt: u64,
     failures_left: u32,
@@ -163,6 +165,12 @@ impl MemoryL1 {
         self.mine(new_blocks)
     }
 
+    /// Makes `eth_call`s of `to` with calldata `input` answer `output` (at every block); other
+    /// calls are refused as reverted, since no EVM runs here.
+    pub fn set_call_result(&self, to: Address, input: Bytes, output: Bytes) {
+        self.state.lock().call_results.insert((to, input), output);
+    }
+
     /// Makes the next `count` requests fail as an unreachable endpoint would.
     pub fn fail_next(&self, count: u32) {
         self.state.lock().failures_left = count;
@@ -270,6 +278,22 @@ impl L1Client for MemoryL1 {
     async fn estimate_gas(&self, query: GasQuery) -> Result<u64, L1Error> {
         drop(self.enter("eth_estimateGas")?);
         Ok(21_000 + 16 * query.input.len() as u64)
+    }
+
+    async fn call(&self, query: GasQuery, _block: BlockTag) -> Result<Bytes, L1Error> {
+        let state = self.enter("eth_call")?;
+        let reverted = || L1Error::Rejected {
+            method: "eth_call",
+            message: "execution reverted (no result set on this MemoryL1)".into(),
+        };
+        let TxKind::Call(to) = query.to else {
+            return Err(reverted());
+        };
+        state
+            .call_results
+            .get(&(to, query.input))
+            .cloned()
+            .ok_or_else(reverted)
     }
 
     async fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, L1Error> {

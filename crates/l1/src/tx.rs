@@ -53,17 +53,60 @@ pub async fn sign_call<C: L1Client>(
     chain_id: u64,
     call: L1Call,
 ) -> Result<SignedCall, L1Error> {
+    let kind = TxKind::Call(call.to);
+    sign_tx(
+        client,
+        signer,
+        chain_id,
+        kind,
+        call.value,
+        call.input,
+        call.gas_limit,
+    )
+    .await
+}
+
+/// Signs the creation of a contract from `init_code` (creation code followed by the ABI-encoded
+/// constructor arguments), with an estimated gas limit; the contract's address is
+/// `signer.address().create(nonce)` of the result.
+pub async fn sign_create<C: L1Client>(
+    client: &C,
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    init_code: Bytes,
+) -> Result<SignedCall, L1Error> {
+    sign_tx(
+        client,
+        signer,
+        chain_id,
+        TxKind::Create,
+        U256::ZERO,
+        init_code,
+        None,
+    )
+    .await
+}
+
+async fn sign_tx<C: L1Client>(
+    client: &C,
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    gas_limit: Option<u64>,
+) -> Result<SignedCall, L1Error> {
     let from = signer.address();
     let nonce = client.nonce(from).await?;
     let fees = client.fees().await?;
-    let gas_limit = match call.gas_limit {
+    let gas_limit = match gas_limit {
         Some(gas) => gas,
         None => {
             let query = GasQuery {
                 from,
-                to: call.to,
-                value: call.value,
-                input: call.input.clone(),
+                to,
+                value,
+                input: input.clone(),
             };
             let estimate = client.estimate_gas(query).await?;
             estimate.saturating_add(estimate * GAS_MARGIN_PERCENT / 100)
@@ -75,10 +118,10 @@ pub async fn sign_call<C: L1Client>(
         gas_limit,
         max_fee_per_gas: fees.max_fee_per_gas,
         max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-        to: TxKind::Call(call.to),
-        value: call.value,
+        to,
+        value,
         access_list: Default::default(),
-        input: call.input,
+        input,
     };
     let signature = signer
         .sign_hash_sync(&tx.signature_hash())

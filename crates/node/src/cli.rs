@@ -4,7 +4,7 @@ use crate::{
     args::LogArgs,
     commands::{
         attribution::AttributionCommand, bench::BenchCommand, da::DaCommand, db::DbCommand,
-        genesis::GenesisCommand, init::InitCommand, node::NodeCommand,
+        genesis::GenesisCommand, init::InitCommand, l1::L1Command, node::NodeCommand,
     },
     logging,
 };
@@ -59,6 +59,9 @@ pub enum Commands {
     /// Data availability: the built-in DA server.
     #[command(name = "da")]
     Da(DaCommand),
+    /// L1 tools: deploy the rollup's L1 contracts.
+    #[command(name = "l1")]
+    L1(L1Command),
 }
 
 impl Cli {
@@ -73,6 +76,7 @@ impl Cli {
             Commands::Attribution(command) => command.execute(),
             Commands::Bench(command) => command.execute(),
             Commands::Da(command) => command.execute(),
+            Commands::L1(command) => command.execute(),
         }
     }
 }

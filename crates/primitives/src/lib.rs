@@ -17,7 +17,7 @@ pub use config::{
 };
 pub use genesis::{GenesisError, load_genesis};
 pub use l1_info::{L1BlockInfo, L1InfoError, L1Origin};
-pub use output::output_root;
+pub use output::{L2Output, output_of_header, output_root};
 
 /// Re-exported so downstream crates name one set of types.
 pub use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope, OpTypedTransaction, TxDeposit};

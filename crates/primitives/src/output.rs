@@ -1,9 +1,48 @@
 //! The L2 output root that proposers post to L1 and `optimism_outputAtBlock` answers.
 
+use alloy_consensus::{Header, Sealed};
 use alloy_primitives::{B256, keccak256};
 
 /// Version of the output root format (v0, the only one OP defines).
 pub const OUTPUT_VERSION_V0: B256 = B256::ZERO;
+
+/// The output of an L2 block: its output root and the parts it commits to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L2Output {
+    /// The output root version ([`OUTPUT_VERSION_V0`]).
+    pub version: B256,
+    /// `keccak256(version ++ stateRoot ++ messagePasserStorageRoot ++ blockHash)`.
+    pub output_root: B256,
+    /// The block's state root.
+    pub state_root: B256,
+    /// The storage root of the L2ToL1MessagePasser after the block.
+    pub message_passer_storage_root: B256,
+    /// The block hash.
+    pub block_hash: B256,
+    /// The block number.
+    pub block_number: u64,
+    /// The block timestamp.
+    pub timestamp: u64,
+}
+
+/// The output of a sealed post-Isthmus header, whose `withdrawalsRoot` is the message passer's
+/// storage root; `None` for a header without one (which no block of this chain has).
+pub fn output_of_header(header: &Sealed<Header>) -> Option<L2Output> {
+    let message_passer_storage_root = header.withdrawals_root?;
+    Some(L2Output {
+        version: OUTPUT_VERSION_V0,
+        output_root: output_root(
+            header.state_root,
+            message_passer_storage_root,
+            header.hash(),
+        ),
+        state_root: header.state_root,
+        message_passer_storage_root,
+        block_hash: header.hash(),
+        block_number: header.number,
+        timestamp: header.timestamp,
+    })
+}
 
 /// `keccak256(version ++ stateRoot ++ messagePasserStorageRoot ++ blockHash)`, 128 bytes hashed.
 /// After Isthmus a header's `withdrawalsRoot` is the message passer's storage root.
@@ -50,6 +89,29 @@ mod tests {
                 B256::repeat_byte(0x11),
                 B256::repeat_byte(0x33)
             )
+        );
+    }
+
+    #[test]
+    fn output_of_header_commits_to_the_withdrawals_root_and_hash() {
+        use alloy_consensus::Sealable;
+        let mut header = Header {
+            number: 7,
+            timestamp: 99,
+            state_root: B256::repeat_byte(1),
+            ..Header::default()
+        };
+        assert_eq!(output_of_header(&header.clone().seal_slow()), None);
+        header.withdrawals_root = Some(B256::repeat_byte(2));
+        let sealed = header.seal_slow();
+        let output = output_of_header(&sealed).unwrap();
+        assert_eq!(
+            output.output_root,
+            output_root(B256::repeat_byte(1), B256::repeat_byte(2), sealed.hash())
+        );
+        assert_eq!(
+            (output.block_number, output.timestamp, output.block_hash),
+            (7, 99, sealed.hash())
         );
     }
 

@@ -13,7 +13,7 @@ use alloy_consensus::{Header, Sealed};
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::B256;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
-use ol_primitives::{RollupConfig, output::OUTPUT_VERSION_V0, output_root};
+use ol_primitives::{RollupConfig, output_of_header};
 use serde::Serialize;
 
 /// An L1 block reference as op-node prints it.
@@ -202,15 +202,14 @@ impl OptimismApiServer for EthRpc {
         let header = self
             .header_by_id(BlockId::Number(number))?
             .ok_or_else(|| error::server("block not found"))?;
-        let withdrawal_storage_root = header
-            .withdrawals_root
+        let output = output_of_header(&header)
             .ok_or_else(|| error::internal("a post-Isthmus header without withdrawalsRoot"))?;
         Ok(OutputResponse {
-            version: OUTPUT_VERSION_V0,
-            output_root: output_root(header.state_root, withdrawal_storage_root, header.hash()),
+            version: output.version,
+            output_root: output.output_root,
             block_ref: self.l2_block_ref(&header)?,
-            withdrawal_storage_root,
-            state_root: header.state_root,
+            withdrawal_storage_root: output.message_passer_storage_root,
+            state_root: output.state_root,
             sync_status: self.current_sync_status()?,
         })
     }

@@ -217,6 +217,22 @@ impl Storage {
         Ok(Some(header.seal_slow()))
     }
 
+    /// The output (root and parts) of the canonical block at `number`, `None` when there is no
+    /// such block: what proposers post to L1 and `optimism_outputAtBlock` answers.
+    pub fn output_at(&self, number: u64) -> Result<Option<ol_primitives::L2Output>, StorageError> {
+        let Some(header) = self.header_by_number(number)? else {
+            return Ok(None);
+        };
+        ol_primitives::output_of_header(&header)
+            .map(Some)
+            .ok_or_else(|| {
+                StorageError::corrupt(
+                    tables::HEADERS,
+                    format!("block {number} has no withdrawalsRoot (message passer storage root)"),
+                )
+            })
+    }
+
     /// The number of the block with `hash`, if it is canonical.
     pub fn block_number(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
         let Some(raw) = self.get_raw(tables::BLOCK_NUMBERS, hash.as_slice())? else {

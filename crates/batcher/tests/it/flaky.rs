@@ -97,6 +97,9 @@ impl L1Client for FlakyL1 {
     async fn estimate_gas(&self, query: GasQuery) -> Result<u64, L1Error> {
         self.chain.estimate_gas(query).await
     }
+    async fn call(&self, query: GasQuery, block: BlockTag) -> Result<Bytes, L1Error> {
+        self.chain.call(query, block).await
+    }
     async fn send_raw_transaction(&self, raw: Bytes) -> Result<B256, L1Error> {
         match self.mode() {
             m if m == SendMode::Fail as u8 => Err(unavailable()),

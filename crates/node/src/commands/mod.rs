@@ -7,6 +7,7 @@ pub mod db;
 mod dev_suite;
 pub mod genesis;
 pub mod init;
+pub mod l1;
 pub mod node;
 mod rollup;
 mod signals;
