@@ -20,6 +20,6 @@ mod validity;
 
 pub use attributes::{Epoch, epoch_of, load_epoch, payload_attributes};
 pub use error::DeriveError;
-pub use pipeline::{Pipeline, reset_start};
+pub use pipeline::{L2Lookup, Pipeline, reset_start};
 pub use types::{DerivedBlock, L2BlockInfo, Step};
 pub use validity::MAX_SEQUENCER_DRIFT_FJORD;

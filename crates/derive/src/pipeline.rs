@@ -56,6 +56,18 @@ pub fn reset_start(rollup: &RollupConfig, safe_head_l1_origin_number: u64) -> u6
         .max(rollup.genesis.l1.number)
 }
 
+/// Looks up a safe L2 block by number (the node's block storage): how the pipeline checks a
+/// span batch that starts before the safe head, beyond the blocks it saw executed itself.
+pub type L2Lookup = Box<dyn Fn(u64) -> Option<L2BlockInfo> + Send + Sync>;
+
+struct Lookup(L2Lookup);
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("L2Lookup")
+    }
+}
+
 /// Where the block handed out last came from (what a deposits-only replacement flushes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -99,6 +111,7 @@ pub struct Pipeline<L, D> {
     from_span: bool,
     /// The block handed out and not yet reported executed.
     pending: Option<(DerivedBlock, Source)>,
+    l2_lookup: Option<Lookup>,
 }
 
 impl<L: L1Client, D: DaClient> Pipeline<L, D> {
@@ -149,9 +162,18 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
             candidates_inclusion: L1BlockRef::default(),
             from_span: false,
             pending: None,
+            l2_lookup: None,
         };
         pipeline.reset(safe_head, start_l1);
         Ok(pipeline)
+    }
+
+    /// Lets the pipeline read safe L2 blocks by number. A span batch may start before the safe
+    /// head (a batcher re-posting blocks, or a restart in the middle of a span batch); its
+    /// parent check needs the block before its start. Without a lookup only the blocks this
+    /// pipeline saw executed since its last reset are known, and such a span batch is dropped.
+    pub fn set_l2_lookup(&mut self, lookup: L2Lookup) {
+        self.l2_lookup = Some(Lookup(lookup));
     }
 
     /// The rollup configuration.
@@ -342,14 +364,21 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
                 continue;
             }
             if let Some((span, inclusion)) = self.span.take() {
-                let history = &self.history;
+                let (history, lookup) = (&self.history, &self.l2_lookup);
                 let (validity, _) = check_span_prefix(
                     &self.rollup,
                     &self.epochs,
                     &self.safe_head,
                     &span,
                     inclusion.number,
-                    |number| history.iter().rev().find(|b| b.number == number).copied(),
+                    |number| {
+                        history
+                            .iter()
+                            .rev()
+                            .find(|b| b.number == number)
+                            .copied()
+                            .or_else(|| lookup.as_ref().and_then(|lookup| (lookup.0)(number)))
+                    },
                 );
                 match validity {
                     Validity::Accept => {

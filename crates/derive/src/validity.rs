@@ -163,8 +163,8 @@ pub(crate) fn check_span_prefix(
         };
         match ancestor(number) {
             Some(block) => block,
-            // op-node would fetch the block from its engine; this pipeline keeps a bounded
-            // history of safe blocks, and a span reaching further back cannot be checked.
+            // op-node fetches it from its engine; without `Pipeline::set_l2_lookup` only the
+            // blocks executed since the last reset are known, and an older one cannot be checked.
             None => return (Validity::Drop("span_parent_unknown"), None),
         }
     } else {
