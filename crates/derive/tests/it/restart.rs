@@ -182,3 +182,65 @@ async fn run_until_error<D: DaClient>(
         }
     }
 }
+
+/// A channel opened well before the safe head's L1 origin (its first frame in L1 block 20,
+/// its last in block 68, carrying blocks with origins 10..=66): a reset must walk back far
+/// enough to see its first frame. The frames are computed on a shadow L1 that is mined the same
+/// way (block hashes do not depend on the transactions), so they can be posted before the
+/// blocks they describe exist.
+#[tokio::test]
+async fn a_reset_walks_back_to_the_first_frame_of_a_long_open_channel() {
+    let mut shadow = World::new(3600);
+    shadow.l1.mine(70);
+    shadow.sequence_to(400, 1);
+    let mut world = World::new(3600);
+    world.chain = shadow.chain.clone();
+    let early = world.span_channel(1, world.blocks(1, 59), 100_000);
+    let long = world.span_channel(2, world.blocks(60, 400), 150);
+    // More frames than L1 blocks 20..=67, so the channel closes in block 68, after its last
+    // block's origin (66) exists.
+    assert!(long.len() > 49, "{} frames", long.len());
+    let mut long = long.into_iter();
+    for n in 1..=70u64 {
+        match n {
+            10 => world.post_calldata(&early).await,
+            20..=67 => {
+                if let Some(frame) = long.next() {
+                    world.post_calldata(&[frame]).await;
+                }
+            }
+            68 => world.post_calldata(&long.by_ref().collect::<Vec<_>>()).await,
+            _ => {}
+        }
+        world.mine();
+    }
+    for n in 0..=70 {
+        assert_eq!(world.l1.block(n), shadow.l1.block(n), "L1 block {n}");
+    }
+    let da = Da::start(PutMode::Generic).await;
+    let mut full = world.pipeline(da.client.clone());
+    let all = derived(&run(&mut full, 70).await);
+    assert_eq!(all.len(), 400);
+    assert!(all[59..].iter().all(|b| b.derived_from.number == 68));
+
+    for k in [330u64, 380, 399] {
+        let safe = world.chain[k as usize].info;
+        let start = reset_start(&world.rollup, safe.l1_origin.number);
+        assert!(start <= 20 && safe.l1_origin.number > 50, "start {start}");
+        let mut pipeline = Pipeline::new(
+            world.rollup.clone(),
+            world.l1.clone(),
+            da.client.clone(),
+            safe,
+            start,
+        )
+        .unwrap();
+        pipeline.set_l2_lookup(lookup(&world));
+        let rest = derived(&run(&mut pipeline, 70).await);
+        assert_eq!(
+            rest.iter().map(key).collect::<Vec<_>>(),
+            all[k as usize..].iter().map(key).collect::<Vec<_>>(),
+            "restart at block {k}"
+        );
+    }
+}
