@@ -62,6 +62,9 @@ impl DeriveError {
     /// Whether the caller must [`reset`](crate::Pipeline::reset) the pipeline (to an older safe
     /// head) before stepping again; other errors are transient and the same step can be retried.
     pub const fn needs_reset(&self) -> bool {
-        matches!(self, Self::L1Reorg { .. } | Self::SafeHeadOriginReorged { .. })
+        matches!(
+            self,
+            Self::L1Reorg { .. } | Self::SafeHeadOriginReorged { .. }
+        )
     }
 }

@@ -194,10 +194,19 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
     /// Drops all derivation state and starts over from `safe_head`, reading L1 from block
     /// `start_l1` (after an L1 reorg, or on restart; see [`reset_start`]).
     pub fn reset(&mut self, safe_head: L2BlockInfo, start_l1: u64) {
-        let start = start_l1
-            .min(safe_head.l1_origin.number)
-            .max(self.rollup.genesis.l1.number.min(safe_head.l1_origin.number));
-        info!(safe_head = safe_head.number, l1_origin = safe_head.l1_origin.number, start_l1 = start, "derivation pipeline reset");
+        let start = start_l1.min(safe_head.l1_origin.number).max(
+            self.rollup
+                .genesis
+                .l1
+                .number
+                .min(safe_head.l1_origin.number),
+        );
+        info!(
+            safe_head = safe_head.number,
+            l1_origin = safe_head.l1_origin.number,
+            start_l1 = start,
+            "derivation pipeline reset"
+        );
         self.safe_head = safe_head;
         self.history.clear();
         self.history.push_back(safe_head);
@@ -219,7 +228,11 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
         if let Some((pending, _)) = &self.pending
             && (block.number != pending.number() || block.parent_hash != pending.parent.hash)
         {
-            warn!(expected = pending.number(), got = block.number, "executed block is not the derived one; taking it as the safe head");
+            warn!(
+                expected = pending.number(),
+                got = block.number,
+                "executed block is not the derived one; taking it as the safe head"
+            );
         }
         self.pending = None;
         self.safe_head = block;
@@ -245,7 +258,10 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
         let from_batch = matches!(self.pending, Some((_, Source::Batch)));
         self.on_block_executed(block);
         if from_batch {
-            warn!(block = block.number, "payload replaced by a deposits-only block; flushing its channel");
+            warn!(
+                block = block.number,
+                "payload replaced by a deposits-only block; flushing its channel"
+            );
             metrics::counter!("derive_deposits_only_replacements_total").increment(1);
             self.flush_channel();
         }
@@ -352,7 +368,10 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
                         }
                     }
                     Validity::Past => {
-                        debug!(timestamp = batch.timestamp, "skipping batch at or before the safe head");
+                        debug!(
+                            timestamp = batch.timestamp,
+                            "skipping batch at or before the safe head"
+                        );
                         metrics::counter!("derive_batches_past_total").increment(1);
                         self.candidates.pop_front();
                     }
@@ -435,7 +454,12 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
     /// Drops an invalid batch, the rest of its span batch and its channel (Holocene's fast
     /// channel invalidation).
     fn drop_batch(&mut self, reason: &'static str, timestamp: u64) {
-        warn!(reason, timestamp, safe_head = self.safe_head.number, "dropping invalid batch and the rest of its channel");
+        warn!(
+            reason,
+            timestamp,
+            safe_head = self.safe_head.number,
+            "dropping invalid batch and the rest of its channel"
+        );
         metrics::counter!("derive_batches_dropped_total", "reason" => reason).increment(1);
         self.flush_channel();
     }
@@ -509,7 +533,10 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
             let timestamp = self.safe_head.timestamp + self.rollup.block_time;
             let first_of_epoch = epoch.number == self.safe_head.l1_origin.number + 1;
             if timestamp < next_epoch.timestamp || first_of_epoch {
-                info!(epoch = epoch.number, timestamp, "sequencing window expired: empty batch");
+                info!(
+                    epoch = epoch.number,
+                    timestamp, "sequencing window expired: empty batch"
+                );
                 return Some(SingleBatch {
                     parent_hash: self.safe_head.hash,
                     epoch_num: epoch.number,
@@ -518,7 +545,10 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
                     transactions: Vec::new(),
                 });
             }
-            debug!(epoch = next_epoch.number, "empty batches move to the next epoch");
+            debug!(
+                epoch = next_epoch.number,
+                "empty batches move to the next epoch"
+            );
             self.epochs.pop_front();
         }
     }
@@ -532,7 +562,10 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
         else {
             // Validation found the epoch in this same window; reaching here is a bug, and
             // skipping the batch is safer than deriving a wrong block.
-            warn!(epoch = batch.epoch_num, "accepted batch without its epoch; skipped");
+            warn!(
+                epoch = batch.epoch_num,
+                "accepted batch without its epoch; skipped"
+            );
             return None;
         };
         let sequence_number = if batch.epoch_num == self.safe_head.l1_origin.number {
@@ -540,7 +573,11 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
         } else {
             0
         };
-        let kind = if batch.transactions.is_empty() { "empty" } else { "batch" };
+        let kind = if batch.transactions.is_empty() {
+            "empty"
+        } else {
+            "batch"
+        };
         metrics::counter!("derive_blocks_total", "kind" => kind).increment(1);
         Some(DerivedBlock {
             parent: self.safe_head,
@@ -555,4 +592,3 @@ impl<L: L1Client, D: DaClient> Pipeline<L, D> {
 fn span_start(span: &SpanBatch) -> u64 {
     span.elements.first().map_or(0, |element| element.timestamp)
 }
-

@@ -20,7 +20,12 @@ use tracing::{debug, warn};
 /// type-0 commitments can be resolved on L1, so only they are capped).
 pub const MAX_KECCAK_INPUT_SIZE: usize = 130_672;
 
-fn ignored(block: &L1BlockRef, tx: &L1Transaction, reason: &'static str, detail: &dyn std::fmt::Display) {
+fn ignored(
+    block: &L1BlockRef,
+    tx: &L1Transaction,
+    reason: &'static str,
+    detail: &dyn std::fmt::Display,
+) {
     warn!(block = block.number, tx = %tx.hash, reason, %detail, "ignoring batcher transaction");
     metrics::counter!("derive_batcher_txs_ignored_total", "reason" => reason).increment(1);
 }

@@ -91,7 +91,11 @@ pub(crate) fn check_singular(
     if batch.timestamp < batch_origin.timestamp {
         return Validity::Drop("timestamp_before_l1_origin");
     }
-    if batch.timestamp > batch_origin.timestamp.saturating_add(MAX_SEQUENCER_DRIFT_FJORD) {
+    if batch.timestamp
+        > batch_origin
+            .timestamp
+            .saturating_add(MAX_SEQUENCER_DRIFT_FJORD)
+    {
         if !batch.transactions.is_empty() {
             return Validity::Drop("sequencer_drift");
         }
@@ -205,7 +209,11 @@ pub(crate) fn span_singular_batches(
     span: &SpanBatch,
 ) -> Result<VecDeque<SingleBatch>, &'static str> {
     let mut batches = VecDeque::new();
-    for element in span.elements.iter().filter(|e| e.timestamp > safe.timestamp) {
+    for element in span
+        .elements
+        .iter()
+        .filter(|e| e.timestamp > safe.timestamp)
+    {
         if element.epoch_num < safe.l1_origin.number {
             return Err("span_origin_before_safe_head");
         }

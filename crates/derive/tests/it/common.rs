@@ -176,7 +176,9 @@ impl World {
                     0
                 },
             };
-            let txs = (0..txs_per_block).map(|i| user_tx(number * 100 + i)).collect();
+            let txs = (0..txs_per_block)
+                .map(|i| user_tx(number * 100 + i))
+                .collect();
             self.chain.push(ModelBlock { info, txs });
         }
     }
@@ -187,7 +189,12 @@ impl World {
     }
 
     /// A span-batch channel of `blocks`, cut into frames of at most `frame_data` bytes.
-    pub(crate) fn span_channel(&self, id: u8, blocks: &[ModelBlock], frame_data: usize) -> Vec<Frame> {
+    pub(crate) fn span_channel(
+        &self,
+        id: u8,
+        blocks: &[ModelBlock],
+        frame_data: usize,
+    ) -> Vec<Frame> {
         let mode = BatchMode::Span {
             genesis_timestamp: self.rollup.genesis.l2_time,
             block_time: BLOCK_TIME,
@@ -300,9 +307,13 @@ impl Da {
     pub(crate) async fn start(mode: PutMode) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = DaStore::open(dir.path()).expect("store");
-        let server = DaServer::start(store, "127.0.0.1:0".parse().expect("addr"), DaServerConfig::default())
-            .await
-            .expect("server");
+        let server = DaServer::start(
+            store,
+            "127.0.0.1:0".parse().expect("addr"),
+            DaServerConfig::default(),
+        )
+        .await
+        .expect("server");
         let client = HttpDaClient::new(
             &format!("http://{}", server.local_addr()),
             mode,
@@ -320,7 +331,7 @@ impl Da {
 /// What a run of steps produced, in order.
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
-    Derived(DerivedBlock),
+    Derived(Box<DerivedBlock>),
     Consumed(u64),
 }
 
@@ -335,7 +346,7 @@ pub(crate) async fn run<D: DaClient>(
         match pipeline.step(l1_limit).await.expect("step") {
             Step::Derived(block) => {
                 pipeline.on_block_executed(block.block_info(l2_hash(block.number())));
-                events.push(Event::Derived(block));
+                events.push(Event::Derived(Box::new(block)));
             }
             Step::L1Consumed(block) => events.push(Event::Consumed(block.number)),
             Step::Idle => return events,
@@ -349,7 +360,7 @@ pub(crate) fn derived(events: &[Event]) -> Vec<DerivedBlock> {
     events
         .iter()
         .filter_map(|event| match event {
-            Event::Derived(block) => Some(block.clone()),
+            Event::Derived(block) => Some((**block).clone()),
             Event::Consumed(_) => None,
         })
         .collect()
@@ -366,12 +377,27 @@ pub(crate) fn assert_model_blocks(
         let model = &world.chain[first as usize + i];
         assert_eq!(block.number(), model.info.number);
         assert_eq!(block.parent, world.chain[first as usize + i - 1].info);
-        assert_eq!(block.block_info(model.info.hash), model.info, "block {}", model.info.number);
-        assert_eq!(block.transactions, model.txs, "txs of block {}", model.info.number);
+        assert_eq!(
+            block.block_info(model.info.hash),
+            model.info,
+            "block {}",
+            model.info.number
+        );
+        assert_eq!(
+            block.transactions, model.txs,
+            "txs of block {}",
+            model.info.number
+        );
         assert_eq!(block.epoch.id(), model.info.l1_origin);
         assert_eq!(block.derived_from.number, derived_from);
         assert_eq!(block.attributes.timestamp, model.info.timestamp);
-        assert_eq!(block.attributes.l1_info.origin.number, model.info.l1_origin.number);
-        assert_eq!(block.attributes.l1_info.origin.hash, model.info.l1_origin.hash);
+        assert_eq!(
+            block.attributes.l1_info.origin.number,
+            model.info.l1_origin.number
+        );
+        assert_eq!(
+            block.attributes.l1_info.origin.hash,
+            model.info.l1_origin.hash
+        );
     }
 }

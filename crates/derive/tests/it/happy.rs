@@ -10,7 +10,9 @@ use ol_l1::user_deposit_source_hash;
 /// 1 and 2 (six blocks per epoch); block 6 opens epoch 1 and carries the deposit.
 fn world() -> World {
     let mut world = World::new(3600);
-    world.l1.mine_with(vec![deposit_log(Address::repeat_byte(7), 5)]);
+    world
+        .l1
+        .mine_with(vec![deposit_log(Address::repeat_byte(7), 5)]);
     world.mine();
     world.sequence_to(14, 2);
     world
@@ -31,12 +33,23 @@ fn check_epochs(world: &World, blocks: &[ol_derive::DerivedBlock]) {
     for block in blocks {
         let deposits = &block.attributes.deposits;
         if block.number() == 6 {
-            assert_eq!(deposits.len(), 1, "the first block of epoch 1 carries its deposit");
-            assert_eq!(deposits[0].source_hash, user_deposit_source_hash(epoch1.hash, 0));
+            assert_eq!(
+                deposits.len(),
+                1,
+                "the first block of epoch 1 carries its deposit"
+            );
+            assert_eq!(
+                deposits[0].source_hash,
+                user_deposit_source_hash(epoch1.hash, 0)
+            );
             assert_eq!(deposits[0].mint, 5);
             assert_eq!(deposits[0].to, Address::repeat_byte(7).into());
         } else {
-            assert!(deposits.is_empty(), "block {} has no deposits", block.number());
+            assert!(
+                deposits.is_empty(),
+                "block {} has no deposits",
+                block.number()
+            );
         }
     }
 }
@@ -79,7 +92,10 @@ async fn alt_da_commitments_derive_blocks_over_three_epochs() {
     assert_eq!(pipeline.origin(), Some(block4));
 
     // Caught up: nothing more until L1 grows, and a mined empty block is only consumed.
-    assert!(matches!(pipeline.step(4).await.unwrap(), ol_derive::Step::Idle));
+    assert!(matches!(
+        pipeline.step(4).await.unwrap(),
+        ol_derive::Step::Idle
+    ));
     world.mine();
     let more = run(&mut pipeline, 10).await;
     assert!(matches!(more.as_slice(), [Event::Consumed(5)]), "{more:?}");

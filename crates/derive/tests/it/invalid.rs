@@ -18,7 +18,9 @@ async fn transactions_from_another_sender_or_to_another_address_are_ignored() {
     let payload = encode_batcher_payload(&frames).unwrap();
     // Valid frames, but sent by someone else, or by the batcher elsewhere.
     world.send(&stranger, inbox, payload.clone()).await;
-    world.send(&world.batcher, Address::repeat_byte(0xee), payload.clone()).await;
+    world
+        .send(&world.batcher, Address::repeat_byte(0xee), payload.clone())
+        .await;
     world.mine();
     world.mine();
     let da = Da::start(PutMode::Generic).await;
@@ -101,7 +103,10 @@ async fn malformed_data_never_panics_and_valid_data_after_it_is_derived() {
     }
     // Garbage behind valid commitments: DA payloads that are not frames, or frames whose
     // channel does not decompress.
-    for payload in [garbage(&mut rng, 100), [&[0x00][..], &garbage(&mut rng, 64)].concat()] {
+    for payload in [
+        garbage(&mut rng, 100),
+        [&[0x00][..], &garbage(&mut rng, 64)].concat(),
+    ] {
         let commitment = da.client.put(payload.into()).await.unwrap();
         world.send(&batcher, inbox, commitment.to_tx_data()).await;
     }
@@ -145,7 +150,10 @@ async fn malformed_data_never_panics_and_valid_data_after_it_is_derived() {
 
     // The pipeline reads keccak commitments from the keccak server; generic ones are not
     // there, but none is fetched from it except the oversized payload.
-    let mut pipeline = world.pipeline(Either { generic: da.client.clone(), keccak: keccak.client.clone() });
+    let mut pipeline = world.pipeline(Either {
+        generic: da.client.clone(),
+        keccak: keccak.client.clone(),
+    });
     let events = run(&mut pipeline, 3).await;
     let blocks = derived(&events);
     assert_eq!(blocks.len(), 4, "{events:?}");
@@ -165,7 +173,10 @@ impl DaClient for Either {
         self.generic.put(payload).await
     }
 
-    async fn get(&self, commitment: &Commitment) -> Result<alloy_primitives::Bytes, ol_da::DaError> {
+    async fn get(
+        &self,
+        commitment: &Commitment,
+    ) -> Result<alloy_primitives::Bytes, ol_da::DaError> {
         match commitment {
             Commitment::Keccak(_) => self.keccak.get(commitment).await,
             Commitment::Generic { .. } => self.generic.get(commitment).await,

@@ -29,7 +29,9 @@ async fn busy_world() -> World {
     let mut rest = Vec::new();
     for n in 1..=80u64 {
         if n == 1 || n == 55 {
-            world.l1.mine_with(vec![deposit_log(Address::repeat_byte(n as u8), n as u8)]);
+            world
+                .l1
+                .mine_with(vec![deposit_log(Address::repeat_byte(n as u8), n as u8)]);
         } else {
             world.mine();
         }
@@ -41,7 +43,7 @@ async fn busy_world() -> World {
             // Blocks up to the end of the epoch of L1 block n (origin n at most), posted in
             // L1 block n + 1.
             let last = (n * 12 + 10) / 2;
-            world.sequence_to(last, (n % 3) as u64);
+            world.sequence_to(last, n % 3);
             let frames = world.span_channel(n as u8, world.blocks(batched + 1, last), 400);
             batched = last;
             let half = frames.len().div_ceil(2);
@@ -66,7 +68,10 @@ async fn a_reset_to_a_mid_way_safe_head_yields_exactly_the_remaining_blocks() {
     let all = derived(&run(&mut full, head).await);
     let last = all.last().unwrap().number();
     assert_eq!(last, (77 * 12 + 10) / 2, "every batched block is derived");
-    assert_eq!(all.iter().map(|b| b.number()).collect::<Vec<_>>(), (1..=last).collect::<Vec<_>>());
+    assert_eq!(
+        all.iter().map(|b| b.number()).collect::<Vec<_>>(),
+        (1..=last).collect::<Vec<_>>()
+    );
     for (block, model) in all.iter().zip(&world.chain[1..]) {
         assert_eq!(block.block_info(model.info.hash), model.info);
         assert_eq!(block.transactions, model.txs);
@@ -80,7 +85,14 @@ async fn a_reset_to_a_mid_way_safe_head_yields_exactly_the_remaining_blocks() {
         let safe = world.chain[k as usize].info;
         let start = reset_start(&world.rollup, safe.l1_origin.number);
         assert_eq!(start, safe.l1_origin.number.saturating_sub(50));
-        let mut fresh = Pipeline::new(world.rollup.clone(), world.l1.clone(), da.client.clone(), safe, start).unwrap();
+        let mut fresh = Pipeline::new(
+            world.rollup.clone(),
+            world.l1.clone(),
+            da.client.clone(),
+            safe,
+            start,
+        )
+        .unwrap();
         fresh.set_l2_lookup(lookup(&world));
         reused.reset(safe, start);
         for pipeline in [&mut fresh, &mut reused] {
@@ -108,7 +120,10 @@ async fn an_l1_reorg_under_the_pipeline_is_reported_for_a_reset() {
     world.l1.reorg(3, 3);
     let err = pipeline.step(80).await.unwrap_err();
     assert!(err.needs_reset(), "{err}");
-    assert!(matches!(err, DeriveError::L1Reorg { number: 79, .. }), "{err}");
+    assert!(
+        matches!(err, DeriveError::L1Reorg { number: 79, .. }),
+        "{err}"
+    );
     // Unchanged: the same step fails the same way until a reset.
     assert!(pipeline.step(80).await.unwrap_err().needs_reset());
     assert_eq!(pipeline.origin().map(|o| o.number), Some(78));
@@ -117,7 +132,9 @@ async fn an_l1_reorg_under_the_pipeline_is_reported_for_a_reset() {
 #[tokio::test]
 async fn a_transient_da_or_l1_failure_is_retried_to_the_same_blocks() {
     let mut world = World::new(3600);
-    world.l1.mine_with(vec![deposit_log(Address::repeat_byte(1), 1)]);
+    world
+        .l1
+        .mine_with(vec![deposit_log(Address::repeat_byte(1), 1)]);
     world.sequence_to(8, 2);
     let da = Da::start(PutMode::Keccak).await;
     let frames = world.span_channel(1, world.blocks(1, 8), 100_000);
@@ -125,7 +142,11 @@ async fn a_transient_da_or_l1_failure_is_retried_to_the_same_blocks() {
     let commitment = Commitment::keccak(&payload);
     // The commitment lands on L1 before the payload reaches DA.
     world
-        .send(&world.batcher, world.rollup.batch_inbox_address, commitment.to_tx_data())
+        .send(
+            &world.batcher,
+            world.rollup.batch_inbox_address,
+            commitment.to_tx_data(),
+        )
         .await;
     let block2 = world.mine();
 
@@ -134,7 +155,10 @@ async fn a_transient_da_or_l1_failure_is_retried_to_the_same_blocks() {
     assert_eq!(events, [0, 1]);
     for _ in 0..2 {
         match pipeline.step(2).await {
-            Err(DeriveError::Da { source: DaError::NotFound(_), commitment: c }) => {
+            Err(DeriveError::Da {
+                source: DaError::NotFound(_),
+                commitment: c,
+            }) => {
                 assert_eq!(c, commitment.to_string());
             }
             other => panic!("expected a DA 404, got {other:?}"),
@@ -155,7 +179,10 @@ async fn a_transient_da_or_l1_failure_is_retried_to_the_same_blocks() {
     let mut clean = world.pipeline(da.client.clone());
     let reference = derived(&run(&mut clean, 2).await);
     assert_eq!(blocks.len(), 8);
-    assert_eq!(blocks.iter().map(key).collect::<Vec<_>>(), reference.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(
+        blocks.iter().map(key).collect::<Vec<_>>(),
+        reference.iter().map(key).collect::<Vec<_>>()
+    );
     for (a, b) in blocks.iter().zip(&reference) {
         assert_eq!(a.transactions, b.transactions);
         assert_eq!(a.attributes.deposits, b.attributes.deposits);
@@ -209,7 +236,11 @@ async fn a_reset_walks_back_to_the_first_frame_of_a_long_open_channel() {
                     world.post_calldata(&[frame]).await;
                 }
             }
-            68 => world.post_calldata(&long.by_ref().collect::<Vec<_>>()).await,
+            68 => {
+                world
+                    .post_calldata(&long.by_ref().collect::<Vec<_>>())
+                    .await
+            }
             _ => {}
         }
         world.mine();

@@ -56,9 +56,18 @@ async fn an_expired_sequencing_window_yields_empty_blocks_with_deposits() {
     let epoch1 = world.l1.block(1).unwrap();
     assert_eq!(blocks[5].epoch, epoch1);
     assert_eq!(blocks[5].sequence_number(), 0);
-    assert_eq!(blocks[5].attributes.deposits.len(), 1, "deposits still go in");
+    assert_eq!(
+        blocks[5].attributes.deposits.len(),
+        1,
+        "deposits still go in"
+    );
     assert_eq!(blocks[5].attributes.deposits[0].mint, 9);
-    assert!(blocks.iter().filter(|b| b.number() != 6).all(|b| b.attributes.deposits.is_empty()));
+    assert!(
+        blocks
+            .iter()
+            .filter(|b| b.number() != 6)
+            .all(|b| b.attributes.deposits.is_empty())
+    );
 }
 
 /// Posts the first frame of a channel in L1 block 1 and the rest `gap` blocks later; returns
