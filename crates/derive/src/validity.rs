@@ -228,3 +228,234 @@ pub(crate) fn span_singular_batches(
     }
     Ok(batches)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Bytes, FixedBytes, keccak256};
+    use ol_l1::L1Header;
+    use ol_rollup::batch::SpanBatchElement;
+
+    const T0: u64 = 1_000_000;
+
+    fn rollup() -> RollupConfig {
+        let mut rollup = RollupConfig::dev(1612);
+        rollup.block_time = 2;
+        rollup.seq_window_size = 10;
+        rollup
+    }
+
+    fn l1_hash(n: u64) -> B256 {
+        keccak256(n.to_be_bytes())
+    }
+
+    /// L1 blocks `first..=last`, 12 seconds apart from `T0` at block 0.
+    fn window(first: u64, last: u64) -> VecDeque<Epoch> {
+        (first..=last)
+            .map(|n| {
+                let mut header = L1Header {
+                    hash: l1_hash(n),
+                    header: Default::default(),
+                };
+                header.header.number = n;
+                header.header.timestamp = T0 + 12 * n;
+                Epoch {
+                    header,
+                    deposits: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    fn safe(number: u64, timestamp: u64, origin: u64) -> L2BlockInfo {
+        L2BlockInfo {
+            number,
+            hash: B256::repeat_byte(number as u8),
+            parent_hash: B256::ZERO,
+            timestamp,
+            l1_origin: ol_primitives::L1BlockRef {
+                hash: l1_hash(origin),
+                number: origin,
+            },
+            sequence_number: 0,
+        }
+    }
+
+    fn batch(parent: &L2BlockInfo, epoch: u64, timestamp: u64, txs: &[&[u8]]) -> SingleBatch {
+        SingleBatch {
+            parent_hash: parent.hash,
+            epoch_num: epoch,
+            epoch_hash: l1_hash(epoch),
+            timestamp,
+            transactions: txs.iter().map(|tx| Bytes::copy_from_slice(tx)).collect(),
+        }
+    }
+
+    #[test]
+    fn singular_batch_rules() {
+        let rollup = rollup();
+        let win = window(5, 7);
+        let parent = safe(10, T0 + 60, 5);
+        let ts = parent.timestamp + 2;
+        let check =
+            |b: &SingleBatch, inclusion: u64| check_singular(&rollup, &win, &parent, b, inclusion);
+        assert_eq!(
+            check(&batch(&parent, 5, ts, &[b"\x02tx"]), 7),
+            Validity::Accept
+        );
+        assert_eq!(
+            check(&batch(&parent, 5, ts + 2, &[]), 7),
+            Validity::Drop("future_timestamp")
+        );
+        assert_eq!(check(&batch(&parent, 5, ts - 2, &[]), 7), Validity::Past);
+        let mut orphan = batch(&parent, 5, ts, &[]);
+        orphan.parent_hash = B256::repeat_byte(0xee);
+        assert_eq!(check(&orphan, 7), Validity::Drop("parent_hash"));
+        assert_eq!(
+            check(&batch(&parent, 5, ts, &[]), 16),
+            Validity::Drop("included_too_late")
+        );
+        assert_eq!(check(&batch(&parent, 5, ts, &[]), 15), Validity::Accept);
+        assert_eq!(
+            check(&batch(&parent, 4, ts, &[]), 7),
+            Validity::Drop("epoch_too_old")
+        );
+        assert_eq!(
+            check(&batch(&parent, 7, ts, &[]), 7),
+            Validity::Drop("epoch_too_far_ahead")
+        );
+        let mut forked = batch(&parent, 5, ts, &[]);
+        forked.epoch_hash = B256::repeat_byte(1);
+        assert_eq!(check(&forked, 7), Validity::Drop("epoch_hash"));
+        // Epoch 6 starts at T0 + 72, after the batch.
+        assert_eq!(
+            check(&batch(&parent, 6, ts, &[]), 7),
+            Validity::Drop("timestamp_before_l1_origin")
+        );
+        assert_eq!(
+            check(&batch(&parent, 5, ts, &[b""]), 7),
+            Validity::Drop("empty_transaction")
+        );
+        assert_eq!(
+            check(&batch(&parent, 5, ts, &[b"\x7eabc"]), 7),
+            Validity::Drop("deposit_transaction")
+        );
+        // The next epoch is unknown with a one-block window.
+        let short = window(5, 5);
+        let b = batch(&parent, 6, ts, &[]);
+        assert_eq!(
+            check_singular(&rollup, &short, &parent, &b, 6),
+            Validity::Undecided
+        );
+    }
+
+    #[test]
+    fn sequencer_drift_allows_only_empty_batches_that_could_not_adopt_the_next_origin() {
+        let rollup = rollup();
+        // Epoch 5 at T0 + 60; epoch 6 at T0 + 72. Put the safe head past the drift.
+        let ts = T0 + 60 + MAX_SEQUENCER_DRIFT_FJORD + 2;
+        let parent = safe(900, ts - 2, 5);
+        let mut win = window(5, 6);
+        let late_next = T0 + 60 + MAX_SEQUENCER_DRIFT_FJORD + 100;
+        win[1].header.header.timestamp = late_next;
+        let check =
+            |w: &VecDeque<Epoch>, b: &SingleBatch| check_singular(&rollup, w, &parent, b, 6);
+        assert_eq!(
+            check(&win, &batch(&parent, 5, ts, &[b"\x02tx"])),
+            Validity::Drop("sequencer_drift")
+        );
+        // Empty, and the next origin is still in the future: allowed.
+        assert_eq!(check(&win, &batch(&parent, 5, ts, &[])), Validity::Accept);
+        // Empty, but the next origin could have been adopted.
+        win[1].header.header.timestamp = ts;
+        assert_eq!(
+            check(&win, &batch(&parent, 5, ts, &[])),
+            Validity::Drop("drift_next_origin_not_adopted")
+        );
+        // Without the next origin the answer must wait.
+        assert_eq!(
+            check(&window(5, 5), &batch(&parent, 5, ts, &[])),
+            Validity::Undecided
+        );
+    }
+
+    fn span(parent_hash: B256, elements: &[(u64, u64)], last_origin: B256) -> SpanBatch {
+        SpanBatch {
+            parent_check: FixedBytes::from_slice(&parent_hash[..20]),
+            l1_origin_check: FixedBytes::from_slice(&last_origin[..20]),
+            starts_epoch: false,
+            elements: elements
+                .iter()
+                .map(|&(timestamp, epoch_num)| SpanBatchElement {
+                    timestamp,
+                    epoch_num,
+                    transactions: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn span_prefix_rules() {
+        let rollup = rollup();
+        let win = window(5, 8);
+        let grandparent = safe(9, T0 + 58, 4);
+        let parent = safe(10, T0 + 60, 5);
+        let none = |_| None;
+        let next = parent.timestamp + 2;
+        let ok = span(parent.hash, &[(next, 5), (next + 2, 5)], l1_hash(5));
+        let check = |s: &SpanBatch| check_span_prefix(&rollup, &win, &parent, s, 8, none).0;
+        assert_eq!(
+            check_span_prefix(&rollup, &win, &parent, &ok, 8, none),
+            (Validity::Accept, Some(parent))
+        );
+        assert_eq!(
+            check(&span(parent.hash, &[(next + 2, 5)], l1_hash(5))),
+            Validity::Drop("span_future_timestamp")
+        );
+        assert_eq!(
+            check(&span(parent.hash, &[(next - 2, 5)], l1_hash(5))),
+            Validity::Past
+        );
+        assert_eq!(
+            check(&span(B256::ZERO, &[(next, 5)], l1_hash(5))),
+            Validity::Drop("span_parent_check")
+        );
+        assert_eq!(
+            check(&span(parent.hash, &[(next, 5)], l1_hash(6))),
+            Validity::Drop("span_l1_origin_check")
+        );
+        assert_eq!(
+            check(&span(parent.hash, &[(next, 7)], l1_hash(7))),
+            Validity::Drop("span_epoch_too_far_ahead")
+        );
+        assert_eq!(
+            check_span_prefix(&rollup, &win, &parent, &ok, 16, none).0,
+            Validity::Drop("span_included_too_late")
+        );
+        // Overlapping the safe head by one block: its parent is the grandparent.
+        let overlap = span(
+            grandparent.hash,
+            &[(parent.timestamp, 5), (next, 5)],
+            l1_hash(5),
+        );
+        assert_eq!(check(&overlap), Validity::Drop("span_parent_unknown"));
+        let known = |n| (n == 9).then_some(grandparent);
+        assert_eq!(
+            check_span_prefix(&rollup, &win, &parent, &overlap, 8, known),
+            (Validity::Accept, Some(grandparent))
+        );
+        let singles = span_singular_batches(&win, &parent, &overlap).unwrap();
+        assert_eq!(singles.len(), 1, "the overlapped block is skipped");
+        assert_eq!(
+            (singles[0].timestamp, singles[0].epoch_hash),
+            (next, l1_hash(5))
+        );
+        let odd = span(
+            grandparent.hash,
+            &[(parent.timestamp - 1, 5), (next + 1, 5)],
+            l1_hash(5),
+        );
+        assert_eq!(check(&odd), Validity::Drop("span_not_overlapped_exactly"));
+    }
+}

@@ -187,3 +187,43 @@ impl DaClient for Either {
 fn garbage(rng: &mut StdRng, len: usize) -> Vec<u8> {
     (0..len).map(|_| rng.random::<u8>()).collect()
 }
+
+#[tokio::test]
+async fn a_deposits_only_replacement_flushes_the_rest_of_the_span_batch() {
+    let mut world = World::new(3600);
+    world.sequence_to(4, 1);
+    // Channel 1: blocks 1..=4 as a span batch. Channel 2: block 2 on top of a deposits-only
+    // block 1 (hash 0xd0..), as a sequencer would re-batch after the replacement.
+    let span = world.span_channel(1, world.blocks(1, 4), 100_000);
+    let replaced = B256::repeat_byte(0xd0);
+    let mut rebuilt = world.chain[2].batch();
+    rebuilt.parent_hash = replaced;
+    rebuilt.transactions = vec![crate::common::user_tx(777)];
+    let second = world.singular_channel(2, &[rebuilt.clone()]);
+    world.post_calldata(&span).await;
+    world.post_calldata(&second).await;
+    world.mine();
+    let da = Da::start(PutMode::Generic).await;
+    let mut pipeline = world.pipeline(da.client.clone());
+    let first = loop {
+        if let ol_derive::Step::Derived(block) = pipeline.step(1).await.unwrap() {
+            break block;
+        }
+    };
+    assert_eq!(first.number(), 1);
+    assert_eq!(first.transactions, world.chain[1].txs);
+    pipeline.on_deposits_only_replacement(first.block_info(replaced));
+    let ol_derive::Step::Derived(next) = pipeline.step(1).await.unwrap() else {
+        panic!("expected block 2");
+    };
+    // Not the span's block 2 (which would take the safe head as parent unchecked): the
+    // re-batched one.
+    assert_eq!(next.number(), 2);
+    assert_eq!(next.parent.hash, replaced);
+    assert_eq!(next.transactions, rebuilt.transactions);
+    pipeline.on_block_executed(next.block_info(B256::repeat_byte(0xd1)));
+    assert!(matches!(
+        pipeline.step(1).await.unwrap(),
+        ol_derive::Step::L1Consumed(_)
+    ));
+}
