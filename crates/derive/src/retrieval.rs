@@ -7,7 +7,9 @@
 //! "Derivation"). Malformed data is skipped with a warning, as the spec says; a DA service that
 //! is down, or does not have a payload (HTTP 404: Alt-DA derivation stalls rather than skip), is
 //! an error the caller retries, so a payload is never lost to a transient fault. A certificate
-//! the DA service rejects (HTTP 418, eigenda-proxy's "drop this cert") is skipped.
+//! the DA service rejects (HTTP 418, eigenda-proxy's "drop this cert") is skipped. A payload that
+//! does not match its keccak commitment is the DA service's fault, not the batcher's, and is
+//! retried like an outage.
 
 use crate::DeriveError;
 use ol_da::{ALT_DA_TX_VERSION, CALLDATA_TX_VERSION, Commitment, DaClient, DaError};
