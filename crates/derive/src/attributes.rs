@@ -53,7 +53,16 @@ pub async fn load_epoch<C: L1Client>(
         .header_by_hash(hash)
         .await?
         .ok_or(DeriveError::MissingL1Block(hash))?;
-    let deposits = block_deposits(client, rollup.deposit_contract_address, hash).await?;
+    epoch_of(client, rollup, header).await
+}
+
+/// The epoch of an L1 block whose header is already at hand: reads its deposits.
+pub async fn epoch_of<C: L1Client>(
+    client: &C,
+    rollup: &RollupConfig,
+    header: L1Header,
+) -> Result<Epoch, DeriveError> {
+    let deposits = block_deposits(client, rollup.deposit_contract_address, header.hash).await?;
     Ok(Epoch { header, deposits })
 }
 
