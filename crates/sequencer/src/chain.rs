@@ -59,6 +59,7 @@ pub struct Chain {
     evm: OlEvmConfig,
     head: RwLock<Head>,
     sync: RwLock<SyncHeads>,
+    safe_number: tokio::sync::watch::Sender<u64>,
     /// Held while a block is built and committed.
     pub(crate) writer: parking_lot::Mutex<()>,
     gas_limit: u64,
@@ -91,6 +92,7 @@ impl Chain {
             spec,
             evm,
             head: RwLock::new(Head { header, l1_info }),
+            safe_number: tokio::sync::watch::Sender::new(sync.safe.map_or(0, |head| head.l2_number)),
             sync: RwLock::new(sync),
             writer: parking_lot::Mutex::new(()),
             gas_limit,
@@ -168,8 +170,14 @@ impl Chain {
     pub fn set_safe_head(&self, head: DerivedHead) -> Result<(), SequencerError> {
         self.storage.set_safe_head(&head)?;
         self.sync.write().safe = Some(head);
+        self.safe_number.send_replace(head.l2_number);
         metrics::gauge!("chain_safe_number").set(head.l2_number as f64);
         Ok(())
+    }
+
+    /// Follows the safe head's number (what a proposer may post outputs for).
+    pub fn subscribe_safe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.safe_number.subscribe()
     }
 
     /// Records a new finalized head, on disk first.

@@ -6,6 +6,7 @@ use crate::args::{DaPutMode, RollupArgs, signer};
 use eyre::{WrapErr, bail, eyre};
 use ol_batcher::Batcher;
 use ol_da::{HttpDaClient, PutMode};
+use ol_proposer::{Proposer, ProposerConfig};
 use ol_l1::{HttpL1Client, L1Client, L1Watcher, RetryConfig, WatcherConfig};
 use ol_sequencer::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
 use ol_txpool::TxPool;
@@ -139,6 +140,24 @@ pub(crate) async fn start(
             while events.recv().await.is_some() {}
             ("L1 events", Ok(()))
         });
+    }
+
+    if let (Some(key), Some(oracle)) = (&args.proposer_key, args.proposer_oracle) {
+        let proposer = Proposer::new(
+            ProposerConfig::new(oracle),
+            chain.storage().clone(),
+            l1.clone(),
+            signer(key, "--proposer.key")?,
+        );
+        let safe = chain.subscribe_safe();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            (
+                "proposer",
+                proposer.run(safe, stop).await.wrap_err("the proposer failed"),
+            )
+        });
+        info!(%oracle, "proposer started");
     }
     Ok(watcher)
 }

@@ -65,7 +65,15 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
         let safe_info = l2_info(&chain, safe)?;
         let start = reset_start(&rollup, safe_info.l1_origin.number);
         info!(safe, l1_start = start, "derivation starts");
-        let pipeline = Pipeline::new(rollup, l1.clone(), da, safe_info, start)?;
+        let mut pipeline = Pipeline::new(rollup, l1.clone(), da, safe_info, start)?;
+        // A span batch that starts at or before the safe head (a restart mid-span, a batcher
+        // re-posting blocks) is checked against the stored block before its start.
+        let lookup_chain = chain.clone();
+        pipeline.set_l2_lookup(Box::new(move |number| {
+            (number <= lookup_chain.safe_number())
+                .then(|| l2_info(&lookup_chain, number).ok())
+                .flatten()
+        }));
         chain.update_sync(|sync| sync.l1_connected = true);
         Ok(Self {
             chain,
@@ -113,7 +121,7 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
                 Ok(Step::Idle) => self.wait(&mut shutdown, IDLE_WAIT).await,
                 Err(err) => {
                     metrics::counter!("derive_step_errors_total").increment(1);
-                    if self.origin_reorged().await {
+                    if err.needs_reset() || self.origin_reorged().await {
                         warn!(%err, "L1 reorged under derivation; resetting");
                         self.reset().await?;
                     } else {
