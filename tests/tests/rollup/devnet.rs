@@ -6,6 +6,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::BlockTransactionsKind,
     sol,
+    transports::http::reqwest,
     sol_types::SolCall,
 };
 use eyre::{Result, WrapErr, ensure, eyre};
@@ -55,6 +56,8 @@ pub(crate) struct Devnet {
     pub(crate) deployment: Value,
     pub(crate) sequencer: TestNode,
     pub(crate) follower: TestNode,
+    /// Prometheus ports of the sequencer and the follower.
+    pub(crate) metrics: (u16, u16),
 }
 
 impl Devnet {
@@ -90,7 +93,9 @@ impl Devnet {
         let genesis = out.join("genesis.json");
         let rollup = out.join("rollup.json");
 
+        let metrics = (free_port()?, free_port()?);
         let mut sequencer_args = l1_flags(&anvil, &da, sequencer_confirmations);
+        sequencer_args.extend(["--metrics".into(), format!("127.0.0.1:{}", metrics.0)]);
         sequencer_args.extend([
             "--batcher.key".into(),
             dev_private_key_hex(BATCHER_INDEX),
@@ -105,7 +110,11 @@ impl Devnet {
         ]);
         let sequencer = TestNode::start_chain(&genesis, &rollup, sequencer_args).await?;
         let mut follower_args = l1_flags(&anvil, &da, 1);
-        follower_args.push("--follow".into());
+        follower_args.extend([
+            "--follow".into(),
+            "--metrics".into(),
+            format!("127.0.0.1:{}", metrics.1),
+        ]);
         let follower = TestNode::start_chain(&genesis, &rollup, follower_args).await?;
         Ok(Self {
             dir,
@@ -114,6 +123,7 @@ impl Devnet {
             deployment,
             sequencer,
             follower,
+            metrics,
         })
     }
 
@@ -139,6 +149,22 @@ impl Devnet {
         self.sequencer.finish().await?;
         Ok(())
     }
+}
+
+/// The sum over all label sets of Prometheus counter `name` on `port` (0 when not exported yet).
+pub(crate) async fn metric(port: u16, name: &str) -> Result<f64> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
 }
 
 fn address(deployment: &Value, field: &str) -> Result<Address> {

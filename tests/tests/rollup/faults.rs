@@ -1,7 +1,7 @@
 //! The rollup under faults: DA failing over to L1 calldata, the sequencer killed while batching,
 //! the follower killed, and an L1 reorg, with the follower agreeing with the sequencer after each.
 
-use crate::devnet::{Devnet, assert_same_chain, inbox_payloads, wait_for_safe};
+use crate::devnet::{Devnet, assert_same_chain, inbox_payloads, metric, wait_for_safe};
 use alloy::providers::Provider;
 use eyre::{Result, ensure};
 use ol_e2e::{raw_rpc, wait_until};
@@ -58,6 +58,15 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
     devnet.sequencer.restart().await?;
     follower_catches_up(&devnet).await?;
 
+    // Up to here the follower never reset, so every batch it read was new: a block batched
+    // twice would show as a batch for an already-safe block.
+    let past = metric(devnet.metrics.1, "derive_batches_past_total").await?;
+    let dropped = metric(devnet.metrics.1, "derive_batches_dropped_total").await?;
+    ensure!(
+        past == 0.0 && dropped == 0.0,
+        "the follower saw {past} batches of already-safe blocks and dropped {dropped}"
+    );
+
     // The follower is killed and restarted: it continues from its safe head.
     devnet.follower.kill9().await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -66,12 +75,39 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
 
     // L1 reorgs 3 blocks deep: batches in them vanish, the batcher posts them again, and the
     // follower (which derived from the lost blocks) resets and stays consistent.
+    wait_until(
+        "a batch in the newest L1 block",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        async || {
+            let head = l1.get_block_number().await?;
+            Ok((!inbox_payloads(&l1, inbox, head, head).await?.is_empty()).then_some(()))
+        },
+    )
+    .await?;
     let before = l1.get_block_number().await?;
     raw_rpc(&l1, "anvil_reorg", (3u64, Vec::<()>::new())).await?;
     ensure!(
         l1.get_block_number().await? >= before,
         "anvil_reorg shortened the chain"
     );
+    wait_until(
+        "the follower to reset derivation",
+        Duration::from_secs(60),
+        Duration::from_millis(300),
+        async || Ok((metric(devnet.metrics.1, "derive_resets_total").await? >= 1.0).then_some(())),
+    )
+    .await?;
+    wait_until(
+        "the batcher to resubmit",
+        Duration::from_secs(60),
+        Duration::from_millis(300),
+        async || {
+            Ok((metric(devnet.metrics.0, "batcher_resubmitted_blocks_total").await? > 0.0)
+                .then_some(()))
+        },
+    )
+    .await?;
     follower_catches_up(&devnet).await?;
 
     devnet.finish().await
