@@ -574,7 +574,11 @@ impl TestNode {
     /// Starts a node on a chain of its own: `openledger init --genesis <genesis> --rollup-config
     /// <rollup>` into a fresh data directory, then `openledger node` with `extra_args` (no
     /// `--dev`, no `--block-time`: the rollup's), waiting until its JSON-RPC answers.
-    pub async fn start_chain(genesis: &Path, rollup: &Path, extra_args: Vec<String>) -> Result<Self> {
+    pub async fn start_chain(
+        genesis: &Path,
+        rollup: &Path,
+        extra_args: Vec<String>,
+    ) -> Result<Self> {
         let mut node = Self::new_stopped(extra_args, false, false)?;
         let datadir = node.datadir.clone();
         node.run_cli(&[

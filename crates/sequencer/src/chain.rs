@@ -92,7 +92,9 @@ impl Chain {
             spec,
             evm,
             head: RwLock::new(Head { header, l1_info }),
-            safe_number: tokio::sync::watch::Sender::new(sync.safe.map_or(0, |head| head.l2_number)),
+            safe_number: tokio::sync::watch::Sender::new(
+                sync.safe.map_or(0, |head| head.l2_number),
+            ),
             sync: RwLock::new(sync),
             writer: parking_lot::Mutex::new(()),
             gas_limit,

@@ -12,9 +12,7 @@ use alloy_consensus::{Header, Sealed};
 use ol_derive::{Epoch, load_epoch, payload_attributes};
 use ol_evm::PayloadAttributes;
 use ol_l1::{L1BlockRef, L1Client, L1View, OriginError, next_l1_origin};
-use ol_primitives::{
-    L1BlockInfo, addresses::SEQUENCER_FEE_VAULT, genesis::jovian_extra_data,
-};
+use ol_primitives::{L1BlockInfo, addresses::SEQUENCER_FEE_VAULT, genesis::jovian_extra_data};
 use parking_lot::Mutex;
 use std::future::Future;
 use tokio::sync::watch;
@@ -102,8 +100,17 @@ impl<C: L1Client> L1Epochs<C> {
         }
     }
 
-    async fn epoch(&self, chain: &Chain, hash: alloy_primitives::B256) -> Result<Epoch, SequencerError> {
-        if let Some(epoch) = self.current.lock().as_ref().filter(|e| e.header.hash == hash) {
+    async fn epoch(
+        &self,
+        chain: &Chain,
+        hash: alloy_primitives::B256,
+    ) -> Result<Epoch, SequencerError> {
+        if let Some(epoch) = self
+            .current
+            .lock()
+            .as_ref()
+            .filter(|e| e.header.hash == hash)
+        {
             return Ok(epoch.clone());
         }
         let epoch = load_epoch(&self.client, &chain.spec().rollup, hash).await?;

@@ -49,7 +49,8 @@ impl Storage {
     }
 
     fn put_derived_head(&self, key: &[u8], head: &DerivedHead) -> Result<(), StorageError> {
-        let encoded = serde_json::to_vec(head).map_err(|err| StorageError::corrupt(tables::META, err))?;
+        let encoded =
+            serde_json::to_vec(head).map_err(|err| StorageError::corrupt(tables::META, err))?;
         let mut batch = rocksdb::WriteBatch::default();
         batch.put_cf(self.cf(tables::META), key, encoded);
         self.write(batch)

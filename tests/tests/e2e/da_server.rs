@@ -31,7 +31,7 @@ async fn da_server_keeps_payloads_across_stops_and_crashes() -> Result<()> {
     let port = free_port()?;
 
     let server = DaProcess::start(dir.path(), port, false).await?;
-    let first = put(&server.base(), b"\x00frames before a graceful stop").await?;
+    let first = put(server.base(), b"\x00frames before a graceful stop").await?;
     let status = server.stop(libc::SIGTERM).await?;
     ensure!(
         status.success(),
@@ -40,20 +40,23 @@ async fn da_server_keeps_payloads_across_stops_and_crashes() -> Result<()> {
 
     let server = DaProcess::start(dir.path(), port, false).await?;
     assert_eq!(
-        get(&server.base(), &first).await?,
+        get(server.base(), &first).await?,
         (200, b"\x00frames before a graceful stop".to_vec())
     );
     // An acknowledged put is on disk: a SIGKILL right after it loses nothing.
-    let second = put(&server.base(), &vec![9u8; 1 << 20]).await?;
+    let second = put(server.base(), &vec![9u8; 1 << 20]).await?;
     server.stop(libc::SIGKILL).await?;
 
     let server = DaProcess::start(dir.path(), port, false).await?;
-    assert_eq!(get(&server.base(), &second).await?, (200, vec![9u8; 1 << 20]));
-    assert_eq!(get(&server.base(), &first).await?.0, 200);
+    assert_eq!(
+        get(server.base(), &second).await?,
+        (200, vec![9u8; 1 << 20])
+    );
+    assert_eq!(get(server.base(), &first).await?.0, 200);
     // Unknown and malformed commitments.
     let unknown = format!("0x00{}", "11".repeat(32));
-    assert_eq!(get(&server.base(), &unknown).await?.0, 404);
-    assert_eq!(get(&server.base(), "0x7700").await?.0, 400);
+    assert_eq!(get(server.base(), &unknown).await?.0, 404);
+    assert_eq!(get(server.base(), "0x7700").await?.0, 400);
     // Over 16 MiB is refused.
     let response = reqwest::Client::new()
         .post(format!("{}/put", server.base()))

@@ -6,8 +6,8 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::BlockTransactionsKind,
     sol,
-    transports::http::reqwest,
     sol_types::SolCall,
+    transports::http::reqwest,
 };
 use eyre::{Result, WrapErr, ensure, eyre};
 use ol_e2e::{
@@ -67,11 +67,8 @@ impl Devnet {
         let dir = tempfile::Builder::new()
             .prefix("openledger-rollup-")
             .tempdir()?;
-        let anvil = AnvilProcess::start(
-            &["--block-time", "1"],
-            &dir.path().join("anvil.log"),
-        )
-        .await?;
+        let anvil =
+            AnvilProcess::start(&["--block-time", "1"], &dir.path().join("anvil.log")).await?;
         let out = dir.path().join("devnet");
         run_command(
             &openledger_bin()?,

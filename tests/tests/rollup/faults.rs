@@ -44,7 +44,10 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
         async || {
             let to = l1.get_block_number().await?;
             let payloads = inbox_payloads(&l1, inbox, from, to).await?;
-            Ok(payloads.iter().any(|p| p.first() == Some(&0x00)).then_some(()))
+            Ok(payloads
+                .iter()
+                .any(|p| p.first() == Some(&0x00))
+                .then_some(()))
         },
     )
     .await?;
@@ -103,8 +106,10 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
         Duration::from_secs(60),
         Duration::from_millis(300),
         async || {
-            Ok((metric(devnet.metrics.0, "batcher_resubmitted_blocks_total").await? > 0.0)
-                .then_some(()))
+            Ok(
+                (metric(devnet.metrics.0, "batcher_resubmitted_blocks_total").await? > 0.0)
+                    .then_some(()),
+            )
         },
     )
     .await?;

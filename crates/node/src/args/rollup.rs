@@ -65,7 +65,14 @@ pub struct RollupArgs {
     pub da_timeout: Duration,
 
     /// Batcher key (hex): runs the batcher, which must be the rollup's batcher address
-    #[arg(long = "batcher.key", value_name = "HEX", env = "OPENLEDGER_BATCHER_KEY", hide_env_values = true, conflicts_with = "follow", requires = "l1_rpc")]
+    #[arg(
+        long = "batcher.key",
+        value_name = "HEX",
+        env = "OPENLEDGER_BATCHER_KEY",
+        hide_env_values = true,
+        conflicts_with = "follow",
+        requires = "l1_rpc"
+    )]
     pub batcher_key: Option<B256>,
 
     /// L1 blocks after which an open channel is posted even if not full
@@ -93,7 +100,11 @@ pub struct RollupArgs {
     pub proposer_key: Option<B256>,
 
     /// The L2OutputOracle contract on L1
-    #[arg(long = "proposer.l2oo", value_name = "ADDRESS", requires = "proposer_key")]
+    #[arg(
+        long = "proposer.l2oo",
+        value_name = "ADDRESS",
+        requires = "proposer_key"
+    )]
     pub proposer_oracle: Option<Address>,
 }
 
@@ -116,5 +127,6 @@ impl RollupArgs {
 
 /// The signer of a key given on the command line.
 pub fn signer(key: &B256, flag: &str) -> eyre::Result<PrivateKeySigner> {
-    PrivateKeySigner::from_bytes(key).map_err(|err| eyre::eyre!("{flag} is not a valid secp256k1 key: {err}"))
+    PrivateKeySigner::from_bytes(key)
+        .map_err(|err| eyre::eyre!("{flag} is not a valid secp256k1 key: {err}"))
 }

@@ -248,10 +248,9 @@ impl NodeCommand {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::<TaskResult>::new();
         let watcher = match &self.rollup.l1_rpc {
-            Some(l1_url) => {
+            Some(_) => {
                 let started = rollup::start(
                     &self.rollup,
-                    l1_url,
                     chain,
                     pool,
                     &datadir,

@@ -6,8 +6,8 @@ use crate::args::{DaPutMode, RollupArgs, signer};
 use eyre::{WrapErr, bail, eyre};
 use ol_batcher::Batcher;
 use ol_da::{HttpDaClient, PutMode};
-use ol_proposer::{Proposer, ProposerConfig};
 use ol_l1::{HttpL1Client, L1Client, L1Watcher, RetryConfig, WatcherConfig};
+use ol_proposer::{Proposer, ProposerConfig};
 use ol_sequencer::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
 use ol_txpool::TxPool;
 use std::{path::Path, sync::Arc};
@@ -21,7 +21,6 @@ pub(crate) type TaskResult = (&'static str, eyre::Result<()>);
 /// at shutdown (it polls L1 until its consumers are gone).
 pub(crate) async fn start(
     args: &RollupArgs,
-    l1_url: &str,
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
     datadir: &Path,
@@ -29,6 +28,10 @@ pub(crate) async fn start(
     shutdown: &watch::Receiver<bool>,
     tasks: &mut JoinSet<TaskResult>,
 ) -> eyre::Result<tokio::task::JoinHandle<()>> {
+    let l1_url = args
+        .l1_rpc
+        .as_deref()
+        .ok_or_else(|| eyre!("the rollup roles need --l1.rpc"))?;
     let rollup = chain.spec().rollup.clone();
     if block_time != rollup.block_time {
         bail!(
@@ -71,7 +74,12 @@ pub(crate) async fn start(
         },
     );
     let watcher = tokio::spawn(watcher.run());
-    info!(url = l1_url, chain_id = l1_chain_id, confirmations = args.l1_confirmations, "following L1");
+    info!(
+        url = l1_url,
+        chain_id = l1_chain_id,
+        confirmations = args.l1_confirmations,
+        "following L1"
+    );
 
     let derivation = Derivation::new(chain.clone(), l1.clone(), da.clone(), view.clone())
         .wrap_err("cannot start derivation")?;
@@ -97,7 +105,7 @@ pub(crate) async fn start(
         chain.clone(),
         pool,
         SequencerConfig { block_time },
-        L1Epochs::new(l1.clone(), view.clone()),
+        L1Epochs::new(l1.clone(), view),
     );
     let stop = shutdown.clone();
     tasks.spawn(async move {
@@ -118,14 +126,16 @@ pub(crate) async fn start(
             );
         }
         let config = args.batcher_config();
-        config.validate().map_err(|err| eyre!("batcher settings: {err}"))?;
+        config
+            .validate()
+            .map_err(|err| eyre!("batcher settings: {err}"))?;
         let batcher = Batcher::open(
             &datadir.join("batcher"),
             config,
             rollup.clone(),
             chain.storage().clone(),
             l1.clone(),
-            da.clone(),
+            da,
             signer,
         )
         .wrap_err("cannot open the batcher")?;
@@ -154,7 +164,10 @@ pub(crate) async fn start(
         tasks.spawn(async move {
             (
                 "proposer",
-                proposer.run(safe, stop).await.wrap_err("the proposer failed"),
+                proposer
+                    .run(safe, stop)
+                    .await
+                    .wrap_err("the proposer failed"),
             )
         });
         info!(%oracle, "proposer started");

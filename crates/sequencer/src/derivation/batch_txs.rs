@@ -40,10 +40,11 @@ pub fn recover_batch(
         .iter()
         .enumerate()
         .map(|(index, raw)| {
-            let tx = OpTxEnvelope::decode_2718_exact(raw).map_err(|err| InvalidBatchTx::Decode {
-                index,
-                reason: err.to_string(),
-            })?;
+            let tx =
+                OpTxEnvelope::decode_2718_exact(raw).map_err(|err| InvalidBatchTx::Decode {
+                    index,
+                    reason: err.to_string(),
+                })?;
             if tx.is_deposit() {
                 return Err(InvalidBatchTx::Deposit { index });
             }

@@ -303,14 +303,16 @@ fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), Seq
     let committed = match recover_batch(&block.transactions) {
         Ok(transactions) => {
             let mut source = BatchTransactions::new(transactions);
-            let committed = chain.build_and_commit_if(
-                &head,
-                &block.attributes,
-                &mut source,
-                |built| built.transactions.len() == expected,
-            )?;
+            let committed =
+                chain.build_and_commit_if(&head, &block.attributes, &mut source, |built| {
+                    built.transactions.len() == expected
+                })?;
             if committed.is_none() {
-                warn!(number, reason = source.refused().unwrap_or("a transaction was left out"), "batch does not execute; the block keeps only its deposits");
+                warn!(
+                    number,
+                    reason = source.refused().unwrap_or("a transaction was left out"),
+                    "batch does not execute; the block keeps only its deposits"
+                );
             }
             committed
         }
@@ -365,7 +367,10 @@ fn consolidate(
         ("parent hash", stored.parent_hash == block.parent.hash),
         ("timestamp", stored.timestamp == attributes.timestamp),
         ("prevRandao", stored.mix_hash == attributes.prev_randao),
-        ("fee recipient", stored.beneficiary == attributes.fee_recipient),
+        (
+            "fee recipient",
+            stored.beneficiary == attributes.fee_recipient,
+        ),
         ("gas limit", stored.gas_limit == attributes.gas_limit),
         ("extraData", stored.extra_data == attributes.extra_data),
         (
