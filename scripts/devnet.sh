@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The whole rollup on this machine: anvil as L1 with the rollup's L1 contracts deployed
+# (`openledger l1 deploy`), the built-in DA server, a sequencer running the batcher and the
+# proposer, and a follower that derives every block from L1 + DA. Prints the endpoints and runs
+# until Ctrl-C, which stops everything. State lives in $DEVNET_DIR (default .devnet/), wiped at
+# each start.
+#
+#   scripts/devnet.sh                      # builds the release binary first
+#   OPENLEDGER_BIN=/path/to/openledger scripts/devnet.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="${DEVNET_DIR:-$root/.devnet}"
+l1_port="${L1_PORT:-8545}"
+da_port="${DA_PORT:-3100}"
+seq_port="${SEQUENCER_PORT:-9545}"
+follower_port="${FOLLOWER_PORT:-10545}"
+anvil="$root/node_modules/.bin/anvil"
+[[ -x "$anvil" ]] || { echo "anvil is missing: run scripts/setup.sh (npm install) first" >&2; exit 1; }
+
+bin="${OPENLEDGER_BIN:-}"
+if [[ -z "$bin" ]]; then
+  (cd "$root" && cargo build --release --locked -p openledger)
+  bin="${CARGO_TARGET_DIR:-$root/target}/release/openledger"
+fi
+
+# The dev mnemonic's accounts 8 and 9 ("test ... junk"): the batcher and proposer that
+# `openledger l1 deploy` registers by default.
+batcher_key=0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97
+proposer_key=0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6
+
+rm -rf "$dir"
+mkdir -p "$dir"
+# Each process runs in its own session, so that Ctrl-C reaches only this script, which then
+# stops each of them once (a node treats a second signal as "exit now").
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+wait_http() { # url name
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
+      --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$1" && return 0
+    curl -sf -o /dev/null "$1/health" && return 0
+    sleep 0.2
+  done
+  echo "$2 did not come up on $1; see $dir/*.log" >&2
+  exit 1
+}
+
+setsid "$anvil" --port "$l1_port" --block-time 2 >"$dir/anvil.log" 2>&1 &
+pids+=($!)
+l1="http://127.0.0.1:$l1_port"
+wait_http "$l1" anvil
+
+"$bin" l1 deploy --l1.rpc "$l1" --out "$dir/config" >"$dir/deploy.log" 2>&1
+oracle="$(node -p "require('$dir/config/l1-deployment.json').l2OutputOracle")"
+portal="$(node -p "require('$dir/config/l1-deployment.json').optimismPortal")"
+for role in sequencer follower; do
+  "$bin" init --genesis "$dir/config/genesis.json" --rollup-config "$dir/config/rollup.json" \
+    --datadir "$dir/$role" >"$dir/init-$role.log" 2>&1
+done
+
+setsid "$bin" da serve --datadir "$dir/da" --da.port "$da_port" >"$dir/da.log" 2>&1 &
+pids+=($!)
+da="http://127.0.0.1:$da_port"
+wait_http "$da" "the DA server"
+
+setsid "$bin" node --datadir "$dir/sequencer" --http --http.port "$seq_port" --ws --ws.port "$((seq_port + 1))" \
+  --l1.rpc "$l1" --l1.confirmations 2 --l1.poll-interval 1s --da.url "$da" \
+  --batcher.key "$batcher_key" --batcher.max-channel-duration 2 \
+  --proposer.key "$proposer_key" --proposer.l2oo "$oracle" \
+  --metrics "127.0.0.1:9001" >"$dir/sequencer.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$seq_port" "the sequencer"
+
+setsid "$bin" node --datadir "$dir/follower" --follow --http --http.port "$follower_port" \
+  --l1.rpc "$l1" --l1.confirmations 1 --l1.poll-interval 1s --da.url "$da" \
+  --metrics "127.0.0.1:9002" >"$dir/follower.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$follower_port" "the follower"
+
+cat <<INFO
+OpenLedger devnet is up (state and logs in $dir):
+  L1 (anvil)        $l1          chain id $(node -p "require('$dir/config/l1-deployment.json').l1ChainId")
+  DA server         $da
+  sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$((seq_port + 1))  metrics http://127.0.0.1:9001/metrics
+  follower RPC      http://127.0.0.1:$follower_port  metrics http://127.0.0.1:9002/metrics
+  OptimismPortal    $portal   (deposit: cast send $portal 'depositTransaction(address,uint256,uint64,bool,bytes)' <to> <wei> 100000 false 0x --value <wei> ...)
+  L2OutputOracle    $oracle
+  L2 accounts: the 'test ... junk' mnemonic, 10,000 OPEN each; L2 chain id $(node -p "require('$dir/config/rollup.json').l2_chain_id")
+Ctrl-C stops everything.
+INFO
+wait -n "${pids[@]}"
+echo "a devnet process exited; stopping (see $dir/*.log)" >&2
