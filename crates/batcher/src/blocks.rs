@@ -11,17 +11,17 @@ use ol_storage::Storage;
 
 /// What the batcher keeps about a block besides its batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BlockMeta {
+pub struct BlockMeta {
     /// Block number.
-    pub(crate) number: u64,
+    pub number: u64,
     /// Block hash.
-    pub(crate) hash: B256,
+    pub hash: B256,
     /// Whether it is the first block of its epoch (L1-info sequence number 0).
-    pub(crate) starts_epoch: bool,
+    pub starts_epoch: bool,
 }
 
 /// Reads block `number` as a batch.
-pub(crate) fn read_block(
+pub fn read_block(
     storage: &Storage,
     number: u64,
 ) -> Result<(BlockMeta, SingleBatch), BatcherError> {

@@ -2,8 +2,10 @@
 //! channel is closed, and how long records of included channels are kept.
 
 use ol_da::MAX_PAYLOAD_BYTES;
+use ol_primitives::RollupConfig;
 use ol_rollup::{
-    CompressionAlgo,
+    ChannelConfig, CompressionAlgo,
+    channel::{BatchMode, MAX_RLP_BYTES_PER_CHANNEL_FJORD},
     frame::{FRAME_OVERHEAD, MAX_FRAME_LEN},
 };
 use std::time::Duration;
@@ -77,6 +79,25 @@ impl BatcherConfig {
     /// Frames a full channel needs in a DA payload.
     pub const fn max_da_frames(&self) -> usize {
         self.max_channel_size.div_ceil(self.da_frame_data_len())
+    }
+
+    /// The channels these settings make for `rollup`: span batches, this compression, frames
+    /// of `max_frame_size`, as many as a channel of `max_channel_size` needs, Fjord's RLP limit.
+    /// Channel age is judged by the batcher (L1 blocks and wall time), not by the builder.
+    pub fn channel_config(&self, rollup: &RollupConfig) -> ChannelConfig {
+        ChannelConfig {
+            compression: self.compression,
+            batch_mode: BatchMode::Span {
+                genesis_timestamp: rollup.genesis.l2_time,
+                block_time: rollup.block_time,
+                chain_id: rollup.l2_chain_id,
+            },
+            max_frame_size: self.max_frame_size,
+            max_frames: self.max_da_frames(),
+            target_size: self.max_channel_size,
+            max_rlp_bytes: MAX_RLP_BYTES_PER_CHANNEL_FJORD,
+            max_duration: 0,
+        }
     }
 
     /// Checks the settings, with a message an operator can act on.

@@ -14,6 +14,7 @@
 
 mod batcher;
 mod blocks;
+pub use blocks::{BlockMeta, read_block};
 mod config;
 mod error;
 pub mod store;

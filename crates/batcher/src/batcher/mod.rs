@@ -39,7 +39,7 @@ use ol_l1::{L1Client, L1Event};
 use ol_primitives::RollupConfig;
 use ol_rollup::{
     ChannelBuilder, ChannelConfig, ChannelId, SingleBatch,
-    channel::{AddBlockError, BatchMode, MAX_RLP_BYTES_PER_CHANNEL_FJORD},
+    channel::AddBlockError,
 };
 use ol_storage::Storage;
 use std::{
@@ -204,20 +204,7 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
     }
 
     fn channel_config(&self) -> ChannelConfig {
-        ChannelConfig {
-            compression: self.config.compression,
-            batch_mode: BatchMode::Span {
-                genesis_timestamp: self.rollup.genesis.l2_time,
-                block_time: self.rollup.block_time,
-                chain_id: self.rollup.l2_chain_id,
-            },
-            max_frame_size: self.config.max_frame_size,
-            max_frames: self.config.max_da_frames(),
-            target_size: self.config.max_channel_size,
-            max_rlp_bytes: MAX_RLP_BYTES_PER_CHANNEL_FJORD,
-            // Channel age is judged here, in L1 blocks and in wall time.
-            max_duration: 0,
-        }
+        self.config.channel_config(&self.rollup)
     }
 
     /// The last block handed on: to the open channel, else to a sealed one.

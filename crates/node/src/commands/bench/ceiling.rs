@@ -25,15 +25,15 @@ pub(crate) struct CeilingResult {
     pub(crate) mgas_per_s: f64,
 }
 
-struct InProcess {
-    chain: Arc<Chain>,
+pub(super) struct InProcess {
+    pub(super) chain: Arc<Chain>,
     pool: Arc<TxPool>,
     sequencer: Sequencer,
     _dir: tempfile::TempDir,
 }
 
 impl InProcess {
-    fn new(gas_limit: u64) -> eyre::Result<Self> {
+    pub(super) fn new(gas_limit: u64) -> eyre::Result<Self> {
         let dir = tempfile::tempdir()?;
         let storage = ol_storage::Storage::open(&dir.path().join("db"))?;
         let spec = ol_primitives::dev::dev_chain_spec(None, super::super::unix_now())?;
@@ -61,7 +61,7 @@ impl InProcess {
         })
     }
 
-    fn admit(&self, txs: &[SignedTx]) -> eyre::Result<()> {
+    pub(super) fn admit(&self, txs: &[SignedTx]) -> eyre::Result<()> {
         for tx in txs {
             self.pool
                 .add_raw(&tx.raw, self.chain.as_ref())
@@ -71,7 +71,7 @@ impl InProcess {
     }
 
     /// Produces blocks until the pool is empty; returns (transactions, gas, blocks).
-    fn drain(&self) -> eyre::Result<(usize, u64, u64)> {
+    pub(super) fn drain(&self) -> eyre::Result<(usize, u64, u64)> {
         let (mut txs, mut gas, mut blocks) = (0, 0, 0);
         while self.pool.status().pending > 0 {
             self.sequencer.produce_block()?;

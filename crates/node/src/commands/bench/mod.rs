@@ -12,6 +12,7 @@
 mod ceiling;
 mod client;
 mod load;
+mod rollup;
 mod target;
 mod workload;
 
@@ -23,9 +24,16 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 use target::Target;
 use workload::Workload;
 
+pub use rollup::BenchRollupCommand;
+
 /// Measure throughput against anvil (see the README's Benchmark section)
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchCommand {
+    /// Another benchmark instead of the throughput one
+    #[command(subcommand)]
+    pub other: Option<BenchSubcommand>,
+
     /// Senders, each a fresh account funded in the setup
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub senders: u64,
@@ -63,6 +71,14 @@ pub struct BenchCommand {
     pub json: Option<PathBuf>,
 }
 
+/// The other benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum BenchSubcommand {
+    /// The batcher (blocks/s, MB/s into DA, brotli against zlib) and follower derivation
+    /// (blocks/s, Mgas/s) against the sequencer's own block production
+    Rollup(BenchRollupCommand),
+}
+
 /// One target's results.
 #[derive(Debug, Default, Serialize)]
 struct TargetReport {
@@ -96,6 +112,9 @@ fn block_work(samples: &HashMap<String, f64>) -> (f64, f64) {
 impl BenchCommand {
     /// Runs the benchmark on a new tokio runtime.
     pub fn execute(self) -> eyre::Result<()> {
+        if let Some(BenchSubcommand::Rollup(command)) = self.other {
+            return command.execute();
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
