@@ -21,3 +21,6 @@ echo "==> rust: build the node, then run every test"
 cargo build --locked -p openledger
 export OPENLEDGER_BIN="$CARGO_TARGET_DIR/debug/openledger"
 cargo test --workspace --locked
+
+echo "==> fuzz: the decoders, 20 s each (cargo-fuzz, nightly)"
+./scripts/fuzz.sh

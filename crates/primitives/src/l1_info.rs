@@ -64,6 +64,9 @@ pub enum L1InfoError {
     /// Not the Jovian selector.
     #[error("L1-info calldata selector {0} is not setL1BlockValuesJovian()")]
     Selector(Bytes),
+    /// A fee word does not fit 128 bits.
+    #[error("L1-info {0} does not fit 128 bits")]
+    FeeOutOfRange(&'static str),
 }
 
 impl L1BlockInfo {
@@ -115,7 +118,12 @@ impl L1BlockInfo {
         }
         let u32_at = |at: usize| u32::from_be_bytes(data[at..at + 4].try_into().expect("4 bytes"));
         let u64_at = |at: usize| u64::from_be_bytes(data[at..at + 8].try_into().expect("8 bytes"));
-        let u128_at = |at: usize| U256::from_be_slice(&data[at..at + 32]).saturating_to::<u128>();
+        // The fee words are 32 bytes on the wire; a value beyond u128 cannot come from an L1
+        // header and would not re-encode to the same calldata, so it is refused.
+        let u128_at = |at: usize, field: &'static str| {
+            u128::try_from(U256::from_be_slice(&data[at..at + 32]))
+                .map_err(|_| L1InfoError::FeeOutOfRange(field))
+        };
         Ok(Self {
             base_fee_scalar: u32_at(4),
             blob_base_fee_scalar: u32_at(8),
@@ -123,8 +131,8 @@ impl L1BlockInfo {
             origin: L1Origin {
                 timestamp: u64_at(20),
                 number: u64_at(28),
-                base_fee: u128_at(36),
-                blob_base_fee: u128_at(68),
+                base_fee: u128_at(36, "base fee")?,
+                blob_base_fee: u128_at(68, "blob base fee")?,
                 hash: B256::from_slice(&data[100..132]),
             },
             batcher_hash: B256::from_slice(&data[132..164]),
@@ -203,6 +211,19 @@ mod tests {
             L1BlockInfo::decode_jovian(&data),
             Err(L1InfoError::Selector(_))
         ));
+        // Found by the fuzz target: a fee word above 2^128 used to saturate silently.
+        let mut data = sample().encode_jovian().to_vec();
+        data[36] = 1;
+        assert_eq!(
+            L1BlockInfo::decode_jovian(&data),
+            Err(L1InfoError::FeeOutOfRange("base fee"))
+        );
+        let mut data = sample().encode_jovian().to_vec();
+        data[68..84].fill(0xff);
+        assert_eq!(
+            L1BlockInfo::decode_jovian(&data),
+            Err(L1InfoError::FeeOutOfRange("blob base fee"))
+        );
     }
 
     #[test]
