@@ -37,10 +37,7 @@ use alloy_primitives::B256;
 use ol_da::DaClient;
 use ol_l1::{L1Client, L1Event};
 use ol_primitives::RollupConfig;
-use ol_rollup::{
-    ChannelBuilder, ChannelConfig, ChannelId, SingleBatch,
-    channel::AddBlockError,
-};
+use ol_rollup::{ChannelBuilder, ChannelConfig, ChannelId, SingleBatch, channel::AddBlockError};
 use ol_storage::Storage;
 use std::{
     collections::{BTreeMap, VecDeque},

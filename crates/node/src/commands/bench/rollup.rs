@@ -214,7 +214,10 @@ async fn batch(
             Err(err) => bail!("block {number} does not fit a channel: {err}"),
         }
         next_id += 1;
-        let full = std::mem::replace(&mut open, ChannelBuilder::new(B128::from(next_id), config, 0));
+        let full = std::mem::replace(
+            &mut open,
+            ChannelBuilder::new(B128::from(next_id), config, 0),
+        );
         let (rlp, posted) = post(full, da, &mut commitments).await?;
         rlp_bytes += rlp;
         da_bytes += posted;
@@ -298,8 +301,7 @@ async fn derive(
                 rollup.block_time,
                 rollup.l2_chain_id,
             )?;
-            let singles =
-                span.to_singular_batches(follower.head().hash(), |_| Some(genesis_l1))?;
+            let singles = span.to_singular_batches(follower.head().hash(), |_| Some(genesis_l1))?;
             for single in singles {
                 let follower = follower.clone();
                 let (block_gas, hash) = tokio::task::block_in_place(move || {
