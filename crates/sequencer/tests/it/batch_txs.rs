@@ -171,3 +171,29 @@ fn batch_transactions_yield_everything_when_nothing_is_refused() {
     );
     assert_eq!(source.refused(), None);
 }
+
+#[test]
+fn long_batches_recover_in_parallel_in_order_and_report_the_first_invalid_index() {
+    // Long enough for the threaded path: senders alternate so that order is visible.
+    let signers = [dev_signer(1), dev_signer(2), dev_signer(3)];
+    let txs: Vec<OpTxEnvelope> = (0..600u64)
+        .map(|i| {
+            let signer = &signers[(i % 3) as usize];
+            transfer(signer, CHAIN_ID, i / 3, i + 1)
+        })
+        .collect();
+    let recovered = recover_batch(&raw(&txs)).unwrap();
+    assert_eq!(recovered.len(), 600);
+    for (i, tx) in recovered.iter().enumerate() {
+        assert_eq!(tx.signer(), signers[i % 3].address(), "sender of {i}");
+        assert_eq!(tx.inner().tx_hash(), txs[i].tx_hash(), "hash of {i}");
+    }
+    // Two bad transactions in different chunks: the lower index is the one reported.
+    let mut batch = raw(&txs);
+    batch[590] = Bytes::from_static(&[0x02, 0xc0]);
+    batch[450] = Bytes::from_static(&[0x7e, 0xc0]);
+    assert!(matches!(
+        recover_batch(&batch),
+        Err(InvalidBatchTx::Decode { index: 450, .. })
+    ));
+}
