@@ -47,6 +47,13 @@ fn l1_flags(anvil: &AnvilProcess, da: &DaProcess, confirmations: u64) -> Vec<Str
     ]
 }
 
+/// The flags of a follower of this devnet.
+fn follower_flags(anvil: &AnvilProcess, da: &DaProcess) -> Vec<String> {
+    let mut args = l1_flags(anvil, da, 1);
+    args.push("--follow".into());
+    args
+}
+
 /// anvil, the deployment, DA, a sequencer and a follower.
 #[derive(Debug)]
 pub(crate) struct Devnet {
@@ -106,12 +113,8 @@ impl Devnet {
             address(&deployment, "l2OutputOracle")?.to_string(),
         ]);
         let sequencer = TestNode::start_chain(&genesis, &rollup, sequencer_args).await?;
-        let mut follower_args = l1_flags(&anvil, &da, 1);
-        follower_args.extend([
-            "--follow".into(),
-            "--metrics".into(),
-            format!("127.0.0.1:{}", metrics.1),
-        ]);
+        let mut follower_args = follower_flags(&anvil, &da);
+        follower_args.extend(["--metrics".into(), format!("127.0.0.1:{}", metrics.1)]);
         let follower = TestNode::start_chain(&genesis, &rollup, follower_args).await?;
         Ok(Self {
             dir,
@@ -122,6 +125,21 @@ impl Devnet {
             follower,
             metrics,
         })
+    }
+
+    /// The L2 genesis `openledger l1 deploy` wrote.
+    pub(crate) fn genesis_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("devnet/genesis.json")
+    }
+
+    /// The rollup config `openledger l1 deploy` wrote.
+    pub(crate) fn rollup_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("devnet/rollup.json")
+    }
+
+    /// Flags for another follower of this devnet.
+    pub(crate) fn follower_args(&self) -> Vec<String> {
+        follower_flags(&self.anvil, &self.da)
     }
 
     /// An address from `l1-deployment.json`.

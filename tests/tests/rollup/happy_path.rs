@@ -69,8 +69,69 @@ async fn devnet_deposits_batches_follows_and_proposes() -> Result<()> {
     )
     .await?;
 
-    // The follower derives everything up to past the deposit and agrees block by block.
-    let target = deposit_block.max(receipt.block_number.unwrap_or_default());
+    // A deposit whose call reverts on L2 (an unknown selector on the L1Block predeploy) still
+    // mints to its sender and bumps its nonce; the value stays with the sender.
+    let depositor = dev_address(3);
+    let (balance_before, nonce_before) = (
+        l2.get_balance(depositor).await?,
+        l2.get_transaction_count(depositor).await?,
+    );
+    devnet
+        .cast(&[
+            "send",
+            &portal,
+            "depositTransaction(address,uint256,uint64,bool,bytes)",
+            "0x4200000000000000000000000000000000000015",
+            &one_ether().to_string(),
+            "100000",
+            "false",
+            "0xdeadbeef",
+            "--value",
+            "1ether",
+            "--private-key",
+            &dev_private_key_hex(3),
+        ])
+        .await?;
+    let failed_block = wait_until(
+        "the failing deposit on L2",
+        Duration::from_secs(90),
+        Duration::from_millis(500),
+        async || {
+            if l2.get_transaction_count(depositor).await? == nonce_before + 1 {
+                Ok(Some(l2.get_block_number().await?))
+            } else {
+                Ok(None)
+            }
+        },
+    )
+    .await?;
+    ensure!(
+        l2.get_balance(depositor).await? == balance_before + one_ether(),
+        "a failed deposit must still mint to its sender"
+    );
+    // Hashes only: alloy's Ethereum types do not know the deposit transaction type.
+    let block = l2
+        .get_block_by_number(failed_block.into())
+        .await?
+        .ok_or_else(|| eyre::eyre!("block {failed_block}"))?;
+    let deposit_hash = block
+        .transactions
+        .hashes()
+        .nth(1)
+        .ok_or_else(|| eyre::eyre!("no user deposit in block {failed_block}"))?;
+    // The receipt raw: alloy's Ethereum receipt types do not know deposit receipts either.
+    let failed = ol_e2e::raw_receipt(&l2, deposit_hash)
+        .await?
+        .ok_or_else(|| eyre::eyre!("no receipt for the failing deposit"))?;
+    ensure!(
+        failed["status"] == "0x0" && failed["type"] == "0x7e",
+        "the reverting deposit's receipt: {failed}"
+    );
+
+    // The follower derives everything up to past the deposits and agrees block by block.
+    let target = deposit_block
+        .max(failed_block)
+        .max(receipt.block_number.unwrap_or_default());
     let safe = wait_for_safe(&devnet.follower, target, Duration::from_secs(120)).await?;
     let follower = devnet.follower.provider();
     assert_same_chain(&l2, &follower, safe).await?;
@@ -123,5 +184,16 @@ async fn devnet_deposits_batches_follows_and_proposes() -> Result<()> {
             "output root of block {number}: L1 {root}, node {output}"
         );
     }
+    // A follower started from genesis now, long after the sequencer, catches up.
+    let head = l2.get_block_number().await?;
+    let late = ol_e2e::TestNode::start_chain(
+        &devnet.genesis_path(),
+        &devnet.rollup_path(),
+        devnet.follower_args(),
+    )
+    .await?;
+    let safe = wait_for_safe(&late, head, Duration::from_secs(120)).await?;
+    assert_same_chain(&l2, &late.provider(), safe).await?;
+    late.finish().await?;
     devnet.finish().await
 }

@@ -54,7 +54,11 @@ pub fn recover_batch(
             .collect();
         handles
             .into_iter()
-            .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     let mut recovered = Vec::with_capacity(transactions.len());
@@ -73,10 +77,11 @@ fn recover_range(
         .enumerate()
         .map(|(offset, raw)| {
             let index = first_index + offset;
-            let tx = OpTxEnvelope::decode_2718_exact(raw).map_err(|err| InvalidBatchTx::Decode {
-                index,
-                reason: err.to_string(),
-            })?;
+            let tx =
+                OpTxEnvelope::decode_2718_exact(raw).map_err(|err| InvalidBatchTx::Decode {
+                    index,
+                    reason: err.to_string(),
+                })?;
             if tx.is_deposit() {
                 return Err(InvalidBatchTx::Deposit { index });
             }
