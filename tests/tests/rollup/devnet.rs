@@ -33,8 +33,8 @@ pub(crate) const BATCHER_INDEX: u32 = 8;
 /// The proposer's account index.
 pub(crate) const PROPOSER_INDEX: u32 = 9;
 
-/// Flags the sequencer and the follower share: quick L1 polls, DA.
-fn l1_flags(anvil: &AnvilProcess, da: &DaProcess, confirmations: u64) -> Vec<String> {
+/// Flags the sequencer and the follower share: quick L1 polls, DA at `da`.
+fn l1_flags(anvil: &AnvilProcess, da: &str, confirmations: u64) -> Vec<String> {
     vec![
         "--l1.rpc".into(),
         anvil.url().to_string(),
@@ -43,12 +43,12 @@ fn l1_flags(anvil: &AnvilProcess, da: &DaProcess, confirmations: u64) -> Vec<Str
         "--l1.poll-interval".into(),
         "300ms".into(),
         "--da.url".into(),
-        da.base().to_owned(),
+        da.to_owned(),
     ]
 }
 
 /// The flags of a follower of this devnet.
-fn follower_flags(anvil: &AnvilProcess, da: &DaProcess) -> Vec<String> {
+fn follower_flags(anvil: &AnvilProcess, da: &str) -> Vec<String> {
     let mut args = l1_flags(anvil, da, 1);
     args.push("--follow".into());
     args
@@ -59,7 +59,10 @@ fn follower_flags(anvil: &AnvilProcess, da: &DaProcess) -> Vec<String> {
 pub(crate) struct Devnet {
     pub(crate) dir: TempDir,
     pub(crate) anvil: AnvilProcess,
-    pub(crate) da: DaProcess,
+    /// The DA server process, unless the sequencer serves DA itself (`--da.builtin`).
+    pub(crate) da: Option<DaProcess>,
+    /// The DA URL followers use.
+    pub(crate) da_url: String,
     pub(crate) deployment: Value,
     pub(crate) sequencer: TestNode,
     pub(crate) follower: TestNode,
@@ -68,9 +71,10 @@ pub(crate) struct Devnet {
 }
 
 impl Devnet {
-    /// Starts anvil (1 s blocks), deploys, starts DA (with the failover switch), the sequencer
-    /// (`sequencer_confirmations` L1 confirmations, batcher, proposer) and the follower (1).
-    pub(crate) async fn start(sequencer_confirmations: u64) -> Result<Self> {
+    /// Starts anvil (1 s blocks), deploys, starts DA (a process with the failover switch, or
+    /// with `builtin_da` inside the sequencer), the sequencer (`sequencer_confirmations` L1
+    /// confirmations, batcher, proposer) and the follower (1).
+    pub(crate) async fn start(sequencer_confirmations: u64, builtin_da: bool) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("openledger-rollup-")
             .tempdir()?;
@@ -93,12 +97,27 @@ impl Devnet {
         .ensure_success()?;
         let deployment: Value =
             serde_json::from_slice(&std::fs::read(out.join("l1-deployment.json"))?)?;
-        let da = DaProcess::start(&dir.path().join("da"), free_port()?, true).await?;
+        let (da, da_url) = if builtin_da {
+            (None, format!("http://127.0.0.1:{}", free_port()?))
+        } else {
+            let da = DaProcess::start(&dir.path().join("da"), free_port()?, true).await?;
+            let url = da.base().to_owned();
+            (Some(da), url)
+        };
         let genesis = out.join("genesis.json");
         let rollup = out.join("rollup.json");
 
         let metrics = (free_port()?, free_port()?);
-        let mut sequencer_args = l1_flags(&anvil, &da, sequencer_confirmations);
+        let mut sequencer_args = l1_flags(&anvil, &da_url, sequencer_confirmations);
+        if builtin_da {
+            // The sequencer serves DA itself at the URL the follower uses.
+            let at = sequencer_args
+                .iter()
+                .position(|arg| arg == "--da.url")
+                .ok_or_else(|| eyre!("no --da.url"))?;
+            sequencer_args[at] = "--da.builtin".into();
+            sequencer_args[at + 1] = da_url.trim_start_matches("http://").to_owned();
+        }
         sequencer_args.extend(["--metrics".into(), format!("127.0.0.1:{}", metrics.0)]);
         sequencer_args.extend([
             "--batcher.key".into(),
@@ -113,13 +132,14 @@ impl Devnet {
             address(&deployment, "l2OutputOracle")?.to_string(),
         ]);
         let sequencer = TestNode::start_chain(&genesis, &rollup, sequencer_args).await?;
-        let mut follower_args = follower_flags(&anvil, &da);
+        let mut follower_args = follower_flags(&anvil, &da_url);
         follower_args.extend(["--metrics".into(), format!("127.0.0.1:{}", metrics.1)]);
         let follower = TestNode::start_chain(&genesis, &rollup, follower_args).await?;
         Ok(Self {
             dir,
             anvil,
             da,
+            da_url,
             deployment,
             sequencer,
             follower,
@@ -139,7 +159,7 @@ impl Devnet {
 
     /// Flags for another follower of this devnet.
     pub(crate) fn follower_args(&self) -> Vec<String> {
-        follower_flags(&self.anvil, &self.da)
+        follower_flags(&self.anvil, &self.da_url)
     }
 
     /// An address from `l1-deployment.json`.

@@ -24,18 +24,28 @@ async fn follower_catches_up(devnet: &Devnet) -> Result<u64> {
     Ok(safe)
 }
 
+/// Turns the DA process's failover switch (puts answer 503 while on).
+async fn failover(devnet: &Devnet, on: bool) -> Result<()> {
+    devnet
+        .da
+        .as_ref()
+        .ok_or_else(|| eyre::eyre!("this devnet has no DA process"))?
+        .set_failover(on)
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
     // The sequencer keeps 4 L1 confirmations, deeper than the reorg below, so its L1 origins
     // stay canonical; the follower keeps 1, so it derives from blocks the reorg removes.
-    let mut devnet = Devnet::start(4).await?;
+    let mut devnet = Devnet::start(4, false).await?;
     let l1 = devnet.anvil.provider()?;
     let inbox = devnet.address("batchInbox")?;
     follower_catches_up(&devnet).await?;
 
     // DA answers 503: the batcher posts frames as calldata (version byte 0) and the follower
     // still derives them.
-    devnet.da.set_failover(true).await?;
+    failover(&devnet, true).await?;
     let from = l1.get_block_number().await?;
     wait_until(
         "a calldata batch",
@@ -52,7 +62,7 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
     )
     .await?;
     follower_catches_up(&devnet).await?;
-    devnet.da.set_failover(false).await?;
+    failover(&devnet, false).await?;
 
     // The sequencer is killed while it batches and restarted: nothing lost, nothing repeated
     // (a repeated block would be a batch derivation drops as already safe).

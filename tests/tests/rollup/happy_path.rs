@@ -19,7 +19,8 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devnet_deposits_batches_follows_and_proposes() -> Result<()> {
-    let devnet = Devnet::start(2).await?;
+    // The sequencer serves DA in process (`--da.builtin`); the follower reads it over HTTP.
+    let devnet = Devnet::start(2, true).await?;
     let l2 = devnet.sequencer.provider();
 
     // An L2 transfer through the sequencer.

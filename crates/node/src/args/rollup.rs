@@ -56,6 +56,16 @@ pub struct RollupArgs {
     #[arg(long = "da.url", value_name = "URL")]
     pub da_url: Option<String>,
 
+    /// Serve the built-in DA server from this process on ADDR:PORT (payloads in
+    /// `<datadir>/da`) and use it as `--da.url`; followers point their `--da.url` at it
+    #[arg(
+        long = "da.builtin",
+        value_name = "ADDR:PORT",
+        conflicts_with = "da_url",
+        verbatim_doc_comment
+    )]
+    pub da_builtin: Option<std::net::SocketAddr>,
+
     /// Commitments the batcher asks the DA server for
     #[arg(long = "da.put-mode", value_name = "MODE", value_enum, default_value_t = DaPutMode::Generic)]
     pub da_put_mode: DaPutMode,

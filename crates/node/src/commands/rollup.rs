@@ -5,7 +5,7 @@
 use crate::args::{DaPutMode, RollupArgs, signer};
 use eyre::{WrapErr, bail, eyre};
 use ol_batcher::Batcher;
-use ol_da::{HttpDaClient, PutMode};
+use ol_da::{DaServer, DaServerConfig, DaStore, HttpDaClient, PutMode};
 use ol_l1::{HttpL1Client, L1Client, L1Watcher, RetryConfig, WatcherConfig};
 use ol_proposer::{Proposer, ProposerConfig};
 use ol_sequencer::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
@@ -13,6 +13,31 @@ use ol_txpool::TxPool;
 use std::{path::Path, sync::Arc};
 use tokio::{sync::watch, task::JoinSet};
 use tracing::info;
+
+/// Starts the built-in DA server in this process; returns its URL. It stops at shutdown.
+async fn serve_da(
+    datadir: &Path,
+    addr: std::net::SocketAddr,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<TaskResult>,
+) -> eyre::Result<String> {
+    let path = crate::dirs::da_path(datadir);
+    std::fs::create_dir_all(&path).wrap_err_with(|| format!("cannot create {}", path.display()))?;
+    let store = DaStore::open(&path)
+        .wrap_err_with(|| format!("cannot open the DA store in {}", path.display()))?;
+    let server = DaServer::start(store, addr, DaServerConfig::default())
+        .await
+        .wrap_err_with(|| format!("cannot serve DA on {addr}"))?;
+    let url = format!("http://{}", server.local_addr());
+    info!(url, "built-in DA server started");
+    let mut stop = shutdown.clone();
+    tasks.spawn(async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+        let stopped = server.stop().await.wrap_err("stopping the DA server");
+        ("DA server", stopped)
+    });
+    Ok(url)
+}
 
 /// A named task's outcome.
 pub(crate) type TaskResult = (&'static str, eyre::Result<()>);
@@ -54,10 +79,14 @@ pub(crate) async fn start(
             rollup.l1_chain_id
         );
     }
-    let da_url = args
-        .da_url
-        .as_deref()
-        .ok_or_else(|| eyre!("--l1.rpc needs --da.url: batches are resolved through DA"))?;
+    let da_url = match (args.da_builtin, &args.da_url) {
+        (Some(addr), _) => serve_da(datadir, addr, shutdown, tasks).await?,
+        (None, Some(url)) => url.clone(),
+        (None, None) => {
+            bail!("--l1.rpc needs --da.url (or --da.builtin): batches are resolved through DA")
+        }
+    };
+    let da_url = da_url.as_str();
     let mode = match args.da_put_mode {
         DaPutMode::Generic => PutMode::Generic,
         DaPutMode::Keccak => PutMode::Keccak,
