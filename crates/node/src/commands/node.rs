@@ -544,6 +544,70 @@ mod tests {
     }
 
     #[test]
+    fn rollup_flags_parse_and_conflict_as_documented() {
+        let node = parse(&[
+            "--l1.rpc",
+            "http://127.0.0.1:8545",
+            "--l1.confirmations",
+            "2",
+            "--l1.poll-interval",
+            "500ms",
+            "--da.url",
+            "http://127.0.0.1:3100",
+            "--batcher.key",
+            "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+            "--batcher.max-channel-duration",
+            "3",
+            "--batcher.compression",
+            "zlib",
+            "--proposer.key",
+            "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+            "--proposer.l2oo",
+            "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
+        ]);
+        let rollup = &node.rollup;
+        assert_eq!(rollup.l1_rpc.as_deref(), Some("http://127.0.0.1:8545"));
+        assert_eq!(rollup.l1_confirmations, 2);
+        assert_eq!(rollup.l1_poll_interval, Duration::from_millis(500));
+        let batcher = rollup.batcher_config();
+        assert_eq!(batcher.max_channel_age_l1, 3);
+        assert_eq!(batcher.compression, ol_rollup::CompressionAlgo::ZLIB_BEST);
+        assert_eq!(
+            crate::args::signer(rollup.batcher_key.as_ref().unwrap(), "--batcher.key")
+                .unwrap()
+                .address(),
+            ol_primitives::dev::dev_signer(8).address()
+        );
+        assert!(rollup.proposer_oracle.is_some());
+        for args in [
+            &["node", "--follow"][..],
+            &[
+                "node",
+                "--l1.rpc",
+                "http://x",
+                "--follow",
+                "--batcher.key",
+                "0x01",
+            ],
+            &[
+                "node",
+                "--l1.rpc",
+                "http://x",
+                "--da.url",
+                "http://d",
+                "--da.builtin",
+                "127.0.0.1:3100",
+            ],
+            &["node", "--l1.rpc", "http://x", "--proposer.key", "0x01"],
+            &["node", "--batcher.key", "0x01"],
+        ] {
+            let result =
+                Cli::try_parse_from(std::iter::once("openledger").chain(args.iter().copied()));
+            assert!(result.is_err(), "{args:?} must be refused");
+        }
+    }
+
+    #[test]
     fn datadir_resolution() {
         let explicit = parse(&["--dev", "--datadir", "/srv/ol"]);
         assert_eq!(
