@@ -80,7 +80,7 @@ wait_http "http://127.0.0.1:$seq_port" "the sequencer"
 
 setsid "$bin" node --datadir "$dir/follower" --follow --http --http.port "$follower_port" \
   --l1.rpc "$l1" --l1.confirmations 1 --l1.poll-interval 1s --da.url "$da" \
-  --metrics "127.0.0.1:9002" >"$dir/follower.log" 2>&1 &
+  --rollup.sequencer-http "http://127.0.0.1:$seq_port" --metrics "127.0.0.1:9002" >"$dir/follower.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$follower_port" "the follower"
 
@@ -89,7 +89,7 @@ OpenLedger devnet is up (state and logs in $dir):
   L1 (anvil)        $l1          chain id $(node -p "require('$dir/config/l1-deployment.json').l1ChainId")
   DA server         $da
   sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$((seq_port + 1))  metrics http://127.0.0.1:9001/metrics
-  follower RPC      http://127.0.0.1:$follower_port  metrics http://127.0.0.1:9002/metrics
+  follower RPC      http://127.0.0.1:$follower_port  (forwards transactions to the sequencer)  metrics http://127.0.0.1:9002/metrics
   OptimismPortal    $portal   (deposit: cast send $portal 'depositTransaction(address,uint256,uint64,bool,bytes)' <to> <wei> 100000 false 0x --value <wei> ...)
   L2OutputOracle    $oracle
   L2 accounts: the 'test ... junk' mnemonic, 10,000 OPEN each; L2 chain id $(node -p "require('$dir/config/rollup.json').l2_chain_id")

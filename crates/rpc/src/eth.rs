@@ -1,7 +1,7 @@
 //! The `eth`, `net` and `web3` namespaces.
 
 use crate::{
-    RpcConfig, convert, error,
+    RpcConfig, TxSubmission, convert, error,
     filter::{DEFAULT_FILTER_TIMEOUT, Filters},
     logs::LogLimits,
 };
@@ -79,7 +79,7 @@ pub trait EthApi {
     ) -> RpcResult<FeeHistory>;
     /// Submits a signed transaction.
     #[method(name = "sendRawTransaction")]
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
     /// A transaction by hash, mined or pending.
     #[method(name = "getTransactionByHash")]
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
@@ -197,6 +197,10 @@ pub struct EthRpc {
     pub(crate) tx_fee_cap: u128,
     pub(crate) limits: LogLimits,
     pub(crate) filters: Arc<Filters>,
+    /// What `eth_sendRawTransaction` does.
+    pub(crate) submission: TxSubmission,
+    /// The client that forwards transactions to the sequencer.
+    pub(crate) http: reqwest::Client,
 }
 
 impl EthRpc {
@@ -212,6 +216,8 @@ impl EthRpc {
             tx_fee_cap: defaults.tx_fee_cap,
             limits: LogLimits::default(),
             filters: Arc::new(Filters::new(DEFAULT_FILTER_TIMEOUT)),
+            submission: TxSubmission::Pool,
+            http: reqwest::Client::new(),
         }
     }
 
@@ -229,6 +235,8 @@ impl EthRpc {
                 max_logs: config.max_logs_per_response,
             },
             filters: Arc::new(Filters::new(config.filter_timeout)),
+            submission: config.transactions.clone(),
+            http: reqwest::Client::new(),
         }
     }
 
@@ -592,14 +600,23 @@ impl EthApiServer for EthRpc {
         Ok(history)
     }
 
-    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+    async fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
         self.check_fee_cap(&raw)?;
-        let hash = self
-            .pool
-            .add_raw(&raw, self.chain.as_ref())
-            .map_err(error::pool)?;
-        self.chain.announce_pending_transaction(hash);
-        Ok(hash)
+        match &self.submission {
+            TxSubmission::Pool => {
+                let hash = self
+                    .pool
+                    .add_raw(&raw, self.chain.as_ref())
+                    .map_err(error::pool)?;
+                self.chain.announce_pending_transaction(hash);
+                Ok(hash)
+            }
+            TxSubmission::Forward(url) => crate::forward::forward(&self.http, url, &raw).await,
+            TxSubmission::Refuse => Err(error::server(
+                "this node follows the chain and includes no transactions: send it to the \
+                 sequencer (or start this node with --rollup.sequencer-http to forward)",
+            )),
+        }
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {

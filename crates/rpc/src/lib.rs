@@ -16,6 +16,7 @@ pub mod error;
 mod eth;
 mod fee_cap;
 mod filter;
+mod forward;
 mod logs;
 mod middleware;
 mod optimism;
@@ -28,6 +29,7 @@ pub use debug::DebugApiServer;
 pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use filter::DEFAULT_FILTER_TIMEOUT;
+pub use forward::TxSubmission;
 pub use logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE, LogLimits};
 pub use middleware::{
     metrics::{

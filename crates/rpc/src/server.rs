@@ -76,6 +76,8 @@ pub struct RpcConfig {
     /// Requests per second one client address may make (HTTP requests, WebSocket handshakes
     /// and WebSocket calls); zero: no limit.
     pub rate_limit: u32,
+    /// What `eth_sendRawTransaction` does with a transaction.
+    pub transactions: crate::TxSubmission,
 }
 
 impl RpcConfig {
@@ -109,6 +111,7 @@ impl Default for RpcConfig {
             // Off, as in geth and reth: the server listens on loopback unless told otherwise,
             // and whoever exposes it chooses the limit that suits its clients.
             rate_limit: 0,
+            transactions: crate::TxSubmission::Pool,
         }
     }
 }

@@ -133,7 +133,12 @@ impl Devnet {
         ]);
         let sequencer = TestNode::start_chain(&genesis, &rollup, sequencer_args).await?;
         let mut follower_args = follower_flags(&anvil, &da_url);
-        follower_args.extend(["--metrics".into(), format!("127.0.0.1:{}", metrics.1)]);
+        follower_args.extend([
+            "--metrics".into(),
+            format!("127.0.0.1:{}", metrics.1),
+            "--rollup.sequencer-http".into(),
+            sequencer.url().to_string(),
+        ]);
         let follower = TestNode::start_chain(&genesis, &rollup, follower_args).await?;
         Ok(Self {
             dir,

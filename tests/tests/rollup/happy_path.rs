@@ -36,6 +36,20 @@ async fn devnet_deposits_batches_follows_and_proposes() -> Result<()> {
     let receipt = wait_for_receipt(&l2, *sent.tx_hash()).await?;
     ensure!(receipt.status(), "the L2 transfer failed");
 
+    // A transfer sent to the follower is forwarded to the sequencer and mined there.
+    let forwarded = devnet
+        .follower
+        .provider()
+        .send_transaction(
+            TransactionRequest::default()
+                .with_from(dev_address(1))
+                .with_to(recipient)
+                .with_value(U256::from(5)),
+        )
+        .await?;
+    let forwarded = wait_for_receipt(&l2, *forwarded.tx_hash()).await?;
+    ensure!(forwarded.status(), "the forwarded transfer failed");
+
     // A deposit on L1 with cast: 1 ether minted to a fresh L2 address.
     let depositee = Address::repeat_byte(0x77);
     let portal = devnet.address("optimismPortal")?.to_string();
@@ -132,7 +146,8 @@ async fn devnet_deposits_batches_follows_and_proposes() -> Result<()> {
     // The follower derives everything up to past the deposits and agrees block by block.
     let target = deposit_block
         .max(failed_block)
-        .max(receipt.block_number.unwrap_or_default());
+        .max(receipt.block_number.unwrap_or_default())
+        .max(forwarded.block_number.unwrap_or_default());
     let safe = wait_for_safe(&devnet.follower, target, Duration::from_secs(120)).await?;
     let follower = devnet.follower.provider();
     assert_same_chain(&l2, &follower, safe).await?;
@@ -141,7 +156,7 @@ async fn devnet_deposits_batches_follows_and_proposes() -> Result<()> {
         "the follower lacks the deposit"
     );
     ensure!(
-        follower.get_balance(recipient).await? == U256::from(12_345),
+        follower.get_balance(recipient).await? == U256::from(12_350),
         "the follower lacks the L2 transfer"
     );
     // The sequencer's own safe head advances by consolidation.
@@ -195,6 +210,23 @@ async fn devnet_deposits_batches_follows_and_proposes() -> Result<()> {
     .await?;
     let safe = wait_for_safe(&late, head, Duration::from_secs(120)).await?;
     assert_same_chain(&l2, &late.provider(), safe).await?;
+    // Without --rollup.sequencer-http a follower refuses transactions it could never include.
+    let fees = ol_e2e::generous_fees(&l2).await?;
+    let nonce = l2.get_transaction_count(dev_address(2)).await?;
+    let (_, raw) = ol_e2e::sign_transfer(
+        &ol_e2e::dev_signer(2),
+        nonce,
+        recipient,
+        U256::from(1),
+        fees,
+    )?;
+    let refused = late.provider().send_raw_transaction(&raw).await;
+    ensure!(
+        refused
+            .as_ref()
+            .is_err_and(|err| err.to_string().contains("includes no transactions")),
+        "a follower without a sequencer accepted a transaction: {refused:?}"
+    );
     late.finish().await?;
     devnet.finish().await
 }

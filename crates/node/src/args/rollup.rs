@@ -52,6 +52,16 @@ pub struct RollupArgs {
     #[arg(long = "follow", requires = "l1_rpc")]
     pub follow: bool,
 
+    /// The sequencer's JSON-RPC, to which a follower forwards `eth_sendRawTransaction`
+    /// (op-geth's `--rollup.sequencerhttp`); without it a follower refuses transactions
+    #[arg(
+        long = "rollup.sequencer-http",
+        value_name = "URL",
+        requires = "follow",
+        verbatim_doc_comment
+    )]
+    pub sequencer_http: Option<String>,
+
     /// DA server (eigenda-proxy or `openledger da serve`) for batches and derivation
     #[arg(long = "da.url", value_name = "URL")]
     pub da_url: Option<String>,

@@ -198,6 +198,8 @@ impl RpcServerArgs {
             evm_timeout: self.evm_timeout,
             tx_fee_cap: self.tx_fee_cap_wei,
             rate_limit: self.rate_limit,
+            // Where transactions go is the node's role (sequencer or follower), not an RPC flag.
+            transactions: ol_rpc::TxSubmission::Pool,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::{
 use clap::Args;
 use eyre::{WrapErr, bail, eyre};
 use ol_primitives::ChainSpec;
+use ol_rpc::TxSubmission;
 use ol_sequencer::{Chain, Sequencer, SequencerConfig};
 use ol_storage::Storage;
 use ol_txpool::TxPool;
@@ -237,7 +238,14 @@ impl NodeCommand {
         }
 
         let pool = Arc::new(TxPool::new(self.txpool.pool_config(), chain.chain_id()));
-        let rpc = ol_rpc::start(&self.rpc.rpc_config(), chain.clone(), pool.clone())
+        let mut rpc_config = self.rpc.rpc_config();
+        if self.rollup.follow {
+            rpc_config.transactions = match &self.rollup.sequencer_http {
+                Some(url) => TxSubmission::Forward(url.clone()),
+                None => TxSubmission::Refuse,
+            };
+        }
+        let rpc = ol_rpc::start(&rpc_config, chain.clone(), pool.clone())
             .await
             .wrap_err("cannot start the JSON-RPC server")?;
         info!(url = %format!("http://{}", rpc.http_addr), "RPC HTTP server started");
@@ -458,6 +466,7 @@ mod tests {
                 evm_timeout: Duration::from_millis(1500),
                 tx_fee_cap: 2_500_000_000_000_000_000,
                 rate_limit: 50,
+                transactions: ol_rpc::TxSubmission::Pool,
             }
         );
         assert!(node.rpc.http && node.rpc.ws_requested());
