@@ -10,7 +10,9 @@ use alloy::{
 };
 use ol_l1::{
     BlockTag, HttpL1Client, L1Client, L1Error, L1Event, L1Watcher, RetryConfig, StartAt,
-    WatcherConfig, block_deposits,
+    WatcherConfig,
+    anvil::Anvil,
+    block_deposits,
     tx::{L1Call, send_call, wait_for_receipt},
     user_deposit_source_hash,
 };
@@ -19,7 +21,7 @@ use serde_json::Value;
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
@@ -54,55 +56,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// An anvil process, killed on drop.
-struct Anvil {
-    child: Child,
-    url: String,
+/// `cast` and deployments against the shared test anvil (`ol_l1::anvil::Anvil`).
+trait Cast {
+    fn cast(&self, args: &[&str]) -> String;
+    fn send(&self, key: &str, args: &[&str]) -> Value;
+    fn rpc(&self, method: &str, params: &[&str]) -> String;
+    fn deploy(&self, code: &str) -> Address;
+    fn deploy_portal(&self) -> Address;
 }
 
-impl Anvil {
-    async fn start() -> Self {
-        let port = free_port();
-        let child = Command::new(tool("anvil"))
-            .args(["--port", &port.to_string(), "--silent"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning anvil");
-        let anvil = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let client = anvil.client();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client.chain_id().await.is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "anvil did not start on {}",
-                anvil.url
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anvil
-    }
-
-    fn client(&self) -> HttpL1Client {
-        let retry = RetryConfig {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(100),
-            request_timeout: Duration::from_secs(5),
-        };
-        HttpL1Client::new(&self.url, retry).unwrap()
-    }
-
+impl Cast for Anvil {
     /// Runs cast against this anvil and returns its trimmed stdout.
     fn cast(&self, args: &[&str]) -> String {
         let output = Command::new(tool("cast"))
             .args(&args[..1])
             // Before the positional arguments: `send --create <CODE>` takes all that follows.
-            .args(["--rpc-url", &self.url])
+            .args(["--rpc-url", self.url()])
             .args(&args[1..])
             .output()
             .expect("running cast");
@@ -146,13 +115,6 @@ impl Anvil {
         )
         .unwrap();
         self.deploy(artifact["bytecode"].as_str().unwrap())
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
