@@ -171,10 +171,15 @@ impl Chain {
     /// Records a new safe head, on disk first.
     pub fn set_safe_head(&self, head: DerivedHead) -> Result<(), SequencerError> {
         self.storage.set_safe_head(&head)?;
+        self.safe_head_committed(head);
+        Ok(())
+    }
+
+    /// Publishes a safe head already on disk.
+    pub(crate) fn safe_head_committed(&self, head: DerivedHead) {
         self.sync.write().safe = Some(head);
         self.safe_number.send_replace(head.l2_number);
         metrics::gauge!("chain_safe_number").set(head.l2_number as f64);
-        Ok(())
     }
 
     /// Follows the safe head's number (what a proposer may post outputs for).

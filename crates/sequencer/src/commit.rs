@@ -5,8 +5,12 @@ use crate::{Chain, NewBlock, SequencerError};
 use alloy_consensus::{Header, Sealable, Sealed};
 use alloy_primitives::Address;
 use ol_evm::{BestTransactions, BuiltBlock, PayloadAttributes};
+use ol_storage::DerivedHead;
 use ol_storage::{BlockBody, StateChanges, StateProviderDb};
-use std::time::{Duration, Instant};
+use std::{
+    convert::Infallible,
+    time::{Duration, Instant},
+};
 
 /// Where the time of one block went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,16 +48,20 @@ impl Chain {
         attributes: &PayloadAttributes,
         source: &mut dyn BestTransactions,
     ) -> Result<CommittedBlock, SequencerError> {
-        self.build_and_commit_if(parent, attributes, source, |_| true)?
-            .ok_or(SequencerError::NotHead {
-                parent: parent.number,
-                head: parent.number,
-            })
+        match self.build_and_commit_with(
+            parent,
+            attributes,
+            source,
+            |_| Ok::<_, Infallible>(()),
+            None,
+        )? {
+            Ok(committed) => Ok(committed),
+            Err(never) => match never {},
+        }
     }
 
-    /// [`Self::build_and_commit`], committing only when `accept` approves the built block
-    /// (derivation refuses a block that left out a batch transaction); `None` when refused.
-    /// Block writers are serialised, so two paths cannot both extend the same head.
+    /// [`Self::build_and_commit`], committing only when `accept` approves the built block;
+    /// `None` when refused.
     pub fn build_and_commit_if(
         &self,
         parent: &Sealed<Header>,
@@ -61,6 +69,46 @@ impl Chain {
         source: &mut dyn BestTransactions,
         accept: impl FnOnce(&BuiltBlock) -> bool,
     ) -> Result<Option<CommittedBlock>, SequencerError> {
+        let accept = |built: &BuiltBlock| if accept(built) { Ok(()) } else { Err(()) };
+        Ok(self
+            .build_and_commit_with(parent, attributes, source, accept, None)?
+            .ok())
+    }
+
+    /// Builds and commits a block derivation produced from L1 block `derived_from`, unless
+    /// `decide` refuses it (its error is returned, nothing is written); the same synced write
+    /// makes the block the safe head.
+    pub fn build_and_commit_derived<R>(
+        &self,
+        parent: &Sealed<Header>,
+        attributes: &PayloadAttributes,
+        source: &mut dyn BestTransactions,
+        decide: impl FnOnce(&BuiltBlock) -> Result<(), R>,
+        derived_from: ol_primitives::L1BlockRef,
+    ) -> Result<Result<CommittedBlock, R>, SequencerError> {
+        let safe = DerivedHead {
+            l2_number: parent.number + 1,
+            derived_from,
+        };
+        let committed =
+            self.build_and_commit_with(parent, attributes, source, decide, Some(safe))?;
+        if committed.is_ok() {
+            self.safe_head_committed(safe);
+        }
+        Ok(committed)
+    }
+
+    /// The one build-and-commit path: `decide` may refuse the built block (its error is
+    /// returned and nothing is written); `safe` is written in the same batch. Block writers are
+    /// serialised, so two paths cannot both extend the same head.
+    fn build_and_commit_with<R>(
+        &self,
+        parent: &Sealed<Header>,
+        attributes: &PayloadAttributes,
+        source: &mut dyn BestTransactions,
+        decide: impl FnOnce(&BuiltBlock) -> Result<(), R>,
+        safe: Option<DerivedHead>,
+    ) -> Result<Result<CommittedBlock, R>, SequencerError> {
         let _writer = self.writer.lock();
         let head = self.head();
         if head.hash() != parent.hash() {
@@ -77,8 +125,8 @@ impl Chain {
             source,
         )?;
         let execution = started.elapsed();
-        if !accept(&built) {
-            return Ok(None);
+        if let Err(refusal) = decide(&built) {
+            return Ok(Err(refusal));
         }
 
         let root_started = Instant::now();
@@ -96,8 +144,18 @@ impl Chain {
             senders: built.senders,
         };
         let commit_started = Instant::now();
-        self.storage()
-            .commit_block(&header, &body, &built.receipts, &prepared)?;
+        match &safe {
+            Some(safe) => self.storage().commit_derived_block(
+                &header,
+                &body,
+                &built.receipts,
+                &prepared,
+                safe,
+            )?,
+            None => self
+                .storage()
+                .commit_block(&header, &body, &built.receipts, &prepared)?,
+        }
         let commit = commit_started.elapsed();
 
         let deposits = 1 + attributes.deposits.len();
@@ -120,6 +178,6 @@ impl Chain {
             },
             attributes.l1_info.clone(),
         );
-        Ok(Some(committed))
+        Ok(Ok(committed))
     }
 }

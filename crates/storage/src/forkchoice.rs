@@ -32,12 +32,16 @@ impl Storage {
 
     /// Records the safe head (synced: a reported safe head survives a crash).
     pub fn set_safe_head(&self, head: &DerivedHead) -> Result<(), StorageError> {
-        self.put_derived_head(tables::SAFE_HEAD_KEY, head)
+        let mut batch = rocksdb::WriteBatch::default();
+        self.put_derived_head(&mut batch, tables::SAFE_HEAD_KEY, head)?;
+        self.write(batch)
     }
 
     /// Records the finalized head (synced).
     pub fn set_finalized_head(&self, head: &DerivedHead) -> Result<(), StorageError> {
-        self.put_derived_head(tables::FINALIZED_HEAD_KEY, head)
+        let mut batch = rocksdb::WriteBatch::default();
+        self.put_derived_head(&mut batch, tables::FINALIZED_HEAD_KEY, head)?;
+        self.write(batch)
     }
 
     fn derived_head(&self, key: &[u8]) -> Result<Option<DerivedHead>, StorageError> {
@@ -48,12 +52,17 @@ impl Storage {
             .transpose()
     }
 
-    fn put_derived_head(&self, key: &[u8], head: &DerivedHead) -> Result<(), StorageError> {
+    /// Adds the write of a derived head under `key` to `batch`.
+    pub(crate) fn put_derived_head(
+        &self,
+        batch: &mut rocksdb::WriteBatch,
+        key: &[u8],
+        head: &DerivedHead,
+    ) -> Result<(), StorageError> {
         let encoded =
             serde_json::to_vec(head).map_err(|err| StorageError::corrupt(tables::META, err))?;
-        let mut batch = rocksdb::WriteBatch::default();
         batch.put_cf(self.cf(tables::META), key, encoded);
-        self.write(batch)
+        Ok(())
     }
 }
 

@@ -374,6 +374,33 @@ impl Storage {
         receipts: &[OpReceiptEnvelope],
         state: &PreparedState,
     ) -> Result<(), StorageError> {
+        let batch = self.block_batch(header, body, receipts, state)?;
+        self.write(batch)
+    }
+
+    /// [`Self::commit_block`] for a block derivation produced: the same synced batch also makes
+    /// it the safe head, so a follower pays one sync per block, not two.
+    pub fn commit_derived_block(
+        &self,
+        header: &Sealed<Header>,
+        body: &BlockBody,
+        receipts: &[OpReceiptEnvelope],
+        state: &PreparedState,
+        safe_head: &crate::DerivedHead,
+    ) -> Result<(), StorageError> {
+        let mut batch = self.block_batch(header, body, receipts, state)?;
+        self.put_derived_head(&mut batch, tables::SAFE_HEAD_KEY, safe_head)?;
+        self.write(batch)
+    }
+
+    /// The writes of a block commit, after checking it extends the head.
+    fn block_batch(
+        &self,
+        header: &Sealed<Header>,
+        body: &BlockBody,
+        receipts: &[OpReceiptEnvelope],
+        state: &PreparedState,
+    ) -> Result<WriteBatch, StorageError> {
         let head = self.head_number()?;
         if header.number != head + 1 {
             return Err(StorageError::NotNextBlock {
@@ -391,7 +418,7 @@ impl Storage {
             );
         }
         self.put_block(&mut batch, header, body, receipts);
-        self.write(batch)
+        Ok(batch)
     }
 
     /// Adds the block's own records and the head move to `batch`.

@@ -39,6 +39,13 @@ async fn serve_da(
     Ok(url)
 }
 
+/// Consumes watcher events nobody needs, so that the watcher (whose channel is bounded) never
+/// waits on them; ends when the watcher stops.
+async fn drain(mut events: tokio::sync::mpsc::Receiver<ol_l1::L1Event>) -> TaskResult {
+    while events.recv().await.is_some() {}
+    ("L1 events", Ok(()))
+}
+
 /// A named task's outcome.
 pub(crate) type TaskResult = (&'static str, eyre::Result<()>);
 
@@ -94,7 +101,7 @@ pub(crate) async fn start(
     let da = HttpDaClient::new(da_url, mode, args.da_timeout)
         .wrap_err_with(|| format!("invalid --da.url {da_url}"))?;
 
-    let (watcher, mut events, view) = L1Watcher::new(
+    let (watcher, events, view) = L1Watcher::new(
         l1.clone(),
         WatcherConfig {
             confirmations: args.l1_confirmations,
@@ -123,10 +130,7 @@ pub(crate) async fn start(
     if args.follow {
         info!("follower: every block comes from L1 + DA");
         // Nobody else consumes the watcher's events; derivation reads its view.
-        tasks.spawn(async move {
-            while events.recv().await.is_some() {}
-            ("L1 events", Ok(()))
-        });
+        tasks.spawn(drain(events));
         return Ok(watcher);
     }
 
@@ -175,10 +179,7 @@ pub(crate) async fn start(
         });
         info!(da = da_url, "batcher started");
     } else {
-        tasks.spawn(async move {
-            while events.recv().await.is_some() {}
-            ("L1 events", Ok(()))
-        });
+        tasks.spawn(drain(events));
     }
 
     if let (Some(key), Some(oracle)) = (&args.proposer_key, args.proposer_oracle) {

@@ -24,7 +24,7 @@ use ol_derive::{DerivedBlock, L2BlockInfo, Pipeline, Step, reset_start};
 use ol_l1::{L1BlockRef, L1Client, L1View};
 use ol_primitives::OpTxEnvelope;
 use ol_storage::DerivedHead;
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
@@ -279,13 +279,13 @@ fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), Seq
     let derived_from = block.derived_from.id();
     if let Some(stored) = chain.storage().header_by_number(number)? {
         consolidate(chain, block, &stored)?;
-        let info = l2_info_of(chain, &stored)?;
         chain.set_safe_head(DerivedHead {
             l2_number: number,
             derived_from,
         })?;
         metrics::counter!("derive_blocks_consolidated_total").increment(1);
-        return Ok((info, false));
+        // Consolidation checked the stored block against these attributes.
+        return Ok((block.block_info(stored.hash()), false));
     }
     let head = chain.head();
     if head.number + 1 != number || head.hash() != block.parent.hash {
@@ -303,10 +303,20 @@ fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), Seq
     let committed = match recover_batch(&block.transactions) {
         Ok(transactions) => {
             let mut source = BatchTransactions::new(transactions);
-            let committed =
-                chain.build_and_commit_if(&head, &block.attributes, &mut source, |built| {
-                    built.transactions.len() == expected
-                })?;
+            let all_included = |built: &ol_evm::BuiltBlock| {
+                (built.transactions.len() == expected)
+                    .then_some(())
+                    .ok_or(())
+            };
+            let committed = chain
+                .build_and_commit_derived(
+                    &head,
+                    &block.attributes,
+                    &mut source,
+                    all_included,
+                    derived_from,
+                )?
+                .ok();
             if committed.is_none() {
                 warn!(
                     number,
@@ -323,19 +333,20 @@ fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), Seq
     };
     let (committed, deposits_only) = match committed {
         Some(committed) => (committed, false),
-        None => (
-            chain.build_and_commit(
+        None => {
+            let deposits_only = chain.build_and_commit_derived(
                 &head,
                 &block.attributes,
                 &mut BatchTransactions::new(Vec::new()),
-            )?,
-            true,
-        ),
+                |_| Ok::<_, Infallible>(()),
+                derived_from,
+            )?;
+            match deposits_only {
+                Ok(committed) => (committed, true),
+                Err(never) => match never {},
+            }
+        }
     };
-    chain.set_safe_head(DerivedHead {
-        l2_number: number,
-        derived_from,
-    })?;
     info!(
         number,
         hash = %committed.header.hash(),
@@ -346,7 +357,7 @@ fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), Seq
     );
     metrics::counter!("derive_blocks_executed_total").increment(1);
     metrics::gauge!("chain_head_number").set(number as f64);
-    Ok((l2_info_of(chain, &committed.header)?, deposits_only))
+    Ok((block.block_info(committed.header.hash()), deposits_only))
 }
 
 /// Checks that the stored block is the one derivation produced.

@@ -225,3 +225,50 @@ fn with_l1_and_nothing_derived_yet_safe_and_finalized_are_genesis() {
     chain.update_sync(|sync| sync.l1_connected = true);
     assert_eq!((chain.safe_number(), chain.finalized_number()), (0, 0));
 }
+
+#[test]
+fn a_derived_block_and_its_safe_head_land_in_one_commit_or_not_at_all() {
+    let (dir, chain) = dev_chain();
+    commit_empty_blocks(&chain, 1);
+    let mut safe_updates = chain.subscribe_safe();
+    let head = chain.head();
+    let next = DevEpochs::next(&chain, &head, head.timestamp + 1);
+    let from = derived(2, 9).derived_from;
+
+    // Refused: neither the block nor a safe head is written.
+    let (mut source, _) = one_transfer(&chain);
+    let refused = chain
+        .build_and_commit_derived(&head, &next.attributes, &mut source, |_| Err("no"), from)
+        .unwrap();
+    assert_eq!(refused.unwrap_err(), "no");
+    assert_eq!(chain.head().hash(), head.hash());
+    assert_eq!(chain.storage().safe_head().unwrap(), None);
+    assert_eq!(chain.sync_heads().safe, None);
+
+    // Accepted: the block is the head and the safe head, on disk and announced.
+    let (mut source, hash) = one_transfer(&chain);
+    let committed = chain
+        .build_and_commit_derived(
+            &head,
+            &next.attributes,
+            &mut source,
+            |_| Ok::<_, &str>(()),
+            from,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(committed.header.number, 2);
+    assert_eq!(
+        chain.storage().transaction_location(&hash).unwrap(),
+        Some((2, 1))
+    );
+    assert_eq!(chain.storage().safe_head().unwrap(), Some(derived(2, 9)));
+    assert_eq!(chain.sync_heads().safe, Some(derived(2, 9)));
+    assert!(safe_updates.has_changed().unwrap());
+    assert_eq!(*safe_updates.borrow_and_update(), 2);
+
+    drop(chain);
+    let reopened = open_chain(dir.path(), &dev_spec(GENESIS_TIME));
+    assert_eq!(reopened.head().hash(), committed.header.hash());
+    assert_eq!(reopened.storage().safe_head().unwrap(), Some(derived(2, 9)));
+}
