@@ -269,6 +269,27 @@ pub async fn raw_rpc<P: serde::Serialize>(
         .wrap_err_with(|| format!("{method} failed"))
 }
 
+/// The JSON-RPC error code and message of a failed raw call (`None` when it succeeded).
+pub async fn rpc_error<P: serde::Serialize>(
+    provider: &DynProvider,
+    method: &str,
+    params: P,
+) -> Result<Option<(i64, String)>> {
+    let params = serde_json::to_value(params)?;
+    match provider
+        .raw_request::<_, Value>(method.to_owned().into(), params)
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(err) => {
+            let payload = err
+                .as_error_resp()
+                .ok_or_else(|| eyre!("{method} failed without a JSON-RPC error: {err}"))?;
+            Ok(Some((payload.code, payload.message.to_string())))
+        }
+    }
+}
+
 /// `eth_getTransactionReceipt` as raw JSON, keeping the OP fields (`l1Fee`, ...).
 pub async fn raw_receipt(provider: &DynProvider, hash: TxHash) -> Result<Option<Value>> {
     let value = raw_rpc(provider, "eth_getTransactionReceipt", (hash,)).await?;

@@ -1,7 +1,7 @@
 //! Single calls against a state, for `eth_call` and `eth_estimateGas`, each bounded by gas and,
 //! optionally, by wall-clock time ([`crate::deadline`]).
 
-use crate::{OlEvmConfig, OpSpecId, deadline::Deadline};
+use crate::{OlEvmConfig, OpSpecId, limits::Deadline};
 use alloy_evm::{Evm, EvmEnv, EvmFactory};
 use alloy_op_evm::{OpTx, OpTxError};
 use alloy_primitives::Bytes;
@@ -37,20 +37,21 @@ pub enum CallError {
     Internal(String),
 }
 
-/// A wall-clock budget: the timeout and the instant it runs out.
-#[derive(Debug, Clone, Copy)]
-struct Budget {
+/// A wall-clock budget: the timeout and the instant it runs out. An RPC server starts it when
+/// the request arrives, so time spent waiting for a worker counts against it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
     timeout: Duration,
     until: Instant,
 }
 
 impl Budget {
-    /// A budget of `timeout` from now; `None` is unbounded.
-    fn starting_now(timeout: Option<Duration>) -> Option<Self> {
-        timeout.map(|timeout| Self {
+    /// A budget of `timeout` from now.
+    pub fn starting_now(timeout: Duration) -> Self {
+        Self {
             timeout,
             until: Instant::now() + timeout,
-        })
+        }
     }
 }
 
@@ -66,19 +67,19 @@ pub struct CallOutcome {
 impl OlEvmConfig {
     /// Runs `tx` on `db` in `env` without committing. Nonces are not checked; a call without a
     /// gas price pays no fees (as `eth_call` does in geth); no L1 fee is charged. With a
-    /// `timeout`, execution stops once it has run that long ([`CallError::Timeout`]).
+    /// `budget`, execution stops once it runs out ([`CallError::Timeout`]).
     pub fn call<DB>(
         &self,
         db: &DB,
         env: EvmEnv<OpSpecId>,
         tx: TxEnv,
-        timeout: Option<Duration>,
+        budget: Option<Budget>,
     ) -> Result<CallOutcome, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
         DB::Error: std::fmt::Display,
     {
-        self.call_within(db, env, tx, Budget::starting_now(timeout))
+        self.call_within(db, env, tx, budget)
     }
 
     fn call_within<DB>(
@@ -115,20 +116,19 @@ impl OlEvmConfig {
     }
 
     /// The smallest gas limit at which `tx` succeeds, searched between its gas used and `cap`.
-    /// With a `timeout`, the whole search stops once it has run that long.
+    /// With a `budget`, the whole search stops once it runs out.
     pub fn estimate_gas<DB>(
         &self,
         db: &DB,
         env: EvmEnv<OpSpecId>,
         mut tx: TxEnv,
         cap: u64,
-        timeout: Option<Duration>,
+        budget: Option<Budget>,
     ) -> Result<u64, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
         DB::Error: std::fmt::Display,
     {
-        let budget = Budget::starting_now(timeout);
         tx.gas_limit = cap;
         let first = self
             .call_within(db, env.clone(), tx.clone(), budget)
@@ -264,7 +264,9 @@ mod tests {
         let db = looping_state();
         let timeout = Duration::from_millis(50);
         let started = Instant::now();
-        let err = config.call(&db, env, tx, Some(timeout)).unwrap_err();
+        let err = config
+            .call(&db, env, tx, Some(Budget::starting_now(timeout)))
+            .unwrap_err();
         assert_eq!(err, CallError::Timeout(timeout));
         assert_eq!(err.to_string(), "execution aborted (timeout = 50ms)");
         assert!(
@@ -280,9 +282,41 @@ mod tests {
         let db = looping_state();
         let timeout = Duration::from_millis(50);
         let err = config
-            .estimate_gas(&db, env, tx, 20_000_000_000, Some(timeout))
+            .estimate_gas(
+                &db,
+                env,
+                tx,
+                20_000_000_000,
+                Some(Budget::starting_now(timeout)),
+            )
             .unwrap_err();
         assert_eq!(err, CallError::Timeout(timeout));
+    }
+
+    #[test]
+    fn a_precompile_call_that_would_outlive_its_timeout_is_refused_up_front() {
+        let (config, env, mut tx) = setup();
+        // BLAKE2F with 4 billion rounds: about a minute of CPU, and only 4e9 gas.
+        let mut input = vec![0u8; 213];
+        input[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        tx.kind = alloy_primitives::TxKind::Call(Address::with_last_byte(9));
+        tx.data = input.into();
+        let timeout = Duration::from_millis(100);
+        let started = Instant::now();
+        let err = config
+            .call(
+                &looping_state(),
+                env,
+                tx,
+                Some(Budget::starting_now(timeout)),
+            )
+            .unwrap_err();
+        assert_eq!(err, CallError::Timeout(timeout));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "refused before running, took {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -5,18 +5,19 @@
 //! executor op-reth uses for system calls, deposits and receipts); the OP base-fee rule; block
 //! building from a transaction source ([`BestTransactions`]); the OP receipt fields (L1 fee and
 //! friends, [`l1_fee`]); single calls for `eth_call` and gas estimation ([`call`]);
-//! re-execution with an inspector for tracing ([`Inspected`]); the native Proof of Attribution
+//! re-execution with an inspector for tracing ([`Inspected`]) and the time and size bounds of
+//! RPC execution ([`limits`]); the native Proof of Attribution
 //! precompile ([`poa`]) that every EVM of [`OlEvmFactory`] carries; and contracts deployed in
 //! place into a genesis alloc ([`genesis`]).
 
 mod builder;
 pub mod call;
 mod config;
-mod deadline;
 mod error;
 mod factory;
 pub mod genesis;
 pub mod l1_fee;
+pub mod limits;
 pub mod poa;
 mod replay;
 

@@ -11,6 +11,8 @@ pub const SERVER_ERROR: i32 = -32000;
 pub const INVALID_PARAMS: i32 = -32602;
 /// Internal error.
 pub const INTERNAL_ERROR: i32 = -32603;
+/// A limit of the node was reached (EIP-1474's "limit exceeded"); retrying later may succeed.
+pub const LIMIT_EXCEEDED: i32 = -32005;
 /// `eth_call`/`eth_estimateGas` revert, with the revert data in `data`.
 pub const EXECUTION_REVERTED: i32 = 3;
 

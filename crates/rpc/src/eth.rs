@@ -1,8 +1,12 @@
 //! The `eth`, `net` and `web3` namespaces.
 
 use crate::{
-    RpcConfig, TxSubmission, convert, error,
-    filter::{DEFAULT_FILTER_TIMEOUT, Filters},
+    RpcConfig, TxSubmission,
+    blocking::BlockingPool,
+    convert,
+    debug::TraceLimits,
+    error,
+    filter::{Filters, check_filter_size, connection},
     logs::LogLimits,
 };
 use alloy_consensus::{Header, Sealed, Transaction as _};
@@ -12,8 +16,8 @@ use alloy_rpc_types_eth::{
     EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges, Index, Log, TransactionRequest,
 };
 use alloy_serde::JsonStorageKey;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc};
-use ol_evm::next_block_base_fee;
+use jsonrpsee::{Extensions, core::RpcResult, proc_macros::rpc};
+use ol_evm::{call::Budget, next_block_base_fee};
 use ol_sequencer::Chain;
 use ol_storage::BlockBody;
 use ol_txpool::TxPool;
@@ -124,14 +128,14 @@ pub trait EthApi {
     #[method(name = "getLogs")]
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
     /// Installs a log filter; poll it with `eth_getFilterChanges`.
-    #[method(name = "newFilter")]
+    #[method(name = "newFilter", with_extensions)]
     fn new_filter(&self, filter: Filter) -> RpcResult<U128>;
     /// Installs a filter of new block hashes.
-    #[method(name = "newBlockFilter")]
+    #[method(name = "newBlockFilter", with_extensions)]
     fn new_block_filter(&self) -> RpcResult<U128>;
     /// Installs a filter of transactions the pool accepts: hashes, or whole transactions with
     /// `true`.
-    #[method(name = "newPendingTransactionFilter")]
+    #[method(name = "newPendingTransactionFilter", with_extensions)]
     fn new_pending_transaction_filter(&self, full: Option<bool>) -> RpcResult<U128>;
     /// What a filter saw since its last poll.
     #[method(name = "getFilterChanges")]
@@ -197,6 +201,10 @@ pub struct EthRpc {
     pub(crate) tx_fee_cap: u128,
     pub(crate) limits: LogLimits,
     pub(crate) filters: Arc<Filters>,
+    /// Where CPU-heavy and blocking work runs.
+    pub(crate) blocking: BlockingPool,
+    /// The limits of `debug_trace*`.
+    pub(crate) tracing: Arc<TraceLimits>,
     /// What `eth_sendRawTransaction` does.
     pub(crate) submission: TxSubmission,
     /// The client that forwards transactions to the sequencer.
@@ -204,25 +212,18 @@ pub struct EthRpc {
 }
 
 impl EthRpc {
-    /// The API over `chain` and `pool`, capping calls at `gas_cap`, with the default call
-    /// timeout, fee cap, log limits and filter timeout.
+    /// The API over `chain` and `pool`, capping calls at `gas_cap`, with every other limit
+    /// at its default.
     pub fn new(chain: Arc<Chain>, pool: Arc<TxPool>, gas_cap: u64) -> Self {
-        let defaults = RpcConfig::default();
-        Self {
-            chain,
-            pool,
+        let config = RpcConfig {
             gas_cap,
-            evm_timeout: non_zero(defaults.evm_timeout),
-            tx_fee_cap: defaults.tx_fee_cap,
-            limits: LogLimits::default(),
-            filters: Arc::new(Filters::new(DEFAULT_FILTER_TIMEOUT)),
-            submission: TxSubmission::Pool,
-            http: reqwest::Client::new(),
-        }
+            ..RpcConfig::default()
+        };
+        Self::with_config(chain, pool, &config)
     }
 
-    /// The API over `chain` and `pool` with the gas cap, call timeout, fee cap, log limits and
-    /// filter timeout of `config`.
+    /// The API over `chain` and `pool` with the limits of `config`. Starts the RPC's worker
+    /// threads.
     pub fn with_config(chain: Arc<Chain>, pool: Arc<TxPool>, config: &RpcConfig) -> Self {
         Self {
             chain,
@@ -234,7 +235,13 @@ impl EthRpc {
                 max_blocks: config.max_blocks_per_filter,
                 max_logs: config.max_logs_per_response,
             },
-            filters: Arc::new(Filters::new(config.filter_timeout)),
+            filters: Arc::new(Filters::new(config.filters)),
+            blocking: BlockingPool::new(config.blocking),
+            tracing: Arc::new(TraceLimits::new(
+                config.max_tracing_requests,
+                config.max_trace_bytes,
+                non_zero(config.evm_timeout),
+            )),
             submission: config.transactions.clone(),
             http: reqwest::Client::new(),
         }
@@ -425,9 +432,7 @@ impl EthRpc {
         work: impl FnOnce(Self) -> RpcResult<T> + Send + 'static,
     ) -> RpcResult<T> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || work(this))
-            .await
-            .map_err(error::internal)?
+        self.blocking.run(move || work(this)).await
     }
 }
 
@@ -503,12 +508,14 @@ impl EthApiServer for EthRpc {
     async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
         let header = self.state_header(block)?;
         let tx = self.tx_env(&request, self.gas_cap)?;
+        // The budget starts now: time waiting for a worker counts, as the client sees it.
+        let budget = self.evm_timeout.map(Budget::starting_now);
         self.run_blocking(move |this| {
             let env = this.chain.evm().evm_env_for_header(header.inner());
             let db = this.state_db(header.number);
             this.chain
                 .evm()
-                .call(&db, env, tx, this.evm_timeout)
+                .call(&db, env, tx, budget)
                 .map(|outcome| outcome.output)
                 .map_err(error::call)
         })
@@ -527,12 +534,13 @@ impl EthApiServer for EthRpc {
             .min(self.gas_cap)
             .min(self.chain.gas_limit());
         let tx = self.tx_env(&request, cap)?;
+        let budget = self.evm_timeout.map(Budget::starting_now);
         self.run_blocking(move |this| {
             let env = this.chain.evm().evm_env_for_header(header.inner());
             let db = this.state_db(header.number);
             this.chain
                 .evm()
-                .estimate_gas(&db, env, tx, cap, this.evm_timeout)
+                .estimate_gas(&db, env, tx, cap, budget)
                 .map(U64::from)
                 .map_err(error::call)
         })
@@ -701,6 +709,7 @@ impl EthApiServer for EthRpc {
     }
 
     async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        check_filter_size(&filter)?;
         self.run_blocking(move |this| {
             let blocks = this.log_blocks(&filter, None)?;
             this.query_logs(&filter, &blocks)
@@ -708,16 +717,20 @@ impl EthApiServer for EthRpc {
         .await
     }
 
-    fn new_filter(&self, filter: Filter) -> RpcResult<U128> {
-        self.install_log_filter(filter)
+    fn new_filter(&self, ext: &Extensions, filter: Filter) -> RpcResult<U128> {
+        self.install_log_filter(connection(ext), filter)
     }
 
-    fn new_block_filter(&self) -> RpcResult<U128> {
-        Ok(self.install_block_filter())
+    fn new_block_filter(&self, ext: &Extensions) -> RpcResult<U128> {
+        self.install_block_filter(connection(ext))
     }
 
-    fn new_pending_transaction_filter(&self, full: Option<bool>) -> RpcResult<U128> {
-        Ok(self.install_pending_transaction_filter(full.unwrap_or(false)))
+    fn new_pending_transaction_filter(
+        &self,
+        ext: &Extensions,
+        full: Option<bool>,
+    ) -> RpcResult<U128> {
+        self.install_pending_transaction_filter(connection(ext), full.unwrap_or(false))
     }
 
     async fn filter_changes(&self, id: U128) -> RpcResult<FilterChanges<Transaction, Log>> {

@@ -10,6 +10,7 @@
 //! and its error codes and messages ([`error`]).
 
 mod access_list;
+mod blocking;
 mod convert;
 mod debug;
 pub mod error;
@@ -25,10 +26,13 @@ mod pubsub;
 mod server;
 mod txpool;
 
-pub use debug::DebugApiServer;
+pub use blocking::{BLOCKING_QUEUE_METRIC, BLOCKING_REFUSED_METRIC, BlockingConfig};
+pub use debug::{DEFAULT_MAX_TRACE_BYTES, DebugApiServer, default_max_tracing_requests};
 pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
-pub use filter::DEFAULT_FILTER_TIMEOUT;
+pub use filter::{
+    DEFAULT_FILTER_TIMEOUT, FilterLimits, MAX_FILTER_ADDRESSES, MAX_FILTER_TOPIC_VALUES,
+};
 pub use forward::TxSubmission;
 pub use logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE, LogLimits};
 pub use middleware::{

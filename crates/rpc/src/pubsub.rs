@@ -101,6 +101,10 @@ impl EthPubSubApiServer for EthRpc {
                 self.stream_blocks(sink, blocks, None).await
             }
             Stream::Logs(filter) => {
+                if let Err(err) = crate::filter::check_filter_size(&filter) {
+                    pending.reject(err).await;
+                    return Ok(());
+                }
                 let blocks = self.chain.subscribe();
                 let sink = pending.accept().await?;
                 self.stream_blocks(sink, blocks, Some(filter)).await

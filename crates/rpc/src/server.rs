@@ -9,7 +9,9 @@
 use crate::{
     DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, OptimismApiServer,
     RpcError, TxPoolApiServer, Web3ApiServer,
-    filter::DEFAULT_FILTER_TIMEOUT,
+    blocking::BlockingConfig,
+    debug::{DEFAULT_MAX_TRACE_BYTES, default_max_tracing_requests},
+    filter::FilterLimits,
     logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE},
     middleware::{
         metrics::RpcMetricsLayer,
@@ -65,8 +67,14 @@ pub struct RpcConfig {
     pub max_blocks_per_filter: u64,
     /// Most logs one `eth_getLogs` (or log filter) response may hold.
     pub max_logs_per_response: usize,
-    /// How long an installed filter lives without being polled.
-    pub filter_timeout: Duration,
+    /// Bounds on installed filters (timeout, counts, sizes).
+    pub filters: FilterLimits,
+    /// The RPC's worker threads for execution and other blocking work, and its queue.
+    pub blocking: BlockingConfig,
+    /// Most `debug_trace*` requests running at once (reth's `--rpc.max-tracing-requests`).
+    pub max_tracing_requests: usize,
+    /// Largest trace one request may build, in bytes of JSON.
+    pub max_trace_bytes: usize,
     /// How long one `eth_call` or `eth_estimateGas` may execute before it is aborted (zero:
     /// no limit).
     pub evm_timeout: Duration,
@@ -104,8 +112,10 @@ impl Default for RpcConfig {
             max_subscriptions_per_connection: 1024,
             max_blocks_per_filter: DEFAULT_MAX_BLOCKS_PER_FILTER,
             max_logs_per_response: DEFAULT_MAX_LOGS_PER_RESPONSE,
-            // geth's.
-            filter_timeout: DEFAULT_FILTER_TIMEOUT,
+            filters: FilterLimits::default(),
+            blocking: BlockingConfig::default_for_machine(),
+            max_tracing_requests: default_max_tracing_requests(),
+            max_trace_bytes: DEFAULT_MAX_TRACE_BYTES,
             evm_timeout: Self::DEFAULT_EVM_TIMEOUT,
             tx_fee_cap: Self::DEFAULT_TX_FEE_CAP,
             // Off, as in geth and reth: the server listens on loopback unless told otherwise,

@@ -52,14 +52,14 @@ pub trait TxPoolApi {
     fn status(&self) -> RpcResult<TxpoolStatus>;
     /// Every pooled transaction, by sub-pool, sender and nonce.
     #[method(name = "content")]
-    fn content(&self) -> RpcResult<TxpoolContent<Transaction>>;
+    async fn content(&self) -> RpcResult<TxpoolContent<Transaction>>;
     /// The pooled transactions of one sender, by sub-pool and nonce.
     #[method(name = "contentFrom")]
-    fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom>;
+    async fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom>;
     /// A one-line summary of every pooled transaction, by sub-pool, sender and nonce:
     /// `"<to>: <value> wei + <gas> gas × <max fee per gas> wei"`.
     #[method(name = "inspect")]
-    fn inspect(&self) -> RpcResult<TxpoolContent<String>>;
+    async fn inspect(&self) -> RpcResult<TxpoolContent<String>>;
 }
 
 /// geth's one-line summary of a transaction.
@@ -91,6 +91,9 @@ fn by_sender<T>(
         .collect()
 }
 
+// The whole-pool reads copy and convert every pooled transaction: they run on the RPC's
+// worker threads (bounded in number, below the chain's priority), never on the async ones.
+#[jsonrpsee::core::async_trait]
 impl TxPoolApiServer for EthRpc {
     fn status(&self) -> RpcResult<TxpoolStatus> {
         let status = self.pool.status();
@@ -100,34 +103,43 @@ impl TxPoolApiServer for EthRpc {
         })
     }
 
-    fn content(&self) -> RpcResult<TxpoolContent<Transaction>> {
-        let content = self.pool.content();
-        Ok(TxpoolContent {
-            pending: by_sender(content.pending, convert::pending_transaction),
-            queued: by_sender(content.queued, convert::pending_transaction),
+    async fn content(&self) -> RpcResult<TxpoolContent<Transaction>> {
+        self.run_blocking(|this| {
+            let content = this.pool.content();
+            Ok(TxpoolContent {
+                pending: by_sender(content.pending, convert::pending_transaction),
+                queued: by_sender(content.queued, convert::pending_transaction),
+            })
         })
+        .await
     }
 
-    fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom> {
-        let mut content = self.pool.content();
-        let take = |pool: &mut SenderTransactions| -> BTreeMap<u64, Transaction> {
-            pool.remove(&address)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(nonce, tx)| (nonce, convert::pending_transaction(tx)))
-                .collect()
-        };
-        Ok(TxpoolContentFrom {
-            pending: take(&mut content.pending),
-            queued: take(&mut content.queued),
+    async fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom> {
+        self.run_blocking(move |this| {
+            let mut content = this.pool.content_from(&address);
+            let take = |pool: &mut SenderTransactions| -> BTreeMap<u64, Transaction> {
+                pool.remove(&address)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(nonce, tx)| (nonce, convert::pending_transaction(tx)))
+                    .collect()
+            };
+            Ok(TxpoolContentFrom {
+                pending: take(&mut content.pending),
+                queued: take(&mut content.queued),
+            })
         })
+        .await
     }
 
-    fn inspect(&self) -> RpcResult<TxpoolContent<String>> {
-        let content = self.pool.content();
-        Ok(TxpoolContent {
-            pending: by_sender(content.pending, |tx| summary(tx.inner())),
-            queued: by_sender(content.queued, |tx| summary(tx.inner())),
+    async fn inspect(&self) -> RpcResult<TxpoolContent<String>> {
+        self.run_blocking(|this| {
+            let content = this.pool.content();
+            Ok(TxpoolContent {
+                pending: by_sender(content.pending, |tx| summary(tx.inner())),
+                queued: by_sender(content.queued, |tx| summary(tx.inner())),
+            })
         })
+        .await
     }
 }

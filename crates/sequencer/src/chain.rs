@@ -1,6 +1,6 @@
 //! The shared view of the canonical chain.
 
-use crate::SequencerError;
+use crate::{SequencerError, chain_thread::ChainThread};
 use alloy_consensus::{Header, Sealed, Transaction};
 use alloy_primitives::{Address, B256, U256};
 use ol_evm::{OlEvmConfig, OpSpecId};
@@ -65,6 +65,8 @@ pub struct Chain {
     gas_limit: u64,
     events: broadcast::Sender<Arc<NewBlock>>,
     pending_txs: broadcast::Sender<B256>,
+    /// Where blocks are built, executed and committed.
+    thread: ChainThread,
 }
 
 /// How many pending-transaction announcements a slow subscriber may fall behind by before it
@@ -100,7 +102,17 @@ impl Chain {
             gas_limit,
             events,
             pending_txs,
+            thread: ChainThread::start().map_err(SequencerError::ThreadStart)?,
         }))
+    }
+
+    /// Runs `work` on the chain's own thread (block building, derivation execution, commits)
+    /// and waits for it: never in tokio's blocking pool, where RPC work could delay it.
+    pub async fn on_chain_thread<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, SequencerError> {
+        self.thread.run(work).await
     }
 
     /// The storage.

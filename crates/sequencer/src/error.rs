@@ -43,4 +43,10 @@ pub enum SequencerError {
     /// chain, which this sequencer does not rebuild.
     #[error("L1 reorged under the current L1 origin: {0}")]
     L1Reorged(String),
+    /// The chain's thread could not run a job.
+    #[error("{0}")]
+    ChainThread(&'static str),
+    /// The chain's thread could not be started.
+    #[error("cannot start the chain thread: {0}")]
+    ThreadStart(#[source] std::io::Error),
 }

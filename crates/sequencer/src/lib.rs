@@ -7,9 +7,11 @@
 //! the state root, seal, commit atomically and announce. [`Sequencer`] calls it every block time
 //! with the L1 side of the block from an [`EpochSource`] (the genesis L1 block in dev mode, a
 //! real L1 otherwise) and pool transactions by effective tip; empty blocks are produced too: an
-//! OP chain advances with time.
+//! OP chain advances with time. Block production and derivation execute on the chain's own
+//! thread ([`Chain::on_chain_thread`]), which RPC work cannot occupy.
 
 mod chain;
+mod chain_thread;
 mod commit;
 pub mod derivation;
 pub mod epochs;

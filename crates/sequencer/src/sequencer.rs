@@ -94,17 +94,21 @@ impl<E: EpochSource> Sequencer<E> {
                 }
             };
             let worker = this.clone();
-            match tokio::task::spawn_blocking(move || worker.produce(next)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(SequencerError::Storage(err))) => {
+            let produced = this
+                .chain
+                .on_chain_thread(move || worker.produce(next))
+                .await
+                .and_then(|produced| produced);
+            match produced {
+                Ok(()) => {}
+                Err(SequencerError::Storage(err)) => {
                     error!(%err, "storage failed; stopping the sequencer");
                     return Err(SequencerError::Storage(err));
                 }
-                Ok(Err(err)) => {
+                Err(err) => {
                     error!(%err, "block production failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(join) => error!(%join, "block production panicked"),
             }
         }
     }

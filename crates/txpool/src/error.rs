@@ -41,7 +41,18 @@ pub enum PoolError {
     /// Nonce already used.
     #[error("nonce too low")]
     NonceTooLow,
-    /// Balance does not cover value, gas and the L1 data fee.
+    /// The nonce is further ahead of the sender's state nonce than the pool holds.
+    #[error("nonce too high: {nonce} is more than {max_gap} above the account nonce {state_nonce}")]
+    NonceTooHigh {
+        /// The transaction's nonce.
+        nonce: u64,
+        /// The sender's nonce in the latest state.
+        state_nonce: u64,
+        /// The pool's limit.
+        max_gap: u64,
+    },
+    /// Balance does not cover value, gas and the L1 data fee (of this transaction and of the
+    /// sender's others in the pool, which must be payable in turn).
     #[error("insufficient funds for gas * price + value")]
     InsufficientFunds,
     /// Same hash already in the pool.

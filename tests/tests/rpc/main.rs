@@ -30,7 +30,6 @@ use alloy::{
 };
 use eyre::{Result, ensure, eyre};
 use ol_e2e::{contracts::EventEmitter, dev_address, wait_for_receipt};
-use serde_json::Value;
 
 /// Deploys an `EventEmitter` from dev account 0; returns its address and the deployment receipt.
 pub(crate) async fn deploy_emitter(
@@ -77,26 +76,7 @@ pub(crate) fn number_topic(value: u64) -> B256 {
     B256::from(U256::from(value))
 }
 
-/// The JSON-RPC error code and message of a failed raw call (`None` when it succeeded).
-pub(crate) async fn rpc_error<P: serde::Serialize>(
-    provider: &DynProvider,
-    method: &str,
-    params: P,
-) -> Result<Option<(i64, String)>> {
-    let params = serde_json::to_value(params)?;
-    match provider
-        .raw_request::<_, Value>(method.to_owned().into(), params)
-        .await
-    {
-        Ok(_) => Ok(None),
-        Err(err) => {
-            let payload = err
-                .as_error_resp()
-                .ok_or_else(|| eyre!("{method} failed without a JSON-RPC error: {err}"))?;
-            Ok(Some((payload.code, payload.message.to_string())))
-        }
-    }
-}
+pub(crate) use ol_e2e::rpc_error;
 
 /// Waits until the head moves past its current number, so that what follows has nearly a whole
 /// block time before the next block.

@@ -1,5 +1,6 @@
 //! `--http.*`, `--ws.*` and `--rpc.*`.
 
+use super::positive_usize;
 use clap::Args;
 use ol_rpc::RpcConfig;
 use std::{
@@ -84,6 +85,28 @@ pub struct RpcServerArgs {
     #[arg(long = "rpc.txfeecap", value_name = "TX_FEE_CAP", default_value = "1.0", value_parser = parse_ether)]
     pub tx_fee_cap_wei: u128,
 
+    /// Maximum number of `debug_trace*` requests running at once; the rest wait their turn
+    /// [default: one core fewer than the machine has, at least 1].
+    #[arg(long = "rpc.max-tracing-requests", value_name = "COUNT", value_parser = positive_usize)]
+    pub max_tracing_requests: Option<usize>,
+    /// Largest trace one request may build, in megabytes of JSON; a trace that would grow
+    /// past it is stopped and refused before it uses that memory.
+    #[arg(long = "rpc.max-trace-size", value_name = "MB", default_value_t = default_rpc().max_trace_bytes / MIB as usize, value_parser = positive_usize)]
+    pub max_trace_size_mb: usize,
+    /// Maximum number of execution and other blocking requests (eth_call, eth_estimateGas,
+    /// traces, log queries, proofs) queued or running at once; more are refused with -32005.
+    #[arg(long = "rpc.max-blocking-io-requests", value_name = "COUNT", default_value_t = default_rpc().blocking.max_requests, value_parser = positive_usize)]
+    pub max_blocking_requests: usize,
+    /// Threads that run those requests, at a lower scheduling priority than block production
+    /// [default: one per core].
+    #[arg(long = "rpc.blocking-threads", value_name = "COUNT", value_parser = positive_usize)]
+    pub blocking_threads: Option<usize>,
+    /// Maximum number of installed filters (eth_newFilter and friends) on the node.
+    #[arg(long = "rpc.max-filters", value_name = "COUNT", default_value_t = default_rpc().filters.max_filters, value_parser = positive_usize)]
+    pub max_filters: usize,
+    /// Maximum number of installed filters per connection.
+    #[arg(long = "rpc.max-filters-per-connection", value_name = "COUNT", default_value_t = default_rpc().filters.max_per_connection, value_parser = positive_usize)]
+    pub max_filters_per_connection: usize,
     /// Maximum requests per second from one IP address, over HTTP and WebSocket together
     /// (0 = no limit). Refused HTTP requests get status 429, refused WebSocket calls the
     /// JSON-RPC error -32005.
@@ -152,6 +175,12 @@ impl Default for RpcServerArgs {
             max_logs_per_response: rpc.max_logs_per_response as u64,
             evm_timeout: rpc.evm_timeout,
             tx_fee_cap_wei: rpc.tx_fee_cap,
+            max_tracing_requests: None,
+            max_trace_size_mb: rpc.max_trace_bytes / MIB as usize,
+            max_blocking_requests: rpc.blocking.max_requests,
+            blocking_threads: None,
+            max_filters: rpc.filters.max_filters,
+            max_filters_per_connection: rpc.filters.max_per_connection,
             rate_limit: rpc.rate_limit,
         }
     }
@@ -181,6 +210,7 @@ impl RpcServerArgs {
 
     /// The server configuration these flags describe.
     pub fn rpc_config(&self) -> RpcConfig {
+        let defaults = default_rpc();
         RpcConfig {
             http_addr: self.http_addr,
             http_port: self.http_port,
@@ -194,7 +224,19 @@ impl RpcServerArgs {
             max_blocks_per_filter: self.max_blocks_per_filter,
             max_logs_per_response: usize::try_from(self.max_logs_per_response)
                 .unwrap_or(usize::MAX),
-            filter_timeout: RpcConfig::default().filter_timeout,
+            filters: ol_rpc::FilterLimits {
+                max_filters: self.max_filters,
+                max_per_connection: self.max_filters_per_connection,
+                ..defaults.filters
+            },
+            blocking: ol_rpc::BlockingConfig {
+                threads: self.blocking_threads.unwrap_or(defaults.blocking.threads),
+                max_requests: self.max_blocking_requests,
+            },
+            max_tracing_requests: self
+                .max_tracing_requests
+                .unwrap_or(defaults.max_tracing_requests),
+            max_trace_bytes: self.max_trace_size_mb.saturating_mul(MIB as usize),
             evm_timeout: self.evm_timeout,
             tx_fee_cap: self.tx_fee_cap_wei,
             rate_limit: self.rate_limit,

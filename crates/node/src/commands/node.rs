@@ -420,6 +420,24 @@ mod tests {
             "2.5",
             "--rpc.rate-limit",
             "50",
+            "--rpc.max-filters",
+            "77",
+            "--rpc.max-filters-per-connection",
+            "5",
+            "--rpc.blocking-threads",
+            "3",
+            "--rpc.max-blocking-io-requests",
+            "64",
+            "--rpc.max-tracing-requests",
+            "2",
+            "--rpc.max-trace-size",
+            "8",
+            "--txpool.pending-max-size",
+            "7",
+            "--txpool.queued-max-size",
+            "3",
+            "--txpool.max-nonce-gap",
+            "12",
             "--txpool.max-account-slots",
             "4",
             "--txpool.pending-max-count",
@@ -462,7 +480,17 @@ mod tests {
                 max_subscriptions_per_connection: 9,
                 max_blocks_per_filter: 500,
                 max_logs_per_response: 600,
-                filter_timeout: ol_rpc::DEFAULT_FILTER_TIMEOUT,
+                filters: ol_rpc::FilterLimits {
+                    max_filters: 77,
+                    max_per_connection: 5,
+                    ..ol_rpc::FilterLimits::default()
+                },
+                blocking: ol_rpc::BlockingConfig {
+                    threads: 3,
+                    max_requests: 64,
+                },
+                max_tracing_requests: 2,
+                max_trace_bytes: 8 * 1024 * 1024,
                 evm_timeout: Duration::from_millis(1500),
                 tx_fee_cap: 2_500_000_000_000_000_000,
                 rate_limit: 50,
@@ -478,6 +506,9 @@ mod tests {
         assert_eq!(pool.queued_max_count, 50);
         assert_eq!(pool.price_bump_percent, 25);
         assert_eq!(pool.queued_lifetime, Duration::from_secs(60));
+        assert_eq!(pool.pending_max_bytes, 7 * 1024 * 1024);
+        assert_eq!(pool.queued_max_bytes, 3 * 1024 * 1024);
+        assert_eq!(pool.max_nonce_gap, 12);
         assert_eq!(
             pool.max_tx_bytes,
             ol_txpool::PoolConfig::default().max_tx_bytes

@@ -101,8 +101,10 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
             match self.pipeline.step(limit.number).await {
                 Ok(Step::Derived(block)) => {
                     let chain = self.chain.clone();
-                    let (info, deposits_only) =
-                        tokio::task::block_in_place(|| apply(&chain, &block))?;
+                    let (info, deposits_only) = self
+                        .chain
+                        .on_chain_thread(move || apply(&chain, &block))
+                        .await??;
                     if deposits_only {
                         self.pipeline.on_deposits_only_replacement(info);
                     } else {

@@ -7,7 +7,8 @@ use ol_evm::{OpSpecId, l1_fee::additional_cost};
 use ol_primitives::{L1BlockInfo, OpTxEnvelope};
 use parking_lot::Mutex;
 use std::{
-    collections::{BTreeMap, HashMap},
+    cmp::Reverse,
+    collections::{BTreeMap, BinaryHeap, HashMap},
     sync::Arc,
     time::Instant,
 };
@@ -41,6 +42,8 @@ pub(crate) struct PooledTx {
     pub(crate) added: Instant,
     /// Encoded size in bytes.
     pub(crate) size: usize,
+    /// The most it can cost its sender: gas limit × max fee + value + L1 data fee.
+    pub(crate) cost: U256,
 }
 
 impl PooledTx {
@@ -62,6 +65,8 @@ pub(crate) struct SenderTxs {
     /// `pending_count()` as of the last [`Inner::refresh`], so that the pool's sizes cost
     /// nothing to read.
     cached_pending: usize,
+    /// Bytes of the pending run as of the last [`Inner::refresh`].
+    cached_pending_bytes: usize,
 }
 
 impl SenderTxs {
@@ -78,6 +83,15 @@ impl SenderTxs {
     fn pending_count(&self) -> usize {
         self.pending().count()
     }
+
+    /// What the sender's pooled transactions from nonce `from` on, other than the one at
+    /// `nonce`, can cost it.
+    fn cost_except(&self, from: u64, nonce: u64) -> U256 {
+        self.txs
+            .range(from..)
+            .filter(|(n, _)| **n != nonce)
+            .fold(U256::ZERO, |sum, (_, tx)| sum.saturating_add(tx.cost))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +102,8 @@ pub(crate) struct Inner {
     bytes: usize,
     /// Sum of the senders' cached pending counts.
     pending_total: usize,
+    /// Sum of the senders' cached pending bytes.
+    pending_bytes: usize,
 }
 
 impl Inner {
@@ -111,6 +127,7 @@ impl Inner {
             sender.txs.remove(&tx.nonce());
             if sender.txs.is_empty() {
                 self.pending_total -= sender.cached_pending;
+                self.pending_bytes -= sender.cached_pending_bytes;
                 self.senders.remove(&address);
             } else {
                 self.refresh(&address);
@@ -131,9 +148,14 @@ impl Inner {
         let Some(sender) = self.senders.get_mut(address) else {
             return;
         };
-        let previous = sender.cached_pending;
-        sender.cached_pending = sender.pending_count();
-        self.pending_total = self.pending_total - previous + sender.cached_pending;
+        let (previous, previous_bytes) = (sender.cached_pending, sender.cached_pending_bytes);
+        let (count, bytes) = sender
+            .pending()
+            .fold((0, 0), |(count, bytes), tx| (count + 1, bytes + tx.size));
+        sender.cached_pending = count;
+        sender.cached_pending_bytes = bytes;
+        self.pending_total = self.pending_total - previous + count;
+        self.pending_bytes = self.pending_bytes - previous_bytes + bytes;
     }
 
     /// Sets the pool's gauges to its current sizes.
@@ -151,16 +173,111 @@ impl Inner {
         }
     }
 
-    /// The cheapest transaction of another sender, taken from the end of its nonce run so that
-    /// evicting it opens no gap.
-    fn cheapest_evictable(&self, except: &Address) -> Option<(u128, B256)> {
-        self.senders
-            .iter()
-            .filter(|(address, _)| *address != except)
-            .filter_map(|(_, sender)| sender.txs.values().next_back())
-            .map(|tx| (tx.tx.priority_fee_or_price(), tx.hash))
-            .min()
+    /// The transactions to evict so that `new` fits the pool's limits (counts and bytes of
+    /// the whole pool, and of the queue when `new` is queued): the cheapest of other senders,
+    /// each taken from the end of its sender's nonces so that evicting it opens no gap, all
+    /// paying less than `new`. The queue's limits are met from queued transactions only, so
+    /// a full queue never costs a pending transaction its place. `None` when no such set
+    /// makes room; nothing is removed here.
+    fn victims_for(
+        &self,
+        new: &PooledTx,
+        is_queued: bool,
+        config: &PoolConfig,
+    ) -> Option<Vec<B256>> {
+        let status = self.counts();
+        let queued_bytes = self.bytes - self.pending_bytes;
+        let max_count = config
+            .pending_max_count
+            .saturating_add(config.queued_max_count);
+        let max_bytes = config
+            .pending_max_bytes
+            .saturating_add(config.queued_max_bytes);
+        let queue_fits = |freed: &Freed| {
+            !is_queued
+                || (status.queued - freed.queued_count < config.queued_max_count
+                    && queued_bytes - freed.queued_bytes + new.size <= config.queued_max_bytes)
+        };
+        let pool_fits = |freed: &Freed| {
+            status.pending + status.queued - freed.count < max_count
+                && self.bytes - freed.bytes + new.size <= max_bytes
+        };
+        let mut freed = Freed::default();
+        self.evict_until(new, true, &mut freed, queue_fits)?;
+        self.evict_until(new, false, &mut freed, pool_fits)?;
+        Some(freed.victims)
     }
+
+    /// Adds to `freed` the cheapest transactions of senders other than `new`'s (queued ones
+    /// only with `queued_only`), from the end of each sender's nonces, until `fits` holds.
+    /// `None` once the next candidate pays as much as `new`, or none is left.
+    fn evict_until(
+        &self,
+        new: &PooledTx,
+        queued_only: bool,
+        freed: &mut Freed,
+        fits: impl Fn(&Freed) -> bool,
+    ) -> Option<()> {
+        if fits(freed) {
+            return Some(());
+        }
+        let sender = new.tx.signer();
+        let price = new.tx.priority_fee_or_price();
+        // Each other sender's live transactions from its highest nonce down, marked queued,
+        // without those already chosen.
+        let mut stacks: Vec<Vec<(&Arc<PooledTx>, bool)>> = self
+            .senders
+            .iter()
+            .filter(|(address, _)| **address != sender)
+            .map(|(_, txs)| {
+                let pending = txs.cached_pending;
+                txs.txs
+                    .range(txs.state_nonce..)
+                    .enumerate()
+                    .map(|(index, (_, tx))| (tx, index >= pending))
+                    .filter(|(tx, queued)| {
+                        (*queued || !queued_only) && !freed.victims.contains(&tx.hash)
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut heap: BinaryHeap<Reverse<(u128, usize)>> = stacks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, stack)| {
+                let (tx, _) = stack.last()?;
+                Some(Reverse((tx.tx.priority_fee_or_price(), i)))
+            })
+            .collect();
+        while !fits(freed) {
+            let Reverse((victim_price, i)) = heap.pop()?;
+            if victim_price >= price {
+                return None;
+            }
+            let (tx, queued) = stacks[i].pop()?;
+            freed.count += 1;
+            freed.bytes += tx.size;
+            if queued {
+                freed.queued_count += 1;
+                freed.queued_bytes += tx.size;
+            }
+            freed.victims.push(tx.hash);
+            if let Some((next, _)) = stacks[i].last() {
+                heap.push(Reverse((next.tx.priority_fee_or_price(), i)));
+            }
+        }
+        Some(())
+    }
+}
+
+/// What a set of evictions frees.
+#[derive(Debug, Default)]
+struct Freed {
+    victims: Vec<B256>,
+    count: usize,
+    bytes: usize,
+    queued_count: usize,
+    queued_bytes: usize,
 }
 
 /// Sizes of the sub-pools.
@@ -225,6 +342,13 @@ impl TxPool {
         if tx.nonce() < state_nonce {
             return Err(PoolError::NonceTooLow);
         }
+        if tx.nonce() - state_nonce > self.config.max_nonce_gap {
+            return Err(PoolError::NonceTooHigh {
+                nonce: tx.nonce(),
+                state_nonce,
+                max_gap: self.config.max_nonce_gap,
+            });
+        }
         let l1_info = state.l1_block_info().map_err(PoolError::State)?;
         let extra = additional_cost(&l1_info, raw, tx.gas_limit(), state.spec());
         let max_cost = U256::from(tx.gas_limit())
@@ -235,6 +359,15 @@ impl TxPool {
             return Err(PoolError::InsufficientFunds);
         }
         let mut inner = self.inner.lock();
+        // The sender's other transactions must stay payable too (as geth checks): a balance
+        // that covers one transaction does not cover sixteen.
+        let committed = inner
+            .senders
+            .get(&sender)
+            .map_or(U256::ZERO, |txs| txs.cost_except(state_nonce, tx.nonce()));
+        if committed.saturating_add(max_cost) > balance {
+            return Err(PoolError::InsufficientFunds);
+        }
         let inserted = self.insert(
             &mut inner,
             PooledTx {
@@ -242,6 +375,7 @@ impl TxPool {
                 hash,
                 added: Instant::now(),
                 size: raw.len(),
+                cost: max_cost,
             },
             state_nonce,
         );
@@ -285,25 +419,17 @@ impl TxPool {
             if sender_count >= self.config.max_account_slots && nonce != state_nonce {
                 return Err(PoolError::SenderLimit(sender_count));
             }
-            let status = inner.counts();
-            let full = status.pending + status.queued
-                >= self
-                    .config
-                    .pending_max_count
-                    .saturating_add(self.config.queued_max_count);
             let is_queued = nonce
                 > state_nonce
                     + inner
                         .senders
                         .get(&sender_address)
                         .map_or(0, |s| s.pending_count() as u64);
-            if full || (is_queued && status.queued >= self.config.queued_max_count) {
-                match inner.cheapest_evictable(&sender_address) {
-                    Some((price, victim)) if price < new.tx.priority_fee_or_price() => {
-                        inner.remove(&victim);
-                    }
-                    _ => return Err(PoolError::PoolFull),
-                }
+            let victims = inner
+                .victims_for(&new, is_queued, &self.config)
+                .ok_or(PoolError::PoolFull)?;
+            for victim in victims {
+                inner.remove(&victim);
             }
         }
         inner.set_state_nonce(&sender_address, state_nonce);
@@ -394,10 +520,19 @@ impl TxPool {
 
     /// Every pooled transaction by sender and nonce, split into pending and queued.
     pub fn content(&self) -> PoolContent {
+        self.content_where(|_| true)
+    }
+
+    /// The pooled transactions of `sender` alone, split into pending and queued.
+    pub fn content_from(&self, sender: &Address) -> PoolContent {
+        self.content_where(|address| address == sender)
+    }
+
+    fn content_where(&self, wanted: impl Fn(&Address) -> bool) -> PoolContent {
         let inner = self.inner.lock();
         let mut content = PoolContent::default();
-        for (address, sender) in &inner.senders {
-            let pending = sender.pending_count();
+        for (address, sender) in inner.senders.iter().filter(|(address, _)| wanted(address)) {
+            let pending = sender.cached_pending;
             // Nonces below the state nonce were mined and wait for `on_block` to drop them.
             for (index, (nonce, tx)) in sender.txs.range(sender.state_nonce..).enumerate() {
                 let pool = if index < pending {
@@ -415,328 +550,4 @@ impl TxPool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::PoolConfig;
-    use alloy_consensus::{SignableTransaction, TxEip1559};
-    use alloy_eips::eip2718::Encodable2718;
-    use alloy_primitives::{Bytes, TxKind};
-    use alloy_signer::SignerSync;
-    use alloy_signer_local::PrivateKeySigner;
-    use ol_evm::BestTransactions;
-    use ol_primitives::{L1Origin, SystemConfig};
-    use std::{collections::HashMap, time::Duration};
-
-    const CHAIN_ID: u64 = 7;
-
-    /// A fixed state: every account has a large balance and the nonces set here.
-    #[derive(Default)]
-    struct FixedState {
-        nonces: Mutex<HashMap<Address, u64>>,
-        balance: U256,
-    }
-
-    impl PoolState for FixedState {
-        fn account(&self, address: &Address) -> Result<(u64, U256), String> {
-            Ok((
-                self.nonces.lock().get(address).copied().unwrap_or_default(),
-                self.balance,
-            ))
-        }
-        fn l1_block_info(&self) -> Result<L1BlockInfo, String> {
-            Ok(L1BlockInfo::new(
-                L1Origin {
-                    base_fee: 1_000_000_000,
-                    blob_base_fee: 1,
-                    ..Default::default()
-                },
-                0,
-                &SystemConfig::default(),
-            ))
-        }
-        fn spec(&self) -> OpSpecId {
-            OpSpecId::JOVIAN
-        }
-        fn block_gas_limit(&self) -> u64 {
-            30_000_000
-        }
-        fn min_base_fee(&self) -> u64 {
-            1_000
-        }
-    }
-
-    fn rich() -> FixedState {
-        FixedState {
-            balance: U256::from(10u128.pow(24)),
-            ..Default::default()
-        }
-    }
-
-    fn signer(seed: u8) -> PrivateKeySigner {
-        PrivateKeySigner::from_bytes(&B256::repeat_byte(seed)).unwrap()
-    }
-
-    fn raw(signer: &PrivateKeySigner, nonce: u64, max_fee: u128, tip: u128) -> Vec<u8> {
-        let tx = TxEip1559 {
-            chain_id: CHAIN_ID,
-            nonce,
-            gas_limit: 21_000,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: TxKind::Call(Address::repeat_byte(9)),
-            value: U256::from(1),
-            access_list: Default::default(),
-            input: Bytes::new(),
-        };
-        let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
-        OpTxEnvelope::Eip1559(tx.into_signed(signature)).encoded_2718()
-    }
-
-    fn drain(pool: &TxPool, base_fee: u64) -> Vec<(Address, u64)> {
-        let mut best = pool.best_transactions(base_fee);
-        std::iter::from_fn(|| best.next_transaction())
-            .map(|tx| (tx.signer(), tx.nonce()))
-            .collect()
-    }
-
-    /// The sub-pool sizes recounted from scratch.
-    fn recount(pool: &TxPool) -> PoolStatus {
-        let inner = pool.inner.lock();
-        let pending = inner.senders.values().map(SenderTxs::pending_count).sum();
-        PoolStatus {
-            pending,
-            queued: inner.by_hash.len() - pending,
-        }
-    }
-
-    #[test]
-    fn cached_sizes_match_a_recount_through_gaps_replacements_blocks_and_expiry() {
-        let pool = TxPool::new(
-            PoolConfig {
-                queued_lifetime: Duration::from_millis(1),
-                ..PoolConfig::default()
-            },
-            CHAIN_ID,
-        );
-        let state = rich();
-        let signers: Vec<_> = (1..=4).map(signer).collect();
-        // A deterministic mix: gaps, fills, replacements, and blocks that mine some nonces.
-        for step in 0u64..60 {
-            let who = &signers[(step % 4) as usize];
-            let nonce = (step * 7) % 9;
-            let fee = 2_000_000_000 + u128::from(step) * 300_000_000;
-            let _ = pool.add_raw(&raw(who, nonce, fee, fee / 2), &state);
-            assert_eq!(pool.status(), recount(&pool), "after adding at step {step}");
-            if step % 10 == 9 {
-                let mined = who.address();
-                let next = state.nonces.lock().get(&mined).copied().unwrap_or_default() + 2;
-                state.nonces.lock().insert(mined, next);
-                pool.on_block(&[mined], &state);
-                assert_eq!(
-                    pool.status(),
-                    recount(&pool),
-                    "after a block at step {step}"
-                );
-            }
-        }
-        // The builder drops a transaction in the middle of a pending run: its followers queue.
-        let content = pool.content();
-        let (_, run) = content
-            .pending
-            .iter()
-            .find(|(_, run)| run.len() >= 2)
-            .expect("some sender has a pending run");
-        let first = run.values().next().expect("a pending transaction");
-        pool.remove(&[first.inner().tx_hash()]);
-        assert_eq!(
-            pool.status(),
-            recount(&pool),
-            "after removing a pending transaction"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-        pool.on_block(&[], &state);
-        assert_eq!(pool.status(), recount(&pool), "after expiry");
-        assert_eq!(pool.status().queued, 0, "queued transactions expired");
-    }
-
-    #[test]
-    fn a_nonce_gap_waits_in_the_queue_until_filled() {
-        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
-        let state = rich();
-        let alice = signer(1);
-        pool.add_raw(&raw(&alice, 1, 10_000, 10), &state).unwrap();
-        assert_eq!(
-            pool.status(),
-            PoolStatus {
-                pending: 0,
-                queued: 1
-            }
-        );
-        assert!(drain(&pool, 1_000).is_empty());
-        pool.add_raw(&raw(&alice, 0, 10_000, 10), &state).unwrap();
-        assert_eq!(
-            pool.status(),
-            PoolStatus {
-                pending: 2,
-                queued: 0
-            }
-        );
-        assert_eq!(
-            drain(&pool, 1_000),
-            vec![(alice.address(), 0), (alice.address(), 1)]
-        );
-        assert_eq!(pool.pending_nonce(&alice.address(), 0), 2);
-    }
-
-    #[test]
-    fn best_orders_senders_by_tip_and_each_sender_by_nonce() {
-        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
-        let state = rich();
-        let (low, high) = (signer(1), signer(2));
-        pool.add_raw(&raw(&low, 0, 10_000, 5), &state).unwrap();
-        pool.add_raw(&raw(&high, 0, 10_000, 50), &state).unwrap();
-        pool.add_raw(&raw(&high, 1, 10_000, 1), &state).unwrap();
-        assert_eq!(
-            drain(&pool, 1_000),
-            vec![(high.address(), 0), (low.address(), 0), (high.address(), 1)]
-        );
-        // A transaction that cannot pay the base fee is not offered.
-        assert!(drain(&pool, 20_000).is_empty());
-    }
-
-    #[test]
-    fn replacement_needs_a_ten_percent_bump_of_both_fees() {
-        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
-        let state = rich();
-        let alice = signer(1);
-        let first = raw(&alice, 0, 10_000, 100);
-        pool.add_raw(&first, &state).unwrap();
-        assert_eq!(pool.add_raw(&first, &state), Err(PoolError::AlreadyKnown));
-        assert_eq!(
-            pool.add_raw(&raw(&alice, 0, 10_999, 110), &state),
-            Err(PoolError::ReplacementUnderpriced)
-        );
-        assert_eq!(
-            pool.add_raw(&raw(&alice, 0, 11_000, 109), &state),
-            Err(PoolError::ReplacementUnderpriced)
-        );
-        let hash = pool.add_raw(&raw(&alice, 0, 11_000, 110), &state).unwrap();
-        assert_eq!(pool.status().pending, 1);
-        assert!(pool.get(&hash).is_some());
-    }
-
-    #[test]
-    fn nonce_too_low_and_insufficient_funds_are_refused() {
-        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
-        let state = rich();
-        let alice = signer(1);
-        state.nonces.lock().insert(alice.address(), 3);
-        assert_eq!(
-            pool.add_raw(&raw(&alice, 2, 10_000, 1), &state),
-            Err(PoolError::NonceTooLow)
-        );
-        let poor = FixedState::default();
-        assert_eq!(
-            pool.add_raw(&raw(&alice, 3, 10_000, 1), &poor),
-            Err(PoolError::InsufficientFunds)
-        );
-        assert_eq!(
-            pool.add_raw(&raw(&alice, 3, 999, 1), &state),
-            Err(PoolError::Underpriced)
-        );
-        assert_eq!(pool.status(), PoolStatus::default());
-    }
-
-    #[test]
-    fn sender_slots_are_limited_and_a_full_pool_evicts_the_cheapest() {
-        let config = PoolConfig {
-            max_account_slots: 2,
-            pending_max_count: 2,
-            queued_max_count: 1,
-            ..Default::default()
-        };
-        let pool = TxPool::new(config, CHAIN_ID);
-        let state = rich();
-        let (alice, bob, carol) = (signer(1), signer(2), signer(3));
-        pool.add_raw(&raw(&alice, 0, 10_000, 1), &state).unwrap();
-        pool.add_raw(&raw(&alice, 1, 10_000, 1), &state).unwrap();
-        assert_eq!(
-            pool.add_raw(&raw(&alice, 2, 10_000, 1), &state),
-            Err(PoolError::SenderLimit(2))
-        );
-        pool.add_raw(&raw(&bob, 0, 10_000, 5), &state).unwrap();
-        // Full at 3: a cheaper transaction is refused, a dearer one evicts alice's last nonce.
-        assert_eq!(
-            pool.add_raw(&raw(&carol, 0, 10_000, 1), &state),
-            Err(PoolError::PoolFull)
-        );
-        pool.add_raw(&raw(&carol, 0, 10_000, 9), &state).unwrap();
-        assert_eq!(pool.status().pending + pool.status().queued, 3);
-        assert_eq!(pool.pending_nonce(&alice.address(), 0), 1);
-    }
-
-    #[test]
-    fn on_block_removes_mined_nonces_and_promotes_the_rest() {
-        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
-        let state = rich();
-        let alice = signer(1);
-        for nonce in 0..3 {
-            pool.add_raw(&raw(&alice, nonce, 10_000, 1), &state)
-                .unwrap();
-        }
-        state.nonces.lock().insert(alice.address(), 2);
-        pool.on_block(&[alice.address()], &state);
-        assert_eq!(
-            pool.status(),
-            PoolStatus {
-                pending: 1,
-                queued: 0
-            }
-        );
-        assert_eq!(drain(&pool, 1_000), vec![(alice.address(), 2)]);
-    }
-
-    #[test]
-    fn content_splits_pending_and_queued_by_sender_and_nonce() {
-        let pool = TxPool::new(PoolConfig::default(), CHAIN_ID);
-        let state = rich();
-        let (alice, bob) = (signer(1), signer(2));
-        pool.add_raw(&raw(&alice, 0, 10_000, 1), &state).unwrap();
-        pool.add_raw(&raw(&alice, 1, 10_000, 1), &state).unwrap();
-        pool.add_raw(&raw(&alice, 3, 10_000, 1), &state).unwrap();
-        pool.add_raw(&raw(&bob, 2, 10_000, 1), &state).unwrap();
-        let content = pool.content();
-        let nonces = |pool: &SenderTransactions, who: &PrivateKeySigner| {
-            pool.get(&who.address())
-                .map(|txs| txs.keys().copied().collect::<Vec<_>>())
-                .unwrap_or_default()
-        };
-        assert_eq!(nonces(&content.pending, &alice), vec![0, 1]);
-        assert_eq!(nonces(&content.queued, &alice), vec![3]);
-        assert_eq!(nonces(&content.pending, &bob), Vec::<u64>::new());
-        assert_eq!(nonces(&content.queued, &bob), vec![2]);
-        assert_eq!(content.pending[&alice.address()][&1].nonce(), 1);
-    }
-
-    #[test]
-    fn queued_transactions_expire() {
-        let config = PoolConfig {
-            queued_lifetime: std::time::Duration::ZERO,
-            ..Default::default()
-        };
-        let pool = TxPool::new(config, CHAIN_ID);
-        let state = rich();
-        let alice = signer(1);
-        pool.add_raw(&raw(&alice, 0, 10_000, 1), &state).unwrap();
-        pool.add_raw(&raw(&alice, 5, 10_000, 1), &state).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        pool.on_block(&[], &state);
-        assert_eq!(
-            pool.status(),
-            PoolStatus {
-                pending: 1,
-                queued: 0
-            }
-        );
-    }
-}
+mod tests;
