@@ -4,7 +4,7 @@
 //! nonce gap to fill. Content maps go by sender (checksummed address) then nonce (decimal
 //! string), as geth's do.
 
-use crate::{EthRpc, convert};
+use crate::{EthRpc, convert, error};
 use alloy_consensus::{Transaction as _, transaction::Recovered};
 use alloy_primitives::{Address, U64};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
@@ -12,6 +12,7 @@ use ol_primitives::OpTxEnvelope;
 use ol_txpool::SenderTransactions;
 use op_alloy_rpc_types::Transaction;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 /// `txpool_status`: the sizes of the sub-pools.
@@ -50,16 +51,17 @@ pub trait TxPoolApi {
     /// Numbers of pending and queued transactions.
     #[method(name = "status")]
     fn status(&self) -> RpcResult<TxpoolStatus>;
-    /// Every pooled transaction, by sub-pool, sender and nonce.
+    /// Every pooled transaction, by sub-pool, sender and nonce ([`TxpoolContent`] of RPC
+    /// transactions, rendered on a worker thread).
     #[method(name = "content")]
-    async fn content(&self) -> RpcResult<TxpoolContent<Transaction>>;
-    /// The pooled transactions of one sender, by sub-pool and nonce.
+    async fn content(&self) -> RpcResult<Box<RawValue>>;
+    /// The pooled transactions of one sender, by sub-pool and nonce ([`TxpoolContentFrom`]).
     #[method(name = "contentFrom")]
-    async fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom>;
+    async fn content_from(&self, address: Address) -> RpcResult<Box<RawValue>>;
     /// A one-line summary of every pooled transaction, by sub-pool, sender and nonce:
     /// `"<to>: <value> wei + <gas> gas × <max fee per gas> wei"`.
     #[method(name = "inspect")]
-    async fn inspect(&self) -> RpcResult<TxpoolContent<String>>;
+    async fn inspect(&self) -> RpcResult<Box<RawValue>>;
 }
 
 /// geth's one-line summary of a transaction.
@@ -91,8 +93,15 @@ fn by_sender<T>(
         .collect()
 }
 
-// The whole-pool reads copy and convert every pooled transaction: they run on the RPC's
-// worker threads (bounded in number, below the chain's priority), never on the async ones.
+/// JSON text of `value`, made where it is called (a worker thread), so that the async threads
+/// only copy bytes out.
+fn rendered<T: serde::Serialize>(value: &T) -> RpcResult<Box<RawValue>> {
+    serde_json::value::to_raw_value(value).map_err(error::internal)
+}
+
+// The whole-pool reads copy, convert and render every pooled transaction: all of it runs on
+// the RPC's worker threads (bounded in number, below the chain's priority), never on the async
+// ones, which answer everyone else.
 #[jsonrpsee::core::async_trait]
 impl TxPoolApiServer for EthRpc {
     fn status(&self) -> RpcResult<TxpoolStatus> {
@@ -103,10 +112,10 @@ impl TxPoolApiServer for EthRpc {
         })
     }
 
-    async fn content(&self) -> RpcResult<TxpoolContent<Transaction>> {
+    async fn content(&self) -> RpcResult<Box<RawValue>> {
         self.run_blocking(|this| {
             let content = this.pool.content();
-            Ok(TxpoolContent {
+            rendered(&TxpoolContent {
                 pending: by_sender(content.pending, convert::pending_transaction),
                 queued: by_sender(content.queued, convert::pending_transaction),
             })
@@ -114,7 +123,7 @@ impl TxPoolApiServer for EthRpc {
         .await
     }
 
-    async fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom> {
+    async fn content_from(&self, address: Address) -> RpcResult<Box<RawValue>> {
         self.run_blocking(move |this| {
             let mut content = this.pool.content_from(&address);
             let take = |pool: &mut SenderTransactions| -> BTreeMap<u64, Transaction> {
@@ -124,7 +133,7 @@ impl TxPoolApiServer for EthRpc {
                     .map(|(nonce, tx)| (nonce, convert::pending_transaction(tx)))
                     .collect()
             };
-            Ok(TxpoolContentFrom {
+            rendered(&TxpoolContentFrom {
                 pending: take(&mut content.pending),
                 queued: take(&mut content.queued),
             })
@@ -132,10 +141,10 @@ impl TxPoolApiServer for EthRpc {
         .await
     }
 
-    async fn inspect(&self) -> RpcResult<TxpoolContent<String>> {
+    async fn inspect(&self) -> RpcResult<Box<RawValue>> {
         self.run_blocking(|this| {
             let content = this.pool.content();
-            Ok(TxpoolContent {
+            rendered(&TxpoolContent {
                 pending: by_sender(content.pending, |tx| summary(tx.inner())),
                 queued: by_sender(content.queued, |tx| summary(tx.inner())),
             })

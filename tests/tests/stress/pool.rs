@@ -3,10 +3,11 @@
 //! ahead is refused; a sender's transactions must be payable together; afterwards the pool's
 //! status agrees with its content and the chain goes on including transactions.
 
-use crate::still_sealing;
+use crate::{percentile, still_sealing};
+use alloy::transports::http::reqwest;
 use alloy::{
     primitives::{Address, B256, Bytes, TxKind, U256},
-    providers::DynProvider,
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 use eyre::{Result, ensure, eyre};
@@ -15,7 +16,10 @@ use ol_e2e::{
     sign_transfer, wait_for_receipt,
 };
 use serde_json::Value;
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 /// Bytes of call data in each filler transaction.
 const DATA: usize = 60_000;
@@ -125,6 +129,55 @@ async fn a_pool_at_its_byte_budget_evicts_by_price_and_stays_under_it() -> Resul
         after.len()
     );
     ensure!(queued_bytes(&content, &sizes) <= QUEUED_BUDGET);
+
+    // Four clients copying the whole (megabyte) pool in a loop leave other clients fast.
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = node.url().clone();
+            tokio::spawn(async move {
+                // Raw HTTP, the body read and dropped: the test must not spend the CPU parsing.
+                let client = reqwest::Client::new();
+                let request = r#"{"jsonrpc":"2.0","id":1,"method":"txpool_content","params":[]}"#;
+                let until = Instant::now() + Duration::from_secs(3);
+                let mut copies = 0;
+                while Instant::now() < until {
+                    let body = client
+                        .post(url.clone())
+                        .header("content-type", "application/json")
+                        .body(request)
+                        .send()
+                        .await?
+                        .bytes()
+                        .await?;
+                    ensure!(
+                        body.len() > QUEUED_BUDGET,
+                        "a copy of the pool: {} bytes",
+                        body.len()
+                    );
+                    copies += 1;
+                }
+                Ok::<_, eyre::Report>(copies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let started = Instant::now();
+        provider.get_block_number().await?;
+        latencies.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut copies = 0;
+    for reader in readers {
+        copies += reader.await??;
+    }
+    let p99 = percentile(&mut latencies, 99.0);
+    eprintln!("pool case: {copies} txpool_content copies in 3 s; eth_blockNumber p99 {p99:?}");
+    ensure!(
+        copies > 0 && p99 < Duration::from_millis(50),
+        "eth_blockNumber p99 {p99:?}"
+    );
 
     // A nonce further ahead than --txpool.max-nonce-gap is refused.
     let (_, far) = filler(&dev_signer(6), 33, tip(3))?;
