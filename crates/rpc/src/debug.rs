@@ -15,9 +15,7 @@ use alloy_consensus::{Header, Sealed, transaction::Recovered};
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::B256;
 use alloy_rpc_types_eth::TransactionRequest;
-use alloy_rpc_types_trace::geth::{
-    GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
-};
+use alloy_rpc_types_trace::geth::{GethDebugTracingCallOptions, GethDebugTracingOptions};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 use ol_evm::{
     EvmError, Inspected,
@@ -25,6 +23,8 @@ use ol_evm::{
 };
 use ol_primitives::OpTxEnvelope;
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -162,7 +162,7 @@ pub trait DebugApi {
         &self,
         hash: B256,
         options: Option<GethDebugTracingOptions>,
-    ) -> RpcResult<GethTrace>;
+    ) -> RpcResult<Box<RawValue>>;
     /// Traces a call on the state after a block, as `eth_call` would run it.
     #[method(name = "traceCall")]
     async fn trace_call(
@@ -170,26 +170,66 @@ pub trait DebugApi {
         request: TransactionRequest,
         block: Option<BlockId>,
         options: Option<GethDebugTracingCallOptions>,
-    ) -> RpcResult<GethTrace>;
+    ) -> RpcResult<Box<RawValue>>;
     /// Re-executes every transaction of a block by number and traces each.
     #[method(name = "traceBlockByNumber")]
     async fn trace_block_by_number(
         &self,
         number: BlockNumberOrTag,
         options: Option<GethDebugTracingOptions>,
-    ) -> RpcResult<Vec<TraceResult>>;
+    ) -> RpcResult<Vec<BlockTrace>>;
     /// Re-executes every transaction of a block by hash and traces each.
     #[method(name = "traceBlockByHash")]
     async fn trace_block_by_hash(
         &self,
         hash: B256,
         options: Option<GethDebugTracingOptions>,
-    ) -> RpcResult<Vec<TraceResult>>;
+    ) -> RpcResult<Vec<BlockTrace>>;
 }
 
 /// A tracer for `options`; an unknown tracer or a malformed tracer config is a params error.
 fn inspector(options: GethDebugTracingOptions) -> RpcResult<DebugInspector> {
     DebugInspector::new(options).map_err(|err| error::invalid_params(err.to_string()))
+}
+
+/// One transaction's trace in a block trace, as geth answers `debug_traceBlock*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockTrace {
+    /// The transaction.
+    #[serde(rename = "txHash")]
+    tx_hash: B256,
+    /// Its trace.
+    result: Box<RawValue>,
+}
+
+/// The trace `tracer` recorded of one execution, rendered to JSON here (on the worker
+/// thread); the struct logger's without a copy of the storage map per step
+/// ([`struct_log`](crate::struct_log)).
+fn rendered<DB: revm::DatabaseRef>(
+    tracer: &mut DebugInspector,
+    context: Option<TransactionContext>,
+    tx: &impl revm::context_interface::Transaction,
+    block: &impl revm::context_interface::Block,
+    result: &revm::context::result::ResultAndState<impl revm::context::result::HaltReasonTr>,
+    db: &mut DB,
+) -> Result<Box<RawValue>, EvmError> {
+    let json = match tracer {
+        DebugInspector::Default(inspector, config) => crate::struct_log::render(
+            inspector,
+            *config,
+            tx.gas_limit(),
+            tx.caller(),
+            result.result.tx_gas_used(),
+            result.result.output().cloned().unwrap_or_default(),
+        ),
+        other => {
+            let trace = other
+                .get_result(context, tx, block, result, db)
+                .map_err(trace_failed)?;
+            serde_json::value::to_raw_value(&trace)
+        }
+    };
+    json.map_err(trace_failed)
 }
 
 fn trace_failed(err: impl std::fmt::Display) -> EvmError {
@@ -205,7 +245,7 @@ impl EthRpc {
         last: Option<usize>,
         wanted: impl Fn(usize) -> bool,
         tracer: Guarded,
-    ) -> RpcResult<Vec<(B256, GethTrace)>> {
+    ) -> RpcResult<Vec<(B256, Box<RawValue>)>> {
         let storage = self.chain.storage();
         let body = storage
             .body(header.number)
@@ -243,15 +283,14 @@ impl EthRpc {
                     tx_index: Some(index),
                     tx_hash: Some(hash),
                 };
-                let trace = tracer
-                    .get_result(
-                        Some(context),
-                        inspected.tx,
-                        inspected.block,
-                        inspected.result,
-                        inspected.db,
-                    )
-                    .map_err(trace_failed)?;
+                let trace = rendered(
+                    tracer,
+                    Some(context),
+                    inspected.tx,
+                    inspected.block,
+                    inspected.result,
+                    inspected.db,
+                )?;
                 tracer.fuse().map_err(trace_failed)?;
                 traces.push((hash, trace));
                 Ok(())
@@ -268,7 +307,7 @@ impl EthRpc {
         &self,
         header: Option<Sealed<Header>>,
         options: Option<GethDebugTracingOptions>,
-    ) -> RpcResult<Vec<TraceResult>> {
+    ) -> RpcResult<Vec<BlockTrace>> {
         let header = header.ok_or_else(|| error::server("block not found"))?;
         let _turn = self.tracing.turn().await?;
         let tracer = self.tracing.guarded(options.unwrap_or_default())?;
@@ -276,10 +315,7 @@ impl EthRpc {
             let traces = this.trace_block_transactions(&header, None, |_| true, tracer)?;
             Ok(traces
                 .into_iter()
-                .map(|(hash, trace)| TraceResult::Success {
-                    result: trace,
-                    tx_hash: Some(hash),
-                })
+                .map(|(tx_hash, result)| BlockTrace { tx_hash, result })
                 .collect())
         })
         .await
@@ -292,7 +328,7 @@ impl DebugApiServer for EthRpc {
         &self,
         hash: B256,
         options: Option<GethDebugTracingOptions>,
-    ) -> RpcResult<GethTrace> {
+    ) -> RpcResult<Box<RawValue>> {
         let (number, index) = self
             .chain
             .storage()
@@ -322,7 +358,7 @@ impl DebugApiServer for EthRpc {
         request: TransactionRequest,
         block: Option<BlockId>,
         options: Option<GethDebugTracingCallOptions>,
-    ) -> RpcResult<GethTrace> {
+    ) -> RpcResult<Box<RawValue>> {
         let options = options.unwrap_or_default();
         if options.state_overrides.is_some()
             || options.block_overrides.is_some()
@@ -348,15 +384,15 @@ impl DebugApiServer for EthRpc {
                     if let Some(err) = stopped(guards) {
                         return Err(err);
                     }
-                    tracer
-                        .get_result(
-                            None,
-                            inspected.tx,
-                            inspected.block,
-                            inspected.result,
-                            inspected.db,
-                        )
-                        .map_err(error::internal)
+                    rendered(
+                        tracer,
+                        None,
+                        inspected.tx,
+                        inspected.block,
+                        inspected.result,
+                        inspected.db,
+                    )
+                    .map_err(error::internal)
                 })
                 .map_err(error::call)?
         })
@@ -367,7 +403,7 @@ impl DebugApiServer for EthRpc {
         &self,
         number: BlockNumberOrTag,
         options: Option<GethDebugTracingOptions>,
-    ) -> RpcResult<Vec<TraceResult>> {
+    ) -> RpcResult<Vec<BlockTrace>> {
         let header = self.header_by_id(BlockId::Number(number))?;
         self.trace_block(header, options).await
     }
@@ -376,7 +412,7 @@ impl DebugApiServer for EthRpc {
         &self,
         hash: B256,
         options: Option<GethDebugTracingOptions>,
-    ) -> RpcResult<Vec<TraceResult>> {
+    ) -> RpcResult<Vec<BlockTrace>> {
         let header = self.header_by_id(BlockId::from(hash))?;
         self.trace_block(header, options).await
     }

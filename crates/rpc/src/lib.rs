@@ -24,10 +24,13 @@ mod optimism;
 mod proof;
 mod pubsub;
 mod server;
+mod struct_log;
 mod txpool;
 
 pub use blocking::{BLOCKING_QUEUE_METRIC, BLOCKING_REFUSED_METRIC, BlockingConfig};
-pub use debug::{DEFAULT_MAX_TRACE_BYTES, DebugApiServer, default_max_tracing_requests};
+pub use debug::{
+    BlockTrace, DEFAULT_MAX_TRACE_BYTES, DebugApiServer, default_max_tracing_requests,
+};
 pub use error::RpcError;
 pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
 pub use filter::{
