@@ -138,6 +138,24 @@ impl OlEvmConfig {
                 }
                 other => other,
             })?;
+        // A plain transfer to an account without code needs exactly what it used (21,000 with
+        // no access list): answer that, as geth, reth and anvil do, rather than the upper end
+        // of a search that stops within 1.5%.
+        if tx.data.is_empty()
+            && let alloy_primitives::TxKind::Call(to) = tx.kind
+            && db
+                .basic_ref(to)
+                .map_err(|err| CallError::Internal(err.to_string()))?
+                .is_none_or(|account| account.is_empty_code_hash() || account.code_hash.is_zero())
+        {
+            tx.gas_limit = first.gas_used;
+            if self
+                .call_within(db, env.clone(), tx.clone(), budget)
+                .is_ok()
+            {
+                return Ok(first.gas_used);
+            }
+        }
         // Gas used is a lower bound; refunds and the 63/64 rule can make the needed limit higher.
         let mut low = first.gas_used.saturating_sub(1);
         let mut high = cap;
@@ -317,6 +335,24 @@ mod tests {
             "refused before running, took {:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn a_plain_transfer_is_estimated_at_exactly_what_it_uses() {
+        let (config, env, mut tx) = setup();
+        tx.kind = alloy_primitives::TxKind::Call(Address::repeat_byte(0x33));
+        tx.value = U256::from(1);
+        let estimate =
+            |tx: TxEnv| config.estimate_gas(&looping_state(), env.clone(), tx, 30_000_000, None);
+        assert_eq!(estimate(tx.clone()).unwrap(), 21_000);
+        // One address and two keys: 2,400 + 2 × 1,900.
+        tx.tx_type = 1;
+        tx.access_list = vec![alloy_eips::eip2930::AccessListItem {
+            address: Address::repeat_byte(0x44),
+            storage_keys: vec![Default::default(), alloy_primitives::B256::repeat_byte(1)],
+        }]
+        .into();
+        assert_eq!(estimate(tx).unwrap(), 27_200);
     }
 
     #[test]

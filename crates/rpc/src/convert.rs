@@ -16,6 +16,18 @@ use op_alloy_rpc_types::{L1BlockInfo as RpcL1BlockInfo, OpTransactionReceipt, Tr
 /// An RPC block.
 pub(crate) type RpcBlock = Block<Transaction, alloy_rpc_types_eth::Header>;
 
+/// A receipt as the node serves it: op-alloy's OP receipt plus `blockTimestamp`, which anvil
+/// and current geth put in receipts as in logs (alloy's receipt type has no such field).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RpcReceipt {
+    /// The receipt.
+    #[serde(flatten)]
+    pub inner: OpTransactionReceipt,
+    /// The timestamp of the block that holds it.
+    #[serde(rename = "blockTimestamp", with = "alloy_serde::quantity")]
+    pub block_timestamp: u64,
+}
+
 /// An RPC transaction inside block `header` at `index`.
 pub(crate) fn transaction(
     tx: &OpTxEnvelope,
@@ -117,7 +129,7 @@ pub(crate) fn receipt(
     receipts: &[OpReceiptEnvelope],
     l1_info: &L1BlockInfo,
     index: usize,
-) -> Option<OpTransactionReceipt> {
+) -> Option<RpcReceipt> {
     let tx = body.transactions.get(index)?;
     let sender = *body.senders.get(index)?;
     let stored = receipts.get(index)?.clone();
@@ -176,7 +188,7 @@ pub(crate) fn receipt(
             ..Default::default()
         }
     };
-    Some(OpTransactionReceipt {
+    let inner = OpTransactionReceipt {
         inner: TransactionReceipt {
             inner: ReceiptWithBloom {
                 receipt: op_receipt,
@@ -196,5 +208,9 @@ pub(crate) fn receipt(
         },
         l1_block_info,
         op_gas_refund: None,
+    };
+    Some(RpcReceipt {
+        inner,
+        block_timestamp: header.timestamp,
     })
 }

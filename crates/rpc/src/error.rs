@@ -63,7 +63,16 @@ pub fn call(err: CallError) -> ErrorObjectOwned {
 }
 
 fn revert(data: &Bytes) -> ErrorObjectOwned {
-    let message = match alloy_sol_types::decode_revert_reason(data) {
+    // geth's wording: `execution reverted: <reason>` for `Error(string)`; alloy's display of a
+    // decoded revert adds its own `revert: ` in front, which clients matching geth do not expect.
+    let reason = alloy_sol_types::GenericRevertReason::decode(data).map(|reason| match reason {
+        alloy_sol_types::GenericRevertReason::ContractError(
+            alloy_sol_types::GenericContractError::Revert(revert),
+        ) => revert.reason,
+        other => other.to_string(),
+    });
+    let reason = reason.filter(|reason| !reason.is_empty());
+    let message = match reason {
         Some(reason) => format!("execution reverted: {reason}"),
         None => "execution reverted".to_string(),
     };
@@ -80,6 +89,16 @@ mod tests {
         let err = call(CallError::Revert(data));
         assert_eq!(err.code(), EXECUTION_REVERTED);
         assert_eq!(err.data().map(|raw| raw.get()), Some("\"0xdead\""));
+    }
+
+    #[test]
+    fn a_revert_reason_reads_as_geths() {
+        use alloy_sol_types::SolError;
+        let data = alloy_sol_types::Revert::from("not enough").abi_encode();
+        let err = call(CallError::Revert(data.into()));
+        assert_eq!(err.message(), "execution reverted: not enough");
+        let err = call(CallError::Revert(Bytes::new()));
+        assert_eq!(err.message(), "execution reverted");
     }
 
     #[test]

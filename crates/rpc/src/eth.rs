@@ -21,7 +21,7 @@ use ol_evm::{call::Budget, next_block_base_fee};
 use ol_sequencer::Chain;
 use ol_storage::BlockBody;
 use ol_txpool::TxPool;
-use op_alloy_rpc_types::{OpTransactionReceipt, Transaction};
+use op_alloy_rpc_types::Transaction;
 use revm::context::TxEnv;
 use std::{sync::Arc, time::Duration};
 
@@ -89,7 +89,7 @@ pub trait EthApi {
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
     /// The receipt of a mined transaction.
     #[method(name = "getTransactionReceipt")]
-    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<OpTransactionReceipt>>;
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<convert::RpcReceipt>>;
     /// A block by number or tag.
     #[method(name = "getBlockByNumber")]
     fn block_by_number(
@@ -102,7 +102,7 @@ pub trait EthApi {
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<convert::RpcBlock>>;
     /// Every receipt of a block (`null` for an unknown block).
     #[method(name = "getBlockReceipts")]
-    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<OpTransactionReceipt>>>;
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<convert::RpcReceipt>>>;
     /// Number of transactions of a block by number or tag (`null` for an unknown block).
     #[method(name = "getBlockTransactionCountByNumber")]
     fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
@@ -348,9 +348,13 @@ impl EthRpc {
             .or(request.gas_price)
             .unwrap_or_default();
         let mut tx = TxEnv {
+            // Without a `type`, the fields decide (as geth does): an access list applies
+            // whatever the type says, so a request that has one is at least an EIP-2930 one.
             tx_type: request.transaction_type.unwrap_or_else(|| {
                 if request.max_fee_per_gas.is_some() {
                     2
+                } else if request.access_list.is_some() {
+                    1
                 } else {
                     0
                 }
@@ -631,7 +635,7 @@ impl EthApiServer for EthRpc {
         self.transaction(hash)
     }
 
-    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<OpTransactionReceipt>> {
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<convert::RpcReceipt>> {
         let storage = self.chain.storage();
         let Some((number, index)) = storage
             .transaction_location(&hash)
@@ -666,7 +670,7 @@ impl EthApiServer for EthRpc {
         self.rpc_block(self.header_by_id(BlockId::from(hash))?, full)
     }
 
-    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<OpTransactionReceipt>>> {
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<convert::RpcReceipt>>> {
         let Some(header) = self.header_by_id(block)? else {
             return Ok(None);
         };

@@ -28,6 +28,7 @@ mod struct_log;
 mod txpool;
 
 pub use blocking::{BLOCKING_QUEUE_METRIC, BLOCKING_REFUSED_METRIC, BlockingConfig};
+pub use convert::RpcReceipt;
 pub use debug::{
     BlockTrace, DEFAULT_MAX_TRACE_BYTES, DebugApiServer, default_max_tracing_requests,
 };

@@ -15,6 +15,7 @@ mod access_list;
 mod bad_input;
 mod blocks;
 mod debug;
+mod geth_fidelity;
 mod logs;
 mod metrics;
 mod optimism;

@@ -1,0 +1,92 @@
+//! Answers scripts compare with geth's word for word: a plain transfer estimated at exactly
+//! 21,000; an access list applied when the request has no `type` (web3.py sends none); a revert
+//! reason as `execution reverted: <reason>`; `blockTimestamp` in receipts.
+
+use crate::rpc_error;
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    sol_types::SolError,
+};
+use eyre::{Result, ensure};
+use ol_e2e::{TestNode, dev_address, dev_signer, generous_fees, raw_rpc, sign_transfer};
+use serde_json::json;
+
+fn quantity(value: &serde_json::Value) -> u64 {
+    value
+        .as_str()
+        .and_then(|text| u64::from_str_radix(text.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(u64::MAX)
+}
+
+/// Init code that reverts with `payload` as its revert data.
+fn reverting_with(payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(payload.len())
+        .unwrap_or(u16::MAX)
+        .to_be_bytes();
+    // PUSH2 len; PUSH2 13; PUSH0; CODECOPY; PUSH2 len; PUSH0; REVERT
+    let mut code = vec![0x61, len[0], len[1], 0x61, 0x00, 0x0d, 0x5f, 0x39];
+    code.extend_from_slice(&[0x61, len[0], len[1], 0x5f, 0xfd]);
+    code.extend_from_slice(payload);
+    code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn estimates_errors_and_receipts_read_as_geths() -> Result<()> {
+    let node = TestNode::start().await?;
+    let provider = node.provider();
+    let to = Address::repeat_byte(0x42);
+
+    let plain = json!({ "from": dev_address(0), "to": to, "value": "0x1" });
+    let estimate = raw_rpc(&provider, "eth_estimateGas", (plain,)).await?;
+    ensure!(
+        quantity(&estimate) == 21_000,
+        "plain transfer estimated at {estimate}"
+    );
+
+    // One address and two keys, no `type`: 21,000 + 2,400 + 2 × 1,900.
+    let listed = json!({
+        "from": dev_address(0), "to": to, "value": "0x1",
+        "accessList": [{ "address": Address::repeat_byte(7), "storageKeys": [B256::ZERO, B256::repeat_byte(1)] }],
+    });
+    let estimate = raw_rpc(&provider, "eth_estimateGas", (listed,)).await?;
+    ensure!(
+        quantity(&estimate) == 27_200,
+        "access list estimated at {estimate}"
+    );
+
+    let data = alloy::sol_types::Revert::from("not allowed").abi_encode();
+    let call = json!({ "from": dev_address(0), "data": alloy::primitives::Bytes::from(reverting_with(&data)) });
+    let refused = rpc_error(&provider, "eth_call", (call, "latest")).await?;
+    ensure!(
+        refused == Some((3, "execution reverted: not allowed".to_string())),
+        "{refused:?}"
+    );
+
+    let fees = generous_fees(&provider).await?;
+    let (hash, raw) = sign_transfer(&dev_signer(0), 0, to, U256::from(1), fees)?;
+    let _pending = provider.send_raw_transaction(&raw).await?;
+    ol_e2e::wait_for_receipt(&provider, hash).await?;
+    let receipt = raw_rpc(&provider, "eth_getTransactionReceipt", (hash,)).await?;
+    let block = raw_rpc(
+        &provider,
+        "eth_getBlockByHash",
+        (receipt["blockHash"].clone(), false),
+    )
+    .await?;
+    ensure!(
+        receipt["blockTimestamp"] == block["timestamp"] && receipt["blockTimestamp"].is_string(),
+        "receipt {receipt} in block {block}"
+    );
+    let receipts = raw_rpc(
+        &provider,
+        "eth_getBlockReceipts",
+        (receipt["blockHash"].clone(),),
+    )
+    .await?;
+    ensure!(
+        receipts[0]["blockTimestamp"] == block["timestamp"],
+        "{receipts}"
+    );
+    node.finish().await
+}
