@@ -3,8 +3,14 @@
 
 use crate::{OlEvmConfig, OpSpecId, limits::Deadline};
 use alloy_evm::{Evm, EvmEnv, EvmFactory};
+use alloy_evm::{
+    overrides::{StateOverrideError, apply_block_overrides, apply_state_overrides},
+    precompiles::PrecompilesMap,
+};
 use alloy_op_evm::{OpTx, OpTxError};
+use alloy_primitives::Address;
 use alloy_primitives::Bytes;
+use alloy_rpc_types_eth::{BlockOverrides, state::StateOverride};
 use op_revm::{OpTransaction, transaction::deposit::DepositTransactionParts};
 use revm::{
     context::{TxEnv, result::ExecutionResult},
@@ -32,9 +38,63 @@ pub enum CallError {
     /// (geth's message).
     #[error("execution aborted (timeout = {0:?})")]
     Timeout(Duration),
+    /// A state or block override cannot be applied (both `state` and `stateDiff` for one
+    /// account, bad code, a `movePrecompileToAddress` from an address without a precompile).
+    #[error("{0}")]
+    BadOverride(String),
     /// The state could not be read.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a call runs on instead of the plain state: geth's state-override set (balance, nonce,
+/// code, `state`, `stateDiff`, `movePrecompileToAddress`) and block overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Per-account overrides.
+    pub state: Option<StateOverride>,
+    /// Block-environment overrides.
+    pub block: Option<Box<BlockOverrides>>,
+}
+
+impl Overrides {
+    /// `db` with the state overrides applied and `env` with the block overrides; returns the
+    /// precompile moves to make on the EVM.
+    pub(crate) fn apply<DB>(
+        &self,
+        db: &mut CacheDB<DB>,
+        env: &mut EvmEnv<OpSpecId>,
+    ) -> Result<Vec<(Address, Address)>, CallError>
+    where
+        DB: DatabaseRef,
+        DB::Error: std::fmt::Display,
+    {
+        if let Some(block) = &self.block {
+            apply_block_overrides((**block).clone(), db, &mut env.block_env);
+        }
+        let Some(state) = &self.state else {
+            return Ok(Vec::new());
+        };
+        let moves = state
+            .iter()
+            .filter_map(|(from, account)| account.move_precompile_to.map(|to| (*from, to)))
+            .collect();
+        apply_state_overrides(state.clone(), db).map_err(|err| match err {
+            StateOverrideError::Database(err) => CallError::Internal(err.to_string()),
+            other => CallError::BadOverride(other.to_string()),
+        })?;
+        Ok(moves)
+    }
+}
+
+/// Moves the precompiles `moves` names on `evm`.
+pub(crate) fn move_precompiles<E: Evm<Precompiles = PrecompilesMap>>(
+    evm: &mut E,
+    moves: Vec<(Address, Address)>,
+) -> Result<(), CallError> {
+    evm.precompiles_mut()
+        .move_precompiles(moves)
+        .map_err(|err| CallError::BadOverride(err.to_string()))
 }
 
 /// A wall-clock budget: the timeout and the instant it runs out. An RPC server starts it when
@@ -74,12 +134,13 @@ impl OlEvmConfig {
         env: EvmEnv<OpSpecId>,
         tx: TxEnv,
         budget: Option<Budget>,
+        overrides: &Overrides,
     ) -> Result<CallOutcome, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
         DB::Error: std::fmt::Display,
     {
-        self.call_within(db, env, tx, budget)
+        self.call_within(db, env, tx, budget, overrides)
     }
 
     fn call_within<DB>(
@@ -88,17 +149,21 @@ impl OlEvmConfig {
         env: EvmEnv<OpSpecId>,
         tx: TxEnv,
         budget: Option<Budget>,
+        overrides: &Overrides,
     ) -> Result<CallOutcome, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
         DB::Error: std::fmt::Display,
     {
-        let (env, op_tx) = call_input(env, tx);
+        let (mut env, op_tx) = call_input(env, tx);
+        let mut state = CacheDB::new(db);
+        let moves = overrides.apply(&mut state, &mut env)?;
         let deadline = Deadline::new(budget.map(|budget| budget.until));
-        let mut evm =
-            self.factory
-                .evm_factory()
-                .create_evm_with_inspector(CacheDB::new(db), env, deadline);
+        let mut evm = self
+            .factory
+            .evm_factory()
+            .create_evm_with_inspector(state, env, deadline);
+        move_precompiles(&mut evm, moves)?;
         let result = evm.transact(op_tx);
         if let Some(budget) = budget.filter(|_| evm.inspector().expired()) {
             return Err(CallError::Timeout(budget.timeout));
@@ -124,6 +189,7 @@ impl OlEvmConfig {
         mut tx: TxEnv,
         cap: u64,
         budget: Option<Budget>,
+        overrides: &Overrides,
     ) -> Result<u64, CallError>
     where
         DB: DatabaseRef + std::fmt::Debug,
@@ -131,7 +197,7 @@ impl OlEvmConfig {
     {
         tx.gas_limit = cap;
         let first = self
-            .call_within(db, env.clone(), tx.clone(), budget)
+            .call_within(db, env.clone(), tx.clone(), budget, overrides)
             .map_err(|err| match err {
                 CallError::Halt(reason) if reason.contains("OutOfGas") => {
                     CallError::GasCapExceeded(cap)
@@ -143,6 +209,10 @@ impl OlEvmConfig {
         // of a search that stops within 1.5%.
         if tx.data.is_empty()
             && let alloy_primitives::TxKind::Call(to) = tx.kind
+            && overrides
+                .state
+                .as_ref()
+                .is_none_or(|state| state.get(&to).is_none_or(|account| account.code.is_none()))
             && db
                 .basic_ref(to)
                 .map_err(|err| CallError::Internal(err.to_string()))?
@@ -150,7 +220,7 @@ impl OlEvmConfig {
         {
             tx.gas_limit = first.gas_used;
             if self
-                .call_within(db, env.clone(), tx.clone(), budget)
+                .call_within(db, env.clone(), tx.clone(), budget, overrides)
                 .is_ok()
             {
                 return Ok(first.gas_used);
@@ -163,7 +233,7 @@ impl OlEvmConfig {
         let optimistic = (first.gas_used + 2_300).saturating_mul(64) / 63;
         if optimistic < high {
             tx.gas_limit = optimistic;
-            match self.call_within(db, env.clone(), tx.clone(), budget) {
+            match self.call_within(db, env.clone(), tx.clone(), budget, overrides) {
                 Ok(_) => high = optimistic,
                 Err(err @ (CallError::Timeout(_) | CallError::Internal(_))) => return Err(err),
                 Err(_) => low = optimistic,
@@ -176,7 +246,7 @@ impl OlEvmConfig {
             }
             let mid = low + (high - low) / 2;
             tx.gas_limit = mid;
-            match self.call_within(db, env.clone(), tx.clone(), budget) {
+            match self.call_within(db, env.clone(), tx.clone(), budget, overrides) {
                 Ok(_) => high = mid,
                 Err(CallError::Revert(_) | CallError::Halt(_)) => low = mid,
                 Err(other) => return Err(other),
@@ -283,7 +353,13 @@ mod tests {
         let timeout = Duration::from_millis(50);
         let started = Instant::now();
         let err = config
-            .call(&db, env, tx, Some(Budget::starting_now(timeout)))
+            .call(
+                &db,
+                env,
+                tx,
+                Some(Budget::starting_now(timeout)),
+                &Overrides::default(),
+            )
             .unwrap_err();
         assert_eq!(err, CallError::Timeout(timeout));
         assert_eq!(err.to_string(), "execution aborted (timeout = 50ms)");
@@ -306,6 +382,7 @@ mod tests {
                 tx,
                 20_000_000_000,
                 Some(Budget::starting_now(timeout)),
+                &Overrides::default(),
             )
             .unwrap_err();
         assert_eq!(err, CallError::Timeout(timeout));
@@ -327,6 +404,7 @@ mod tests {
                 env,
                 tx,
                 Some(Budget::starting_now(timeout)),
+                &Overrides::default(),
             )
             .unwrap_err();
         assert_eq!(err, CallError::Timeout(timeout));
@@ -342,8 +420,16 @@ mod tests {
         let (config, env, mut tx) = setup();
         tx.kind = alloy_primitives::TxKind::Call(Address::repeat_byte(0x33));
         tx.value = U256::from(1);
-        let estimate =
-            |tx: TxEnv| config.estimate_gas(&looping_state(), env.clone(), tx, 30_000_000, None);
+        let estimate = |tx: TxEnv| {
+            config.estimate_gas(
+                &looping_state(),
+                env.clone(),
+                tx,
+                30_000_000,
+                None,
+                &Overrides::default(),
+            )
+        };
         assert_eq!(estimate(tx.clone()).unwrap(), 21_000);
         // One address and two keys: 2,400 + 2 × 1,900.
         tx.tx_type = 1;
@@ -359,7 +445,9 @@ mod tests {
     fn without_a_timeout_gas_bounds_the_call() {
         let (config, env, mut tx) = setup();
         tx.gas_limit = 1_000_000;
-        let err = config.call(&looping_state(), env, tx, None).unwrap_err();
+        let err = config
+            .call(&looping_state(), env, tx, None, &Overrides::default())
+            .unwrap_err();
         assert!(
             matches!(&err, CallError::Halt(reason) if reason.contains("OutOfGas")),
             "{err:?}"

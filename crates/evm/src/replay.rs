@@ -5,7 +5,7 @@
 
 use crate::{
     EvmError, OlEvmConfig, OpSpecId,
-    call::{CallError, call_input, transact_error},
+    call::{CallError, Overrides, call_input, move_precompiles, transact_error},
 };
 use alloy_consensus::{Header, transaction::Recovered};
 use alloy_evm::{
@@ -102,13 +102,14 @@ impl OlEvmConfig {
         Ok(())
     }
 
-    /// Runs `tx` as [`OlEvmConfig::call`] does, with `inspector` attached, and hands the
+    /// Runs `tx` as [`OlEvmConfig::call`] does (with `overrides`), with `inspector` attached, and hands the
     /// execution to `finish`. A reverting or halting call is a result here, not an error.
     pub fn inspect_call<DB, I, R>(
         &self,
         db: DB,
         env: EvmEnv<OpSpecId>,
         tx: TxEnv,
+        overrides: &Overrides,
         inspector: I,
         finish: impl FnOnce(Inspected<'_, I, CacheDB<DB>>) -> R,
     ) -> Result<R, CallError>
@@ -117,11 +118,14 @@ impl OlEvmConfig {
         DB::Error: std::fmt::Display,
         I: Inspector<OpEvmContext<CacheDB<DB>>>,
     {
-        let (env, op_tx) = call_input(env, tx);
-        let mut evm =
-            self.factory
-                .evm_factory()
-                .create_evm_with_inspector(CacheDB::new(db), env, inspector);
+        let (mut env, op_tx) = call_input(env, tx);
+        let mut state = CacheDB::new(db);
+        let moves = overrides.apply(&mut state, &mut env)?;
+        let mut evm = self
+            .factory
+            .evm_factory()
+            .create_evm_with_inspector(state, env, inspector);
+        move_precompiles(&mut evm, moves)?;
         let result = evm.transact(op_tx.clone()).map_err(transact_error)?;
         let block = evm.block().clone();
         let (db, inspector, _) = evm.components_mut();

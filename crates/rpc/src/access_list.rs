@@ -37,9 +37,11 @@ where
     DB::Error: std::fmt::Display,
 {
     let inspector = AccessListInspector::new(tx.access_list.clone());
-    evm.inspect_call(db, env, tx, inspector, |inspected| Round {
-        access_list: inspected.inspector.access_list(),
-        result: inspected.result.result.clone(),
+    evm.inspect_call(db, env, tx, &Default::default(), inspector, |inspected| {
+        Round {
+            access_list: inspected.inspector.access_list(),
+            result: inspected.result.result.clone(),
+        }
     })
     .map_err(error::call)
 }

@@ -19,6 +19,7 @@ use alloy_rpc_types_trace::geth::{GethDebugTracingCallOptions, GethDebugTracingO
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 use ol_evm::{
     EvmError, Inspected,
+    call::Overrides,
     limits::{Deadline, StepRecording, TraceBudget},
 };
 use ol_primitives::OpTxEnvelope;
@@ -360,14 +361,13 @@ impl DebugApiServer for EthRpc {
         options: Option<GethDebugTracingCallOptions>,
     ) -> RpcResult<Box<RawValue>> {
         let options = options.unwrap_or_default();
-        if options.state_overrides.is_some()
-            || options.block_overrides.is_some()
-            || options.tx_index.is_some()
-        {
-            return Err(error::invalid_params(
-                "stateOverrides, blockOverrides and txIndex are not supported",
-            ));
+        if options.tx_index.is_some() {
+            return Err(error::invalid_params("txIndex is not supported"));
         }
+        let overrides = Overrides {
+            state: options.state_overrides,
+            block: options.block_overrides.map(Box::new),
+        };
         let header = self.state_header(block)?;
         let tx = self.tx_env(&request, self.gas_cap)?;
         // Checked before waiting for a turn: a bad tracer name is refused at once.
@@ -379,7 +379,7 @@ impl DebugApiServer for EthRpc {
             let db = this.state_db(header.number);
             this.chain
                 .evm()
-                .inspect_call(&db, env, tx, tracer, |inspected| {
+                .inspect_call(&db, env, tx, &overrides, tracer, |inspected| {
                     let (guards, tracer) = inspected.inspector;
                     if let Some(err) = stopped(guards) {
                         return Err(err);

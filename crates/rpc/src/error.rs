@@ -58,6 +58,7 @@ pub fn call(err: CallError) -> ErrorObjectOwned {
         CallError::Revert(data) => revert(&data),
         CallError::Internal(err) => internal(err),
         CallError::Halt(reason) => server(format!("execution halted: {reason}")),
+        CallError::BadOverride(reason) => invalid_params(reason),
         other => server(other.to_string()),
     }
 }

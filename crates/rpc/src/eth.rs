@@ -12,12 +12,16 @@ use crate::{
 use alloy_consensus::{Header, Sealed, Transaction as _};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip2930::AccessListResult};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U128, U256, keccak256};
+use alloy_rpc_types_eth::{BlockOverrides, state::StateOverride};
 use alloy_rpc_types_eth::{
     EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges, Index, Log, TransactionRequest,
 };
 use alloy_serde::JsonStorageKey;
 use jsonrpsee::{Extensions, core::RpcResult, proc_macros::rpc};
-use ol_evm::{call::Budget, next_block_base_fee};
+use ol_evm::{
+    call::{Budget, Overrides},
+    next_block_base_fee,
+};
 use ol_sequencer::Chain;
 use ol_storage::BlockBody;
 use ol_txpool::TxPool;
@@ -59,13 +63,21 @@ pub trait EthApi {
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
     /// Executes a call without creating a transaction.
     #[method(name = "call")]
-    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes>;
     /// Estimates the gas a transaction needs.
     #[method(name = "estimateGas")]
     async fn estimate_gas(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<U64>;
     /// A legacy gas price: next base fee plus the suggested tip.
     #[method(name = "gasPrice")]
@@ -509,7 +521,17 @@ impl EthApiServer for EthRpc {
         Ok(B256::from(value))
     }
 
-    async fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+    async fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes> {
+        let overrides = Overrides {
+            state: state_overrides,
+            block: block_overrides,
+        };
         let header = self.state_header(block)?;
         let tx = self.tx_env(&request, self.gas_cap)?;
         // The budget starts now: time waiting for a worker counts, as the client sees it.
@@ -519,7 +541,7 @@ impl EthApiServer for EthRpc {
             let db = this.state_db(header.number);
             this.chain
                 .evm()
-                .call(&db, env, tx, budget)
+                .call(&db, env, tx, budget, &overrides)
                 .map(|outcome| outcome.output)
                 .map_err(error::call)
         })
@@ -530,7 +552,13 @@ impl EthApiServer for EthRpc {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<U64> {
+        let overrides = Overrides {
+            state: state_overrides,
+            block: block_overrides,
+        };
         let header = self.state_header(block)?;
         let cap = request
             .gas
@@ -544,7 +572,7 @@ impl EthApiServer for EthRpc {
             let db = this.state_db(header.number);
             this.chain
                 .evm()
-                .estimate_gas(&db, env, tx, cap, budget)
+                .estimate_gas(&db, env, tx, cap, budget, &overrides)
                 .map(U64::from)
                 .map_err(error::call)
         })

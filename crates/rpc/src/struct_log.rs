@@ -273,13 +273,20 @@ mod tests {
             };
             let tracer = DebugInspector::new(opts).unwrap();
             config
-                .inspect_call(&db, env.clone(), tx.clone(), tracer, |inspected| {
-                    let mut tracer = std::mem::replace(
-                        inspected.inspector,
-                        DebugInspector::Noop(revm::inspector::NoOpInspector),
-                    );
-                    finish(&mut tracer, &inspected)
-                })
+                .inspect_call(
+                    &db,
+                    env.clone(),
+                    tx.clone(),
+                    &Default::default(),
+                    tracer,
+                    |inspected| {
+                        let mut tracer = std::mem::replace(
+                            inspected.inspector,
+                            DebugInspector::Noop(revm::inspector::NoOpInspector),
+                        );
+                        finish(&mut tracer, &inspected)
+                    },
+                )
                 .unwrap()
         };
         let reference = run(&|tracer, inspected| {

@@ -90,3 +90,95 @@ async fn estimates_errors_and_receipts_read_as_geths() -> Result<()> {
     );
     node.finish().await
 }
+
+/// A word as `eth_call` returns it.
+fn word(value: u64) -> String {
+    format!("{:#066x}", value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_and_block_overrides_apply_to_calls_estimates_and_traces() -> Result<()> {
+    let node = TestNode::start().await?;
+    let provider = node.provider();
+    let target = Address::repeat_byte(0x51);
+    let call = json!({ "from": dev_address(0), "to": target });
+    // Code that returns slot 0, its own balance, the block number.
+    let returning = |op: &str| format!("0x{op}5f5260205ff3");
+    let with = |code: String, extra: serde_json::Value| {
+        let mut account = json!({ "code": code });
+        if let (Some(account), Some(extra)) = (account.as_object_mut(), extra.as_object()) {
+            account.extend(extra.clone());
+        }
+        json!({ target.to_string(): account })
+    };
+
+    let slot = with(
+        returning("5f54"),
+        json!({ "stateDiff": { B256::ZERO.to_string(): word(7) } }),
+    );
+    let answer = raw_rpc(&provider, "eth_call", (call.clone(), "latest", slot)).await?;
+    ensure!(answer == json!(word(7)), "stateDiff: {answer}");
+
+    let balance = with(returning("47"), json!({ "balance": "0x1234" }));
+    let answer = raw_rpc(&provider, "eth_call", (call.clone(), "latest", balance)).await?;
+    ensure!(answer == json!(word(0x1234)), "balance: {answer}");
+
+    let number = with(returning("43"), json!({}));
+    let answer = raw_rpc(
+        &provider,
+        "eth_call",
+        (call.clone(), "latest", number, json!({ "number": "0x999" })),
+    )
+    .await?;
+    ensure!(
+        answer == json!(word(0x999)),
+        "block number override: {answer}"
+    );
+
+    // The identity precompile moved to another address answers there, and no longer at 0x04.
+    let moved_to = Address::repeat_byte(0x61);
+    let identity = Address::with_last_byte(4);
+    let moving = json!({ identity.to_string(): { "movePrecompileToAddress": moved_to } });
+    let echo = |to: Address| json!({ "from": dev_address(0), "to": to, "data": "0xabcd" });
+    let answer = raw_rpc(
+        &provider,
+        "eth_call",
+        (echo(moved_to), "latest", moving.clone()),
+    )
+    .await?;
+    ensure!(answer == json!("0xabcd"), "moved identity: {answer}");
+    let answer = raw_rpc(&provider, "eth_call", (echo(identity), "latest", moving)).await?;
+    ensure!(answer == json!("0x"), "the old address: {answer}");
+
+    // An estimate runs the overridden code: not the plain-transfer shortcut.
+    let slow = with(returning("5f54"), json!({}));
+    let estimate = raw_rpc(
+        &provider,
+        "eth_estimateGas",
+        (call.clone(), "latest", slow.clone()),
+    )
+    .await?;
+    ensure!(
+        quantity(&estimate) > 21_000,
+        "estimate with code: {estimate}"
+    );
+
+    // debug_traceCall takes them in its options.
+    let traced = raw_rpc(
+        &provider,
+        "debug_traceCall",
+        (
+            call.clone(),
+            "latest",
+            json!({ "tracer": "callTracer", "stateOverrides": slow }),
+        ),
+    )
+    .await?;
+    ensure!(traced["output"] == json!(word(0)), "{traced}");
+
+    // `state` and `stateDiff` together are refused as bad parameters.
+    let both = with(returning("5f54"), json!({ "state": {}, "stateDiff": {} }));
+    let refused = rpc_error(&provider, "eth_call", (call, "latest", both)).await?;
+    ensure!(matches!(refused, Some((-32602, _))), "{refused:?}");
+    node.finish().await
+}
