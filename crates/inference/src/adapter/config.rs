@@ -1,0 +1,312 @@
+//! PEFT's `adapter_config.json` for LoRA, and which modules of a base model it targets with
+//! which rank and alpha.
+//!
+//! Matching follows PEFT: a `target_modules` list entry matches a module whose full name equals
+//! it or ends with `.entry`; a string is a regular expression that must match the whole name;
+//! `all-linear` means every projection of the blocks. `rank_pattern`/`alpha_pattern` keys match a
+//! module whose name ends with the key (as a regular expression). Where PEFT would take the first
+//! of several matching pattern keys in file order, we refuse ambiguous patterns that disagree
+//! instead, so the result never depends on key order.
+
+use crate::{
+    InferenceError, Result,
+    config::{Fields, ModelConfig},
+    model::Target,
+};
+use regex::Regex;
+use serde_json::{Value, json};
+
+const FILE: &str = "adapter_config.json";
+
+/// Which modules an adapter targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetModules {
+    /// Module names or name suffixes (`q_proj`, `self_attn.v_proj`).
+    List(Vec<String>),
+    /// A regular expression matched against the whole module name.
+    Regex(String),
+    /// PEFT's `all-linear`: every linear layer of the blocks.
+    AllLinear,
+}
+
+/// A LoRA adapter's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterConfig {
+    /// Default rank.
+    pub r: usize,
+    /// Default alpha (the delta is scaled by `alpha / r`).
+    pub lora_alpha: f64,
+    /// The targeted modules.
+    pub target_modules: TargetModules,
+    /// rsLoRA: scale by `alpha / sqrt(r)` instead.
+    pub use_rslora: bool,
+    /// Per-module ranks, by name pattern.
+    pub rank_pattern: Vec<(String, usize)>,
+    /// Per-module alphas, by name pattern.
+    pub alpha_pattern: Vec<(String, f64)>,
+    /// Only these blocks carry the adapter (`None`: all).
+    pub layers_to_transform: Option<Vec<usize>>,
+    /// The base model the adapter was trained on (informational).
+    pub base_model_name_or_path: Option<String>,
+}
+
+impl AdapterConfig {
+    /// A configuration targeting `targets` with rank `r` and alpha `alpha`.
+    pub fn new(r: usize, lora_alpha: f64, targets: &[Target]) -> Self {
+        Self {
+            r,
+            lora_alpha,
+            target_modules: TargetModules::List(
+                targets.iter().map(|t| t.name().to_string()).collect(),
+            ),
+            use_rslora: false,
+            rank_pattern: Vec::new(),
+            alpha_pattern: Vec::new(),
+            layers_to_transform: None,
+            base_model_name_or_path: None,
+        }
+    }
+
+    /// Parses an `adapter_config.json`, refusing PEFT features this engine does not run.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let value = Fields::parse(FILE, bytes)?;
+        let f = Fields::new(FILE, &value);
+        if let Some(kind) = f.opt_str("peft_type")?
+            && kind != "LORA"
+        {
+            return Err(f.err(
+                "peft_type",
+                format!("`{kind}` adapters are not supported (only LORA)"),
+            ));
+        }
+        if f.opt_bool("use_dora")?.unwrap_or(false) {
+            return Err(f.err("use_dora", "DoRA adapters are not supported"));
+        }
+        if f.opt_bool("fan_in_fan_out")?.unwrap_or(false) {
+            return Err(f.err(
+                "fan_in_fan_out",
+                "transposed (Conv1D) targets do not exist in Llama models",
+            ));
+        }
+        if let Some(bias) = f.opt_str("bias")?
+            && bias != "none"
+        {
+            return Err(f.err(
+                "bias",
+                format!("`{bias}`: trained biases are not supported"),
+            ));
+        }
+        if let Some(m) = f.get("modules_to_save")
+            && m.as_array().is_none_or(|a| !a.is_empty())
+        {
+            return Err(f.err(
+                "modules_to_save",
+                "fully trained extra modules are not supported",
+            ));
+        }
+        let r = f.usize("r")?;
+        if r == 0 {
+            return Err(f.err("r", "must be positive"));
+        }
+        let lora_alpha = f.opt_f64("lora_alpha")?.unwrap_or(8.0);
+        let target_modules = match f.get("target_modules") {
+            None => return Err(f.err("target_modules", "missing")),
+            Some(Value::String(s)) if s == "all-linear" => TargetModules::AllLinear,
+            Some(Value::String(s)) => {
+                compile(&format!("^(?:{s})$"), &f, "target_modules")?;
+                TargetModules::Regex(s.clone())
+            }
+            Some(Value::Array(items)) => TargetModules::List(
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| f.err("target_modules", "expected strings"))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            Some(other) => {
+                return Err(f.err(
+                    "target_modules",
+                    format!("expected a list or a string, got {other}"),
+                ));
+            }
+        };
+        let layers_to_transform = match f.get("layers_to_transform") {
+            None => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_u64()
+                            .map(|n| n as usize)
+                            .ok_or_else(|| f.err("layers_to_transform", "expected layer indices"))
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            Some(v) => Some(vec![v.as_u64().map(|n| n as usize).ok_or_else(|| {
+                f.err("layers_to_transform", "expected a layer index")
+            })?]),
+        };
+        let pattern = |field: &str| -> Result<Vec<(String, f64)>> {
+            let Some(v) = f.get(field) else {
+                return Ok(Vec::new());
+            };
+            let obj = v
+                .as_object()
+                .ok_or_else(|| f.err(field, "expected an object"))?;
+            obj.iter()
+                .map(|(k, v)| {
+                    compile(&format!("(?:^|\\.)(?:{k})$"), &f, field)?;
+                    let x = v.as_f64().filter(|x| x.is_finite() && *x > 0.0);
+                    Ok((
+                        k.clone(),
+                        x.ok_or_else(|| {
+                            f.err(field, format!("`{k}`: expected a positive number"))
+                        })?,
+                    ))
+                })
+                .collect()
+        };
+        let rank_pattern = pattern("rank_pattern")?
+            .into_iter()
+            .map(|(k, v)| {
+                if v.fract() == 0.0 {
+                    Ok((k, v as usize))
+                } else {
+                    Err(f.err("rank_pattern", format!("`{k}`: rank {v} is not an integer")))
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            r,
+            lora_alpha,
+            target_modules,
+            use_rslora: f.opt_bool("use_rslora")?.unwrap_or(false),
+            rank_pattern,
+            alpha_pattern: pattern("alpha_pattern")?,
+            layers_to_transform,
+            base_model_name_or_path: f.opt_str("base_model_name_or_path")?.map(str::to_string),
+        })
+    }
+
+    /// The `adapter_config.json` PEFT writes for this configuration.
+    pub fn to_json(&self) -> Value {
+        let targets = match &self.target_modules {
+            TargetModules::List(l) => json!(l),
+            TargetModules::Regex(s) => json!(s),
+            TargetModules::AllLinear => json!("all-linear"),
+        };
+        let ranks: serde_json::Map<String, Value> = self
+            .rank_pattern
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let alphas: serde_json::Map<String, Value> = self
+            .alpha_pattern
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        json!({
+            "peft_type": "LORA",
+            "task_type": "CAUSAL_LM",
+            "r": self.r,
+            "lora_alpha": self.lora_alpha,
+            "target_modules": targets,
+            "use_rslora": self.use_rslora,
+            "rank_pattern": ranks,
+            "alpha_pattern": alphas,
+            "layers_to_transform": self.layers_to_transform,
+            "base_model_name_or_path": self.base_model_name_or_path,
+            "bias": "none",
+            "lora_dropout": 0.0,
+            "fan_in_fan_out": false,
+            "inference_mode": true,
+            "init_lora_weights": true,
+            "modules_to_save": null,
+            "use_dora": false,
+        })
+    }
+
+    /// The rank and scale of the adapter on block `layer`'s projection `t`, or `None` when the
+    /// configuration does not target it.
+    pub fn module_plan(
+        &self,
+        base: &ModelConfig,
+        layer: usize,
+        t: Target,
+    ) -> Result<Option<(usize, f64)>> {
+        if layer >= base.num_hidden_layers {
+            return Ok(None);
+        }
+        if let Some(layers) = &self.layers_to_transform
+            && !layers.contains(&layer)
+        {
+            return Ok(None);
+        }
+        let key = t.module_path(layer);
+        let targeted = match &self.target_modules {
+            TargetModules::AllLinear => true,
+            TargetModules::List(names) => names
+                .iter()
+                .any(|n| key == *n || key.ends_with(&format!(".{n}"))),
+            TargetModules::Regex(re) => Regex::new(&format!("^(?:{re})$"))
+                .map_err(|e| {
+                    InferenceError::config(FILE, "target_modules", format!("invalid pattern: {e}"))
+                })?
+                .is_match(&key),
+        };
+        if !targeted {
+            return Ok(None);
+        }
+        let r = pick(&self.rank_pattern, &key, "rank_pattern")?.unwrap_or(self.r);
+        let alpha = pick(&self.alpha_pattern, &key, "alpha_pattern")?.unwrap_or(self.lora_alpha);
+        if r == 0 {
+            return Err(InferenceError::config(
+                FILE,
+                "rank_pattern",
+                format!("rank 0 for {key}"),
+            ));
+        }
+        let scale = if self.use_rslora {
+            alpha / (r as f64).sqrt()
+        } else {
+            alpha / r as f64
+        };
+        Ok(Some((r, scale)))
+    }
+}
+
+fn compile(pattern: &str, f: &Fields<'_>, field: &str) -> Result<Regex> {
+    Regex::new(pattern).map_err(|e| f.err(field, format!("invalid pattern: {e}")))
+}
+
+/// The value of the pattern keys matching `key`: `None` if none does, an error if several
+/// disagree.
+fn pick<V: Copy + PartialEq + std::fmt::Debug>(
+    patterns: &[(String, V)],
+    key: &str,
+    field: &str,
+) -> Result<Option<V>> {
+    let mut found: Option<(&str, V)> = None;
+    for (pat, value) in patterns {
+        let re = Regex::new(&format!("(?:^|\\.)(?:{pat})$")).map_err(|e| {
+            InferenceError::config(FILE, field, format!("invalid pattern `{pat}`: {e}"))
+        })?;
+        if !re.is_match(key) {
+            continue;
+        }
+        match found {
+            Some((other, v)) if v != *value => {
+                return Err(InferenceError::config(
+                    FILE,
+                    field,
+                    format!("`{other}` and `{pat}` both match {key} with different values"),
+                ));
+            }
+            _ => found = Some((pat, *value)),
+        }
+    }
+    Ok(found.map(|(_, v)| v))
+}
