@@ -21,6 +21,7 @@ mod metrics;
 mod optimism;
 mod proof;
 mod txpool;
+mod versus_anvil;
 mod viem;
 mod ws;
 
