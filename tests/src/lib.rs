@@ -269,6 +269,20 @@ pub async fn raw_rpc<P: serde::Serialize>(
         .wrap_err_with(|| format!("{method} failed"))
 }
 
+/// Init code that copies `payload` into memory and ends with the opcode `ending` on it:
+/// `RETURN` (`0xf3`) deploys `payload` as the contract's code, `REVERT` (`0xfd`) reverts with it
+/// as the revert data.
+pub fn init_code(payload: &[u8], ending: u8) -> Bytes {
+    let len = u16::try_from(payload.len())
+        .unwrap_or(u16::MAX)
+        .to_be_bytes();
+    // PUSH2 len; PUSH2 13 (the payload's offset); PUSH0; CODECOPY; PUSH2 len; PUSH0; <ending>
+    let mut code = vec![0x61, len[0], len[1], 0x61, 0x00, 0x0d, 0x5f, 0x39];
+    code.extend_from_slice(&[0x61, len[0], len[1], 0x5f, ending]);
+    code.extend_from_slice(payload);
+    Bytes::from(code)
+}
+
 /// The JSON-RPC error code and message of a failed raw call (`None` when it succeeded).
 pub async fn rpc_error<P: serde::Serialize>(
     provider: &DynProvider,

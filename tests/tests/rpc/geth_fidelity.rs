@@ -19,18 +19,6 @@ fn quantity(value: &serde_json::Value) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Init code that reverts with `payload` as its revert data.
-fn reverting_with(payload: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(payload.len())
-        .unwrap_or(u16::MAX)
-        .to_be_bytes();
-    // PUSH2 len; PUSH2 13; PUSH0; CODECOPY; PUSH2 len; PUSH0; REVERT
-    let mut code = vec![0x61, len[0], len[1], 0x61, 0x00, 0x0d, 0x5f, 0x39];
-    code.extend_from_slice(&[0x61, len[0], len[1], 0x5f, 0xfd]);
-    code.extend_from_slice(payload);
-    code
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn estimates_errors_and_receipts_read_as_geths() -> Result<()> {
     let node = TestNode::start().await?;
@@ -56,7 +44,7 @@ async fn estimates_errors_and_receipts_read_as_geths() -> Result<()> {
     );
 
     let data = alloy::sol_types::Revert::from("not allowed").abi_encode();
-    let call = json!({ "from": dev_address(0), "data": alloy::primitives::Bytes::from(reverting_with(&data)) });
+    let call = json!({ "from": dev_address(0), "data": ol_e2e::init_code(&data, 0xfd) });
     let refused = rpc_error(&provider, "eth_call", (call, "latest")).await?;
     ensure!(
         refused == Some((3, "execution reverted: not allowed".to_string())),

@@ -145,17 +145,6 @@ async fn transfer(provider: &DynProvider, chain_id: u64) -> Result<alloy::primit
     Ok(hash)
 }
 
-/// Init code that reverts with `payload` as its revert data.
-fn reverting_with(payload: &[u8]) -> Bytes {
-    let len = u16::try_from(payload.len())
-        .unwrap_or(u16::MAX)
-        .to_be_bytes();
-    let mut code = vec![0x61, len[0], len[1], 0x61, 0x00, 0x0d, 0x5f, 0x39];
-    code.extend_from_slice(&[0x61, len[0], len[1], 0x5f, 0xfd]);
-    code.extend_from_slice(payload);
-    Bytes::from(code)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_agree_with_anvils() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -209,7 +198,7 @@ async fn answers_agree_with_anvils() -> Result<()> {
 
     // Values that do not depend on the chain, and errors, must be equal.
     let data = alloy::sol_types::Revert::from("not allowed").abi_encode();
-    let revert = json!({ "from": dev_address(0), "data": reverting_with(&data) });
+    let revert = json!({ "from": dev_address(0), "data": ol_e2e::init_code(&data, 0xfd) });
     let unknown = Address::repeat_byte(0x99);
     let cases: Vec<(&str, Value)> = vec![
         (

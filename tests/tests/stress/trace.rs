@@ -25,18 +25,6 @@ fn stack_loop() -> Vec<u8> {
     code
 }
 
-/// Init code that deploys `runtime` as the contract's code.
-fn deploying(runtime: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(runtime.len())
-        .unwrap_or(u16::MAX)
-        .to_be_bytes();
-    // PUSH2 len; PUSH2 13; PUSH0; CODECOPY; PUSH2 len; PUSH0; RETURN
-    let mut code = vec![0x61, len[0], len[1], 0x61, 0x00, 0x0d, 0x5f, 0x39];
-    code.extend_from_slice(&[0x61, len[0], len[1], 0x5f, 0xf3]);
-    code.extend_from_slice(runtime);
-    code
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_struct_logger_over_a_full_stack_is_refused_within_bounded_memory() -> Result<()> {
     let node = TestNode::start().await?;
@@ -68,7 +56,7 @@ async fn the_struct_logger_over_a_full_stack_is_refused_within_bounded_memory() 
         0,
         TxKind::Create,
         U256::ZERO,
-        Bytes::from(deploying(&stack_loop())),
+        ol_e2e::init_code(&stack_loop(), 0xf3),
         1_000_000,
         fees,
     )?;
