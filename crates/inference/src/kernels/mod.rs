@@ -6,7 +6,7 @@
 //! - [`row_sum`], [`rms_norm`], [`softmax_last`]: reductions over the last dimension done one row
 //!   at a time in index order. candle's own `sum_keepdim` is per row too, but picks an AVX2 or a
 //!   scalar loop at run time, which would make results differ between CPUs.
-//! - [`lora`]: the per-row low-rank delta of a heterogeneous batch, behind the [`LoraKernel`]
+//! - `lora`: the per-row low-rank delta of a heterogeneous batch, behind the [`LoraKernel`]
 //!   seam.
 //!
 //! All of them are compositions of candle ops or custom ops with a backward pass, so gradients
