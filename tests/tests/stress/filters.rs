@@ -39,6 +39,7 @@ async fn install_until_refused(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filter_counts_and_sizes_are_capped_with_clear_errors() -> Result<()> {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let args = [
         "--rpc.max-filters",
         "60",

@@ -37,6 +37,7 @@ fn unix_now() -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_pipelined_heavy_calls_do_not_delay_blocks_or_other_clients() -> Result<()> {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let node = TestNode::start_with_ws().await?;
     let http = node.provider();
     let heads = node.ws_provider().await?;
@@ -153,6 +154,7 @@ async fn a_thousand_pipelined_heavy_calls_do_not_delay_blocks_or_other_clients()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_precompile_call_does_not_outlive_the_evm_timeout() -> Result<()> {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let args = ["--rpc.evmtimeout", "1s"];
     let node = TestNode::start_with_args(args.map(String::from).to_vec()).await?;
     let provider = node.provider();

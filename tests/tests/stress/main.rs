@@ -17,6 +17,10 @@ use alloy::providers::{DynProvider, Provider};
 use eyre::{Result, ensure, eyre};
 use std::time::Duration;
 
+/// Held by every case for its whole run: the cases measure time and memory, so they must not
+/// share the machine with each other (cargo runs a binary's tests in parallel).
+pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Memory of a process in bytes, from `/proc/<pid>/status`: (current RSS, peak RSS).
 pub(crate) fn rss(pid: u32) -> Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -62,6 +62,7 @@ async fn send(provider: &DynProvider, raw: &Bytes) -> Result<Option<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_at_its_byte_budget_evicts_by_price_and_stays_under_it() -> Result<()> {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let args = [
         "--txpool.queued-max-size",
         "1",

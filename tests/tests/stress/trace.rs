@@ -27,6 +27,7 @@ fn stack_loop() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_struct_logger_over_a_full_stack_is_refused_within_bounded_memory() -> Result<()> {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     let node = TestNode::start().await?;
     let provider = node.provider();
     let pid = node.pid().ok_or_else(|| eyre::eyre!("node has no pid"))?;
@@ -131,6 +132,7 @@ async fn the_struct_logger_over_a_full_stack_is_refused_within_bounded_memory() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_stops_at_its_timeout() -> Result<()> {
+    let _alone = crate::ONE_AT_A_TIME.lock().await;
     // A gas cap far above what the loop below could burn in seconds: only time stops it.
     let args = ["--rpc.evmtimeout", "2s", "--rpc.gascap", "10000000000"];
     let node = TestNode::start_with_args(args.map(String::from).to_vec()).await?;
