@@ -49,6 +49,27 @@ pub fn datainf_scores(
     query: &[f32],
     opts: ScanOptions<'_>,
 ) -> Result<Vec<f64>> {
+    let hvp = datainf_hvp(store, query, opts)?;
+    let h = store.header();
+    let (block, row_dim) = (h.block_dim(), h.row_dim());
+    let c = h.checkpoints.len() - 1;
+    let rows = store.rows();
+    // Pass 2: score(k) = hvp · g_k.
+    let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
+        range
+            .map(|k| {
+                let g = &rows[k * row_dim + c * block..k * row_dim + (c + 1) * block];
+                f64::from(scan::dot(&hvp, g))
+            })
+            .collect::<Vec<f64>>()
+    })
+    .ok_or_else(cancelled)?;
+    Ok(scores.concat())
+}
+
+/// DataInf's inverse-Hessian-vector product `hvp` for `query` (pass 1 of [`datainf_scores`]):
+/// the vector every row's gradient is dotted with.
+fn datainf_hvp(store: &GradientStore, query: &[f32], opts: ScanOptions<'_>) -> Result<Vec<f32>> {
     let h = store.header();
     let block = h.block_dim();
     if query.len() != block {
@@ -100,17 +121,81 @@ pub fn datainf_scores(
             hvp[j] = ((f64::from(query[j]) - w[j] / n as f64) / lambda[l]) as f32;
         }
     }
-    // Pass 2: score(k) = hvp · g_k.
-    let scores = par_chunks(n, opts.threads, opts.cancel, |_, range| {
-        range
-            .map(|k| {
-                let g = &rows[k * row_dim + c * block..k * row_dim + (c + 1) * block];
-                f64::from(scan::dot(&hvp, g))
-            })
-            .collect::<Vec<f64>>()
-    })
-    .ok_or_else(cancelled)?;
-    Ok(scores.concat())
+    Ok(hvp)
+}
+
+/// The noise band of scores that are dot products of projected vectors: for row `k`,
+/// `σ_k = Σ_c w_c · sqrt(Σ_l ‖g_kcl‖² ‖q_cl‖² / d_l)` over checkpoints `c` (weight `w_c`, query
+/// block `q_c`) and layers `l` (`d_l` projected coordinates).
+///
+/// It is the standard deviation of what a query unrelated to the row (a random direction of
+/// the same norms) scores, and, up to the small `(g·q)²/d` term, of the random projection's
+/// estimate of the true dot product; summing over checkpoints (not in quadrature) keeps it an
+/// upper bound whatever their correlation. A score no larger than a few `σ_k` is indistinct
+/// from noise ([`crate::weights::abstain_within_noise`]). Reads the stored norms only.
+fn noise_band(store: &GradientStore, queries: &[(usize, &[f32], f64)]) -> Vec<f64> {
+    let h = store.header();
+    let (layers, n_ckpt) = (h.layers(), h.checkpoints.len());
+    let ranges = h.layer_ranges();
+    let q_norms: Vec<Vec<f64>> = queries
+        .iter()
+        .map(|(_, q, _)| {
+            ranges
+                .iter()
+                .map(|&(at, len)| f64::from(scan::dot(&q[at..at + len], &q[at..at + len])))
+                .collect()
+        })
+        .collect();
+    let norms = store.norms();
+    (0..store.len())
+        .map(|k| {
+            queries
+                .iter()
+                .zip(&q_norms)
+                .map(|(&(c, _, weight), qn)| {
+                    let var: f64 = (0..layers)
+                        .map(|l| {
+                            let g = f64::from(norms[(k * n_ckpt + c) * layers + l]);
+                            g * qn[l] / ranges[l].1.max(1) as f64
+                        })
+                        .sum();
+                    weight.abs() * var.sqrt()
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// The noise band of [`tracin_scores`] for `query` (see [`noise_band`]: one term per
+/// checkpoint, weighted by its learning rate).
+pub fn tracin_noise(store: &GradientStore, query: &[f32]) -> Result<Vec<f64>> {
+    let h = store.header();
+    let (block, row_dim) = (h.block_dim(), h.row_dim());
+    if query.len() != row_dim {
+        return Err(AttributionError::invalid(format!(
+            "query gradient has {} floats, the store's rows {row_dim}",
+            query.len()
+        )));
+    }
+    let queries: Vec<(usize, &[f32], f64)> = h
+        .checkpoints
+        .iter()
+        .enumerate()
+        .map(|(c, ck)| (c, &query[c * block..(c + 1) * block], ck.lr))
+        .collect();
+    Ok(noise_band(store, &queries))
+}
+
+/// The noise band of [`datainf_scores`] for `query` (see [`noise_band`]: the rows' last block
+/// against DataInf's inverse-Hessian-vector product; one pass over the rows to form it).
+pub fn datainf_noise(
+    store: &GradientStore,
+    query: &[f32],
+    opts: ScanOptions<'_>,
+) -> Result<Vec<f64>> {
+    let hvp = datainf_hvp(store, query, opts)?;
+    let last = store.header().checkpoints.len() - 1;
+    Ok(noise_band(store, &[(last, &hvp, 1.0)]))
 }
 
 /// TracIn scores of every row for a query gradient with one block per checkpoint

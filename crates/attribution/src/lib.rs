@@ -11,15 +11,19 @@
 //! - **Suffix-array lineage for large models** ([`lineage`]): the tokenised Datanet corpus is
 //!   indexed with libsais in memory-mapped shards; an output is traced through its maximal
 //!   matching spans (OLMoTrace-style), weighted by length and rarity, to documents and
-//!   contributors.
+//!   contributors; only spans above a threshold calibrated on text that occurs nowhere in the
+//!   corpus count as evidence, so such text attributes nothing.
 //!
 //! Per-datapoint scores become contributor weights in parts per million ([`weights`]) with an
 //! evidence Merkle tree in OpenZeppelin's `StandardMerkleTree` format ([`merkle`]). Every step on
 //! the CPU path is deterministic: fixed reduction orders, integer aggregation, deterministic
 //! tie-breaks. Quality is measured by the evaluation harness ([`eval`]) on data generated here
-//! ([`data`]); [`mod@bench`] measures query latency against memory bandwidth.
+//! ([`data`]) and, for lineage, on a folder of real documents ([`corpus_eval`], [`corpus`]);
+//! [`mod@bench`] measures query latency against memory bandwidth.
 
 pub mod bench;
+pub mod corpus;
+pub mod corpus_eval;
 pub mod data;
 pub mod error;
 pub mod eval;

@@ -192,6 +192,68 @@ pub fn contributor_weights(scores: &[DatapointScore]) -> Result<ContributorWeigh
     Ok(weights)
 }
 
+/// The z-score a gradient score must exceed so that, for `n` datapoints, a query unrelated to
+/// all of them pays anyone with probability at most `alpha`: `Φ⁻¹(1 − α/n)` (one-sided tests,
+/// Gaussian noise, Bonferroni over the datapoints). `n = 1000, α = 0.05` gives 4.06.
+pub fn noise_z(n: usize, alpha: f64) -> f64 {
+    let tail = (alpha / n.max(1) as f64).clamp(1e-300, 0.5);
+    // Bisection on the upper tail `Φ̄(z) = erfc(z / √2) / 2`, decreasing in z.
+    let (mut lo, mut hi) = (0.0f64, 40.0f64);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if 0.5 * erfc(mid / std::f64::consts::SQRT_2) > tail {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// `erfc(x)` for `x ≥ 0` (Numerical Recipes' Chebyshev fit, relative error below 1.2·10⁻⁷,
+/// enough for a threshold).
+fn erfc(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    t * poly.exp()
+}
+
+/// Abstention for the gradient methods: a score no larger than `z` times its noise band
+/// (`noise[i]`, e.g. [`crate::influence::tracin_noise`]) is indistinct from the estimator's noise
+/// and is set to 0, so [`contributor_weights`] drops it; a query whose scores are all within the
+/// band attributes nothing (an empty record). Returns how many scores stay positive. Refuses a
+/// noise list of another length, or a negative or NaN noise or `z`.
+pub fn abstain_within_noise(scores: &mut [DatapointScore], noise: &[f64], z: f64) -> Result<usize> {
+    if noise.len() != scores.len() {
+        return Err(AttributionError::invalid(format!(
+            "{} noise values for {} scores",
+            noise.len(),
+            scores.len()
+        )));
+    }
+    if z.is_nan() || z < 0.0 || noise.iter().any(|n| n.is_nan() || *n < 0.0) {
+        return Err(AttributionError::invalid(
+            "noise and z must be non-negative numbers",
+        ));
+    }
+    let mut kept = 0;
+    for (s, &n) in scores.iter_mut().zip(noise) {
+        if s.score <= z * n {
+            s.score = 0.0;
+        } else {
+            kept += 1;
+        }
+    }
+    Ok(kept)
+}
+
 /// Splits `amount` by ppm weights exactly (largest remainder over the weights), as the PoA
 /// contract's `LargestRemainder.split` does on chain: its ties go to the lower index, ours to the
 /// smaller address, which is the same thing for weights in the order
