@@ -178,6 +178,9 @@ fn markdown_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The newest version of a crate seen so far: its version key, folder and owner.
+type Newest = ((Vec<u64>, String), PathBuf, String);
+
 /// Assembles a documents folder in `out` from the crates under `sources` (cargo registry source
 /// folders, see [`cargo_registry_sources`]): the Markdown files (`*.md` at a crate's root and in
 /// its `docs/`) of the newest version of every crate, one contributor per repository owner
@@ -193,7 +196,7 @@ pub fn assemble_registry_corpus(
     max_file_bytes: u64,
 ) -> Result<RegistryCorpus> {
     // Newest version of every crate: name → (version key, folder, owner).
-    let mut crates: BTreeMap<String, ((Vec<u64>, String), PathBuf, String)> = BTreeMap::new();
+    let mut crates: BTreeMap<String, Newest> = BTreeMap::new();
     for src in sources {
         for entry in visible_entries(src)? {
             let dir = entry.path();
@@ -216,7 +219,7 @@ pub fn assemble_registry_corpus(
     // Candidate documents in an order fixed by their relative paths' hashes.
     let mut candidates: Vec<(B256, String, PathBuf, String)> = Vec::new();
     for (name, (_, dir, owner)) in &crates {
-        for file in markdown_files(&dir) {
+        for file in markdown_files(dir) {
             let rel = file.strip_prefix(dir).unwrap_or(&file).to_string_lossy();
             let label = format!("{name}--{}", rel.replace(['/', '\\'], "_"));
             candidates.push((keccak256(label.as_bytes()), label, file, owner.clone()));
