@@ -358,4 +358,47 @@ mod tests {
         assert_eq!(w.evidence_root, B256::ZERO);
         assert!(contributor_weights(&[dp(1, 1, f64::NAN)]).is_err());
     }
+
+    #[test]
+    fn the_noise_z_is_the_bonferroni_normal_quantile() {
+        // Φ⁻¹(1 − 0.05) and Φ⁻¹(1 − 0.05/100).
+        assert!(
+            (noise_z(1, 0.05) - 1.6449).abs() < 1e-3,
+            "{}",
+            noise_z(1, 0.05)
+        );
+        assert!(
+            (noise_z(100, 0.05) - 3.2905).abs() < 2e-3,
+            "{}",
+            noise_z(100, 0.05)
+        );
+        assert!(noise_z(1_000_000, 0.05) > noise_z(1_000, 0.05));
+    }
+
+    #[test]
+    fn scores_within_the_noise_band_attribute_nothing() {
+        let mut scores = [dp(1, 1, 5.0), dp(2, 2, 0.5), dp(3, 3, 2.0), dp(4, 4, -1.0)];
+        let noise = [1.0, 1.0, 0.1, 1.0];
+        assert_eq!(abstain_within_noise(&mut scores, &noise, 2.0).unwrap(), 2);
+        let w = contributor_weights(&scores).unwrap();
+        let paid: Vec<Address> = w.contributors.iter().map(|(c, _)| *c).collect();
+        assert_eq!(paid, [Address::repeat_byte(1), Address::repeat_byte(3)]);
+
+        // An output whose every score is within the noise is paid to no one.
+        let mut null = [dp(1, 1, 0.3), dp(2, 2, 0.2)];
+        assert_eq!(
+            abstain_within_noise(&mut null, &[0.5, 0.5], 1.0).unwrap(),
+            0
+        );
+        assert!(contributor_weights(&null).unwrap().contributors.is_empty());
+    }
+
+    #[test]
+    fn a_bad_noise_band_is_refused_and_changes_nothing() {
+        let mut scores = [dp(1, 1, 5.0)];
+        assert!(abstain_within_noise(&mut scores, &[], 1.0).is_err());
+        assert!(abstain_within_noise(&mut scores, &[f64::NAN], 1.0).is_err());
+        assert!(abstain_within_noise(&mut scores, &[1.0], -1.0).is_err());
+        assert_eq!(scores[0].score, 5.0);
+    }
 }
