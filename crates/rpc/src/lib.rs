@@ -10,6 +10,7 @@
 //! and its error codes and messages ([`error`]).
 
 mod access_list;
+mod api;
 mod blocking;
 mod convert;
 mod debug;
@@ -27,13 +28,14 @@ mod server;
 mod struct_log;
 mod txpool;
 
+pub use api::EthRpc;
 pub use blocking::{BLOCKING_QUEUE_METRIC, BLOCKING_REFUSED_METRIC, BlockingConfig};
 pub use convert::RpcReceipt;
 pub use debug::{
     BlockTrace, DEFAULT_MAX_TRACE_BYTES, DebugApiServer, default_max_tracing_requests,
 };
 pub use error::RpcError;
-pub use eth::{EthApiServer, EthRpc, NetApiServer, Web3ApiServer};
+pub use eth::{EthApiServer, NetApiServer, Web3ApiServer};
 pub use filter::{
     DEFAULT_FILTER_TIMEOUT, FilterLimits, MAX_FILTER_ADDRESSES, MAX_FILTER_TOPIC_VALUES,
 };
