@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing the node needs on a fresh Debian/Ubuntu machine:
 # clang and libclang (RocksDB's build), the pinned npm tools (forge, cast, anvil, solc, and the
-# viem client of the dApp test), and the Python packages of the independent state-root check. Safe to run again: it skips what is there.
+# viem client of the dApp test), and the Python packages of the test oracles (the independent
+# state-root check; transformers + peft for the inference interop test) in a venv cached outside
+# the clone. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,11 +24,29 @@ if [ ! -x node_modules/.bin/forge ] || [ ! -f node_modules/viem/package.json ] \
   npm install --no-audit --no-fund --loglevel=error
 fi
 
-if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv for the Python test oracle"
-  python3 -m venv .venv
+# The Python venv of the test oracles (tests/requirements.txt: the trie check, and torch +
+# transformers + peft for the inference interop test, about 5.6 GB) lives outside the clone, like
+# the cargo target of .ci/run, so a fresh clone on a warm machine reuses it; `.venv` in the clone
+# is a link to it (scripts/test.sh puts `.venv/bin` on PATH).
+VENV="${OPENLEDGER_VENV:-$HOME/.cache/openledger-venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating the Python venv $VENV"
+  mkdir -p "$(dirname "$VENV")"
+  python3 -m venv "$VENV"
 fi
-if ! .venv/bin/python -c 'import trie, rlp, eth_hash' 2>/dev/null; then
-  echo "==> installing Python test requirements"
-  .venv/bin/pip install --quiet -r tests/requirements.txt
+if [ -d .venv ] && [ ! -L .venv ]; then
+  # A venv made inside the clone by an older setup: replaced by the link.
+  rm -rf .venv
+fi
+ln -sfn "$VENV" .venv
+# Installing is skipped when every package is found (find_spec: no import, so no seconds spent
+# importing torch) and the requirements are the ones installed last (a stamp of their hash).
+REQ_HASH="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
+if ! .venv/bin/python -c 'import importlib.util as u, sys
+sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))' \
+  trie rlp eth_hash torch transformers peft safetensors openai 2>/dev/null \
+  || [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$REQ_HASH" ]; then
+  echo "==> installing Python test requirements into $VENV (torch alone is ~5 GB the first time)"
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+  echo "$REQ_HASH" >"$VENV/.requirements.sha256"
 fi

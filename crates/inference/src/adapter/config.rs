@@ -44,7 +44,8 @@ pub struct AdapterConfig {
     pub rank_pattern: Vec<(String, usize)>,
     /// Per-module alphas, by name pattern.
     pub alpha_pattern: Vec<(String, f64)>,
-    /// Only these blocks carry the adapter (`None`: all).
+    /// Only these blocks carry the adapter (`None` or empty: all). As in PEFT, this filters
+    /// the suffix matches of a `target_modules` list, not a full module name in it.
     pub layers_to_transform: Option<Vec<usize>>,
     /// The base model the adapter was trained on (informational).
     pub base_model_name_or_path: Option<String>,
@@ -104,6 +105,33 @@ impl AdapterConfig {
                 "fully trained extra modules are not supported",
             ));
         }
+        // Newer PEFT fields that change what the adapter computes; each is refused unless it has
+        // its no-op value (absent, null, false or empty), so such an adapter never runs as a
+        // plain LoRA.
+        for (field, what) in [
+            ("lora_bias", "a trained bias on lora_B"),
+            ("exclude_modules", "modules excluded from target_modules"),
+            ("layer_replication", "replicated layers"),
+            (
+                "target_parameters",
+                "LoRA on parameters rather than modules",
+            ),
+            ("trainable_token_indices", "trained token embeddings"),
+            ("alora_invocation_tokens", "activated LoRA (aLoRA)"),
+            ("use_qalora", "QALoRA"),
+            ("use_bdlora", "block-diagonal LoRA"),
+            ("arrow_config", "Arrow adapter routing"),
+        ] {
+            let no_op = match f.get(field) {
+                None | Some(Value::Bool(false)) => true,
+                Some(Value::Array(a)) => a.is_empty(),
+                Some(Value::Object(o)) => o.is_empty(),
+                Some(_) => false,
+            };
+            if !no_op {
+                return Err(f.err(field, format!("{what} is not supported")));
+            }
+        }
         let r = f.usize("r")?;
         if r == 0 {
             return Err(f.err("r", "must be positive"));
@@ -149,6 +177,30 @@ impl AdapterConfig {
                 f.err("layers_to_transform", "expected a layer index")
             })?]),
         };
+        // PEFT finds a module's layer index after `layers_pattern`; in Llama names that is
+        // `layers`, and any other pattern would find no index and so target nothing.
+        if layers_to_transform.is_some() && !matches!(target_modules, TargetModules::List(_)) {
+            return Err(f.err(
+                "layers_to_transform",
+                "cannot be used when target_modules is a string (PEFT refuses it too)",
+            ));
+        }
+        if layers_to_transform.as_ref().is_some_and(|l| !l.is_empty()) {
+            let plain = match f.get("layers_pattern") {
+                None => true,
+                Some(Value::String(p)) => p.is_empty() || p == "layers",
+                Some(Value::Array(ps)) => {
+                    ps.is_empty() || (ps.len() == 1 && ps[0].as_str() == Some("layers"))
+                }
+                Some(_) => false,
+            };
+            if !plain {
+                return Err(f.err(
+                    "layers_pattern",
+                    "only `layers` (the Llama block list) is supported",
+                ));
+            }
+        }
         let pattern = |field: &str| -> Result<Vec<(String, f64)>> {
             let Some(v) = f.get(field) else {
                 return Ok(Vec::new());
@@ -240,22 +292,33 @@ impl AdapterConfig {
         if layer >= base.num_hidden_layers {
             return Ok(None);
         }
-        if let Some(layers) = &self.layers_to_transform
-            && !layers.contains(&layer)
-        {
-            return Ok(None);
-        }
+        let in_layers = self
+            .layers_to_transform
+            .as_ref()
+            .is_none_or(|layers| layers.is_empty() || layers.contains(&layer));
         let key = t.module_path(layer);
+        // As PEFT's `check_target_module_exists`: `layers_to_transform` filters the suffix
+        // matches of a list, while a full module name in the list selects its module whatever
+        // the layer. (PEFT refuses `layers_to_transform` with a string `target_modules`, so
+        // from_json does too; a configuration built in code gets the plain filter.)
         let targeted = match &self.target_modules {
-            TargetModules::AllLinear => true,
-            TargetModules::List(names) => names
-                .iter()
-                .any(|n| key == *n || key.ends_with(&format!(".{n}"))),
-            TargetModules::Regex(re) => Regex::new(&format!("^(?:{re})$"))
-                .map_err(|e| {
-                    InferenceError::config(FILE, "target_modules", format!("invalid pattern: {e}"))
-                })?
-                .is_match(&key),
+            TargetModules::AllLinear => in_layers,
+            TargetModules::List(names) if names.contains(&key) => true,
+            TargetModules::List(names) => {
+                in_layers && names.iter().any(|n| key.ends_with(&format!(".{n}")))
+            }
+            TargetModules::Regex(re) => {
+                in_layers
+                    && Regex::new(&format!("^(?:{re})$"))
+                        .map_err(|e| {
+                            InferenceError::config(
+                                FILE,
+                                "target_modules",
+                                format!("invalid pattern: {e}"),
+                            )
+                        })?
+                        .is_match(&key)
+            }
         };
         if !targeted {
             return Ok(None);

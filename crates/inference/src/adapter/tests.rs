@@ -108,6 +108,55 @@ fn reads_a_peft_written_config() {
     assert!(all.module_plan(&base, 1, Target::Down).unwrap().is_some());
 }
 
+/// `layers_to_transform` filters what PEFT matches by suffix, not a full module name in the
+/// list; an empty list means every layer; with a string `target_modules` it is refused, as PEFT
+/// refuses it.
+#[test]
+fn layers_to_transform_filters_suffix_matches_only() {
+    let base = tiny_config();
+    let plan = |v: serde_json::Value, layer: usize| {
+        AdapterConfig::from_json(v.to_string().as_bytes())
+            .and_then(|c| c.module_plan(&base, layer, Target::Q))
+            .map(|p| p.is_some())
+    };
+    let v = json!({"r": 4, "target_modules": ["q_proj"], "layers_to_transform": [0]});
+    assert_eq!(
+        (plan(v.clone(), 0).unwrap(), plan(v, 1).unwrap()),
+        (true, false)
+    );
+    let v = json!({"r": 4, "target_modules": ["model.layers.1.self_attn.q_proj"],
+        "layers_to_transform": [0]});
+    assert_eq!(
+        (plan(v.clone(), 0).unwrap(), plan(v, 1).unwrap()),
+        (false, true)
+    );
+    let v = json!({"r": 4, "target_modules": ["q_proj"], "layers_to_transform": []});
+    assert_eq!(
+        (plan(v.clone(), 0).unwrap(), plan(v, 1).unwrap()),
+        (true, true)
+    );
+    for (v, field) in [
+        (
+            json!({"r": 4, "target_modules": "all-linear", "layers_to_transform": [0]}),
+            "layers_to_transform",
+        ),
+        (
+            json!({"r": 4, "target_modules": ".*q_proj", "layers_to_transform": [0]}),
+            "layers_to_transform",
+        ),
+        (
+            json!({"r": 4, "target_modules": ["q_proj"], "layers_to_transform": [0],
+            "layers_pattern": "h"}),
+            "layers_pattern",
+        ),
+    ] {
+        match plan(v, 0) {
+            Err(InferenceError::Config { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected a {field} error, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn unsupported_configs_name_the_field() {
     let base = json!({"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]});
@@ -120,6 +169,13 @@ fn unsupported_configs_name_the_field() {
         ("r", json!(0)),
         ("target_modules", json!(42)),
         ("rank_pattern", json!({"q_proj": 1.5})),
+        ("lora_bias", json!(true)),
+        (
+            "exclude_modules",
+            json!(["model.layers.0.self_attn.q_proj"]),
+        ),
+        ("alora_invocation_tokens", json!([5, 6])),
+        ("trainable_token_indices", json!({"embed_tokens": [1]})),
     ] {
         let mut v = base.clone();
         v[field] = value;

@@ -165,10 +165,24 @@ impl ModelConfig {
                         "Qwen2's sliding window is not supported",
                     ));
                 }
+                // transformers 5 also says it per layer; a sliding layer there is the same
+                // unsupported window.
+                if let Some(types) = f.get("layer_types") {
+                    let full = types
+                        .as_array()
+                        .is_some_and(|l| l.iter().all(|t| t.as_str() == Some("full_attention")));
+                    if !full {
+                        return Err(f.err(
+                            "layer_types",
+                            "only full_attention layers are supported (Qwen2's sliding window is not)",
+                        ));
+                    }
+                }
                 None
             }
             Architecture::Llama => None,
         };
+        let (rope_theta, rope_scaling) = parse_rope(&f)?;
         let config = Self {
             architecture,
             hidden_size,
@@ -182,8 +196,8 @@ impl ModelConfig {
             vocab_size: f.usize("vocab_size")?,
             max_position_embeddings: f.usize("max_position_embeddings")?,
             rms_norm_eps: f.opt_f64("rms_norm_eps")?.unwrap_or(1e-6),
-            rope_theta: f.opt_f64("rope_theta")?.unwrap_or(10_000.0),
-            rope_scaling: parse_rope_scaling(&f)?,
+            rope_theta,
+            rope_scaling,
             tie_word_embeddings: f.opt_bool("tie_word_embeddings")?.unwrap_or(false),
             qkv_bias,
             o_bias,
@@ -336,14 +350,61 @@ impl ModelConfig {
     }
 }
 
-fn parse_rope_scaling(f: &Fields<'_>) -> Result<Option<Llama3RopeScaling>> {
-    let Some(value) = f.get("rope_scaling") else {
-        return Ok(None);
+/// `rope_theta` and the Llama 3 scaling. transformers 4 writes `rope_theta` and `rope_scaling`
+/// at the top level; transformers 5 writes both inside `rope_parameters` (and still reads the
+/// old fields, preferring `rope_scaling` when a file has both, then the theta inside the
+/// object, then the top-level one), so we read either layout the same way.
+fn parse_rope(f: &Fields<'_>) -> Result<(f64, Option<Llama3RopeScaling>)> {
+    let (field, value) = match (f.get("rope_scaling"), f.get("rope_parameters")) {
+        (Some(v), _) => ("rope_scaling", v),
+        (None, Some(v)) => ("rope_parameters", v),
+        (None, None) => {
+            check_partial_rotary(f, "partial_rotary_factor")?;
+            return Ok((f.opt_f64("rope_theta")?.unwrap_or(10_000.0), None));
+        }
     };
     if !value.is_object() {
-        return Err(f.err("rope_scaling", "expected an object or null"));
+        return Err(f.err(field, "expected an object or null"));
     }
     let s = Fields::new("config.json", value);
+    // transformers 5 nests one object per layer type for models whose layers differ; no model of
+    // this family does, and reading only one of them would be wrong for the others.
+    if let Some(map) = value.as_object()
+        && let Some((key, _)) = map.iter().find(|(_, v)| v.is_object())
+    {
+        return Err(f.err(
+            &format!("{field}.{key}"),
+            "per-layer-type rope parameters are not supported",
+        ));
+    }
+    check_partial_rotary(f, "partial_rotary_factor")?;
+    check_partial_rotary(&s, "partial_rotary_factor")?;
+    let theta = match s.opt_f64("rope_theta")? {
+        Some(t) => t,
+        None => f.opt_f64("rope_theta")?.unwrap_or(10_000.0),
+    };
+    Ok((theta, parse_rope_scaling(f, field, &s)?))
+}
+
+/// A rotary embedding over only part of each head changes every angle; refused unless 1.
+fn check_partial_rotary(f: &Fields<'_>, field: &str) -> Result<()> {
+    match f.opt_f64(field)? {
+        Some(x) if x != 1.0 => Err(f.err(
+            field,
+            format!("{x}: partial rotary embeddings are not supported"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The Llama 3 scaling of the rope object `s`, found under `object` (`rope_scaling` or
+/// `rope_parameters`) of `f`.
+fn parse_rope_scaling(
+    f: &Fields<'_>,
+    object: &str,
+    s: &Fields<'_>,
+) -> Result<Option<Llama3RopeScaling>> {
+    let err = |field: &str, reason: &str| f.err(&format!("{object}.{field}"), reason);
     // transformers reads `rope_type`, and `type` in files written before it was renamed.
     let kind = match s.opt_str("rope_type")? {
         Some(k) => k,
@@ -353,35 +414,33 @@ fn parse_rope_scaling(f: &Fields<'_>) -> Result<Option<Llama3RopeScaling>> {
         "default" => Ok(None),
         "llama3" => {
             let need = |field: &str| {
-                s.opt_f64(field)?.filter(|x| *x > 0.0).ok_or_else(|| {
-                    f.err(&format!("rope_scaling.{field}"), "missing or not positive")
-                })
+                s.opt_f64(field)?
+                    .filter(|x| *x > 0.0)
+                    .ok_or_else(|| err(field, "missing or not positive"))
+            };
+            let original = match s.opt_usize("original_max_position_embeddings")? {
+                Some(0) => return Err(err("original_max_position_embeddings", "zero")),
+                Some(n) => n,
+                // transformers 5 defaults it to the context length.
+                None => f.usize("max_position_embeddings")?,
             };
             let scaling = Llama3RopeScaling {
                 factor: need("factor")?,
                 low_freq_factor: need("low_freq_factor")?,
                 high_freq_factor: need("high_freq_factor")?,
-                original_max_position_embeddings: s
-                    .opt_usize("original_max_position_embeddings")?
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        f.err(
-                            "rope_scaling.original_max_position_embeddings",
-                            "missing or zero",
-                        )
-                    })?,
+                original_max_position_embeddings: original,
             };
             if scaling.high_freq_factor <= scaling.low_freq_factor {
-                return Err(f.err(
-                    "rope_scaling.high_freq_factor",
+                return Err(err(
+                    "high_freq_factor",
                     "must be greater than low_freq_factor",
                 ));
             }
             Ok(Some(scaling))
         }
-        other => Err(f.err(
-            "rope_scaling.rope_type",
-            format!("unsupported rope scaling `{other}` (supported: default, llama3)"),
+        other => Err(err(
+            "rope_type",
+            &format!("unsupported rope scaling `{other}` (supported: default, llama3)"),
         )),
     }
 }

@@ -65,6 +65,62 @@ fn qwen2_has_qkv_biases_and_mistral_a_window() {
     assert_eq!(parse(&c.to_json()).unwrap(), c);
 }
 
+/// transformers 5 writes `rope_theta` and the scaling inside `rope_parameters` (and no
+/// top-level `rope_theta`): the same configuration as the transformers 4 layout.
+#[test]
+fn transformers5_rope_parameters_read_like_rope_scaling() {
+    let old = parse(&llama3_json()).unwrap();
+    let mut v = llama3_json();
+    let o = v.as_object_mut().unwrap();
+    o.remove("rope_theta");
+    o.remove("rope_scaling");
+    o.insert(
+        "rope_parameters".into(),
+        json!({
+            "rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+            "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 64
+        }),
+    );
+    assert_eq!(parse(&v).unwrap(), old);
+    // The default rope with its theta; transformers 5 fills a missing original length from the
+    // context length.
+    v["rope_parameters"] = json!({"rope_type": "default", "rope_theta": 123.0});
+    let c = parse(&v).unwrap();
+    assert_eq!((c.rope_theta, c.rope_scaling), (123.0, None));
+    v["rope_parameters"] = json!({"rope_type": "llama3", "factor": 8.0,
+        "low_freq_factor": 1.0, "high_freq_factor": 4.0});
+    let c = parse(&v).unwrap();
+    assert_eq!(c.rope_theta, 10_000.0);
+    assert_eq!(
+        c.rope_scaling.unwrap().original_max_position_embeddings,
+        256
+    );
+    for (bad, field) in [
+        (
+            json!({"rope_type": "yarn", "factor": 2.0}),
+            "rope_parameters.rope_type",
+        ),
+        (
+            json!({"full_attention": {"rope_type": "default"}}),
+            "rope_parameters.full_attention",
+        ),
+        (
+            json!({"rope_type": "default", "partial_rotary_factor": 0.5}),
+            "partial_rotary_factor",
+        ),
+    ] {
+        v["rope_parameters"] = bad;
+        assert_eq!(field_of(parse(&v).unwrap_err()), field);
+    }
+    let mut v = llama3_json();
+    v["model_type"] = json!("qwen2");
+    v["layer_types"] = json!(["full_attention", "full_attention"]);
+    assert!(parse(&v).is_ok());
+    v["layer_types"] = json!(["full_attention", "sliding_attention"]);
+    assert_eq!(field_of(parse(&v).unwrap_err()), "layer_types");
+}
+
 #[test]
 fn bad_configs_name_the_field() {
     let cases: Vec<(&str, serde_json::Value)> = vec![

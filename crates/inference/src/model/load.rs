@@ -1,6 +1,7 @@
 //! Loading a base model from a folder in the Hugging Face layout: `config.json`, the weights
 //! (`model.safetensors`, or shards listed by `model.safetensors.index.json`), `tokenizer.json`,
-//! and when present `generation_config.json` and the chat template of `tokenizer_config.json`.
+//! and when present `generation_config.json` and the chat template (`chat_template.jinja`, or
+//! the entry of `tokenizer_config.json`).
 //!
 //! Every header is parsed and every name and shape checked against the configuration before any
 //! tensor data is decoded, so a bad checkpoint fails fast with the name of what is wrong.
@@ -24,6 +25,8 @@ use tokenizers::Tokenizer;
 pub(crate) const WEIGHTS: &str = "model.safetensors";
 /// The index of sharded weights.
 pub(crate) const WEIGHTS_INDEX: &str = "model.safetensors.index.json";
+/// The chat template file of transformers' newer layout.
+const CHAT_TEMPLATE: &str = "chat_template.jinja";
 
 /// A base model with the files that come with it.
 #[derive(Debug, Clone)]
@@ -34,7 +37,7 @@ pub struct BaseModel {
     pub tokenizer: Tokenizer,
     /// Generation defaults (empty when the folder has no `generation_config.json`).
     pub generation: GenerationConfig,
-    /// The chat template, when `tokenizer_config.json` has one.
+    /// The chat template, from `chat_template.jinja` or else `tokenizer_config.json`.
     pub chat_template: Option<String>,
 }
 
@@ -57,9 +60,17 @@ pub fn load_model_dir(dir: &Path, device: &Device) -> Result<BaseModel> {
         Some(bytes) => GenerationConfig::from_json(&bytes)?,
         None => GenerationConfig::default(),
     };
-    let chat_template = match optional("tokenizer_config.json")? {
-        Some(bytes) => chat_template_from_json(&bytes)?,
-        None => None,
+    // transformers (since 4.47, and always when saving in 5) writes the template to
+    // `chat_template.jinja` instead of `tokenizer_config.json`, and prefers that file on load.
+    let chat_template = match optional(CHAT_TEMPLATE)? {
+        Some(bytes) => Some(String::from_utf8(bytes).map_err(|_| InferenceError::Json {
+            what: CHAT_TEMPLATE.into(),
+            reason: "not UTF-8".into(),
+        })?),
+        None => match optional("tokenizer_config.json")? {
+            Some(bytes) => chat_template_from_json(&bytes)?,
+            None => None,
+        },
     };
     Ok(BaseModel {
         model,
