@@ -184,6 +184,15 @@ impl LoraAdapter {
         &self.config
     }
 
+    /// Bytes the factors occupy in memory (what an adapter cache budgets).
+    pub fn byte_size(&self) -> usize {
+        self.factors
+            .iter()
+            .flatten()
+            .map(|f| (f.a_t.elem_count() + f.b_t.elem_count()) * f.a_t.dtype().size_in_bytes())
+            .sum()
+    }
+
     /// The factors for block `layer`'s projection `target`, when the adapter has them.
     pub fn factors(&self, layer: usize, target: Target) -> Option<&LoraFactors> {
         self.factors.get(layer * 7 + target.index())?.as_ref()

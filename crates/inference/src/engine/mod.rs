@@ -19,7 +19,7 @@ use crate::{
     adapter::LoraAdapter,
     kernels::{CpuLoraKernel, LoraKernel},
     model::{KvCache, LlamaModel, Logits, SeqInput},
-    sampling::{Sampler, SamplingParams},
+    sampling::{Sampler, SamplingParams, TokenLogprobs, logprobs},
 };
 use std::sync::Arc;
 
@@ -57,6 +57,21 @@ pub struct Completion {
     pub prompt_tokens: usize,
 }
 
+/// What one step produced for one sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutput {
+    /// The sequence.
+    pub id: SeqId,
+    /// The sampled token; when it is a stop token it ends the sequence and is not part of the
+    /// output.
+    pub token: u32,
+    /// The sampled token's log-probability and the most likely alternatives, when the request
+    /// asked for them.
+    pub logprobs: Option<TokenLogprobs>,
+    /// Set when this step ended the sequence.
+    pub finished: Option<FinishReason>,
+}
+
 /// Identifies a sequence of a [`Batch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SeqId(pub u64);
@@ -72,6 +87,7 @@ struct Sequence {
     stop: Vec<u32>,
     max_tokens: usize,
     return_logits: bool,
+    top_logprobs: Option<usize>,
     prompt_tokens: usize,
     tokens: Vec<u32>,
     logits: Vec<Vec<f32>>,
@@ -94,6 +110,24 @@ impl Batch {
     /// Number of unfinished sequences.
     pub fn active(&self) -> usize {
         self.seqs.iter().filter(|s| s.finished.is_none()).count()
+    }
+
+    /// Number of sequences, finished or not, still held.
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    /// Whether the batch holds no sequence.
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+
+    /// Drops sequence `id` whether or not it finished (a cancelled request, or one its caller
+    /// ended on a stop string), freeing its KV cache. Returns whether it was there.
+    pub fn remove(&mut self, id: SeqId) -> bool {
+        let before = self.seqs.len();
+        self.seqs.retain(|s| s.id != id);
+        self.seqs.len() != before
     }
 
     /// Removes and returns the finished sequences, in the order they were added.
@@ -161,8 +195,9 @@ impl Engine {
         &self.model
     }
 
-    /// Validates `request` and adds it to `batch`.
-    pub fn add(&self, batch: &mut Batch, request: Request) -> Result<SeqId> {
+    /// Checks that `request` can run on this model (prompt, parameters, context length,
+    /// adapter shape) without adding it anywhere.
+    pub fn check(&self, request: &Request) -> Result<()> {
         let c = self.model.config();
         request.params.validate()?;
         if request.prompt.is_empty() {
@@ -180,7 +215,7 @@ impl Engine {
             .saturating_add(request.params.max_tokens);
         if needed > c.max_position_embeddings {
             return Err(InferenceError::InvalidRequest(format!(
-                "prompt ({}) plus max_tokens ({}) exceeds the context of {} positions",
+                "prompt ({} tokens) plus max_tokens ({}) exceeds the context of {} positions",
                 request.prompt.len(),
                 request.params.max_tokens,
                 c.max_position_embeddings
@@ -189,6 +224,12 @@ impl Engine {
         if let Some(a) = &request.adapter {
             a.check_fits(c)?;
         }
+        Ok(())
+    }
+
+    /// Validates `request` and adds it to `batch`.
+    pub fn add(&self, batch: &mut Batch, request: Request) -> Result<SeqId> {
+        self.check(&request)?;
         let mut stop = request.params.stop_token_ids.clone();
         if !request.params.ignore_eos {
             stop.extend(&self.eos);
@@ -200,6 +241,7 @@ impl Engine {
             adapter: request.adapter,
             max_tokens: request.params.max_tokens,
             return_logits: request.params.return_logits,
+            top_logprobs: request.params.logprobs,
             sampler: Sampler::new(request.params),
             cache: KvCache::new(),
             prompt_tokens: request.prompt.len(),
@@ -212,16 +254,17 @@ impl Engine {
         Ok(id)
     }
 
-    /// Runs one forward step over every unfinished sequence and samples one token each. On
-    /// error the batch's KV caches are inconsistent and the batch must be dropped.
-    pub fn step(&self, batch: &mut Batch) -> Result<()> {
+    /// Runs one forward step over every unfinished sequence and samples one token each; returns
+    /// what each sequence produced, in batch order. On error the batch's KV caches are
+    /// inconsistent and the batch must be dropped.
+    pub fn step(&self, batch: &mut Batch) -> Result<Vec<StepOutput>> {
         let mut active: Vec<&mut Sequence> = batch
             .seqs
             .iter_mut()
             .filter(|s| s.finished.is_none())
             .collect();
         if active.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let rows = self.pool.install(|| -> Result<Vec<Vec<f32>>> {
             let mut inputs: Vec<SeqInput<'_>> = active
@@ -237,22 +280,30 @@ impl Engine {
                 .forward(&mut inputs, self.lora.as_ref(), Logits::Last)?;
             Ok(logits.to_vec2::<f32>()?)
         })?;
+        let mut outputs = Vec::with_capacity(active.len());
         for (s, row) in active.iter_mut().zip(rows) {
             let token = s.sampler.sample(&row)?;
+            let lp = s.top_logprobs.map(|n| logprobs(&row, token, n));
             if s.return_logits {
                 s.logits.push(row);
             }
             if s.stop.contains(&token) {
                 s.finished = Some(FinishReason::Stop(token));
-                continue;
+            } else {
+                s.tokens.push(token);
+                s.pending = vec![token];
+                if s.tokens.len() >= s.max_tokens {
+                    s.finished = Some(FinishReason::Length);
+                }
             }
-            s.tokens.push(token);
-            s.pending = vec![token];
-            if s.tokens.len() >= s.max_tokens {
-                s.finished = Some(FinishReason::Length);
-            }
+            outputs.push(StepOutput {
+                id: s.id,
+                token,
+                logprobs: lp,
+                finished: s.finished,
+            });
         }
-        Ok(())
+        Ok(outputs)
     }
 
     /// Generates every request to completion in one batch; results are in request order.

@@ -49,6 +49,7 @@ fn requests(adapters: &[Arc<LoraAdapter>]) -> Vec<Request> {
                 },
                 ignore_eos: i % 2 == 0,
                 return_logits: true,
+                logprobs: (i % 4 == 1).then_some(3),
             };
             Request {
                 prompt,

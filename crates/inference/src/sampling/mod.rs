@@ -32,6 +32,9 @@ pub struct SamplingParams {
     pub ignore_eos: bool,
     /// Return the logits of every step (for verification and tests).
     pub return_logits: bool,
+    /// Return the sampled token's log-probability and this many most likely alternatives per
+    /// step (`None`: no log-probabilities).
+    pub logprobs: Option<usize>,
 }
 
 impl Default for SamplingParams {
@@ -45,6 +48,7 @@ impl Default for SamplingParams {
             stop_token_ids: Vec::new(),
             ignore_eos: false,
             return_logits: false,
+            logprobs: None,
         }
     }
 }
@@ -150,6 +154,51 @@ impl Sampler {
     }
 }
 
+/// A sampled token's log-probability under the model (before temperature, as vLLM reports
+/// it) and the most likely tokens with theirs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprobs {
+    /// `ln p(token)`.
+    pub logprob: f32,
+    /// The most likely tokens, most likely first (ties by ascending id), with `ln p`.
+    pub top: Vec<(u32, f32)>,
+}
+
+/// Log-probabilities of `token` and of the `top_n` most likely tokens under `softmax(logits)`,
+/// computed in F64 in index order so they are a fixed function of the logits' bits.
+pub fn logprobs(logits: &[f32], token: u32, top_n: usize) -> TokenLogprobs {
+    let max = logits
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits
+        .iter()
+        .filter(|v| !v.is_nan())
+        .fold(0.0, |acc, &v| acc + (v as f64 - max).exp());
+    let lse = max + sum.ln();
+    let lp = |i: u32| -> f32 {
+        match logits.get(i as usize) {
+            Some(v) if !v.is_nan() => (*v as f64 - lse) as f32,
+            _ => f32::NEG_INFINITY,
+        }
+    };
+    let top = if top_n > 0 {
+        let mut order: Vec<u32> = (0..logits.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (lp(a), lp(b));
+            y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
+        });
+        order.into_iter().take(top_n).map(|i| (i, lp(i))).collect()
+    } else {
+        Vec::new()
+    };
+    TokenLogprobs {
+        logprob: lp(token),
+        top,
+    }
+}
+
 /// The index of the largest logit (the lowest index among equals; NaN never wins).
 pub fn argmax(logits: &[f32]) -> u32 {
     let mut best = 0usize;
@@ -212,6 +261,21 @@ mod tests {
         // top_k = 2 never picks the least likely token.
         let mut s = Sampler::new(params(1.0, 2, 1.0, 1));
         assert!((0..500).all(|_| s.sample(&logits).unwrap() != 0));
+    }
+
+    #[test]
+    fn logprobs_are_a_normalised_log_softmax() {
+        let logits = [1.0f32, 3.0, 2.0, 3.0];
+        let lp = logprobs(&logits, 2, 3);
+        let total: f64 = logits.iter().map(|&v| (v as f64).exp()).sum();
+        assert!((lp.logprob as f64 - (2f64.exp() / total).ln()).abs() < 1e-6);
+        // Ties keep ascending ids.
+        assert_eq!(
+            lp.top.iter().map(|t| t.0).collect::<Vec<_>>(),
+            vec![1, 3, 2]
+        );
+        assert_eq!(logprobs(&logits, 9, 0).logprob, f32::NEG_INFINITY);
+        assert!(logprobs(&logits, 0, 0).top.is_empty());
     }
 
     #[test]
