@@ -3,12 +3,13 @@
 use crate::{
     args::LogArgs,
     commands::{
-        attribution::AttributionCommand, bench::BenchCommand, da::DaCommand, db::DbCommand,
-        genesis::GenesisCommand, init::InitCommand, l1::L1Command, node::NodeCommand,
+        attribution::AttributionCommand, da::DaCommand, db::DbCommand, genesis::GenesisCommand,
+        init::InitCommand, l1::L1Command, node::NodeCommand, serve::ServeCommand,
     },
     logging,
 };
 use clap::{Parser, Subcommand};
+use ol_bench::BenchCommand;
 use std::process::ExitCode;
 
 /// OpenLedger: an OP Stack L2 sequencer node.
@@ -54,8 +55,17 @@ pub enum Commands {
     /// Starts a dev node and anvil, funds many senders, submits native and ERC-20 transfers
     /// concurrently over JSON-RPC, and reports transactions per second, latency percentiles and
     /// Mgas/s with the node/anvil ratios, plus the in-process ceiling of block production.
+    /// `bench rollup` measures the batcher and follower derivation, `bench inference` OpenLoRA
+    /// serving (mixed-adapter batches, adapter loads, the adapter cache).
     #[command(name = "bench", verbatim_doc_comment)]
     Bench(BenchCommand),
+    /// Serve a base model and its LoRA adapters over the OpenAI API (OpenLoRA)
+    ///
+    /// `POST /v1/completions` and `/v1/chat/completions` with the adapter named in `model`,
+    /// `GET /v1/models`, `/health` and `/metrics`. Requests for different adapters share one
+    /// batch; output is deterministic on the CPU whatever else is in the batch.
+    #[command(name = "serve", verbatim_doc_comment)]
+    Serve(Box<ServeCommand>),
     /// Data availability: the built-in DA server.
     #[command(name = "da")]
     Da(DaCommand),
@@ -75,6 +85,7 @@ impl Cli {
             Commands::Genesis(command) => command.execute(),
             Commands::Attribution(command) => command.execute(),
             Commands::Bench(command) => command.execute(),
+            Commands::Serve(command) => command.execute(),
             Commands::Da(command) => command.execute(),
             Commands::L1(command) => command.execute(),
         }

@@ -28,6 +28,86 @@ pub fn install_prometheus(addr: SocketAddr) -> eyre::Result<()> {
     Ok(())
 }
 
+/// Describes the metrics of the inference server (recorded by `ol-inference`'s scheduler and
+/// `ol-serve`).
+pub fn describe_inference() {
+    describe_counter!(
+        "inference_requests_total",
+        Unit::Count,
+        "Generation requests accepted"
+    );
+    describe_counter!(
+        "inference_requests_rejected_total",
+        Unit::Count,
+        "Generation requests refused because the queue was full (answered 429)"
+    );
+    describe_counter!(
+        "inference_requests_cancelled_total",
+        Unit::Count,
+        "Sequences cancelled because their client went away"
+    );
+    describe_counter!(
+        "inference_generated_tokens_total",
+        Unit::Count,
+        "Tokens sampled by the engine"
+    );
+    describe_histogram!(
+        "inference_step_seconds",
+        Unit::Seconds,
+        "Time of one batched forward step and sampling"
+    );
+    describe_histogram!(
+        "inference_adapter_load_seconds",
+        Unit::Seconds,
+        "Time to read and validate a cold adapter"
+    );
+    describe_gauge!(
+        "inference_running_sequences",
+        Unit::Count,
+        "Sequences in the batch"
+    );
+    describe_gauge!(
+        "inference_waiting_requests",
+        Unit::Count,
+        "Requests waiting for a place in the batch or for their adapter"
+    );
+    describe_gauge!(
+        "inference_adapter_cache_resident_bytes",
+        Unit::Bytes,
+        "Bytes of adapters resident in the cache"
+    );
+    describe_gauge!(
+        "inference_adapter_cache_resident",
+        Unit::Count,
+        "Adapters resident"
+    );
+    describe_gauge!(
+        "inference_adapters_registered",
+        Unit::Count,
+        "Adapters registered"
+    );
+    describe_counter!(
+        "inference_adapter_cache_hits_total",
+        Unit::Count,
+        "Adapter lookups that found it resident"
+    );
+    describe_counter!(
+        "inference_adapter_cache_misses_total",
+        Unit::Count,
+        "Adapter lookups that needed a load"
+    );
+    describe_counter!(
+        "inference_adapter_cache_evictions_total",
+        Unit::Count,
+        "Adapters evicted to stay under the byte budget"
+    );
+    describe_counter!(
+        "inference_adapter_loads_total",
+        Unit::Count,
+        "Adapter loads completed"
+    );
+}
+
 /// Describes every metric the node records (names as recorded by `ol-sequencer`, `ol-txpool`
 /// and `ol-rpc`).
 pub fn describe() {

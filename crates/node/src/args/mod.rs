@@ -2,6 +2,7 @@
 
 mod datadir;
 mod dev;
+mod inference;
 mod log;
 mod metrics;
 mod rollup;
@@ -11,6 +12,7 @@ mod txpool;
 
 pub use datadir::DatadirArgs;
 pub use dev::DevArgs;
+pub use inference::{InferenceArgs, NodeInferenceArgs};
 pub use log::{LogArgs, LogFormat};
 pub use metrics::MetricsArgs;
 pub use rollup::{Compression, DaPutMode, RollupArgs, signer};

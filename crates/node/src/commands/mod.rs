@@ -1,7 +1,6 @@
 //! The commands of the `openledger` binary.
 
 pub mod attribution;
-pub mod bench;
 pub mod da;
 pub mod db;
 mod dev_suite;
@@ -10,6 +9,7 @@ pub mod init;
 pub mod l1;
 pub mod node;
 mod rollup;
+pub mod serve;
 mod signals;
 
 pub(crate) use signals::shutdown_signal;

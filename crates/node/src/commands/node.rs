@@ -8,7 +8,8 @@ use super::{
 };
 use crate::{
     args::{
-        DatadirArgs, DevArgs, MetricsArgs, RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs,
+        DatadirArgs, DevArgs, InferenceArgs, MetricsArgs, NodeInferenceArgs, RollupArgs,
+        RpcServerArgs, SequencerArgs, TxPoolArgs,
     },
     dirs,
 };
@@ -78,6 +79,14 @@ pub struct NodeCommand {
     /// The rollup: L1, DA, follower mode, batcher and proposer.
     #[command(flatten)]
     pub rollup: RollupArgs,
+
+    /// Inference next to the chain: where the model is and where the API listens.
+    #[command(flatten)]
+    pub serving: NodeInferenceArgs,
+
+    /// The inference engine and its adapter cache.
+    #[command(flatten)]
+    pub inference: InferenceArgs,
 }
 
 impl NodeCommand {
@@ -180,6 +189,48 @@ impl NodeCommand {
         Ok(storage)
     }
 
+    /// Starts the inference API when `--inference.model` is set (its metrics go to the node's
+    /// Prometheus exporter).
+    async fn start_inference(
+        &self,
+        shutdown: &watch::Receiver<bool>,
+        tasks: &mut JoinSet<TaskResult>,
+    ) -> eyre::Result<()> {
+        let Some(model) = &self.serving.model else {
+            return Ok(());
+        };
+        if self.metrics.prometheus.is_some() {
+            crate::metrics::describe_inference();
+        }
+        let state = super::serve::start_api(
+            model,
+            self.serving.adapters.as_deref(),
+            &self.inference,
+            None,
+        )?;
+        let addr = std::net::SocketAddr::new(self.serving.addr, self.serving.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .wrap_err_with(|| format!("cannot listen for the inference API on {addr}"))?;
+        let bound = listener
+            .local_addr()
+            .wrap_err("reading the inference API address")?;
+        info!(url = %format!("http://{bound}/v1"), "inference API (OpenAI-compatible) started");
+        let mut stop = shutdown.clone();
+        tasks.spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            (
+                "inference API",
+                ol_serve::serve(listener, state, stopped)
+                    .await
+                    .wrap_err("the inference API failed"),
+            )
+        });
+        Ok(())
+    }
+
     async fn run(self) -> eyre::Result<()> {
         // Handle stop signals from the start, so that one arriving during startup still stops
         // the node gracefully.
@@ -255,6 +306,10 @@ impl NodeCommand {
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::<TaskResult>::new();
+        if let Err(err) = self.start_inference(&shutdown_rx, &mut tasks).await {
+            rpc.stop().await;
+            return Err(err);
+        }
         let watcher = match &self.rollup.l1_rpc {
             Some(_) => {
                 let started = rollup::start(
