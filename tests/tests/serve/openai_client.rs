@@ -31,7 +31,10 @@ fn config() -> Result<ModelConfig> {
 }
 
 /// Writes the model (with a chat template) and three adapters; returns the model and adapters.
-fn write_files(model_dir: &Path, adapters_dir: &Path) -> Result<(LlamaModel, Vec<LoraAdapter>)> {
+pub(crate) fn write_files(
+    model_dir: &Path,
+    adapters_dir: &Path,
+) -> Result<(LlamaModel, Vec<LoraAdapter>)> {
     let config = config()?;
     let tokenizer = byte_level_tokenizer(&["<s>", "</s>", "<|im_start|>", "<|im_end|>"])?;
     let model = LlamaModel::random(config.clone(), 7, &candle_core::Device::Cpu)?;

@@ -37,15 +37,20 @@ pub(crate) fn parse_bytes(value: &str) -> Result<u64, String> {
 pub struct InferenceArgs {
     /// Name of the base model in requests and in `/v1/models` [default: the model folder's
     /// name].
-    #[arg(long = "inference.served-model-name", value_name = "NAME")]
+    #[arg(
+        id = "inference.served-model-name",
+        long = "inference.served-model-name",
+        value_name = "NAME"
+    )]
     pub served_model_name: Option<String>,
 
     /// Bytes of resident adapters (LRU-evicted above it; pinned ones stay).
-    #[arg(long = "inference.adapter-cache-bytes", value_name = "BYTES", default_value_t = GIB, value_parser = parse_bytes)]
+    #[arg(id = "inference.adapter-cache-bytes", long = "inference.adapter-cache-bytes", value_name = "BYTES", default_value_t = GIB, value_parser = parse_bytes)]
     pub adapter_cache_bytes: u64,
 
     /// Adapters loaded at start and never evicted (comma-separated names).
     #[arg(
+        id = "inference.pinned-adapters",
         long = "inference.pinned-adapters",
         value_name = "NAMES",
         value_delimiter = ','
@@ -53,24 +58,25 @@ pub struct InferenceArgs {
     pub pinned_adapters: Vec<String>,
 
     /// Most sequences in one batch.
-    #[arg(long = "inference.max-batch-size", value_name = "COUNT", default_value_t = 64, value_parser = positive_usize)]
+    #[arg(id = "inference.max-batch-size", long = "inference.max-batch-size", value_name = "COUNT", default_value_t = 64, value_parser = positive_usize)]
     pub max_batch_size: usize,
 
     /// Most prompt tokens admitted into one step, so long prefills do not stall decodes.
-    #[arg(long = "inference.max-prefill-tokens", value_name = "TOKENS", default_value_t = 2048, value_parser = positive_usize)]
+    #[arg(id = "inference.max-prefill-tokens", long = "inference.max-prefill-tokens", value_name = "TOKENS", default_value_t = 2048, value_parser = positive_usize)]
     pub max_prefill_tokens: usize,
 
     /// Most requests waiting for a place in the batch; more are answered 429.
-    #[arg(long = "inference.max-waiting", value_name = "COUNT", default_value_t = 256, value_parser = positive_usize)]
+    #[arg(id = "inference.max-waiting", long = "inference.max-waiting", value_name = "COUNT", default_value_t = 256, value_parser = positive_usize)]
     pub max_waiting: usize,
 
     /// Compute threads of the engine [default: the cores minus one].
-    #[arg(long = "inference.threads", value_name = "COUNT", value_parser = positive_usize)]
+    #[arg(id = "inference.threads", long = "inference.threads", value_name = "COUNT", value_parser = positive_usize)]
     pub threads: Option<usize>,
 
     /// Device of the model: cpu, cuda or cuda:<ordinal> (CUDA falls back to the CPU with a
     /// warning when unavailable).
     #[arg(
+        id = "inference.device",
         long = "inference.device",
         value_name = "DEVICE",
         default_value = "cpu"
@@ -79,7 +85,10 @@ pub struct InferenceArgs {
 
     /// Allow POST /v1/load_lora_adapter and /v1/unload_lora_adapter (anyone who reaches the
     /// port can then change the adapters).
-    #[arg(long = "inference.allow-adapter-updates")]
+    #[arg(
+        id = "inference.allow-adapter-updates",
+        long = "inference.allow-adapter-updates"
+    )]
     pub allow_adapter_updates: bool,
 }
 
@@ -88,19 +97,29 @@ pub struct InferenceArgs {
 #[command(next_help_heading = "Inference")]
 pub struct NodeInferenceArgs {
     /// Serve this base model (a Hugging Face-layout folder) over the OpenAI API; off when unset.
-    #[arg(long = "inference.model", value_name = "DIR")]
+    #[arg(id = "inference.model", long = "inference.model", value_name = "DIR")]
     pub model: Option<PathBuf>,
 
     /// A folder of PEFT adapters, one sub-folder per adapter. Only with `--inference.model`.
-    #[arg(long = "inference.adapters", value_name = "DIR", requires = "model")]
+    #[arg(
+        id = "inference.adapters",
+        long = "inference.adapters",
+        value_name = "DIR",
+        requires = "inference.model"
+    )]
     pub adapters: Option<PathBuf>,
 
     /// Address of the inference API.
-    #[arg(long = "inference.addr", value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    #[arg(id = "inference.addr", long = "inference.addr", value_name = "ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub addr: IpAddr,
 
     /// Port of the inference API (0 picks a free port; the bound address is logged).
-    #[arg(long = "inference.port", value_name = "PORT", default_value_t = 8000)]
+    #[arg(
+        id = "inference.port",
+        long = "inference.port",
+        value_name = "PORT",
+        default_value_t = 8000
+    )]
     pub port: u16,
 }
 
