@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the decoder fuzz targets (cargo-fuzz, libFuzzer with AddressSanitizer on nightly) for a
-# short while each: frames, channels, batches and deposit logs, then the L1-info decoder. A
-# crash fails the script and leaves the input under fuzz/artifacts/<target>/.
+# short while each: frames, channels, batches and deposit logs, the L1-info decoder, then the
+# model-file loaders of ol-inference (config.json, generation_config.json, chat templates,
+# adapter_config.json and PEFT adapters from bytes). A crash fails the script and leaves the
+# input under fuzz/artifacts/<target>/.
 #   scripts/fuzz.sh            # FUZZ_SECONDS=20 per target
 #   FUZZ_SECONDS=600 scripts/fuzz.sh frame_decode
 # The EVM targets (poa_precompile, raw_transaction) need `--features evm`:
@@ -10,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-20}"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(frame_decode channel_read batch_decode deposit_log l1_info_decode)
+[[ ${#targets[@]} -gt 0 ]] || targets=(frame_decode channel_read batch_decode deposit_log l1_info_decode model_files)
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal
@@ -22,6 +24,9 @@ fi
 # workspace's artifacts.
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-$PWD/target}-fuzz}"
 for target in "${targets[@]}"; do
+  # Built first and on its own, so a compile error fails the script instead of vanishing in the
+  # filtered output of the run.
+  cargo +nightly fuzz build "$target"
   echo "==> fuzz $target for ${seconds}s"
   cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -print_final_stats=1 2>&1 \
     | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|INFO: Running|==|SUMMARY)" || true

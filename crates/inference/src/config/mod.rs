@@ -151,10 +151,15 @@ impl ModelConfig {
                 ));
             }
         };
+        // Only Llama reads `attention_bias` and `mlp_bias`: transformers builds Mistral without
+        // biases and Qwen2 with biases on q, k and v alone, whatever the file says (and `to_json`
+        // writes the two fields for Llama only, so a saved model reads back the same).
         let attention_bias = f.opt_bool("attention_bias")?.unwrap_or(false);
-        let (qkv_bias, o_bias) = match architecture {
-            Architecture::Qwen2 => (true, false),
-            Architecture::Llama | Architecture::Mistral => (attention_bias, attention_bias),
+        let mlp_bias = f.opt_bool("mlp_bias")?.unwrap_or(false);
+        let (qkv_bias, o_bias, mlp_bias) = match architecture {
+            Architecture::Llama => (attention_bias, attention_bias, mlp_bias),
+            Architecture::Mistral => (false, false, false),
+            Architecture::Qwen2 => (true, false, false),
         };
         let sliding_window = match architecture {
             Architecture::Mistral => f.opt_usize("sliding_window")?,
@@ -201,7 +206,7 @@ impl ModelConfig {
             tie_word_embeddings: f.opt_bool("tie_word_embeddings")?.unwrap_or(false),
             qkv_bias,
             o_bias,
-            mlp_bias: f.opt_bool("mlp_bias")?.unwrap_or(false),
+            mlp_bias,
             sliding_window,
             bos_token_id: f.token_ids("bos_token_id")?.first().copied(),
             eos_token_ids: f.token_ids("eos_token_id")?,

@@ -65,6 +65,32 @@ fn qwen2_has_qkv_biases_and_mistral_a_window() {
     assert_eq!(parse(&c.to_json()).unwrap(), c);
 }
 
+/// Found by the `model_files` fuzz target: a Mistral or Qwen2 `config.json` with
+/// `attention_bias`/`mlp_bias` gave biases that transformers does not build for these models,
+/// and that `to_json` (which writes the fields for Llama only) then dropped, so a saved model
+/// read back as another one. Only Llama reads the two fields.
+#[test]
+fn bias_flags_are_read_for_llama_only() {
+    let mut v = llama3_json();
+    v["attention_bias"] = json!(true);
+    v["mlp_bias"] = json!(true);
+    let llama = parse(&v).unwrap();
+    assert!(llama.qkv_bias && llama.o_bias && llama.mlp_bias);
+    for (model_type, qkv) in [("mistral", false), ("qwen2", true)] {
+        v["model_type"] = json!(model_type);
+        let c = parse(&v).unwrap();
+        assert_eq!(
+            (c.qkv_bias, c.o_bias, c.mlp_bias),
+            (qkv, false, false),
+            "{model_type}"
+        );
+        assert_eq!(parse(&c.to_json()).unwrap(), c, "{model_type}");
+    }
+    // The fields are still type-checked.
+    v["attention_bias"] = json!("yes");
+    assert_eq!(field_of(parse(&v).unwrap_err()), "attention_bias");
+}
+
 /// transformers 5 writes `rope_theta` and the scaling inside `rope_parameters` (and no
 /// top-level `rope_theta`): the same configuration as the transformers 4 layout.
 #[test]

@@ -6,16 +6,19 @@
 //! - [`row_sum`], [`rms_norm`], [`softmax_last`]: reductions over the last dimension done one row
 //!   at a time in index order. candle's own `sum_keepdim` is per row too, but picks an AVX2 or a
 //!   scalar loop at run time, which would make results differ between CPUs.
-//! - `lora`: the per-row low-rank delta of a heterogeneous batch, behind the [`LoraKernel`]
-//!   seam.
+//! - `lora` and `gathered`: the per-row low-rank delta of a heterogeneous batch (one gathered
+//!   pass over the rows on the CPU), behind the [`LoraKernel`] seam.
 //!
 //! All of them are compositions of candle ops or custom ops with a backward pass, so gradients
-//! flow through the same code that serves (the attribution crate differentiates this forward).
+//! flow through the same code that serves (the attribution crate differentiates this forward);
+//! the gathered LoRA pass, which has none, gives way to the per-adapter ops when a gradient is
+//! tracked, with the same bits.
 
+mod gathered;
 mod lora;
 mod matmul;
 
-pub use lora::{CpuLoraKernel, LoraFactors, LoraGroup, LoraKernel, RowSet};
+pub use lora::{CpuLoraKernel, LoraFactors, LoraGroup, LoraKernel, PerAdapterLoraKernel, RowSet};
 pub use matmul::matmul;
 
 use candle_core::{CpuStorage, CustomOp1, D, Layout, Shape, Tensor, bail};

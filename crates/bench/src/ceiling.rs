@@ -6,7 +6,10 @@ use super::workload::{SignedTx, Workload};
 use eyre::{WrapErr, bail};
 use ol_sequencer::{Chain, Sequencer, SequencerConfig};
 use ol_txpool::{PoolConfig, TxPool};
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
 
 /// What one phase measured in process.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -36,7 +39,10 @@ impl InProcess {
     pub(super) fn new(gas_limit: u64) -> eyre::Result<Self> {
         let dir = tempfile::tempdir()?;
         let storage = ol_storage::Storage::open(&dir.path().join("db"))?;
-        let spec = ol_primitives::dev::dev_chain_spec(None, super::super::unix_now())?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |now| now.as_secs());
+        let spec = ol_primitives::dev::dev_chain_spec(None, now)?;
         storage.init_genesis(&spec)?;
         let chain = Chain::new(storage, Some(gas_limit))?;
         let pool = Arc::new(TxPool::new(

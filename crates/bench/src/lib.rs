@@ -1,18 +1,27 @@
-//! `openledger bench`: the throughput benchmark against anvil.
+//! The benchmarks of the `openledger` binary (`openledger bench …`), kept in their own crate as
+//! reth keeps `reth-bench`: the node depends on this crate for [`BenchCommand`], never the other
+//! way round, so the benchmarks can drive the node's crates (and the node binary itself) without
+//! weighing on them.
 //!
-//! It signs one workload (an ERC-20 deployment and the funding of many senders, then N native
-//! transfers and N ERC-20 transfers, interleaved across senders), then for each target (this
-//! node as a dev sequencer, and anvil with the same chain id, accounts, block time and gas
-//! limit) starts it, runs the setup, and runs each phase: batched concurrent
-//! `eth_sendRawTransaction` until every transaction is mined. It reports throughput, latency
-//! and gas rates per target with the ratios, the node's own block execution + state root +
-//! commit rate from its Prometheus metrics, and the ceiling: the same transactions through the
-//! node's pool and block production in process, without RPC.
+//! - `openledger bench`: the throughput benchmark against anvil. It signs one workload (an
+//!   ERC-20 deployment and the funding of many senders, then N native transfers and N ERC-20
+//!   transfers, interleaved across senders), then for each target (this node as a dev
+//!   sequencer, and anvil with the same chain id, accounts, block time and gas limit) starts
+//!   it, runs the setup, and runs each phase: batched concurrent `eth_sendRawTransaction` until
+//!   every transaction is mined. It reports throughput, latency and gas rates per target with
+//!   the ratios, the node's own block execution + state root + commit rate from its Prometheus
+//!   metrics, and the ceiling: the same transactions through the node's pool and block
+//!   production in process, without RPC.
+//! - `openledger bench rollup`: the batcher's and the follower's data paths ([`rollup`]).
+//! - `openledger bench inference`: OpenLoRA serving on a small random Llama model: mixed-adapter
+//!   batches against the base model and the one-at-a-time baselines, adapter cold loads, and an
+//!   adapter cache under a Zipf request mix ([`inference`]).
 
 mod ceiling;
 mod client;
+pub mod inference;
 mod load;
-mod rollup;
+pub mod rollup;
 mod target;
 mod workload;
 
@@ -24,6 +33,7 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 use target::Target;
 use workload::Workload;
 
+pub use inference::BenchInferenceCommand;
 pub use rollup::BenchRollupCommand;
 
 /// Measure throughput against anvil (see the README's Benchmark section)
@@ -77,6 +87,10 @@ pub enum BenchSubcommand {
     /// The batcher (blocks/s, MB/s into DA, brotli against zlib) and follower derivation
     /// (blocks/s, Mgas/s) against the sequencer's own block production
     Rollup(BenchRollupCommand),
+    /// OpenLoRA inference on a small random Llama model: decode tokens/s and time to first
+    /// token of mixed-adapter batches against the base model and the merged and unmerged
+    /// one-at-a-time paths, adapter cold loads, and an adapter cache under a Zipf request mix
+    Inference(BenchInferenceCommand),
 }
 
 /// One target's results.
@@ -112,8 +126,10 @@ fn block_work(samples: &HashMap<String, f64>) -> (f64, f64) {
 impl BenchCommand {
     /// Runs the benchmark on a new tokio runtime.
     pub fn execute(self) -> eyre::Result<()> {
-        if let Some(BenchSubcommand::Rollup(command)) = self.other {
-            return command.execute();
+        match self.other {
+            Some(BenchSubcommand::Rollup(command)) => return command.execute(),
+            Some(BenchSubcommand::Inference(command)) => return command.execute(),
+            None => {}
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -18,8 +18,7 @@ sol! {
 }
 
 /// The ERC-20 the benchmark deploys (OpenZeppelin's, see `contracts/src/test/BenchToken.sol`).
-const BENCH_TOKEN_ARTIFACT: &str =
-    include_str!("../../../../../contracts/artifacts/BenchToken.json");
+const BENCH_TOKEN_ARTIFACT: &str = include_str!("../../../contracts/artifacts/BenchToken.json");
 
 /// Fee cap of every benchmark transaction: far above any base fee either target reaches, so
 /// that no transaction waits for the fee to fall.
