@@ -11,6 +11,9 @@ pub enum AttributionError {
     /// A candle operation failed (shape mismatch, unsupported dtype, device error).
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// `ol-inference`'s model refused an input or failed (the language model's forward pass).
+    #[error("model: {0}")]
+    Inference(#[from] ol_inference::InferenceError),
     /// Reading or writing a file failed.
     #[error("{context} {}: {source}", path.display())]
     Io {

@@ -1,5 +1,6 @@
 //! Analytic gradients of every model against finite differences, for every parameter group;
 //! safetensors round trips; and a demonstration of the candle pitfall these models avoid.
+//! The tiny Llama is `ol-inference`'s model, checked here in F64 through its training view.
 
 use candle_core::{DType, Device, Tensor, Var};
 use ol_attribution::{
@@ -187,7 +188,103 @@ fn weights_round_trip_through_safetensors() {
     );
 }
 
-/// The reason this crate has its own ops: candle's fused kernels return no gradient at all.
+/// An F32 tiny Llama whose adapters change the output (`lora_B` randomised).
+fn tiny_llama_f32(vocab: usize) -> TinyLlama {
+    let cfg = LlamaConfig {
+        max_seq_len: 12,
+        ..LlamaConfig::tiny(vocab)
+    };
+    let model = TinyLlama::new(cfg, 3, DType::F32, &Device::Cpu).unwrap();
+    let mut rng = Rng::new(4);
+    for p in model.adapter_params() {
+        if p.name.contains("lora_B") {
+            p.var
+                .set(&randn(&mut rng, p.var.dims(), 0.2, DType::F32, &Device::Cpu).unwrap())
+                .unwrap();
+        }
+    }
+    model
+}
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f32::to_bits)
+        .collect()
+}
+
+/// The tiny Llama is `ol-inference`'s model: its losses are, bit for bit, those of the served
+/// model and adapter that its variables snapshot to.
+#[test]
+fn tiny_llama_losses_are_those_of_the_served_model() {
+    let model = tiny_llama_f32(30);
+    let seqs: [&[u32]; 3] = [&[1, 5, 7, 3, 19, 2, 2, 8, 11], &[4, 4], &[0, 13, 6, 29]];
+    let batch = TokenBatch::padded(&seqs, 0, DType::F32, &Device::Cpu).unwrap();
+    let served = model.model_vars().snapshot().unwrap();
+    let adapter = model.adapter_vars().unwrap().snapshot().unwrap();
+    let want = ol_inference::train::token_nll(&served, &seqs, Some(&adapter)).unwrap();
+    assert_eq!(bits(&model.token_nll(&batch).unwrap()), bits(&want));
+    // Without the adapter's contribution the losses differ: the adapter is on the path.
+    let base_only = ol_inference::train::token_nll(&served, &seqs, None).unwrap();
+    assert_ne!(bits(&base_only), bits(&want));
+}
+
+/// The batch is ragged: each sequence's losses are those it has alone, and the loss is the
+/// mean over every prediction (what the padded batch's weighted mean was).
+#[test]
+fn token_batches_are_ragged_and_the_loss_averages_every_prediction() {
+    let model = tiny_llama_f32(30);
+    let seqs: [&[u32]; 3] = [&[1, 5, 7, 3, 19, 2], &[9], &[4, 4, 0]];
+    let batch = TokenBatch::padded(&seqs, 0, DType::F32, &Device::Cpu).unwrap();
+    // The one-token sequence predicts nothing and is left out.
+    assert_eq!(batch.seqs.len(), 2);
+    assert_eq!(batch.predictions(), 5 + 2);
+    let nll = model.token_nll(&batch).unwrap();
+    let alone: Vec<u32> = [seqs[0], seqs[2]]
+        .iter()
+        .flat_map(|s| {
+            let b = TokenBatch::single(s, DType::F32, &Device::Cpu).unwrap();
+            bits(&model.token_nll(&b).unwrap())
+        })
+        .collect();
+    assert_eq!(bits(&nll), alone);
+    let values = nll.to_vec1::<f32>().unwrap();
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64;
+    let loss = ol_attribution::models::scalar(&model.loss(&batch).unwrap()).unwrap();
+    assert!((loss - mean).abs() < 1e-6, "{loss} vs {mean}");
+    assert!(TokenBatch::padded(&[&[3]], 0, DType::F32, &Device::Cpu).is_err());
+    assert!(TokenBatch::single(&[], DType::F32, &Device::Cpu).is_err());
+}
+
+/// Greedy generation on the KV cache picks the argmax of a full recomputation at every step,
+/// and stops at the context length.
+#[test]
+fn greedy_generation_follows_the_full_forward_pass() {
+    let model = tiny_llama_f32(30);
+    let prompt = [1u32, 5, 7];
+    let out = model.generate_greedy(&prompt, 20).unwrap();
+    assert_eq!(out.len(), model.config().max_seq_len);
+    assert_eq!(out[..3], prompt);
+    for n in prompt.len()..out.len() {
+        let ids = Tensor::from_slice(&out[..n], (1, n), &Device::Cpu).unwrap();
+        let logits = model
+            .forward(&ids)
+            .unwrap()
+            .narrow(1, n - 1, 1)
+            .unwrap()
+            .flatten_all()
+            .unwrap();
+        let next = logits.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+        assert_eq!(out[n], next, "token {n}");
+    }
+    assert_eq!(model.generate_greedy(&prompt, 0).unwrap(), prompt);
+}
+
+/// Why the gradient path avoids candle's fused kernels: they return no gradient at all, where
+/// `ol-inference`'s kernels, which the Llama runs on, return one.
 #[test]
 fn candle_fused_ops_drop_gradients_silently() {
     let x = Var::from_tensor(&Tensor::new(&[[0.1f32, 0.7, -0.3]], &Device::Cpu).unwrap()).unwrap();
@@ -206,14 +303,14 @@ fn candle_fused_ops_drop_gradients_silently() {
         .sum_all()
         .unwrap();
     assert!(fused.backward().unwrap().get(x.as_tensor()).is_none());
-    let ours = ol_attribution::models::ops::softmax_last(x.as_tensor())
+    let ours = ol_inference::kernels::softmax_last(x.as_tensor())
         .unwrap()
         .sqr()
         .unwrap()
         .sum_all()
         .unwrap();
     assert!(ours.backward().unwrap().get(x.as_tensor()).is_some());
-    let ours = ol_attribution::models::ops::rms_norm(x.as_tensor(), &w, 1e-5)
+    let ours = ol_inference::kernels::rms_norm(x.as_tensor(), &w, 1e-5)
         .unwrap()
         .sqr()
         .unwrap()

@@ -16,9 +16,12 @@
 //! - `openledger bench inference`: OpenLoRA serving on a small random Llama model: mixed-adapter
 //!   batches against the base model and the one-at-a-time baselines, adapter cold loads, and an
 //!   adapter cache under a Zipf request mix ([`inference`]).
+//! - `openledger bench factory`: Model Factory training tokens/s and peak memory for LoRA ranks
+//!   and full training against the forward pass alone ([`factory`]).
 
 mod ceiling;
 mod client;
+pub mod factory;
 pub mod inference;
 mod load;
 pub mod rollup;
@@ -33,6 +36,7 @@ use std::{collections::HashMap, path::PathBuf, time::Duration};
 use target::Target;
 use workload::Workload;
 
+pub use factory::BenchFactoryCommand;
 pub use inference::BenchInferenceCommand;
 pub use rollup::BenchRollupCommand;
 
@@ -91,6 +95,9 @@ pub enum BenchSubcommand {
     /// token of mixed-adapter batches against the base model and the merged and unmerged
     /// one-at-a-time paths, adapter cold loads, and an adapter cache under a Zipf request mix
     Inference(BenchInferenceCommand),
+    /// Model Factory training: tokens/s of a training step (forward, backward, AdamW) for LoRA
+    /// ranks and full training against the forward pass alone, with peak memory
+    Factory(BenchFactoryCommand),
 }
 
 /// One target's results.
@@ -129,6 +136,7 @@ impl BenchCommand {
         match self.other {
             Some(BenchSubcommand::Rollup(command)) => return command.execute(),
             Some(BenchSubcommand::Inference(command)) => return command.execute(),
+            Some(BenchSubcommand::Factory(command)) => return command.execute(),
             None => {}
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()

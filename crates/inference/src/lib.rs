@@ -22,6 +22,7 @@ pub mod kernels;
 pub mod model;
 pub mod sampling;
 pub mod serve;
+pub mod train;
 mod weights;
 
 pub use adapter::{AdapterConfig, LoraAdapter};

@@ -3,8 +3,9 @@
 use crate::{
     args::LogArgs,
     commands::{
-        attribution::AttributionCommand, da::DaCommand, db::DbCommand, genesis::GenesisCommand,
-        init::InitCommand, l1::L1Command, node::NodeCommand, serve::ServeCommand,
+        attribution::AttributionCommand, da::DaCommand, db::DbCommand, factory::FactoryCommand,
+        genesis::GenesisCommand, init::InitCommand, l1::L1Command, node::NodeCommand,
+        serve::ServeCommand,
     },
     logging,
 };
@@ -50,6 +51,10 @@ pub enum Commands {
     /// Proof of Attribution: lineage indexes, queries, evaluation, benchmarks.
     #[command(name = "attribution")]
     Attribution(Box<AttributionCommand>),
+    /// The Model Factory: train LoRA adapters and base models on Datanet documents, with their
+    /// attribution artifacts.
+    #[command(name = "factory")]
+    Factory(Box<FactoryCommand>),
     /// Throughput benchmark: this node against anvil on the same signed transactions
     ///
     /// Starts a dev node and anvil, funds many senders, submits native and ERC-20 transfers
@@ -84,6 +89,7 @@ impl Cli {
             Commands::Db(command) => command.execute(),
             Commands::Genesis(command) => command.execute(),
             Commands::Attribution(command) => command.execute(),
+            Commands::Factory(command) => command.execute(),
             Commands::Bench(command) => command.execute(),
             Commands::Serve(command) => command.execute(),
             Commands::Da(command) => command.execute(),

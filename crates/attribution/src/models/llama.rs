@@ -1,22 +1,33 @@
-//! A tiny Llama-architecture causal language model with LoRA adapters.
+//! The attribution engine's view of `ol-inference`'s Llama-family model, the one implementation
+//! of the workspace: a small Llama with LoRA adapters, held as training variables.
 //!
-//! Same architecture as HF Llama (token embedding, pre-norm blocks with RMS norm, multi-head
-//! attention with rotary embeddings and a causal mask, SwiGLU MLP, final norm, untied LM head)
-//! and HF/PEFT parameter names, but every op is differentiable ([`super::ops`]) and the forward
-//! pass returns the logits of **every** position, which per-token losses need.
+//! [`TinyLlama`] keeps no model code of its own. Its weights are [`ModelVars`] (Hugging Face
+//! names and layout) and its adapters [`AdapterVars`] (PEFT names and layout); every loss,
+//! gradient and generation runs `ol-inference`'s forward pass over views of those variables
+//! ([`ol_inference::train`]): the same fixed-order kernels, rotary tables, masks and per-row
+//! LoRA path that serve the model, and ops with a backward pass all along the gradient path.
+//! So the gradients attribution takes are those of the function inference serves.
 //!
-//! LoRA adapters (`y = x·Wᵀ + (α/r)·(x·Aᵀ)·Bᵀ`, PEFT initialisation: A random, B zero) are
-//! attached to the projections named in [`LlamaConfig::lora_targets`]. With
+//! The parameter groups ([`DiffModel::params`]) are the base weights in checkpoint order
+//! followed by the adapter factors (`lora_A` then `lora_B`, projection by projection). With
 //! [`TinyLlama::freeze_base`] the base weights become constants and only the adapters get
 //! gradients (the attribution parameters of a LoRA-tuned model).
 
-use super::{DiffModel, Param, ops, randn};
+use super::{DiffModel, Param, randn};
 use crate::{AttributionError, Result, rng::Rng};
-use candle_core::{D, DType, Device, Tensor, Var};
+use candle_core::{D, DType, Device, Tensor};
+use ol_inference::{
+    AdapterConfig, Architecture, LlamaModel, LoraAdapter, ModelConfig, Target,
+    kernels::CpuLoraKernel,
+    model::{KvCache, Logits, SeqInput},
+    train::{AdapterVars, ModelVars, mean_nll, token_nll},
+};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
-/// The architecture of a [`TinyLlama`].
+/// The architecture of a [`TinyLlama`]: the harness's small configuration, turned into
+/// `ol-inference`'s [`ModelConfig`] and [`AdapterConfig`] by [`LlamaConfig::model_config`] and
+/// [`LlamaConfig::adapter_config`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlamaConfig {
     /// Vocabulary size.
@@ -25,11 +36,11 @@ pub struct LlamaConfig {
     pub dim: usize,
     /// Number of transformer blocks.
     pub n_layers: usize,
-    /// Number of attention heads (`dim` must be a multiple).
+    /// Number of attention heads (`dim` must be a multiple; as many key/value heads).
     pub n_heads: usize,
     /// Width of the SwiGLU MLP.
     pub hidden_dim: usize,
-    /// Longest sequence the rotary tables cover.
+    /// Longest sequence the model accepts (`max_position_embeddings`).
     pub max_seq_len: usize,
     /// Rotary base.
     pub rope_theta: f64,
@@ -58,300 +69,253 @@ impl LlamaConfig {
             norm_eps: 1e-5,
             lora_rank: 4,
             lora_alpha: 8.0,
-            lora_targets: [
-                "q_proj",
-                "k_proj",
-                "v_proj",
-                "o_proj",
-                "gate_proj",
-                "up_proj",
-                "down_proj",
-            ]
-            .map(String::from)
-            .to_vec(),
+            lora_targets: Target::ALL.map(|t| t.name().to_string()).to_vec(),
         }
     }
 
-    fn head_dim(&self) -> usize {
-        self.dim / self.n_heads
+    /// The base model as `ol-inference` describes it: a Llama with multi-head attention
+    /// (as many key/value heads as query heads), an untied LM head, no biases and no special
+    /// tokens.
+    pub fn model_config(&self) -> ModelConfig {
+        ModelConfig {
+            architecture: Architecture::Llama,
+            hidden_size: self.dim,
+            intermediate_size: self.hidden_dim,
+            num_hidden_layers: self.n_layers,
+            num_attention_heads: self.n_heads,
+            num_key_value_heads: self.n_heads,
+            head_dim: self.dim / self.n_heads.max(1),
+            vocab_size: self.vocab_size,
+            max_position_embeddings: self.max_seq_len,
+            rms_norm_eps: self.norm_eps,
+            rope_theta: self.rope_theta,
+            rope_scaling: None,
+            tie_word_embeddings: false,
+            qkv_bias: false,
+            o_bias: false,
+            mlp_bias: false,
+            sliding_window: None,
+            bos_token_id: None,
+            eos_token_ids: Vec::new(),
+        }
+    }
+
+    /// The adapters as a PEFT configuration (rank, alpha, target modules); `None` when the
+    /// model has none (rank 0 or no target).
+    pub fn adapter_config(&self) -> Result<Option<AdapterConfig>> {
+        let targets = self.targets()?;
+        if self.lora_rank == 0 || targets.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(AdapterConfig::new(
+            self.lora_rank,
+            self.lora_alpha,
+            &targets,
+        )))
+    }
+
+    fn targets(&self) -> Result<Vec<Target>> {
+        self.lora_targets
+            .iter()
+            .map(|name| {
+                Target::parse(name)
+                    .ok_or_else(|| AttributionError::invalid(format!("unknown LoRA target {name}")))
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<()> {
-        if self.n_heads == 0
-            || !self.dim.is_multiple_of(self.n_heads)
-            || !self.head_dim().is_multiple_of(2)
-        {
+        if self.n_heads == 0 || !self.dim.is_multiple_of(self.n_heads) {
             return Err(AttributionError::invalid(
                 "dim must be a multiple of n_heads with an even head dimension",
             ));
         }
-        const KNOWN: [&str; 7] = [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ];
-        if let Some(bad) = self
-            .lora_targets
-            .iter()
-            .find(|t| !KNOWN.contains(&t.as_str()))
-        {
-            return Err(AttributionError::invalid(format!(
-                "unknown LoRA target {bad}"
-            )));
-        }
+        self.targets()?;
+        self.model_config().validate()?;
         Ok(())
     }
 }
 
-/// A batch of token sequences of equal length, with a weight per predicted position (0 for
-/// padding).
+/// A batch of token sequences, unpadded: `ol-inference` runs them as one ragged batch in which
+/// every sequence attends only to itself.
 #[derive(Debug, Clone)]
 pub struct TokenBatch {
-    /// Token ids `[b, t]`, u32.
-    pub ids: Tensor,
-    /// Weights of the `t − 1` next-token predictions `[b, t − 1]` (1 = counted, 0 = padding).
-    pub weights: Tensor,
+    /// The sequences, each of at least two tokens (one next-token prediction).
+    pub seqs: Vec<Vec<u32>>,
 }
 
 impl TokenBatch {
     /// One sequence, every prediction counted.
+    ///
+    /// `dtype` and `device` are not used: the loss is computed in the model's dtype, on its
+    /// device.
     pub fn single(tokens: &[u32], dtype: DType, device: &Device) -> Result<Self> {
         Self::padded(&[tokens], 0, dtype, device)
     }
 
-    /// Several sequences right-padded with `pad` to the longest; padding is not counted.
-    pub fn padded(seqs: &[&[u32]], pad: u32, dtype: DType, device: &Device) -> Result<Self> {
-        let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
-        if t < 2 {
+    /// Several sequences of any lengths. Nothing is padded (the batch is ragged), so `pad` is
+    /// not used; a sequence of fewer than two tokens predicts nothing and is left out, as its
+    /// padded predictions were not counted. `dtype` and `device` are not used, as in
+    /// [`TokenBatch::single`].
+    pub fn padded(seqs: &[&[u32]], _pad: u32, _dtype: DType, _device: &Device) -> Result<Self> {
+        let seqs: Vec<Vec<u32>> = seqs
+            .iter()
+            .filter(|s| s.len() >= 2)
+            .map(|s| s.to_vec())
+            .collect();
+        if seqs.is_empty() {
             return Err(AttributionError::invalid(
                 "a sequence needs at least two tokens",
             ));
         }
-        let mut ids = Vec::with_capacity(seqs.len() * t);
-        let mut weights = Vec::with_capacity(seqs.len() * (t - 1));
-        for s in seqs {
-            ids.extend_from_slice(s);
-            ids.extend(std::iter::repeat_n(pad, t - s.len()));
-            weights.extend((1..t).map(|j| if j < s.len() { 1.0f64 } else { 0.0 }));
-        }
-        let b = seqs.len();
-        Ok(Self {
-            ids: Tensor::from_vec(ids, (b, t), device)?,
-            weights: Tensor::from_vec(weights, (b, t - 1), device)?.to_dtype(dtype)?,
-        })
+        Ok(Self { seqs })
     }
-}
 
-#[derive(Debug, Clone)]
-struct Lora {
-    a: usize,
-    b: usize,
-}
+    /// The number of next-token predictions the loss averages over.
+    pub fn predictions(&self) -> usize {
+        self.seqs.iter().map(|s| s.len() - 1).sum()
+    }
 
-#[derive(Debug, Clone)]
-struct Proj {
-    w: usize,
-    lora: Option<Lora>,
-}
-
-#[derive(Debug, Clone)]
-struct Block {
-    attn_norm: usize,
-    q: Proj,
-    k: Proj,
-    v: Proj,
-    o: Proj,
-    ffn_norm: usize,
-    gate: Proj,
-    up: Proj,
-    down: Proj,
+    fn slices(&self) -> Vec<&[u32]> {
+        self.seqs.iter().map(Vec::as_slice).collect()
+    }
 }
 
 /// The tiny Llama model (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct TinyLlama {
     cfg: LlamaConfig,
+    base: ModelVars,
+    adapter: Option<AdapterVars>,
+    /// The base variables, then the adapter variables (the same [`candle_core::Var`]s).
     params: Vec<Param>,
-    embed: usize,
-    blocks: Vec<Block>,
-    norm: usize,
-    lm_head: usize,
+    /// Indices of the adapter variables in `params`.
     lora_groups: Vec<usize>,
     base_frozen: bool,
-    cos: Tensor,
-    sin: Tensor,
 }
 
 impl TinyLlama {
-    /// A freshly initialised model: weights N(0, 0.02²) (output projections scaled down by
-    /// depth), norms one, LoRA A ~ N(0, 1/dim) and B zero, all from `seed`.
+    /// A freshly initialised model, all from `seed`: weights N(0, 0.02²) (the output
+    /// projections `o_proj` and `down_proj` scaled down by `1/√(2·n_layers)`), norms one,
+    /// LoRA A ~ N(0, 1/in) and B zero (so the adapted model starts as the base).
     pub fn new(cfg: LlamaConfig, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
         cfg.validate()?;
-        let mut rng = Rng::from_words(&[seed, 0x4c4c414d41]);
-        let mut params: Vec<Param> = Vec::new();
-        let mut lora_groups = Vec::new();
-        let push = |params: &mut Vec<Param>, name: String, t: Tensor| -> Result<usize> {
-            params.push(Param::new(name, Var::from_tensor(&t)?));
-            Ok(params.len() - 1)
+        let model_config = cfg.model_config();
+        let adapter_config = cfg.adapter_config()?;
+        let adapted = |t: Target| {
+            adapter_config
+                .as_ref()
+                .is_some_and(|_| cfg.lora_targets.iter().any(|n| n == t.name()))
         };
+        // Drawn in the order of the checkpoint, each projection's weight followed by its
+        // `lora_A` when it is adapted.
+        let mut rng = Rng::from_words(&[seed, 0x4c4c414d41]);
         let std = 0.02;
         let out_std = std / (2.0 * cfg.n_layers as f64).sqrt();
-        let embed = push(
-            &mut params,
-            "model.embed_tokens.weight".into(),
+        let ones = Tensor::ones(cfg.dim, dtype, device)?;
+        let mut tensors = BTreeMap::new();
+        let mut lora_a = BTreeMap::new();
+        tensors.insert(
+            "model.embed_tokens.weight".to_string(),
             randn(&mut rng, &[cfg.vocab_size, cfg.dim], std, dtype, device)?,
-        )?;
-        let mut blocks = Vec::new();
-        for l in 0..cfg.n_layers {
-            let prefix = format!("model.layers.{l}");
-            let ones = Tensor::ones(cfg.dim, dtype, device)?;
-            let attn_norm = push(
-                &mut params,
-                format!("{prefix}.input_layernorm.weight"),
+        );
+        for layer in 0..cfg.n_layers {
+            let prefix = format!("model.layers.{layer}");
+            tensors.insert(format!("{prefix}.input_layernorm.weight"), ones.clone());
+            tensors.insert(
+                format!("{prefix}.post_attention_layernorm.weight"),
                 ones.clone(),
-            )?;
-            let mut proj = |params: &mut Vec<Param>,
-                            lora_groups: &mut Vec<usize>,
-                            module: &str,
-                            name: &str,
-                            out: usize,
-                            inp: usize,
-                            s: f64|
-             -> Result<Proj> {
-                let w = push(
-                    params,
-                    format!("{prefix}.{module}.{name}.weight"),
-                    randn(&mut rng, &[out, inp], s, dtype, device)?,
-                )?;
-                let lora = if cfg.lora_rank > 0 && cfg.lora_targets.iter().any(|t| t == name) {
-                    let a = push(
-                        params,
-                        format!("base_model.model.{prefix}.{module}.{name}.lora_A.weight"),
+            );
+            for t in Target::ALL {
+                let (fan_in, fan_out) = t.in_out(&model_config);
+                let s = if matches!(t, Target::O | Target::Down) {
+                    out_std
+                } else {
+                    std
+                };
+                let path = t.module_path(layer);
+                tensors.insert(
+                    format!("{path}.weight"),
+                    randn(&mut rng, &[fan_out, fan_in], s, dtype, device)?,
+                );
+                if adapted(t) {
+                    lora_a.insert(
+                        format!("base_model.model.{path}.lora_A.weight"),
                         randn(
                             &mut rng,
-                            &[cfg.lora_rank, inp],
-                            (1.0 / inp as f64).sqrt(),
+                            &[cfg.lora_rank, fan_in],
+                            (1.0 / fan_in as f64).sqrt(),
                             dtype,
                             device,
                         )?,
-                    )?;
-                    let b = push(
-                        params,
-                        format!("base_model.model.{prefix}.{module}.{name}.lora_B.weight"),
-                        Tensor::zeros((out, cfg.lora_rank), dtype, device)?,
-                    )?;
-                    lora_groups.push(a);
-                    lora_groups.push(b);
-                    Some(Lora { a, b })
-                } else {
-                    None
-                };
-                Ok(Proj { w, lora })
-            };
-            let d = cfg.dim;
-            let h = cfg.hidden_dim;
-            let q = proj(
-                &mut params,
-                &mut lora_groups,
-                "self_attn",
-                "q_proj",
-                d,
-                d,
-                std,
-            )?;
-            let k = proj(
-                &mut params,
-                &mut lora_groups,
-                "self_attn",
-                "k_proj",
-                d,
-                d,
-                std,
-            )?;
-            let v = proj(
-                &mut params,
-                &mut lora_groups,
-                "self_attn",
-                "v_proj",
-                d,
-                d,
-                std,
-            )?;
-            let o = proj(
-                &mut params,
-                &mut lora_groups,
-                "self_attn",
-                "o_proj",
-                d,
-                d,
-                out_std,
-            )?;
-            let ffn_norm = push(
-                &mut params,
-                format!("{prefix}.post_attention_layernorm.weight"),
-                ones,
-            )?;
-            let gate = proj(&mut params, &mut lora_groups, "mlp", "gate_proj", h, d, std)?;
-            let up = proj(&mut params, &mut lora_groups, "mlp", "up_proj", h, d, std)?;
-            let down = proj(
-                &mut params,
-                &mut lora_groups,
-                "mlp",
-                "down_proj",
-                d,
-                h,
-                out_std,
-            )?;
-            blocks.push(Block {
-                attn_norm,
-                q,
-                k,
-                v,
-                o,
-                ffn_norm,
-                gate,
-                up,
-                down,
-            });
+                    );
+                }
+            }
         }
-        let norm = push(
-            &mut params,
-            "model.norm.weight".into(),
-            Tensor::ones(cfg.dim, dtype, device)?,
-        )?;
-        let lm_head = push(
-            &mut params,
-            "lm_head.weight".into(),
+        tensors.insert("model.norm.weight".to_string(), ones);
+        tensors.insert(
+            "lm_head.weight".to_string(),
             randn(&mut rng, &[cfg.vocab_size, cfg.dim], std, dtype, device)?,
-        )?;
-        let (cos, sin) = ops::rope_tables(
-            cfg.max_seq_len,
-            cfg.head_dim(),
-            cfg.rope_theta,
-            dtype,
-            device,
-        )?;
+        );
+        let base = ModelVars::from_tensors(model_config.clone(), tensors, dtype, device)?;
+        let adapter = match adapter_config {
+            None => None,
+            Some(config) => {
+                // PEFT's layout and zero `lora_B`; `lora_A` from the draws above.
+                let adapter = AdapterVars::init(config, &model_config, seed, dtype, device)?;
+                for (name, var) in adapter.vars() {
+                    if name.ends_with("lora_A.weight") {
+                        let a = lora_a.remove(&name).ok_or_else(|| {
+                            AttributionError::invalid(format!("no initial value for {name}"))
+                        })?;
+                        var.set(&a)?;
+                    }
+                }
+                if let Some(name) = lora_a.keys().next() {
+                    return Err(AttributionError::invalid(format!(
+                        "the adapter has no factor {name}"
+                    )));
+                }
+                Some(adapter)
+            }
+        };
+        let mut params: Vec<Param> = base
+            .vars()
+            .iter()
+            .map(|(name, var)| Param::new(name.clone(), var.clone()))
+            .collect();
+        let n_base = params.len();
+        if let Some(a) = &adapter {
+            params.extend(
+                a.vars()
+                    .into_iter()
+                    .map(|(name, var)| Param::new(name, var)),
+            );
+        }
+        let lora_groups = (n_base..params.len()).collect();
         Ok(Self {
             cfg,
+            base,
+            adapter,
             params,
-            embed,
-            blocks,
-            norm,
-            lm_head,
             lora_groups,
             base_frozen: false,
-            cos,
-            sin,
         })
     }
 
     /// The configuration.
     pub const fn config(&self) -> &LlamaConfig {
         &self.cfg
+    }
+
+    /// The base weights as `ol-inference` training variables.
+    pub const fn model_vars(&self) -> &ModelVars {
+        &self.base
+    }
+
+    /// The adapters as `ol-inference` training variables (`None` without LoRA).
+    pub const fn adapter_vars(&self) -> Option<&AdapterVars> {
+        self.adapter.as_ref()
     }
 
     /// Makes the base weights constants: only LoRA adapters get gradients (and are trained).
@@ -378,20 +342,18 @@ impl TinyLlama {
         }
     }
 
-    /// The base parameter groups (everything but the adapters).
+    fn n_base(&self) -> usize {
+        self.base.vars().len()
+    }
+
+    /// The base parameter groups (everything but the adapters), in checkpoint order.
     pub fn base_params(&self) -> Vec<Param> {
-        (0..self.params.len())
-            .filter(|i| !self.lora_groups.contains(i))
-            .map(|i| self.params[i].clone())
-            .collect()
+        self.params[..self.n_base()].to_vec()
     }
 
     /// The adapter parameter groups.
     pub fn adapter_params(&self) -> Vec<Param> {
-        self.lora_groups
-            .iter()
-            .map(|&i| self.params[i].clone())
-            .collect()
+        self.params[self.n_base()..].to_vec()
     }
 
     /// Saves the base weights (HF Llama names) as safetensors.
@@ -414,96 +376,67 @@ impl TinyLlama {
         super::load_params(&self.adapter_params(), path)
     }
 
-    fn t(&self, i: usize) -> Tensor {
-        let var = &self.params[i].var;
-        if self.base_frozen && !self.lora_groups.contains(&i) {
-            var.as_detached_tensor()
-        } else {
-            var.as_tensor().clone()
-        }
+    /// The `ol-inference` model and adapter over views of the variables. With `track`, a loss
+    /// computed on them differentiates the adapters, and the base unless it is frozen; without,
+    /// every weight is a constant.
+    fn views(&self, track: bool) -> Result<(LlamaModel, Option<LoraAdapter>)> {
+        let model = self.base.model(track && !self.base_frozen)?;
+        let adapter = self
+            .adapter
+            .as_ref()
+            .map(|a| a.adapter(track))
+            .transpose()?;
+        Ok((model, adapter))
     }
 
-    fn proj(&self, x: &Tensor, p: &Proj) -> Result<Tensor> {
-        let y = ops::linear(x, &self.t(p.w))?;
-        match &p.lora {
-            None => Ok(y),
-            Some(l) => {
-                let scale = self.cfg.lora_alpha / self.cfg.lora_rank as f64;
-                let delta = ops::linear(&ops::linear(x, &self.t(l.a))?, &self.t(l.b))?;
-                Ok((y + (delta * scale)?)?)
-            }
-        }
-    }
-
-    /// Logits of every position, `[b, t, vocab]`, for token ids `[b, t]`.
+    /// Logits of every position, `[b, t, vocab]`, for token ids `[b, t]` (each row its own
+    /// sequence), as constants.
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
-        if t > self.cfg.max_seq_len {
-            return Err(AttributionError::invalid(format!(
-                "sequence of {t} tokens exceeds max_seq_len {}",
-                self.cfg.max_seq_len
-            )));
-        }
-        let (nh, hd, dim) = (self.cfg.n_heads, self.cfg.head_dim(), self.cfg.dim);
-        let dtype = self.params[self.embed].var.dtype();
-        let device = self.device();
-        let mut x = self
-            .t(self.embed)
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, t, dim))?;
-        let mask = ops::causal_mask(t, dtype, &device)?;
-        let scale = 1.0 / (hd as f64).sqrt();
-        for blk in &self.blocks {
-            let h = ops::rms_norm(&x, &self.t(blk.attn_norm), self.cfg.norm_eps)?;
-            let heads = |y: Tensor| -> Result<Tensor> {
-                Ok(y.reshape((b, t, nh, hd))?.transpose(1, 2)?.contiguous()?)
-            };
-            let q = heads(self.proj(&h, &blk.q)?)?;
-            let k = heads(self.proj(&h, &blk.k)?)?;
-            let v = heads(self.proj(&h, &blk.v)?)?;
-            let q = ops::rope(&q, &self.cos, &self.sin)?;
-            let k = ops::rope(&k, &self.cos, &self.sin)?;
-            let att = (q.matmul(&k.t()?.contiguous()?)? * scale)?.broadcast_add(&mask)?;
-            let att = ops::softmax_last(&att)?;
-            let out = att
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((b, t, dim))?;
-            x = (x + self.proj(&out, &blk.o)?)?;
-            let h = ops::rms_norm(&x, &self.t(blk.ffn_norm), self.cfg.norm_eps)?;
-            let gated = (self.proj(&h, &blk.gate)?.silu()? * self.proj(&h, &blk.up)?)?;
-            x = (x + self.proj(&gated, &blk.down)?)?;
-        }
-        let x = ops::rms_norm(&x, &self.t(self.norm), self.cfg.norm_eps)?;
-        Ok(ops::linear(&x, &self.t(self.lm_head))?)
+        let rows = ids.to_vec2::<u32>()?;
+        let (model, adapter) = self.views(false)?;
+        let mut caches = vec![KvCache::new(); b];
+        let mut inputs: Vec<SeqInput<'_>> = rows
+            .iter()
+            .zip(caches.iter_mut())
+            .map(|(tokens, cache)| SeqInput {
+                tokens,
+                cache,
+                adapter: adapter.as_ref(),
+            })
+            .collect();
+        let logits = model.forward(&mut inputs, &CpuLoraKernel, Logits::All)?;
+        Ok(logits.reshape((b, t, self.cfg.vocab_size))?)
     }
 
-    /// Per-position next-token negative log-likelihoods `[b, t − 1]`.
-    pub fn token_nll(&self, ids: &Tensor) -> Result<Tensor> {
-        let (b, t) = ids.dims2()?;
-        let logits = self.forward(ids)?.narrow(1, 0, t - 1)?;
-        let targets = ids.narrow(1, 1, t - 1)?.contiguous()?;
-        let v = self.cfg.vocab_size;
-        let nll = ops::nll_rows(&logits.reshape((b * (t - 1), v))?, &targets.flatten_all()?)?;
-        Ok(nll.reshape((b, t - 1))?)
+    /// The next-token negative log-likelihood of every prediction of `batch`, sequence after
+    /// sequence (`Σ (len − 1)` entries), differentiable as [`DiffModel::loss`] is.
+    pub fn token_nll(&self, batch: &TokenBatch) -> Result<Tensor> {
+        let (model, adapter) = self.views(true)?;
+        Ok(token_nll(&model, &batch.slices(), adapter.as_ref())?)
     }
 
-    /// Greedy continuation of `prompt` by `max_new` tokens (recomputes the whole prefix at every
-    /// step: the model is tiny, and this keeps one code path for training and generation).
+    /// Greedy continuation of `prompt` by up to `max_new` tokens, stopping at `max_seq_len`
+    /// (`ol-inference`'s forward pass, one prefill then one step per token on a KV cache).
     pub fn generate_greedy(&self, prompt: &[u32], max_new: usize) -> Result<Vec<u32>> {
+        let (model, adapter) = self.views(false)?;
         let mut tokens = prompt.to_vec();
-        let device = self.device();
+        let mut cache = KvCache::new();
         for _ in 0..max_new {
             if tokens.len() >= self.cfg.max_seq_len {
                 break;
             }
-            let ids = Tensor::from_slice(&tokens, (1, tokens.len()), &device)?;
-            let logits = self
-                .forward(&ids)?
-                .narrow(1, tokens.len() - 1, 1)?
-                .flatten_all()?;
-            let next = logits.argmax(D::Minus1)?.to_scalar::<u32>()?;
+            let fresh = &tokens[cache.len()..];
+            let mut inputs = [SeqInput {
+                tokens: fresh,
+                cache: &mut cache,
+                adapter: adapter.as_ref(),
+            }];
+            let logits = model.forward(&mut inputs, &CpuLoraKernel, Logits::Last)?;
+            let next = logits
+                .flatten_all()?
+                .argmax(D::Minus1)?
+                .to_scalar::<u32>()?;
             tokens.push(next);
         }
         Ok(tokens)
@@ -525,11 +458,9 @@ impl DiffModel for TinyLlama {
         }
     }
 
-    /// Mean next-token NLL over the counted positions.
+    /// Mean next-token NLL over every prediction of the batch (`ol-inference`'s [`mean_nll`]).
     fn loss(&self, batch: &TokenBatch) -> Result<Tensor> {
-        let nll = self.token_nll(&batch.ids)?;
-        let total = (nll * &batch.weights)?.sum_all()?;
-        let count = batch.weights.sum_all()?;
-        Ok(total.broadcast_div(&count)?)
+        let (model, adapter) = self.views(true)?;
+        Ok(mean_nll(&model, &batch.slices(), adapter.as_ref())?)
     }
 }

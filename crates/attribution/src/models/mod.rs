@@ -1,8 +1,11 @@
 //! Differentiable models on candle.
 //!
-//! Every model here is written with candle ops that have a backward pass (no fused softmax,
-//! RMS norm or rotary kernels, which cut the graph silently in candle 0.11); the finite-difference
-//! test in [`crate::gradcheck`] checks every parameter group of every model.
+//! The language model ([`llama`]) is `ol-inference`'s Llama-family implementation, the one the
+//! workspace serves, seen through its training variables: attribution differentiates the same
+//! forward pass that answers inference requests. The tabular models ([`logreg`], [`mlp`]) are
+//! written here ([`ops`]). Every op on a gradient path has a backward pass (no candle fused
+//! softmax, RMS norm or rotary kernel, which cut the graph silently in candle 0.11); the
+//! finite-difference test in [`crate::gradcheck`] checks every parameter group of every model.
 //!
 //! A model is a list of named parameter groups ([`Param`], each a candle [`Var`]) and a loss.
 //! Attribution works per parameter group ("layer" in DataInf's per-layer closed form).

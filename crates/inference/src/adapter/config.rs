@@ -282,17 +282,73 @@ impl AdapterConfig {
     }
 
     /// The rank and scale of the adapter on block `layer`'s projection `t`, or `None` when the
-    /// configuration does not target it.
+    /// configuration does not target it. Compiles the patterns on every call: to plan many
+    /// modules, take a [`ModulePlanner`] once.
     pub fn module_plan(
         &self,
         base: &ModelConfig,
         layer: usize,
         t: Target,
     ) -> Result<Option<(usize, f64)>> {
+        self.planner()?.plan(base, layer, t)
+    }
+
+    /// The configuration with its patterns compiled, to plan every module of a base model.
+    pub fn planner(&self) -> Result<ModulePlanner<'_>> {
+        let target = match &self.target_modules {
+            TargetModules::Regex(re) => Some(Regex::new(&format!("^(?:{re})$")).map_err(|e| {
+                InferenceError::config(FILE, "target_modules", format!("invalid pattern: {e}"))
+            })?),
+            _ => None,
+        };
+        let suffix = |patterns: Vec<&str>, field: &str| -> Result<Vec<Regex>> {
+            patterns
+                .into_iter()
+                .map(|pat| {
+                    Regex::new(&format!("(?:^|\\.)(?:{pat})$")).map_err(|e| {
+                        InferenceError::config(FILE, field, format!("invalid pattern `{pat}`: {e}"))
+                    })
+                })
+                .collect()
+        };
+        Ok(ModulePlanner {
+            config: self,
+            target,
+            ranks: suffix(
+                self.rank_pattern.iter().map(|(p, _)| p.as_str()).collect(),
+                "rank_pattern",
+            )?,
+            alphas: suffix(
+                self.alpha_pattern.iter().map(|(p, _)| p.as_str()).collect(),
+                "alpha_pattern",
+            )?,
+        })
+    }
+}
+
+/// An [`AdapterConfig`] with its `target_modules` regular expression and its rank and alpha
+/// patterns compiled once (a base model has hundreds of modules to plan).
+#[derive(Debug)]
+pub struct ModulePlanner<'a> {
+    config: &'a AdapterConfig,
+    target: Option<Regex>,
+    ranks: Vec<Regex>,
+    alphas: Vec<Regex>,
+}
+
+impl ModulePlanner<'_> {
+    /// See [`AdapterConfig::module_plan`].
+    pub fn plan(
+        &self,
+        base: &ModelConfig,
+        layer: usize,
+        t: Target,
+    ) -> Result<Option<(usize, f64)>> {
+        let c = self.config;
         if layer >= base.num_hidden_layers {
             return Ok(None);
         }
-        let in_layers = self
+        let in_layers = c
             .layers_to_transform
             .as_ref()
             .is_none_or(|layers| layers.is_empty() || layers.contains(&layer));
@@ -301,30 +357,22 @@ impl AdapterConfig {
         // matches of a list, while a full module name in the list selects its module whatever
         // the layer. (PEFT refuses `layers_to_transform` with a string `target_modules`, so
         // from_json does too; a configuration built in code gets the plain filter.)
-        let targeted = match &self.target_modules {
+        let targeted = match &c.target_modules {
             TargetModules::AllLinear => in_layers,
             TargetModules::List(names) if names.contains(&key) => true,
             TargetModules::List(names) => {
                 in_layers && names.iter().any(|n| key.ends_with(&format!(".{n}")))
             }
-            TargetModules::Regex(re) => {
-                in_layers
-                    && Regex::new(&format!("^(?:{re})$"))
-                        .map_err(|e| {
-                            InferenceError::config(
-                                FILE,
-                                "target_modules",
-                                format!("invalid pattern: {e}"),
-                            )
-                        })?
-                        .is_match(&key)
+            TargetModules::Regex(_) => {
+                in_layers && self.target.as_ref().is_some_and(|re| re.is_match(&key))
             }
         };
         if !targeted {
             return Ok(None);
         }
-        let r = pick(&self.rank_pattern, &key, "rank_pattern")?.unwrap_or(self.r);
-        let alpha = pick(&self.alpha_pattern, &key, "alpha_pattern")?.unwrap_or(self.lora_alpha);
+        let r = pick(&c.rank_pattern, &self.ranks, &key, "rank_pattern")?.unwrap_or(c.r);
+        let alpha =
+            pick(&c.alpha_pattern, &self.alphas, &key, "alpha_pattern")?.unwrap_or(c.lora_alpha);
         if r == 0 {
             return Err(InferenceError::config(
                 FILE,
@@ -332,7 +380,7 @@ impl AdapterConfig {
                 format!("rank 0 for {key}"),
             ));
         }
-        let scale = if self.use_rslora {
+        let scale = if c.use_rslora {
             alpha / (r as f64).sqrt()
         } else {
             alpha / r as f64
@@ -345,18 +393,16 @@ fn compile(pattern: &str, f: &Fields<'_>, field: &str) -> Result<Regex> {
     Regex::new(pattern).map_err(|e| f.err(field, format!("invalid pattern: {e}")))
 }
 
-/// The value of the pattern keys matching `key`: `None` if none does, an error if several
-/// disagree.
+/// The value of the pattern keys matching `key` (`compiled` holds their expressions, in the
+/// same order): `None` if none does, an error if several disagree.
 fn pick<V: Copy + PartialEq + std::fmt::Debug>(
     patterns: &[(String, V)],
+    compiled: &[Regex],
     key: &str,
     field: &str,
 ) -> Result<Option<V>> {
     let mut found: Option<(&str, V)> = None;
-    for (pat, value) in patterns {
-        let re = Regex::new(&format!("(?:^|\\.)(?:{pat})$")).map_err(|e| {
-            InferenceError::config(FILE, field, format!("invalid pattern `{pat}`: {e}"))
-        })?;
+    for ((pat, value), re) in patterns.iter().zip(compiled) {
         if !re.is_match(key) {
             continue;
         }

@@ -11,7 +11,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use config::{AdapterConfig, TargetModules};
+pub use config::{AdapterConfig, ModulePlanner, TargetModules};
 
 use crate::{
     InferenceError, Result,
@@ -106,9 +106,10 @@ impl LoraAdapter {
             found.entry((layer, target)).or_default()[which] = Some(t);
         }
         let mut factors = vec![None; base.num_hidden_layers * 7];
+        let planner = config.planner()?;
         for layer in 0..base.num_hidden_layers {
             for target in Target::ALL {
-                let plan = config.module_plan(base, layer, target)?;
+                let plan = planner.plan(base, layer, target)?;
                 let pair = found.remove(&(layer, target));
                 let module = target.module_path(layer);
                 let (r, scale, [a, b]) = match (plan, pair) {
@@ -136,6 +137,17 @@ impl LoraAdapter {
                 });
             }
         }
+        drop(planner);
+        Self::from_factors(config, base, factors)
+    }
+
+    /// An adapter over factors already checked against `base` (indexed by
+    /// `layer * 7 + target`); the training path builds its views of the variables this way.
+    pub(crate) fn from_factors(
+        config: AdapterConfig,
+        base: &ModelConfig,
+        factors: Vec<Option<LoraFactors>>,
+    ) -> Result<Self> {
         if factors.iter().all(Option::is_none) {
             return Err(InferenceError::AdapterMismatch(
                 "the adapter targets no module of the base model".into(),
@@ -158,9 +170,10 @@ impl LoraAdapter {
     ) -> Result<Self> {
         let mut rng = Rng::new(seed);
         let mut tensors = BTreeMap::new();
+        let planner = config.planner()?;
         for layer in 0..base.num_hidden_layers {
             for target in Target::ALL {
-                let Some((r, _)) = config.module_plan(base, layer, target)? else {
+                let Some((r, _)) = planner.plan(base, layer, target)? else {
                     continue;
                 };
                 let (fan_in, fan_out) = target.in_out(base);
@@ -176,6 +189,7 @@ impl LoraAdapter {
                 }
             }
         }
+        drop(planner);
         Self::from_tensors(config, tensors, base)
     }
 
@@ -242,7 +256,7 @@ impl LoraAdapter {
 }
 
 /// PEFT's name of factor `which` (0: A, 1: B) of block `layer`'s projection `target`.
-fn tensor_name(layer: usize, target: Target, which: usize) -> String {
+pub(crate) fn tensor_name(layer: usize, target: Target, which: usize) -> String {
     let ab = if which == 0 { "A" } else { "B" };
     format!(
         "{PEFT_PREFIX}{}.lora_{ab}.weight",

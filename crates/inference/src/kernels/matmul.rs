@@ -15,7 +15,7 @@
 //! vector registers, lane-wise, so no reassociation) and from splitting the columns, never `K`,
 //! across rayon threads.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor, bail};
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor, bail};
 use rayon::prelude::*;
 
 /// Rows of `A` per micro-kernel call.
@@ -29,9 +29,12 @@ const TILE_N: usize = 64;
 /// `a · b` for F32 tensors `[m, k] · [k, n]` or batched `[bs, m, k] · [bs, k, n]`, with the
 /// fixed per-element reduction order described in the module documentation. Differentiable:
 /// the backward pass uses the same kernel.
+///
+/// Only F32 on the CPU takes the fixed-order kernel. Other devices go to candle (their batch
+/// invariance is a property of their own kernels), and so does F64, which only the gradient
+/// checks of the training path use, where exactness matters and batch invariance does not.
 pub fn matmul(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    if !a.device().is_cpu() {
-        // The seam for accelerators: their batch invariance is a property of their own kernels.
+    if !a.device().is_cpu() || (a.dtype() == DType::F64 && b.dtype() == DType::F64) {
         return a.matmul(b);
     }
     let a = a.contiguous()?;

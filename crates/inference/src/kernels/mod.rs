@@ -24,9 +24,10 @@ pub use matmul::matmul;
 use candle_core::{CpuStorage, CustomOp1, D, Layout, Shape, Tensor, bail};
 
 /// Sums the last dimension of an F32 tensor, keeping it as a dimension of size 1, in index
-/// order from `+0.0` (on the CPU; other devices use candle's reduction).
+/// order from `+0.0` (F32 on the CPU; other devices and F64, as in [`matmul`], use candle's
+/// reduction).
 pub fn row_sum(x: &Tensor) -> candle_core::Result<Tensor> {
-    if !x.device().is_cpu() {
+    if !x.device().is_cpu() || x.dtype() == candle_core::DType::F64 {
         return x.sum_keepdim(D::Minus1);
     }
     x.contiguous()?.apply_op1(RowSum)

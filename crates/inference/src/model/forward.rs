@@ -63,7 +63,8 @@ pub enum Logits {
 }
 
 impl LlamaModel {
-    /// Runs one step over `seqs` and returns F32 logits.
+    /// Runs one step over `seqs` and returns logits in the model's dtype (F32 unless the model is
+    /// an F64 view made for gradient checks by [`crate::train`]).
     pub fn forward(
         &self,
         seqs: &mut [SeqInput<'_>],
@@ -104,13 +105,14 @@ impl LlamaModel {
             positions.extend(start..end);
         }
         if seqs.is_empty() {
-            return Ok(Tensor::zeros((0, c.vocab_size), DType::F32, dev)?);
+            return Ok(Tensor::zeros((0, c.vocab_size), self.embed.dtype(), dev)?);
         }
         let total = all_tokens.len();
         let groups = adapter_groups(seqs);
         let ids = Tensor::from_vec(all_tokens, total, dev)?;
         let mut x = self.embed.index_select(&ids, 0)?;
         let (cos, sin) = self.rope.tables(&positions, dev)?;
+        let (cos, sin) = (in_dtype(cos, x.dtype())?, in_dtype(sin, x.dtype())?);
         let (hd, nq, nkv) = (c.head_dim, c.num_attention_heads, c.num_key_value_heads);
 
         for (layer, block) in self.blocks().iter().enumerate() {
@@ -227,7 +229,7 @@ impl LlamaModel {
             .reshape((nkv, group * t, hd))?;
         let scores = (matmul(&q, &k_all.transpose(1, 2)?)? * (1.0 / (hd as f64).sqrt()))?;
         let scores = match mask(t, past, group, c.sliding_window, q.device())? {
-            Some(m) => scores.broadcast_add(&m)?,
+            Some(m) => scores.broadcast_add(&in_dtype(m, scores.dtype())?)?,
             None => scores,
         };
         let probs = softmax_last(&scores)?;
@@ -237,6 +239,15 @@ impl LlamaModel {
             .transpose(0, 1)?
             .contiguous()?
             .reshape((t, nq * hd))
+    }
+}
+
+/// `t` in `dtype` (the tables and masks are built in F32; only an F64 view converts them).
+fn in_dtype(t: Tensor, dtype: DType) -> candle_core::Result<Tensor> {
+    if t.dtype() == dtype {
+        Ok(t)
+    } else {
+        t.to_dtype(dtype)
     }
 }
 

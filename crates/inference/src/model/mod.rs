@@ -8,7 +8,7 @@
 
 mod forward;
 mod load;
-mod names;
+pub(crate) mod names;
 mod rope;
 mod save;
 #[cfg(test)]
@@ -77,7 +77,7 @@ impl LlamaModel {
             .map(|(n, t)| (n.clone(), t.dims().to_vec()))
             .collect();
         names::check_tensors(&config, &shapes)?;
-        let mut take = |name: &str| -> Result<Tensor> {
+        let take = |name: &str| -> Result<Tensor> {
             let t = tensors
                 .remove(name)
                 .ok_or_else(|| InferenceError::MissingTensor {
@@ -86,6 +86,19 @@ impl LlamaModel {
                 })?;
             Ok(t.to_dtype(DType::F32)?.to_device(device)?)
         };
+        Self::assemble(config, take, |w| Ok(w.t()?.contiguous()?), device)
+    }
+
+    /// A model over tensors that are already checked, in the Hugging Face layout, taken by name
+    /// from `take`; `transpose` turns a `[out, in]` weight into the stored `[in, out]` (a
+    /// contiguous copy for serving, a view for [`crate::train`], so gradients reach the
+    /// variables and later updates of them are seen).
+    pub(crate) fn assemble(
+        config: ModelConfig,
+        mut take: impl FnMut(&str) -> Result<Tensor>,
+        transpose: impl Fn(&Tensor) -> Result<Tensor>,
+        device: &Device,
+    ) -> Result<Self> {
         let embed = take(names::EMBED)?;
         let mut blocks = Vec::with_capacity(config.num_hidden_layers);
         for layer in 0..config.num_hidden_layers {
@@ -94,7 +107,7 @@ impl LlamaModel {
             let mut proj = Vec::with_capacity(7);
             for t in Target::ALL {
                 let path = t.module_path(layer);
-                let w_t = take(&format!("{path}.weight"))?.t()?.contiguous()?;
+                let w_t = transpose(&take(&format!("{path}.weight"))?)?;
                 let bias = if t.has_bias(&config) {
                     Some(take(&format!("{path}.bias"))?)
                 } else {
@@ -113,9 +126,9 @@ impl LlamaModel {
         }
         let norm = take(names::FINAL_NORM)?;
         let lm_head_t = if config.tie_word_embeddings {
-            embed.t()?.contiguous()?
+            transpose(&embed)?
         } else {
-            take(names::LM_HEAD)?.t()?.contiguous()?
+            transpose(&take(names::LM_HEAD)?)?
         };
         Ok(Self {
             rope: rope::Rope::new(&config),

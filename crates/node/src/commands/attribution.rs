@@ -233,7 +233,8 @@ pub struct BenchCommand {
     pub workdir: Option<PathBuf>,
 }
 
-fn parse_datanet(s: &str) -> eyre::Result<B256> {
+/// A Datanet id from the command line: a 0x-prefixed 32-byte id, or a name hashed with keccak256.
+pub(crate) fn parse_datanet(s: &str) -> eyre::Result<B256> {
     if let Some(hex) = s.strip_prefix("0x") {
         return hex
             .parse::<B256>()

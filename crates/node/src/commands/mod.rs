@@ -4,6 +4,7 @@ pub mod attribution;
 pub mod da;
 pub mod db;
 mod dev_suite;
+pub mod factory;
 pub mod genesis;
 pub mod init;
 pub mod l1;
