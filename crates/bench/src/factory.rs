@@ -206,8 +206,24 @@ impl BenchFactoryCommand {
         let predicted = (refs.len() * (seq_len - 1)) as f64;
         let dir = tempfile::tempdir()?;
         let mut rows = Vec::new();
-        let mut configs: Vec<Option<usize>> =
-            self.ranks.iter().map(|&r| Some(r as usize)).collect();
+        // A rank above a projection's width is refused by the factory (as an input error), so
+        // ranks the model is too narrow for are skipped and said so.
+        let narrowest = ol_inference::Target::ALL
+            .iter()
+            .map(|t| {
+                let (i, o) = t.in_out(c);
+                i.min(o)
+            })
+            .min()
+            .unwrap_or(0);
+        let mut configs: Vec<Option<usize>> = Vec::new();
+        for &r in &self.ranks {
+            if r as usize <= narrowest {
+                configs.push(Some(r as usize));
+            } else {
+                println!("{name}: rank {r} skipped (its narrowest projection is {narrowest} wide)");
+            }
+        }
         configs.push(None);
         for rank in configs {
             reset_peak_rss();

@@ -106,10 +106,20 @@ impl CustomOp2 for FixedOrderMatmul {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // Only the inputs a gradient can flow to: a frozen base weight (a plain tensor under
+        // a LoRA adapter being trained) would cost a full-size product for nothing.
         let rank = a.rank();
-        let ga = matmul(grad, &b.transpose(rank - 2, rank - 1)?)?;
-        let gb = matmul(&a.transpose(rank - 2, rank - 1)?, grad)?;
-        Ok((Some(ga), Some(gb)))
+        let ga = if a.track_op() {
+            Some(matmul(grad, &b.transpose(rank - 2, rank - 1)?)?)
+        } else {
+            None
+        };
+        let gb = if b.track_op() {
+            Some(matmul(&a.transpose(rank - 2, rank - 1)?, grad)?)
+        } else {
+            None
+        };
+        Ok((ga, gb))
     }
 }
 
