@@ -1,8 +1,9 @@
 //! Interop with the reference implementation: Hugging Face `transformers` + `peft` (PyPI, CPU,
 //! F32), run by `tests/scripts/peft_interop.py` in the Python of the test setup.
 //!
-//! - `ours_load_in_transformers_and_peft`: base models and adapters made and saved here load
-//!   with `AutoModelForCausalLM.from_pretrained` + `PeftModel.from_pretrained` and give the
+//! - `ours_load_in_transformers_and_peft`: base models and adapters made and saved here (random
+//!   ones, and one trained through the training view as the Model Factory trains and saves one)
+//!   load with `AutoModelForCausalLM.from_pretrained` + `PeftModel.from_pretrained` and give the
 //!   next-token logits we compute.
 //! - `transformers_and_peft_files_load_in_ours`: models and adapters created by transformers/peft
 //!   from random configurations and saved with `save_pretrained` load here with the logits the
@@ -14,13 +15,14 @@
 //! packages are required: without them these tests fail (`./scripts/setup.sh` installs them),
 //! they never skip.
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use ol_inference::{
     AdapterConfig, LlamaModel, LoraAdapter, ModelConfig, SaveOptions, StoreDtype,
     kernels::CpuLoraKernel,
     load_model_dir,
     model::{KvCache, Logits, SeqInput, byte_level_tokenizer},
     save_model_dir,
+    train::{AdapterVars, mean_nll},
 };
 use serde_json::{Value, json};
 use std::{
@@ -378,11 +380,45 @@ fn ours_load_in_transformers_and_peft() {
         }));
         mine.push(ours(&model, &adapter));
     }
+    let mut names: Vec<String> = cases().iter().map(|c| c.name.to_string()).collect();
+    // An adapter trained here (the training view's PEFT initialisation and a few gradient
+    // steps, saved as the Model Factory saves one), not only a random one.
+    let case = &cases()[0];
+    let (model_dir, _) = dirs(work.path(), case);
+    let base = load_model_dir(&model_dir, &Device::Cpu).unwrap().model;
+    let adapter_dir = work.path().join("trained-adapter");
+    let mut lora = AdapterConfig::from_json(case.lora.to_string().as_bytes()).unwrap();
+    lora.base_model_name_or_path = Some(model_dir.display().to_string());
+    let vars = AdapterVars::init(lora, base.config(), 5, DType::F32, &Device::Cpu).unwrap();
+    let texts = prompts();
+    let seqs: Vec<&[u32]> = texts
+        .iter()
+        .filter(|p| p.len() > 1)
+        .map(Vec::as_slice)
+        .collect();
+    for _ in 0..5 {
+        let loss = mean_nll(&base, &seqs, Some(&vars.adapter(true).unwrap())).unwrap();
+        let grads = loss.backward().unwrap();
+        for (_, v) in vars.vars() {
+            let g = grads.get(v.as_tensor()).unwrap();
+            v.set(&(v.as_tensor() - (g * 0.5).unwrap()).unwrap())
+                .unwrap();
+        }
+    }
+    let trained = vars.snapshot().unwrap();
+    trained.save_dir(&adapter_dir, StoreDtype::F32).unwrap();
+    jobs.push(json!({
+        "name": "trained", "mode": "load",
+        "model_dir": model_dir, "adapter_dir": adapter_dir,
+    }));
+    mine.push(ours(&base, &trained));
+    names.push("trained".into());
+
     let results = reference(work.path(), jobs);
-    let worst = cases()
+    let worst = names
         .iter()
         .zip(&mine)
-        .map(|(case, mine)| compare(case.name, mine, &results[case.name]))
+        .map(|(name, mine)| compare(name, mine, &results[name.as_str()]))
         .fold(0f32, f32::max);
     println!("ours -> transformers/peft: max abs diff {worst:e}");
 }
