@@ -46,10 +46,11 @@ async fn filter_counts_and_sizes_are_capped_with_clear_errors() -> Result<()> {
         "--rpc.max-filters-per-connection",
         "40",
     ];
-    let node = TestNode::start_with_args(args.map(String::from).to_vec()).await?;
-    // Each provider has its own HTTP client, so its own connection.
-    let first = ol_e2e::dev_provider(node.url())?;
-    let second = ol_e2e::dev_provider(node.url())?;
+    let node = TestNode::start_with_ws_and_args(args.map(String::from).to_vec()).await?;
+    // A WebSocket provider is one connection for its whole life; an HTTP client may open a new
+    // connection between two requests, which would start a new per-connection count.
+    let first = node.ws_provider().await?;
+    let second = node.ws_provider().await?;
 
     let (mine, (code, message)) = install_until_refused(&first, 40).await?;
     ensure!(code == -32005, "code {code}: {message}");
