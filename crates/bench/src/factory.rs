@@ -206,24 +206,8 @@ impl BenchFactoryCommand {
         let predicted = (refs.len() * (seq_len - 1)) as f64;
         let dir = tempfile::tempdir()?;
         let mut rows = Vec::new();
-        // A rank above a projection's width is refused by the factory (as an input error), so
-        // ranks the model is too narrow for are skipped and said so.
-        let narrowest = ol_inference::Target::ALL
-            .iter()
-            .map(|t| {
-                let (i, o) = t.in_out(c);
-                i.min(o)
-            })
-            .min()
-            .unwrap_or(0);
-        let mut configs: Vec<Option<usize>> = Vec::new();
-        for &r in &self.ranks {
-            if r as usize <= narrowest {
-                configs.push(Some(r as usize));
-            } else {
-                println!("{name}: rank {r} skipped (its narrowest projection is {narrowest} wide)");
-            }
-        }
+        let mut configs: Vec<Option<usize>> =
+            self.ranks.iter().map(|&r| Some(r as usize)).collect();
         configs.push(None);
         for rank in configs {
             reset_peak_rss();
@@ -244,16 +228,28 @@ impl BenchFactoryCommand {
                 ..TrainSpec::default()
             };
             let trainee = match &spec.lora {
-                Some(lora) => Trainee::Lora {
-                    base: model.clone(),
-                    adapter: AdapterVars::init(
+                Some(lora) => {
+                    let init = AdapterVars::init(
                         lora.adapter_config(None),
                         c,
                         1,
                         candle_core::DType::F32,
                         &Device::Cpu,
-                    )?,
-                },
+                    );
+                    match init {
+                        Ok(adapter) => Trainee::Lora {
+                            base: model.clone(),
+                            adapter,
+                        },
+                        // A rank above a projection's width: the factory refuses it, so
+                        // does the benchmark, and goes on with the other configurations.
+                        Err(e @ ol_inference::InferenceError::AdapterMismatch(_)) => {
+                            println!("{name}: skipped: {e}");
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 None => Trainee::Full(ModelVars::from_model(model)?),
             };
             let trained: usize = trainee.vars().iter().map(|(_, v)| v.elem_count()).sum();

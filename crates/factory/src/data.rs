@@ -58,6 +58,9 @@ pub struct Dataset {
     pub datapoints: Vec<Datapoint>,
     /// The text documents of the training split (for the suffix-array index).
     pub train_texts: Vec<TextDocument>,
+    /// The Merkle root of the data snapshot: an OpenZeppelin `StandardMerkleTree` over
+    /// `(datapoint, contributor, bytes)` leaves, the format the PoA precompile verifies.
+    pub root: B256,
 }
 
 /// Whether `datapoint` is held out at `fraction` under `seed`.
@@ -144,6 +147,7 @@ impl Dataset {
             heldout: Vec::new(),
             datapoints: Vec::new(),
             train_texts: Vec::new(),
+            root: B256::ZERO,
         };
         for ((d, tokens, sequences), s) in all.into_iter().zip(split) {
             out.datapoints.push(Datapoint {
@@ -165,35 +169,29 @@ impl Dataset {
                 Split::Heldout => out.heldout.push(doc),
             }
         }
+        out.root = snapshot_root(&out.datapoints);
         Ok(out)
     }
 
-    /// Every training sequence with the index of its document, in document order.
-    pub fn train_sequences(&self) -> Vec<(usize, &[u32])> {
-        self.train
-            .iter()
-            .enumerate()
-            .flat_map(|(i, d)| d.sequences.iter().map(move |s| (i, s.as_slice())))
-            .collect()
+    /// Every training sequence, in document order.
+    pub fn train_sequences(&self) -> Vec<&[u32]> {
+        sequences(&self.train)
     }
 
     /// The held-out sequences.
     pub fn heldout_sequences(&self) -> Vec<&[u32]> {
-        self.heldout
-            .iter()
-            .flat_map(|d| d.sequences.iter().map(Vec::as_slice))
-            .collect()
-    }
-
-    /// The Merkle root of the data snapshot: an OpenZeppelin `StandardMerkleTree` over
-    /// `(datapoint, contributor, bytes)` leaves, the format the PoA precompile verifies.
-    pub fn snapshot_root(&self) -> B256 {
-        snapshot_root(&self.datapoints)
+        sequences(&self.heldout)
     }
 }
 
-/// See [`Dataset::snapshot_root`].
-pub fn snapshot_root(datapoints: &[Datapoint]) -> B256 {
+fn sequences(docs: &[TokenDocument]) -> Vec<&[u32]> {
+    docs.iter()
+        .flat_map(|d| d.sequences.iter().map(Vec::as_slice))
+        .collect()
+}
+
+/// See [`Dataset::root`].
+fn snapshot_root(datapoints: &[Datapoint]) -> B256 {
     let leaves = datapoints
         .iter()
         .map(|d| EvidenceLeaf {

@@ -142,7 +142,7 @@ impl AdapterJob {
             &data.train,
             StoreOptions {
                 datanet: self.datanet,
-                snapshot: data.snapshot_root(),
+                snapshot: data.root,
                 projection_dim: self.projection_dim,
                 seed: self.spec.seed,
             },
@@ -335,19 +335,9 @@ impl Run<'_> {
         cancel: Option<&AtomicBool>,
         events: &mut dyn FnMut(JobEvent<'_>),
     ) -> Result<(TrainOutcome, Option<f64>)> {
-        let job = fingerprint(
-            self.spec,
-            self.identity,
-            self.data.snapshot_root(),
-            self.datanet,
-        )?;
+        let job = fingerprint(self.spec, self.identity, self.data.root, self.datanet)?;
         let checkpoints = Checkpoints::new(&self.partial.join("checkpoint"), job);
-        let seqs: Vec<&[u32]> = self
-            .data
-            .train_sequences()
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect();
+        let seqs = self.data.train_sequences();
         events(JobEvent::Stage("training"));
         let outcome = train(
             trainee,
@@ -402,7 +392,7 @@ fn build_index(
 fn snapshot(data: &Dataset, datanet: B256) -> DataSnapshot {
     DataSnapshot {
         datanet,
-        root: data.snapshot_root(),
+        root: data.root,
         datapoints: data.datapoints.clone(),
     }
 }

@@ -33,7 +33,7 @@ pub struct BaseRef {
 pub struct DataSnapshot {
     /// The Datanet id.
     pub datanet: B256,
-    /// Merkle root over the datapoints (see [`crate::Dataset::snapshot_root`]).
+    /// Merkle root over the datapoints (see [`crate::Dataset::root`]).
     pub root: B256,
     /// Every document, sorted by hash, with its contributor and split.
     pub datapoints: Vec<Datapoint>,

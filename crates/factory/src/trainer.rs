@@ -9,9 +9,8 @@ use crate::{AdamW, FactoryError, Result, TrainSpec, optim::learning_rate};
 use candle_core::{DType, Tensor, Var};
 use ol_inference::{
     LlamaModel, LoraAdapter, ModelConfig,
-    kernels::row_sum,
     sampling::Rng,
-    train::{AdapterVars, ModelVars, token_nll},
+    train::{AdapterVars, ModelVars, sum, token_nll},
 };
 use std::{
     collections::HashMap,
@@ -270,7 +269,7 @@ pub fn train(
         let mut loss = 0f64;
         for micro in step_seqs.chunks(spec.batch_size) {
             let nll = trainee.token_nll(micro, true)?;
-            let part = (row_sum(&nll.unsqueeze(0)?)?.squeeze(1)?.squeeze(0)? / tokens as f64)?;
+            let part = (sum(&nll)? / tokens as f64)?;
             loss += part.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             let g = part.backward()?;
             for ((_, var), acc) in vars.iter().zip(grads.iter_mut()) {

@@ -79,7 +79,13 @@ pub fn mean_nll(
 ) -> Result<Tensor> {
     let nll = token_nll(model, seqs, adapter)?;
     let n = nll.dim(0)? as f64;
-    Ok((row_sum(&nll.unsqueeze(0)?)?.squeeze(1)?.squeeze(0)? / n)?)
+    Ok((sum(&nll)? / n)?)
+}
+
+/// The sum of a vector (the losses of [`token_nll`]) as a scalar tensor, in index order, so a
+/// loss over several micro-batches adds up to the same bits at any thread count.
+pub fn sum(values: &Tensor) -> Result<Tensor> {
+    Ok(row_sum(&values.unsqueeze(0)?)?.squeeze(1)?.squeeze(0)?)
 }
 
 #[cfg(test)]

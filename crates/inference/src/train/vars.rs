@@ -184,32 +184,6 @@ impl AdapterVars {
         })
     }
 
-    /// Variables initialised with the factors of `adapter` (to continue training it).
-    pub fn from_adapter(adapter: &LoraAdapter, base: &ModelConfig, dtype: DType) -> Result<Self> {
-        check_dtype(dtype)?;
-        adapter.check_fits(base)?;
-        let mut modules = Vec::new();
-        for layer in 0..base.num_hidden_layers {
-            for target in Target::ALL {
-                let Some(f) = adapter.factors(layer, target) else {
-                    continue;
-                };
-                modules.push(Module {
-                    layer,
-                    target,
-                    scale: f.scale,
-                    a: Var::from_tensor(&f.a_t.t()?.to_dtype(dtype)?.contiguous()?)?,
-                    b: Var::from_tensor(&f.b_t.t()?.to_dtype(dtype)?.contiguous()?)?,
-                });
-            }
-        }
-        Ok(Self {
-            config: adapter.config().clone(),
-            base: base.clone(),
-            modules,
-        })
-    }
-
     /// The configuration.
     pub fn config(&self) -> &AdapterConfig {
         &self.config
