@@ -4,7 +4,7 @@
 
 use super::workload::{SignedTx, Workload};
 use eyre::{WrapErr, bail};
-use ol_sequencer::{Chain, Sequencer, SequencerConfig};
+use ol_chain::{Chain, Sequencer, SequencerConfig};
 use ol_txpool::{PoolConfig, TxPool};
 use std::{
     sync::Arc,

@@ -19,6 +19,10 @@ use alloy_primitives::{B128, Bytes};
 use clap::Args;
 use eyre::{WrapErr, bail, ensure, eyre};
 use ol_batcher::{BatcherConfig, read_block};
+use ol_chain::{
+    Chain, DevEpochs,
+    derivation::{BatchTransactions, recover_batch},
+};
 use ol_da::{DaClient, DaServer, DaServerConfig, DaStore, HttpDaClient, PutMode};
 use ol_rollup::{
     Batch, ChannelBuilder, CompressionAlgo,
@@ -27,10 +31,6 @@ use ol_rollup::{
         AddBlockError, ChannelAssembler, ChannelAssemblerConfig, MAX_RLP_BYTES_PER_CHANNEL_FJORD,
     },
     frame::{encode_batcher_payload, parse_batcher_payload},
-};
-use ol_sequencer::{
-    Chain, DevEpochs,
-    derivation::{BatchTransactions, recover_batch},
 };
 use serde::Serialize;
 use std::{path::PathBuf, sync::Arc, time::Instant};

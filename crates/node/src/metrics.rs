@@ -108,7 +108,7 @@ pub fn describe_inference() {
     );
 }
 
-/// Describes every metric the node records (names as recorded by `ol-sequencer`, `ol-txpool`
+/// Describes every metric the node records (names as recorded by `ol-chain`, `ol-txpool`
 /// and `ol-rpc`).
 pub fn describe() {
     describe_gauge!(

@@ -256,8 +256,8 @@ impl<C: L1Client> Proposer<C> {
 mod tests {
     use super::*;
     use alloy::sol_types::SolValue;
+    use ol_chain::{Chain, Sequencer, SequencerConfig};
     use ol_l1::test_utils::{MEMORY_L1_GENESIS_TIME, MemoryL1};
-    use ol_sequencer::{Chain, Sequencer, SequencerConfig};
     use ol_txpool::{PoolConfig, TxPool};
     use std::sync::Arc;
 

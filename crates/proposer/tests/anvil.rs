@@ -8,13 +8,13 @@ use alloy::{
     providers::Provider,
     sol_types::SolCall,
 };
+use ol_chain::{Chain, Sequencer, SequencerConfig};
 use ol_l1::{
     BlockTag, GasQuery, HttpL1Client, L1Client, RollupDeployParams, anvil::Anvil,
     contracts::L2OutputOracle, deploy_rollup,
 };
 use ol_primitives::dev::{DEV_CHAIN_ID, dev_signer};
 use ol_proposer::{Proposer, ProposerConfig, ProposerError};
-use ol_sequencer::{Chain, Sequencer, SequencerConfig};
 use ol_storage::Storage;
 use ol_txpool::{PoolConfig, TxPool};
 use std::{sync::Arc, time::Duration};

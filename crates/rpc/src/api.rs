@@ -12,7 +12,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{B256, TxKind, U64};
 use alloy_rpc_types_eth::TransactionRequest;
 use jsonrpsee::core::RpcResult;
-use ol_sequencer::Chain;
+use ol_chain::Chain;
 use ol_storage::BlockBody;
 use ol_txpool::TxPool;
 use op_alloy_rpc_types::Transaction;

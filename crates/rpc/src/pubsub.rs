@@ -123,7 +123,7 @@ impl EthRpc {
     async fn stream_blocks(
         &self,
         sink: SubscriptionSink,
-        mut blocks: broadcast::Receiver<std::sync::Arc<ol_sequencer::NewBlock>>,
+        mut blocks: broadcast::Receiver<std::sync::Arc<ol_chain::NewBlock>>,
         filter: Option<Box<Filter>>,
     ) -> SubscriptionResult {
         loop {

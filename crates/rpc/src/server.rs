@@ -28,7 +28,7 @@ use jsonrpsee::{
         serve_with_graceful_shutdown, stop_channel, ws::is_upgrade_request,
     },
 };
-use ol_sequencer::Chain;
+use ol_chain::Chain;
 use ol_txpool::TxPool;
 use std::{
     future::Future,

@@ -26,7 +26,7 @@ pub struct LogArgs {
     /// -v      Debug
     /// -vv     Trace
     ///
-    /// The default level is info. `RUST_LOG` directives (e.g. `RUST_LOG=ol_sequencer=trace`)
+    /// The default level is info. `RUST_LOG` directives (e.g. `RUST_LOG=ol_chain=trace`)
     /// apply on top; a bare level in `RUST_LOG` replaces this one.
     #[arg(short = 'v', long = "verbosity", action = ArgAction::Count, global = true, verbatim_doc_comment)]
     pub verbosity: u8,

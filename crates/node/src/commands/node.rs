@@ -15,9 +15,9 @@ use crate::{
 };
 use clap::Args;
 use eyre::{WrapErr, bail, eyre};
+use ol_chain::{Chain, Sequencer, SequencerConfig};
 use ol_primitives::ChainSpec;
 use ol_rpc::TxSubmission;
-use ol_sequencer::{Chain, Sequencer, SequencerConfig};
 use ol_storage::Storage;
 use ol_txpool::TxPool;
 use std::{

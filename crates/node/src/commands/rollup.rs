@@ -5,10 +5,10 @@
 use crate::args::{DaPutMode, RollupArgs, signer};
 use eyre::{WrapErr, bail, eyre};
 use ol_batcher::Batcher;
+use ol_chain::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
 use ol_da::{DaServer, DaServerConfig, DaStore, HttpDaClient, PutMode};
 use ol_l1::{HttpL1Client, L1Client, L1Watcher, RetryConfig, WatcherConfig};
 use ol_proposer::{Proposer, ProposerConfig};
-use ol_sequencer::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
 use ol_txpool::TxPool;
 use std::{path::Path, sync::Arc};
 use tokio::{sync::watch, task::JoinSet};

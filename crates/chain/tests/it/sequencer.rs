@@ -3,12 +3,12 @@
 
 use crate::common::{GENESIS_TIME, PORTAL, RECIPIENT, deposit_log, dev_chain, encode, transfer};
 use alloy_primitives::{Address, U256};
+use ol_chain::{Chain, L1Epochs, Sequencer, SequencerConfig};
 use ol_l1::{
     L1View,
     test_utils::{MEMORY_L1_GENESIS_TIME, MemoryL1},
 };
 use ol_primitives::dev::dev_signer;
-use ol_sequencer::{Chain, L1Epochs, Sequencer, SequencerConfig};
 use ol_txpool::{PoolConfig, TxPool};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;

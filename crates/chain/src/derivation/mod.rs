@@ -16,7 +16,7 @@ mod batch_txs;
 
 pub use batch_txs::{BatchTransactions, InvalidBatchTx, recover_batch};
 
-use crate::{Chain, SequencerError};
+use crate::{Chain, ChainError};
 use alloy_consensus::{Header, Sealed};
 use alloy_eips::eip2718::Encodable2718;
 use ol_da::DaClient;
@@ -55,7 +55,7 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
         l1: L,
         da: D,
         view: watch::Receiver<L1View>,
-    ) -> Result<Self, SequencerError> {
+    ) -> Result<Self, ChainError> {
         let rollup = chain.spec().rollup.clone();
         let safe = chain
             .storage()
@@ -86,7 +86,7 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
 
     /// Derives until `shutdown` flips. Transient L1 and DA failures are retried; a derived block
     /// that contradicts the chain, or a storage failure, ends the loop with an error.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), SequencerError> {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), ChainError> {
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -147,7 +147,7 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
     }
 
     /// Finalizes the newest safe head whose L1 block is at or below L1's finalized block.
-    fn finalize(&mut self, finalized_l1: Option<L1BlockRef>) -> Result<(), SequencerError> {
+    fn finalize(&mut self, finalized_l1: Option<L1BlockRef>) -> Result<(), ChainError> {
         let Some(finalized_l1) = finalized_l1 else {
             return Ok(());
         };
@@ -201,7 +201,7 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
 
     /// Steps the safe head back to the newest one derived from still-canonical L1 blocks and
     /// restarts the pipeline there.
-    async fn reset(&mut self) -> Result<(), SequencerError> {
+    async fn reset(&mut self) -> Result<(), ChainError> {
         while let Some((l1, _)) = self.consumed.back().copied() {
             match self.canonical(&l1).await {
                 Some(true) => break,
@@ -251,15 +251,15 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
 }
 
 /// The derivation view of stored block `number`.
-pub fn l2_info(chain: &Chain, number: u64) -> Result<L2BlockInfo, SequencerError> {
+pub fn l2_info(chain: &Chain, number: u64) -> Result<L2BlockInfo, ChainError> {
     let header = chain
         .storage()
         .header_by_number(number)?
-        .ok_or(SequencerError::MissingBlock(number))?;
+        .ok_or(ChainError::MissingBlock(number))?;
     l2_info_of(chain, &header)
 }
 
-fn l2_info_of(chain: &Chain, header: &Sealed<Header>) -> Result<L2BlockInfo, SequencerError> {
+fn l2_info_of(chain: &Chain, header: &Sealed<Header>) -> Result<L2BlockInfo, ChainError> {
     let info = chain.l1_info_of(header)?;
     Ok(L2BlockInfo {
         number: header.number,
@@ -276,7 +276,7 @@ fn l2_info_of(chain: &Chain, header: &Sealed<Header>) -> Result<L2BlockInfo, Seq
 
 /// Makes `block` part of the safe chain: consolidates it with the stored block of that number,
 /// or executes it on the head. Returns its info and whether it had to become deposits-only.
-fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), SequencerError> {
+fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), ChainError> {
     let number = block.parent.number + 1;
     let derived_from = block.derived_from.id();
     if let Some(stored) = chain.storage().header_by_number(number)? {
@@ -291,7 +291,7 @@ fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), Seq
     }
     let head = chain.head();
     if head.number + 1 != number || head.hash() != block.parent.hash {
-        return Err(SequencerError::DerivationMismatch {
+        return Err(ChainError::DerivationMismatch {
             number,
             reason: format!(
                 "derived on parent {} but the head is block {} ({})",
@@ -367,10 +367,10 @@ fn consolidate(
     chain: &Chain,
     block: &DerivedBlock,
     stored: &Sealed<Header>,
-) -> Result<(), SequencerError> {
+) -> Result<(), ChainError> {
     let mismatch = |reason: String| {
         error!(number = stored.number, %reason, "a derived block contradicts the chain");
-        SequencerError::DerivationMismatch {
+        ChainError::DerivationMismatch {
             number: stored.number,
             reason,
         }
@@ -397,7 +397,7 @@ fn consolidate(
     let body = chain
         .storage()
         .body(stored.number)?
-        .ok_or(SequencerError::MissingBlock(stored.number))?;
+        .ok_or(ChainError::MissingBlock(stored.number))?;
     let expected = std::iter::once(OpTxEnvelope::Deposit(Sealed::new(
         attributes.l1_info.deposit_tx(),
     )))

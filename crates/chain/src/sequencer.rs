@@ -1,7 +1,7 @@
 //! The block production loop.
 
 use crate::{
-    Chain, SequencerError,
+    Chain, ChainError,
     epochs::{DevEpochs, EpochSource, NextBlock},
 };
 use ol_evm::{BestTransactions, SkipReason, next_block_base_fee};
@@ -36,7 +36,7 @@ impl Sequencer<DevEpochs> {
     }
 
     /// Builds the next block on the head now, commits it and announces it.
-    pub fn produce_block(&self) -> Result<(), SequencerError> {
+    pub fn produce_block(&self) -> Result<(), ChainError> {
         let parent = self.chain.head();
         let next = DevEpochs::next(
             &self.chain,
@@ -67,7 +67,7 @@ impl<E: EpochSource> Sequencer<E> {
     /// A block that cannot be built (no valid L1 origin yet, an execution failure) is logged and
     /// retried; storage errors end the loop, since a node that cannot write must not pretend to
     /// sequence.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), SequencerError> {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), ChainError> {
         let this = Arc::new(self);
         loop {
             let parent = this.chain.head();
@@ -101,9 +101,9 @@ impl<E: EpochSource> Sequencer<E> {
                 .and_then(|produced| produced);
             match produced {
                 Ok(()) => {}
-                Err(SequencerError::Storage(err)) => {
+                Err(ChainError::Storage(err)) => {
                     error!(%err, "storage failed; stopping the sequencer");
-                    return Err(SequencerError::Storage(err));
+                    return Err(ChainError::Storage(err));
                 }
                 Err(err) => {
                     error!(%err, "block production failed; retrying");
@@ -115,7 +115,7 @@ impl<E: EpochSource> Sequencer<E> {
 
     /// Builds the block `next` describes on the head, with pool transactions unless it must be
     /// empty, commits it and announces it.
-    fn produce(&self, next: NextBlock) -> Result<(), SequencerError> {
+    fn produce(&self, next: NextBlock) -> Result<(), ChainError> {
         let chain = &self.chain;
         let parent = chain.head();
         let base_fee = next_block_base_fee(parent.inner())?;

@@ -1,7 +1,7 @@
 //! Building a block on the head and committing it: the one path by which the chain grows, used
 //! by the sequencer (transactions from the pool) and by derivation (transactions from a batch).
 
-use crate::{Chain, NewBlock, SequencerError};
+use crate::{Chain, ChainError, NewBlock};
 use alloy_consensus::{Header, Sealable, Sealed};
 use alloy_primitives::Address;
 use ol_evm::{BestTransactions, BuiltBlock, PayloadAttributes};
@@ -47,7 +47,7 @@ impl Chain {
         parent: &Sealed<Header>,
         attributes: &PayloadAttributes,
         source: &mut dyn BestTransactions,
-    ) -> Result<CommittedBlock, SequencerError> {
+    ) -> Result<CommittedBlock, ChainError> {
         match self.build_and_commit_with(
             parent,
             attributes,
@@ -68,7 +68,7 @@ impl Chain {
         attributes: &PayloadAttributes,
         source: &mut dyn BestTransactions,
         accept: impl FnOnce(&BuiltBlock) -> bool,
-    ) -> Result<Option<CommittedBlock>, SequencerError> {
+    ) -> Result<Option<CommittedBlock>, ChainError> {
         let accept = |built: &BuiltBlock| if accept(built) { Ok(()) } else { Err(()) };
         Ok(self
             .build_and_commit_with(parent, attributes, source, accept, None)?
@@ -85,7 +85,7 @@ impl Chain {
         source: &mut dyn BestTransactions,
         decide: impl FnOnce(&BuiltBlock) -> Result<(), R>,
         derived_from: ol_primitives::L1BlockRef,
-    ) -> Result<Result<CommittedBlock, R>, SequencerError> {
+    ) -> Result<Result<CommittedBlock, R>, ChainError> {
         let safe = DerivedHead {
             l2_number: parent.number + 1,
             derived_from,
@@ -108,11 +108,11 @@ impl Chain {
         source: &mut dyn BestTransactions,
         decide: impl FnOnce(&BuiltBlock) -> Result<(), R>,
         safe: Option<DerivedHead>,
-    ) -> Result<Result<CommittedBlock, R>, SequencerError> {
+    ) -> Result<Result<CommittedBlock, R>, ChainError> {
         let _writer = self.writer.lock();
         let head = self.head();
         if head.hash() != parent.hash() {
-            return Err(SequencerError::NotHead {
+            return Err(ChainError::NotHead {
                 parent: parent.number,
                 head: head.number,
             });

@@ -1,4 +1,4 @@
-//! Integration tests of `ol-sequencer`: batch transaction recovery, committing blocks on the
+//! Integration tests of `ol-chain`: batch transaction recovery, committing blocks on the
 //! chain, the L1 epochs the sequencer follows, and the sequencer itself.
 
 mod batch_txs;

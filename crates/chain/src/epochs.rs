@@ -7,7 +7,7 @@
 //! origin while L1 is slow or unreachable, until the max sequencer drift forces it to stop (past
 //! the drift, blocks must be empty, and with no next L1 block known none can be built at all).
 
-use crate::{Chain, SequencerError};
+use crate::{Chain, ChainError};
 use alloy_consensus::{Header, Sealed};
 use ol_derive::{Epoch, load_epoch, payload_attributes};
 use ol_evm::PayloadAttributes;
@@ -37,7 +37,7 @@ pub trait EpochSource: Send + Sync + 'static {
         parent: &Sealed<Header>,
         parent_info: &L1BlockInfo,
         timestamp: u64,
-    ) -> impl Future<Output = Result<NextBlock, SequencerError>> + Send;
+    ) -> impl Future<Output = Result<NextBlock, ChainError>> + Send;
 }
 
 /// Every block on the genesis L1 origin, its sequence number the block number: the dev chain.
@@ -75,7 +75,7 @@ impl EpochSource for DevEpochs {
         parent: &Sealed<Header>,
         _parent_info: &L1BlockInfo,
         timestamp: u64,
-    ) -> Result<NextBlock, SequencerError> {
+    ) -> Result<NextBlock, ChainError> {
         Ok(Self::next(chain, parent, timestamp))
     }
 }
@@ -104,7 +104,7 @@ impl<C: L1Client> L1Epochs<C> {
         &self,
         chain: &Chain,
         hash: alloy_primitives::B256,
-    ) -> Result<Epoch, SequencerError> {
+    ) -> Result<Epoch, ChainError> {
         if let Some(epoch) = self
             .current
             .lock()
@@ -141,7 +141,7 @@ impl<C: L1Client + 'static> EpochSource for L1Epochs<C> {
         _parent: &Sealed<Header>,
         parent_info: &L1BlockInfo,
         timestamp: u64,
-    ) -> Result<NextBlock, SequencerError> {
+    ) -> Result<NextBlock, ChainError> {
         let rollup = &chain.spec().rollup;
         let current = self.epoch(chain, parent_info.origin.hash).await?;
         let next = self.next_confirmed(&current.block_ref()).await;
@@ -152,8 +152,8 @@ impl<C: L1Client + 'static> EpochSource for L1Epochs<C> {
             rollup.max_sequencer_drift,
         )
         .map_err(|err| match err {
-            OriginError::NotNext { .. } => SequencerError::L1Reorged(err.to_string()),
-            other => SequencerError::NoOrigin(other.to_string()),
+            OriginError::NotNext { .. } => ChainError::L1Reorged(err.to_string()),
+            other => ChainError::NoOrigin(other.to_string()),
         })?;
         let (epoch, sequence_number) = if choice.advanced {
             match self.epoch(chain, choice.origin.hash).await {

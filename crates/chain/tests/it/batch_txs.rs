@@ -3,9 +3,9 @@
 use crate::common::{encode, transfer};
 use alloy_consensus::{Sealed, SignableTransaction, TxEip1559};
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
+use ol_chain::derivation::{BatchTransactions, InvalidBatchTx, recover_batch};
 use ol_evm::{BestTransactions, SkipReason};
 use ol_primitives::{OpTxEnvelope, TxDeposit, dev::dev_signer};
-use ol_sequencer::derivation::{BatchTransactions, InvalidBatchTx, recover_batch};
 
 const CHAIN_ID: u64 = 1611;
 

@@ -6,7 +6,7 @@
 //! jobs, one at a time in arrival order (the chain grows one block at a time anyway), and runs
 //! at the normal scheduling priority, above the RPC's worker threads.
 
-use crate::SequencerError;
+use crate::ChainError;
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::mpsc,
@@ -42,7 +42,7 @@ impl ChainThread {
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, SequencerError> {
+    ) -> Result<T, ChainError> {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move || match catch_unwind(AssertUnwindSafe(work)) {
             Ok(result) => {
@@ -52,10 +52,10 @@ impl ChainThread {
         });
         self.jobs
             .send(job)
-            .map_err(|_| SequencerError::ChainThread("the chain thread has stopped"))?;
+            .map_err(|_| ChainError::ChainThread("the chain thread has stopped"))?;
         answered
             .await
-            .map_err(|_| SequencerError::ChainThread("a job on the chain thread panicked"))
+            .map_err(|_| ChainError::ChainThread("a job on the chain thread panicked"))
     }
 }
 

@@ -4,14 +4,14 @@
 
 use crate::common::{PORTAL, deposit_log, dev_spec, open_chain};
 use alloy_primitives::{Address, U256};
+use ol_chain::{
+    Chain, ChainError, CommittedBlock, EpochSource, L1Epochs, NextBlock,
+    derivation::BatchTransactions,
+};
 use ol_l1::{
     L1BlockRef, L1View,
     test_utils::{MEMORY_L1_GENESIS_TIME as T0, MemoryL1},
     user_deposit_source_hash,
-};
-use ol_sequencer::{
-    Chain, CommittedBlock, EpochSource, L1Epochs, NextBlock, SequencerError,
-    derivation::BatchTransactions,
 };
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -45,7 +45,7 @@ async fn next(
     epochs: &L1Epochs<Arc<MemoryL1>>,
     chain: &Chain,
     timestamp: u64,
-) -> Result<NextBlock, SequencerError> {
+) -> Result<NextBlock, ChainError> {
     let head = chain.head();
     epochs
         .next_block(chain, &head, &chain.head_l1_info(), timestamp)
@@ -167,7 +167,7 @@ async fn past_the_drift_blocks_are_empty_with_the_next_l1_block_known_and_refuse
     // One second past it with no next L1 block: no block can be built.
     let no_next = next(&epochs, &chain, T0 + 6).await;
     match no_next {
-        Err(SequencerError::NoOrigin(reason)) => {
+        Err(ChainError::NoOrigin(reason)) => {
             assert!(reason.contains("more than 5s past"), "{reason}");
         }
         other => panic!("expected NoOrigin, got {other:?}"),
@@ -176,7 +176,7 @@ async fn past_the_drift_blocks_are_empty_with_the_next_l1_block_known_and_refuse
     let b1 = l1.mine(1);
     assert!(matches!(
         next(&epochs, &chain, T0 + 6).await,
-        Err(SequencerError::NoOrigin(_))
+        Err(ChainError::NoOrigin(_))
     ));
 
     // Confirmed and still ahead of the L2 clock: the block stays on the origin, empty.
@@ -190,7 +190,7 @@ async fn past_the_drift_blocks_are_empty_with_the_next_l1_block_known_and_refuse
     l1.fail_next(5);
     assert!(matches!(
         next(&epochs, &chain, T0 + 7).await,
-        Err(SequencerError::NoOrigin(_))
+        Err(ChainError::NoOrigin(_))
     ));
     l1.fail_next(0);
 
@@ -232,7 +232,7 @@ async fn l1_failures_within_the_epoch_keep_producing_on_the_cached_origin() {
     let fresh = L1Epochs::new(l1.clone(), fresh_rx);
     assert!(matches!(
         next(&fresh, &chain, T0 + 13).await,
-        Err(SequencerError::Derive(_))
+        Err(ChainError::Derive(_))
     ));
 
     // L1 answers again: the epoch advances with its deposit.
@@ -258,11 +258,11 @@ async fn an_l1_reorg_under_the_current_origin_is_reported() {
     view_tx.send_replace(view(new_head));
     assert!(matches!(
         next(&epochs, &chain, T0 + 24).await,
-        Err(SequencerError::L1Reorged(_))
+        Err(ChainError::L1Reorged(_))
     ));
     // A next block that is not the origin's child is reported whatever the L2 time.
     assert!(matches!(
         next(&epochs, &chain, T0 + 13).await,
-        Err(SequencerError::L1Reorged(_))
+        Err(ChainError::L1Reorged(_))
     ));
 }

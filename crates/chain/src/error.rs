@@ -2,7 +2,7 @@
 
 /// Errors producing a block.
 #[derive(Debug, thiserror::Error)]
-pub enum SequencerError {
+pub enum ChainError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] ol_storage::StorageError),

@@ -6,9 +6,9 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Log, LogData, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use ol_chain::{Chain, DevEpochs, derivation::BatchTransactions};
 use ol_l1::DEPOSIT_EVENT_TOPIC;
 use ol_primitives::{ChainSpec, OpTxEnvelope, dev::dev_chain_spec};
-use ol_sequencer::{Chain, DevEpochs, derivation::BatchTransactions};
 use ol_storage::Storage;
 use std::{path::Path, sync::Arc};
 

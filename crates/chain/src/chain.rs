@@ -1,6 +1,6 @@
 //! The shared view of the canonical chain.
 
-use crate::{SequencerError, chain_thread::ChainThread};
+use crate::{ChainError, chain_thread::ChainThread};
 use alloy_consensus::{Header, Sealed, Transaction};
 use alloy_primitives::{Address, B256, U256};
 use ol_evm::{OlEvmConfig, OpSpecId};
@@ -76,7 +76,7 @@ const PENDING_TX_CHANNEL_CAPACITY: usize = 4096;
 impl Chain {
     /// Opens the chain view over initialised storage. `gas_limit` overrides the system config's
     /// block gas limit when given.
-    pub fn new(storage: Storage, gas_limit: Option<u64>) -> Result<Arc<Self>, SequencerError> {
+    pub fn new(storage: Storage, gas_limit: Option<u64>) -> Result<Arc<Self>, ChainError> {
         let spec = storage.chain_spec()?;
         let evm = OlEvmConfig::new(&spec);
         let header = storage.head_header()?;
@@ -102,7 +102,7 @@ impl Chain {
             gas_limit,
             events,
             pending_txs,
-            thread: ChainThread::start().map_err(SequencerError::ThreadStart)?,
+            thread: ChainThread::start().map_err(ChainError::ThreadStart)?,
         }))
     }
 
@@ -111,7 +111,7 @@ impl Chain {
     pub async fn on_chain_thread<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, SequencerError> {
+    ) -> Result<T, ChainError> {
         self.thread.run(work).await
     }
 
@@ -181,7 +181,7 @@ impl Chain {
     }
 
     /// Records a new safe head, on disk first.
-    pub fn set_safe_head(&self, head: DerivedHead) -> Result<(), SequencerError> {
+    pub fn set_safe_head(&self, head: DerivedHead) -> Result<(), ChainError> {
         self.storage.set_safe_head(&head)?;
         self.safe_head_committed(head);
         Ok(())
@@ -200,7 +200,7 @@ impl Chain {
     }
 
     /// Records a new finalized head, on disk first.
-    pub fn set_finalized_head(&self, head: DerivedHead) -> Result<(), SequencerError> {
+    pub fn set_finalized_head(&self, head: DerivedHead) -> Result<(), ChainError> {
         self.storage.set_finalized_head(&head)?;
         self.sync.write().finalized = Some(head);
         metrics::gauge!("chain_finalized_number").set(head.l2_number as f64);
@@ -234,7 +234,7 @@ impl Chain {
     }
 
     /// The L1 attributes of any stored block.
-    pub fn l1_info_of(&self, header: &Sealed<Header>) -> Result<L1BlockInfo, SequencerError> {
+    pub fn l1_info_of(&self, header: &Sealed<Header>) -> Result<L1BlockInfo, ChainError> {
         l1_info_of(&self.storage, &self.spec, header)
     }
 
@@ -265,7 +265,7 @@ fn l1_info_of(
     storage: &Storage,
     spec: &ChainSpec,
     header: &Sealed<Header>,
-) -> Result<L1BlockInfo, SequencerError> {
+) -> Result<L1BlockInfo, ChainError> {
     if header.number == 0 {
         return Ok(L1BlockInfo::new(
             genesis_origin(spec),
@@ -275,16 +275,15 @@ fn l1_info_of(
     }
     let body = storage
         .body(header.number)?
-        .ok_or(SequencerError::MissingL1Info(header.number))?;
+        .ok_or(ChainError::MissingL1Info(header.number))?;
     let first = body
         .transactions
         .first()
-        .ok_or(SequencerError::MissingL1Info(header.number))?;
+        .ok_or(ChainError::MissingL1Info(header.number))?;
     if !first.is_deposit() || first.to() != Some(L1_BLOCK) {
-        return Err(SequencerError::MissingL1Info(header.number));
+        return Err(ChainError::MissingL1Info(header.number));
     }
-    L1BlockInfo::decode_jovian(first.input())
-        .map_err(|_| SequencerError::MissingL1Info(header.number))
+    L1BlockInfo::decode_jovian(first.input()).map_err(|_| ChainError::MissingL1Info(header.number))
 }
 
 impl PoolState for Chain {

@@ -1,4 +1,4 @@
-//! Block production.
+//! The chain: its view, the one way it grows, and the two drivers that grow it.
 //!
 //! [`Chain`] is the node's shared view of the canonical chain: storage, chain spec, EVM
 //! configuration, the head and the safe and finalized heads, with a broadcast of every new block;
@@ -22,5 +22,5 @@ pub use chain::{Chain, NewBlock, SyncHeads};
 pub use commit::{BlockTimings, CommittedBlock};
 pub use derivation::Derivation;
 pub use epochs::{DevEpochs, EpochSource, L1Epochs, NextBlock};
-pub use error::SequencerError;
+pub use error::ChainError;
 pub use sequencer::{Sequencer, SequencerConfig};

@@ -5,8 +5,8 @@ use crate::common::{
 };
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{B256, U256};
+use ol_chain::{Chain, ChainError, DevEpochs, derivation::BatchTransactions};
 use ol_primitives::{L1BlockRef, addresses::DEPOSITOR_ACCOUNT, dev::dev_signer};
-use ol_sequencer::{Chain, DevEpochs, SequencerError, derivation::BatchTransactions};
 use ol_storage::DerivedHead;
 use tokio::sync::broadcast::error::TryRecvError;
 
@@ -149,7 +149,7 @@ fn building_on_a_block_that_is_not_the_head_is_refused() {
     let (mut source, _) = one_transfer(&chain);
 
     match chain.build_and_commit(&genesis, &next.attributes, &mut source) {
-        Err(SequencerError::NotHead { parent: 0, head: 1 }) => {}
+        Err(ChainError::NotHead { parent: 0, head: 1 }) => {}
         other => panic!("expected NotHead {{ parent: 0, head: 1 }}, got {other:?}"),
     }
     let accepted = chain.build_and_commit_if(&genesis, &next.attributes, &mut source, |_| {
@@ -157,7 +157,7 @@ fn building_on_a_block_that_is_not_the_head_is_refused() {
     });
     assert!(matches!(
         accepted,
-        Err(SequencerError::NotHead { parent: 0, head: 1 })
+        Err(ChainError::NotHead { parent: 0, head: 1 })
     ));
     assert_eq!(chain.head().hash(), head.hash());
     assert_eq!(chain.storage().head_header().unwrap().hash(), head.hash());
