@@ -202,8 +202,7 @@ fn budgets_refuse_oversized_uploads_a_full_store_and_a_spent_quota() {
 #[test]
 fn reads_give_plaintext_to_roles_only_and_refuse_replays() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), [3; 32], ContentLimits::default());
-    let access = access(store.clone());
+    let access = access(open(dir.path(), [3; 32], ContentLimits::default()));
     let contributor = PrivateKeySigner::random();
     let curator = PrivateKeySigner::random();
     let stranger = PrivateKeySigner::random();
