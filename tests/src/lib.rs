@@ -44,7 +44,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
-/// Bindings of the contracts the tests deploy, generated from their build artifacts.
+/// Bindings of the contracts the tests deploy or call (the dev genesis's Proof of Attribution
+/// suite), generated from their build artifacts.
 pub mod contracts {
     #![allow(
         missing_docs,
@@ -59,6 +60,36 @@ pub mod contracts {
         #[sol(rpc)]
         EventEmitter,
         "../contracts/artifacts/EventEmitter.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        DatanetRegistry,
+        "../contracts/artifacts/DatanetRegistry.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ModelRegistry,
+        "../contracts/artifacts/ModelRegistry.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        InferenceMarket,
+        "../contracts/artifacts/InferenceMarket.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Staking,
+        "../contracts/artifacts/Staking.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        IProofOfAttribution,
+        "../contracts/artifacts/IProofOfAttribution.json"
     );
 }
 
@@ -308,6 +339,38 @@ pub async fn rpc_error<P: serde::Serialize>(
             Ok(Some((payload.code, payload.message.to_string())))
         }
     }
+}
+
+/// Waits for the receipt of a sent transaction and checks its status.
+pub async fn mined(
+    provider: &DynProvider,
+    pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+    success: bool,
+    what: &str,
+) -> Result<TransactionReceipt> {
+    let receipt = wait_for_receipt(provider, *pending.tx_hash()).await?;
+    ensure!(
+        receipt.status() == success,
+        "{what}: expected status {success}, got {receipt:?}"
+    );
+    Ok(receipt)
+}
+
+/// The first log of `E` in a receipt.
+pub fn event<E: alloy::sol_types::SolEvent>(receipt: &TransactionReceipt) -> Result<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| log.log_decode::<E>().ok())
+        .map(|log| log.inner.data)
+        .ok_or_else(|| {
+            eyre!(
+                "no {} event in {:?}",
+                E::SIGNATURE,
+                receipt.transaction_hash
+            )
+        })
 }
 
 /// `eth_getTransactionReceipt` as raw JSON, keeping the OP fields (`l1Fee`, ...).

@@ -3,10 +3,12 @@
 //! This crate owns what every other crate agrees on and nothing that executes or stores: the
 //! predeploy and system addresses, the rollup configuration (`rollup.json` in op-node's format),
 //! genesis loading and the embedded dev genesis, the dev accounts, and the L1-info deposit
-//! transaction in its Jovian encoding, and the output root formula.
+//! transaction in its Jovian encoding, the output root formula, and the ABI of the Proof of
+//! Attribution contracts.
 
 pub mod addresses;
 pub mod config;
+pub mod contracts;
 pub mod dev;
 pub mod genesis;
 pub mod l1_info;

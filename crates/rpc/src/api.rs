@@ -40,6 +40,8 @@ pub struct EthRpc {
     pub(crate) submission: TxSubmission,
     /// The client that forwards transactions to the sequencer.
     pub(crate) http: reqwest::Client,
+    /// The content store of contributions (`ol_putContent`, `ol_getContent`), when served.
+    pub(crate) content: Option<Arc<crate::ol::ContentRpc>>,
 }
 
 impl EthRpc {
@@ -75,7 +77,14 @@ impl EthRpc {
             )),
             submission: config.transactions.clone(),
             http: reqwest::Client::new(),
+            content: None,
         }
+    }
+
+    /// Serves the content store `content` in the `ol` namespace.
+    pub fn with_content(mut self, content: crate::ol::ContentRpc) -> Self {
+        self.content = Some(Arc::new(content));
+        self
     }
 
     pub(crate) fn header(&self, id: BlockNumberOrTag) -> RpcResult<Option<Sealed<Header>>> {

@@ -6,7 +6,8 @@
 //! subscriptions ([`EthPubSubApiServer`]); Merkle proofs (`eth_getProof`); `eth_call`, gas
 //! estimation and access lists; geth-style tracing (`debug_trace*`, [`DebugApiServer`]); fee
 //! suggestions; transaction submission into the pool and its
-//! content. Answers use go-ethereum's field names and hex formats (through alloy's RPC types)
+//! content; and the `ol` namespace of the Proof of Attribution services ([`ol`]: the content
+//! store of contributions). Answers use go-ethereum's field names and hex formats (through alloy's RPC types)
 //! and its error codes and messages ([`error`]).
 
 mod access_list;
@@ -21,6 +22,7 @@ mod filter;
 mod forward;
 mod logs;
 mod middleware;
+pub mod ol;
 mod optimism;
 mod proof;
 mod pubsub;
@@ -47,7 +49,8 @@ pub use middleware::{
     },
     rate_limit::{RATE_LIMITED, RATE_LIMITED_METRIC},
 };
+pub use ol::OlApiServer;
 pub use optimism::{OptimismApiServer, OutputResponse, SyncStatus};
 pub use pubsub::{EthPubSubApiServer, HexIdProvider};
-pub use server::{RpcConfig, RpcServers, start, start_http};
+pub use server::{RpcConfig, RpcServers, start, start_api, start_http};
 pub use txpool::{BySender, TxPoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};

@@ -7,8 +7,8 @@
 //! sizes).
 
 use crate::{
-    DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, OptimismApiServer,
-    RpcError, TxPoolApiServer, Web3ApiServer,
+    DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, OlApiServer,
+    OptimismApiServer, RpcError, TxPoolApiServer, Web3ApiServer,
     blocking::BlockingConfig,
     debug::{DEFAULT_MAX_TRACE_BYTES, default_max_tracing_requests},
     filter::FilterLimits,
@@ -170,6 +170,9 @@ fn module(api: EthRpc, pubsub: bool) -> RpcModule<()> {
         .merge(OptimismApiServer::into_rpc(api.clone()))
         .expect("optimism methods are unique");
     module
+        .merge(OlApiServer::into_rpc(api.clone()))
+        .expect("ol methods are unique");
+    module
         .merge(NetApiServer::into_rpc(api.clone()))
         .expect("net methods are unique");
     module
@@ -321,7 +324,12 @@ pub async fn start(
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
 ) -> Result<RpcServers, RpcError> {
-    let api = EthRpc::with_config(chain, pool, config);
+    start_api(config, EthRpc::with_config(chain, pool, config)).await
+}
+
+/// [`start`] with an API already built (for example with [`EthRpc::with_content`]); `api`
+/// must have been built with `config`.
+pub async fn start_api(config: &RpcConfig, api: EthRpc) -> Result<RpcServers, RpcError> {
     // HTTP and WebSocket share the buckets: a client's limit does not double with a second
     // transport.
     let guards = Guards::new(config);

@@ -12,6 +12,7 @@
 
 mod alloy_tour;
 mod cast_tour;
+mod content_store;
 mod crash;
 mod da_server;
 mod genesis;

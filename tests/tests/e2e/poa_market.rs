@@ -15,55 +15,17 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256, address, keccak256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionReceipt,
-    sol_types::{SolError, SolEvent},
+    sol_types::SolError,
 };
 use eyre::{Context as _, Result, ensure, eyre};
 use ol_attribution::merkle::{EvidenceLeaf, EvidenceTree};
 use ol_e2e::{
-    TestNode, dev_address, dev_signer, json_quantity, one_ether, raw_receipt, wait_for_receipt,
+    TestNode, dev_address, dev_signer, event, json_quantity, mined, one_ether, raw_receipt,
 };
 
-#[allow(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    clippy::all,
-    clippy::pedantic,
-    rustdoc::all
-)]
-mod bindings {
-    alloy::sol!(
-        #[sol(rpc)]
-        #[derive(Debug)]
-        DatanetRegistry,
-        "../contracts/artifacts/DatanetRegistry.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        #[derive(Debug)]
-        ModelRegistry,
-        "../contracts/artifacts/ModelRegistry.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        #[derive(Debug)]
-        InferenceMarket,
-        "../contracts/artifacts/InferenceMarket.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        #[derive(Debug)]
-        Staking,
-        "../contracts/artifacts/Staking.json"
-    );
-    alloy::sol!(
-        #[sol(rpc)]
-        #[derive(Debug)]
-        IProofOfAttribution,
-        "../contracts/artifacts/IProofOfAttribution.json"
-    );
-}
-use bindings::{DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry, Staking};
+use ol_e2e::contracts::{
+    DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry, Staking,
+};
 
 // The dev genesis (README "Contracts", `contracts/addresses.json`).
 const POA: Address = address!("0x0000000000000000000000000000000000000A00");
@@ -95,38 +57,6 @@ async fn cost(provider: &DynProvider, receipt: &TransactionReceipt) -> Result<U2
         .ok_or_else(|| eyre!("no receipt for {}", receipt.transaction_hash))?;
     let l1_fee = json_quantity(&raw, "l1Fee")?;
     Ok(U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price) + l1_fee)
-}
-
-/// Waits for the receipt of a sent transaction and checks its status.
-async fn mined(
-    provider: &DynProvider,
-    pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
-    success: bool,
-    what: &str,
-) -> Result<TransactionReceipt> {
-    let receipt = wait_for_receipt(provider, *pending.tx_hash()).await?;
-    ensure!(
-        receipt.status() == success,
-        "{what}: expected status {success}, got {receipt:?}"
-    );
-    Ok(receipt)
-}
-
-/// The first log of `E` in a receipt.
-fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Result<E> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|log| log.log_decode::<E>().ok())
-        .map(|log| log.inner.data)
-        .ok_or_else(|| {
-            eyre!(
-                "no {} event in {:?}",
-                E::SIGNATURE,
-                receipt.transaction_hash
-            )
-        })
 }
 
 /// Largest remainder, written independently of the precompile: floors, then one unit more to

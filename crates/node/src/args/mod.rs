@@ -1,5 +1,6 @@
 //! Command-line argument groups, one struct per help heading (reth's layout).
 
+mod content;
 mod datadir;
 mod dev;
 mod inference;
@@ -10,6 +11,7 @@ mod rpc;
 mod sequencer;
 mod txpool;
 
+pub use content::ContentArgs;
 pub use datadir::DatadirArgs;
 pub use dev::DevArgs;
 pub use inference::{InferenceArgs, NodeInferenceArgs};

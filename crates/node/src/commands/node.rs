@@ -8,8 +8,8 @@ use super::{
 };
 use crate::{
     args::{
-        DatadirArgs, DevArgs, InferenceArgs, MetricsArgs, NodeInferenceArgs, RollupArgs,
-        RpcServerArgs, SequencerArgs, TxPoolArgs,
+        ContentArgs, DatadirArgs, DevArgs, InferenceArgs, MetricsArgs, NodeInferenceArgs,
+        RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs,
     },
     dirs,
 };
@@ -87,6 +87,10 @@ pub struct NodeCommand {
     /// The inference engine and its adapter cache.
     #[command(flatten)]
     pub inference: InferenceArgs,
+
+    /// The content store of contributions.
+    #[command(flatten)]
+    pub content: ContentArgs,
 }
 
 impl NodeCommand {
@@ -296,7 +300,10 @@ impl NodeCommand {
                 None => TxSubmission::Refuse,
             };
         }
-        let rpc = ol_rpc::start(&rpc_config, chain.clone(), pool.clone())
+        let content = self.content.open(&datadir, chain.chain_id())?;
+        let api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
+            .with_content(content);
+        let rpc = ol_rpc::start_api(&rpc_config, api)
             .await
             .wrap_err("cannot start the JSON-RPC server")?;
         info!(url = %format!("http://{}", rpc.http_addr), "RPC HTTP server started");
@@ -414,6 +421,8 @@ mod tests {
         assert_eq!(node.sequencer, SequencerArgs::default());
         assert_eq!(node.dev, DevArgs::default());
         assert_eq!(node.metrics, MetricsArgs::default());
+        assert_eq!(node.content, crate::args::ContentArgs::default());
+        assert_eq!(node.content.limits(), ol_content::ContentLimits::default());
         assert_eq!(node.rollup.l1_confirmations, 4);
         assert!(node.rollup.l1_rpc.is_none() && !node.rollup.follow);
 

@@ -1,0 +1,34 @@
+//! Solidity bindings of the Proof of Attribution contract suite (calls, return values, events,
+//! errors), generated from the exported artifacts in `contracts/artifacts/`, so that the node's
+//! own readers of chain state (the content store's read policy, the job service) share one ABI
+//! with the contracts. Addresses of the dev genesis are in [`crate::addresses::dev_suite`].
+
+#![allow(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::all,
+    clippy::pedantic,
+    rustdoc::all
+)]
+
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    DatanetRegistry,
+    "../../contracts/artifacts/DatanetRegistry.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    ModelRegistry,
+    "../../contracts/artifacts/ModelRegistry.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    InferenceMarket,
+    "../../contracts/artifacts/InferenceMarket.json"
+);
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    IProofOfAttribution,
+    "../../contracts/artifacts/IProofOfAttribution.json"
+);
