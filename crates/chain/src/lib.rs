@@ -17,6 +17,7 @@ pub mod derivation;
 pub mod epochs;
 mod error;
 mod sequencer;
+mod view;
 
 pub use chain::{Chain, NewBlock, SyncHeads};
 pub use commit::{BlockTimings, CommittedBlock};
@@ -24,3 +25,4 @@ pub use derivation::Derivation;
 pub use epochs::{DevEpochs, EpochSource, L1Epochs, NextBlock};
 pub use error::ChainError;
 pub use sequencer::{Sequencer, SequencerConfig};
+pub use view::ViewError;

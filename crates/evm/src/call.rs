@@ -124,6 +124,20 @@ pub struct CallOutcome {
     pub output: Bytes,
 }
 
+/// A plain call from `caller` to `to` with `input`, for the node's own reads of contract state
+/// and estimates of its own transactions: no value, no gas price, `gas_limit` gas.
+pub fn call_tx(caller: Address, to: Address, input: Bytes, gas_limit: u64, chain_id: u64) -> TxEnv {
+    TxEnv {
+        tx_type: 0,
+        caller,
+        gas_limit,
+        kind: alloy_primitives::TxKind::Call(to),
+        data: input,
+        chain_id: Some(chain_id),
+        ..Default::default()
+    }
+}
+
 impl OlEvmConfig {
     /// Runs `tx` on `db` in `env` without committing. Nonces are not checked; a call without a
     /// gas price pays no fees (as `eth_call` does in geth); no L1 fee is charged. With a

@@ -22,6 +22,7 @@ pub mod poa;
 mod replay;
 
 pub use builder::{BestTransactions, BuiltBlock, PayloadAttributes, SkipReason};
+pub use call::call_tx;
 pub use config::{OlEvmConfig, next_block_base_fee};
 pub use error::EvmError;
 pub use factory::OlEvmFactory;

@@ -6,7 +6,8 @@
 //! folder named `<out>` is always a complete job, whatever crashed when.
 
 use crate::{
-    Checkpoints, Dataset, FactoryError, Result, StepReport, TrainOutcome, TrainSpec, Trainee,
+    ADAPTER_BUNDLE, Checkpoints, Dataset, FactoryError, Result, StepReport, TrainOutcome,
+    TrainSpec, Trainee,
     artifacts::{AdapterModel, StoreOptions, gradient_store, lineage_index},
     data::is_heldout,
     manifest::{
@@ -129,9 +130,15 @@ impl AdapterJob {
             return Err(FactoryError::invalid("an adapter job trains an adapter"));
         };
         events(JobEvent::Stage("saving"));
-        adapter
-            .snapshot()?
-            .save_dir(&partial.join("adapter"), StoreDtype::F32)?;
+        let trained = adapter.snapshot()?;
+        trained.save_dir(&partial.join("adapter"), StoreDtype::F32)?;
+        // The one object a content store holds; its keccak-256 is the `adapterHash` the owner
+        // registers.
+        let (config_json, weights) = trained.to_bytes(StoreDtype::F32)?;
+        crate::write_atomic(
+            &partial.join(ADAPTER_BUNDLE),
+            &ol_inference::adapter::bundle::bundle(&config_json, &weights)?,
+        )?;
         events(JobEvent::Stage("gradients"));
         let store_path = partial.join("attribution").join("gradients.olgs");
         std::fs::create_dir_all(partial.join("attribution"))
@@ -167,7 +174,13 @@ impl AdapterJob {
                 path: self.base_dir.display().to_string(),
                 hash: base_hash,
             }),
-            files: file_hashes(&partial, "adapter")?,
+            files: {
+                let mut files = file_hashes(&partial, "adapter")?;
+                let bundle = partial.join(ADAPTER_BUNDLE);
+                let bytes = std::fs::read(&bundle).map_err(FactoryError::io("reading", &bundle))?;
+                files.insert(ADAPTER_BUNDLE.into(), keccak256(bytes));
+                files
+            },
             data: snapshot(&data, self.datanet),
             hyperparameters: self.spec.clone(),
             results: results(&outcome, heldout_loss, base_heldout_loss, started),

@@ -25,6 +25,10 @@ pub mod optim;
 pub mod spec;
 pub mod trainer;
 
+/// The adapter as one object in an adapter job's output folder (see
+/// [`ol_inference::adapter::bundle`]); its keccak-256 is the `adapterHash` to register.
+pub const ADAPTER_BUNDLE: &str = "adapter.tar";
+
 pub use data::{Datapoint, Dataset, Split, TokenDocument};
 pub use error::{FactoryError, Result};
 pub use job::{AdapterJob, BaseJob, JobEvent, TokenizerChoice};

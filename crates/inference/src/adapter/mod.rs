@@ -7,6 +7,7 @@
 //! configuration targets, with the configured rank and the base's dimensions, and every targeted
 //! module must have both factors, so an adapter never runs half-applied.
 
+pub mod bundle;
 mod config;
 #[cfg(test)]
 mod tests;
@@ -62,6 +63,12 @@ impl LoraAdapter {
         let config = weights::read_file(&dir.join(ADAPTER_CONFIG))?;
         let tensors = weights::read_file(&dir.join(ADAPTER_WEIGHTS))?;
         Self::from_bytes(&config, &tensors, base, device)
+    }
+
+    /// Builds an adapter from its [`bundle`] (the one object a content store holds).
+    pub fn from_bundle(bundle: &[u8], base: &ModelConfig, device: &Device) -> Result<Self> {
+        let (config, weights) = bundle::unbundle(bundle)?;
+        Self::from_bytes(&config, &weights, base, device)
     }
 
     /// Builds an adapter from the bytes of its two files (no file system involved).

@@ -7,6 +7,7 @@ mod dev_suite;
 pub mod factory;
 pub mod genesis;
 pub mod init;
+mod jobs;
 pub mod l1;
 pub mod node;
 mod rollup;

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     args::{
-        ContentArgs, DatadirArgs, DevArgs, InferenceArgs, MetricsArgs, NodeInferenceArgs,
+        ContentArgs, DatadirArgs, DevArgs, InferenceArgs, JobsArgs, MetricsArgs, NodeInferenceArgs,
         RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs,
     },
     dirs,
@@ -91,6 +91,10 @@ pub struct NodeCommand {
     /// The content store of contributions.
     #[command(flatten)]
     pub content: ContentArgs,
+
+    /// The job service: paid inference requests served, attributed, recorded and fulfilled.
+    #[command(flatten)]
+    pub jobs: JobsArgs,
 }
 
 impl NodeCommand {
@@ -301,6 +305,7 @@ impl NodeCommand {
             };
         }
         let content = self.content.open(&datadir, chain.chain_id())?;
+        let content_store = content.store().clone();
         let api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
             .with_content(content);
         let rpc = ol_rpc::start_api(&rpc_config, api)
@@ -314,6 +319,26 @@ impl NodeCommand {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::<TaskResult>::new();
         if let Err(err) = self.start_inference(&shutdown_rx, &mut tasks).await {
+            rpc.stop().await;
+            return Err(err);
+        }
+        if self.jobs.base_model.is_some() && self.rollup.follow {
+            rpc.stop().await;
+            bail!("--jobs.base-model runs on the sequencer, not on a follower (--follow)");
+        }
+        let jobs = super::jobs::start(
+            &self.jobs,
+            self.dev.dev,
+            &datadir,
+            chain.clone(),
+            pool.clone(),
+            content_store,
+            &shutdown_rx,
+            &mut tasks,
+        );
+        if let Err(err) = jobs {
+            let _ = shutdown_tx.send(true);
+            while tasks.join_next().await.is_some() {}
             rpc.stop().await;
             return Err(err);
         }
@@ -422,6 +447,7 @@ mod tests {
         assert_eq!(node.dev, DevArgs::default());
         assert_eq!(node.metrics, MetricsArgs::default());
         assert_eq!(node.content, crate::args::ContentArgs::default());
+        assert_eq!(node.jobs, JobsArgs::default());
         assert_eq!(node.content.limits(), ol_content::ContentLimits::default());
         assert_eq!(node.rollup.l1_confirmations, 4);
         assert!(node.rollup.l1_rpc.is_none() && !node.rollup.follow);

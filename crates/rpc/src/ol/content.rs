@@ -10,15 +10,13 @@
 
 use super::codes;
 use crate::{EthRpc, error};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
-use alloy_rpc_types_eth::TransactionRequest;
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_sol_types::SolCall;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 use ol_content::{
     ContentAccess, ContentError, ContentMeta, GetContent, ReadAuthority, ReadOutcome, ReaderRole,
     SignedPut, SignedRead,
 };
-use ol_evm::call::Overrides;
 use ol_primitives::{
     addresses::{PROOF_OF_ATTRIBUTION, dev_suite::DATANET_REGISTRY},
     contracts::{DatanetRegistry, IProofOfAttribution},
@@ -37,6 +35,11 @@ impl ContentRpc {
     /// followers that re-check attributions).
     pub fn new(access: ContentAccess, verifiers: Vec<Address>) -> Self {
         Self { access, verifiers }
+    }
+
+    /// The store behind it (shared with the node's job service).
+    pub fn store(&self) -> &std::sync::Arc<dyn ol_content::ContentStore> {
+        self.access.store()
     }
 }
 
@@ -178,33 +181,21 @@ impl EthRpc {
             )
         })
     }
-
-    /// Runs a view call of `call` on `to` against the head state.
-    fn view<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return, String> {
-        let header = self.chain.head();
-        let request = TransactionRequest {
-            to: Some(TxKind::Call(to)),
-            input: Bytes::from(call.abi_encode()).into(),
-            ..Default::default()
-        };
-        let tx = self
-            .tx_env(&request, self.gas_cap)
-            .map_err(|err| err.to_string())?;
-        let env = self.chain.evm().evm_env_for_header(header.inner());
-        let db = self.state_db(header.number);
-        let outcome = self
-            .chain
-            .evm()
-            .call(&db, env, tx, None, &Overrides::default())
-            .map_err(|err| format!("{}: {err}", C::SIGNATURE))?;
-        C::abi_decode_returns(&outcome.output).map_err(|err| format!("{}: {err}", C::SIGNATURE))
-    }
 }
 
 /// The read policy's chain-state half, on the head.
 struct HeadAuthority<'a> {
     rpc: &'a EthRpc,
     verifiers: &'a [Address],
+}
+
+impl HeadAuthority<'_> {
+    fn view<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return, String> {
+        self.rpc
+            .chain
+            .view(Address::ZERO, to, call)
+            .map_err(|err| err.to_string())
+    }
 }
 
 impl ReadAuthority for HeadAuthority<'_> {
@@ -218,7 +209,7 @@ impl ReadAuthority for HeadAuthority<'_> {
             return Ok(Some(ReaderRole::Verifier));
         }
         let attestor = IProofOfAttribution::isAttestorCall { account: reader };
-        if self.rpc.view(PROOF_OF_ATTRIBUTION, &attestor)? {
+        if self.view(PROOF_OF_ATTRIBUTION, &attestor)? {
             return Ok(Some(ReaderRole::Attestor));
         }
         if datanet.is_zero() {
@@ -228,11 +219,11 @@ impl ReadAuthority for HeadAuthority<'_> {
             datanetId: datanet,
             contentHash: hash,
         };
-        if self.rpc.view(DATANET_REGISTRY, &contribution)?.is_zero() {
+        if self.view(DATANET_REGISTRY, &contribution)?.is_zero() {
             return Ok(None);
         }
         let owner = DatanetRegistry::getDatanetCall { datanetId: datanet };
-        if self.rpc.view(DATANET_REGISTRY, &owner)?.owner == reader {
+        if self.view(DATANET_REGISTRY, &owner)?.owner == reader {
             return Ok(Some(ReaderRole::DatanetOwner));
         }
         let curator = DatanetRegistry::isCuratorCall {
@@ -240,7 +231,6 @@ impl ReadAuthority for HeadAuthority<'_> {
             account: reader,
         };
         Ok(self
-            .rpc
             .view(DATANET_REGISTRY, &curator)?
             .then_some(ReaderRole::Curator))
     }

@@ -1,0 +1,257 @@
+//! The deterministic half of a job: a prompt, an adapter and the documents of its Datanets in;
+//! the output and its attribution out. Nothing here reads the chain, so a follower that
+//! gathers the same inputs computes the same [`Answer`] bit for bit (greedy decoding on the
+//! CPU's fixed-order kernels, the suffix-array index built from the same documents).
+//!
+//! Attribution is the suffix-array lineage (`AttributionMethod.INFINIGRAM`): the output's
+//! maximal spans that occur in the documents, weighted by length and rarity, summed per
+//! contributor. An index is built once per data snapshot (the sorted set of datapoints) and
+//! kept under the service's folder, written whole or not at all.
+
+use crate::{
+    JobsError,
+    journal::{Answer, RequestInfo},
+};
+use alloy_primitives::{Address, B256, U256, keccak256};
+use candle_core::Device;
+use ol_attribution::{
+    ContributorWeights,
+    lineage::{LineageIndex, TextDocument, TraceConfig},
+    weights::contributor_weights,
+};
+use ol_inference::{BaseModel, Engine, LoraAdapter, Request, SamplingParams};
+use parking_lot::Mutex;
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+/// `AttributionMethod.INFINIGRAM`: suffix-array span matching.
+pub const METHOD_LINEAGE: u8 = 2;
+
+/// Adapters kept loaded between requests.
+const ADAPTER_CACHE: usize = 16;
+
+/// Everything a job needs, gathered from chain state and the content store.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// The request.
+    pub request: RequestInfo,
+    /// The prompt's bytes (hashing to `request.prompt_hash`).
+    pub prompt: Vec<u8>,
+    /// The adapter's content hash (`adapterHash`).
+    pub adapter_hash: B256,
+    /// Its bundle (see `ol_inference::adapter::bundle`).
+    pub adapter_bundle: Arc<[u8]>,
+    /// The approved contributions of the adapter's Datanets that this node holds, the
+    /// datapoint of each being its `contentHash`.
+    pub documents: Vec<TextDocument>,
+}
+
+/// What a job ends with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served and attributed.
+    Answer(Answer),
+    /// Not servable, for a reason that will not change (a bad prompt, a broken adapter).
+    Refused(String),
+}
+
+/// The root of a data snapshot: keccak-256 over its `(datapoint, contributor)` pairs, sorted.
+pub fn snapshot_root(documents: &[TextDocument]) -> B256 {
+    let mut pairs: Vec<(B256, Address)> = documents
+        .iter()
+        .map(|d| (d.meta.datapoint, d.meta.contributor))
+        .collect();
+    pairs.sort();
+    let mut bytes = Vec::with_capacity(pairs.len() * 52);
+    for (datapoint, contributor) in pairs {
+        bytes.extend_from_slice(datapoint.as_slice());
+        bytes.extend_from_slice(contributor.as_slice());
+    }
+    keccak256(bytes)
+}
+
+/// Runs jobs on one base model.
+pub struct Executor {
+    base: BaseModel,
+    base_hash: B256,
+    engine: Engine,
+    tokenizer_json: Vec<u8>,
+    index_dir: PathBuf,
+    adapters: Mutex<HashMap<B256, Arc<LoraAdapter>>>,
+    /// Serialises index builds (two jobs on one new snapshot build it once).
+    builds: Mutex<()>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("base_hash", &self.base_hash)
+            .field("index_dir", &self.index_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// Loads the base model in the Hugging Face layout from `model_dir` (its identity is the
+    /// Model Factory's folder hash, which `ModelRegistry` records as `weightsHash`); indexes
+    /// go under `index_dir`; decoding uses `threads` threads.
+    pub fn new(model_dir: &Path, index_dir: PathBuf, threads: usize) -> Result<Self, JobsError> {
+        let base = ol_inference::load_model_dir(model_dir, &Device::Cpu)?;
+        let base_hash = ol_factory::manifest::model_dir_hash(model_dir)?;
+        let mut engine = Engine::new(Arc::new(base.model.clone()), threads.max(1))?;
+        if !base.generation.eos_token_ids.is_empty() {
+            engine.set_eos_token_ids(base.generation.eos_token_ids.clone());
+        }
+        let tokenizer_json = base
+            .tokenizer
+            .to_string(false)
+            .map_err(|e| JobsError::Model(format!("serialising the tokenizer: {e}")))?
+            .into_bytes();
+        std::fs::create_dir_all(&index_dir).map_err(|e| JobsError::io(&index_dir, e))?;
+        Ok(Self {
+            base,
+            base_hash,
+            engine,
+            tokenizer_json,
+            index_dir,
+            adapters: Mutex::new(HashMap::new()),
+            builds: Mutex::new(()),
+        })
+    }
+
+    /// The served base model's identity.
+    pub const fn base_hash(&self) -> B256 {
+        self.base_hash
+    }
+
+    /// Serves and attributes `task`.
+    pub fn run(&self, task: &Task) -> Result<Outcome, JobsError> {
+        let Ok(text) = std::str::from_utf8(&task.prompt) else {
+            return Ok(Outcome::Refused("the prompt is not UTF-8 text".into()));
+        };
+        let prompt = self
+            .base
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| JobsError::Model(format!("tokenizing the prompt: {e}")))?
+            .get_ids()
+            .to_vec();
+        let request = &task.request;
+        if prompt.len() > request.max_tokens_in as usize {
+            return Ok(Outcome::Refused(format!(
+                "the prompt has {} tokens, over its declared maxTokensIn {}",
+                prompt.len(),
+                request.max_tokens_in
+            )));
+        }
+        let context = self.base.model.config().max_position_embeddings;
+        if prompt.len() + request.max_tokens_out as usize > context {
+            return Ok(Outcome::Refused(format!(
+                "{} prompt tokens and maxTokensOut {} exceed the model's context of {context}",
+                prompt.len(),
+                request.max_tokens_out
+            )));
+        }
+        let adapter = match self.adapter(task) {
+            Ok(adapter) => adapter,
+            Err(reason) => return Ok(Outcome::Refused(reason)),
+        };
+        let tokens_in = prompt.len() as u32;
+        let completion = self
+            .engine
+            .generate(vec![Request {
+                prompt,
+                adapter: Some(adapter),
+                params: SamplingParams {
+                    max_tokens: request.max_tokens_out as usize,
+                    ..SamplingParams::default()
+                },
+            }])?
+            .pop()
+            .ok_or_else(|| JobsError::Model("the engine returned no completion".into()))?;
+        let output = self
+            .base
+            .tokenizer
+            .decode(&completion.tokens, true)
+            .map_err(|e| JobsError::Model(format!("decoding the output: {e}")))?;
+        let snapshot = snapshot_root(&task.documents);
+        let weights = self.attribute(&completion.tokens, &task.documents, snapshot)?;
+        let (contributors, weights_ppm) = weights
+            .contributors
+            .iter()
+            .map(|&(account, ppm)| (account, ppm as u32))
+            .unzip();
+        Ok(Outcome::Answer(Answer {
+            output_hash: keccak256(output.as_bytes()),
+            output,
+            tokens_in,
+            tokens_out: completion.tokens.len() as u32,
+            method: METHOD_LINEAGE,
+            contributors,
+            weights_ppm,
+            evidence_root: weights.evidence_root,
+            evidence: weights
+                .evidence
+                .iter()
+                .map(|&(datapoint, contributor, score)| (datapoint, contributor, U256::from(score)))
+                .collect(),
+            snapshot,
+        }))
+    }
+
+    /// The adapter of `task`, loaded once; a bundle that does not load is the reason.
+    fn adapter(&self, task: &Task) -> Result<Arc<LoraAdapter>, String> {
+        if let Some(adapter) = self.adapters.lock().get(&task.adapter_hash) {
+            return Ok(adapter.clone());
+        }
+        let adapter =
+            LoraAdapter::from_bundle(&task.adapter_bundle, self.base.model.config(), &Device::Cpu)
+                .map_err(|e| format!("adapter {}: {e}", task.adapter_hash))?;
+        let adapter = Arc::new(adapter);
+        let mut cache = self.adapters.lock();
+        if cache.len() >= ADAPTER_CACHE {
+            cache.clear();
+        }
+        cache.insert(task.adapter_hash, adapter.clone());
+        Ok(adapter)
+    }
+
+    fn attribute(
+        &self,
+        output: &[u32],
+        documents: &[TextDocument],
+        snapshot: B256,
+    ) -> Result<ContributorWeights, JobsError> {
+        if documents.is_empty() || output.is_empty() {
+            return Ok(contributor_weights(&[])?);
+        }
+        let index = self.index(documents, snapshot)?;
+        let trace = index.trace_tokens(output, &TraceConfig::default())?;
+        Ok(contributor_weights(&trace.scores)?)
+    }
+
+    /// The index of `snapshot`, built on first use.
+    fn index(&self, documents: &[TextDocument], snapshot: B256) -> Result<LineageIndex, JobsError> {
+        let dir = self.index_dir.join(format!("{snapshot:x}"));
+        let _build = self.builds.lock();
+        if !dir.exists() {
+            let partial = self.index_dir.join(format!("{snapshot:x}.partial"));
+            if partial.exists() {
+                std::fs::remove_dir_all(&partial).map_err(|e| JobsError::io(&partial, e))?;
+            }
+            let mut sorted = documents.to_vec();
+            sorted.sort_by_key(|d| d.meta);
+            ol_factory::artifacts::lineage_index(
+                &partial,
+                &self.tokenizer_json,
+                &sorted,
+                |_, _, _| {},
+            )?;
+            std::fs::rename(&partial, &dir).map_err(|e| JobsError::io(&dir, e))?;
+        }
+        Ok(LineageIndex::open(&dir)?)
+    }
+}

@@ -1,0 +1,331 @@
+//! The job journal: every request the service has seen and how far it got, in RocksDB, each
+//! change one synced write, so that a crash at any point resumes where it stopped.
+//!
+//! The chain, not the journal, says whether a record or a fulfilment happened: the journal
+//! keeps what is costly or impossible to recover (the answer computed for a request, the hash
+//! of the transaction last sent for it) and the last block scanned for requests. After a
+//! restart the service re-reads `isRecorded` and the request's status before sending
+//! anything, so a transaction sent just before a crash is never sent twice once mined, and
+//! one lost with the pool is sent again.
+
+use crate::JobsError;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const JOBS: &str = "jobs";
+const META: &str = "meta";
+const COLUMNS: [&str; 2] = [JOBS, META];
+const SCANNED: &[u8] = b"scanned";
+
+/// A paid request as `InferenceMarket.Requested` announced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestInfo {
+    /// The request id (the PoA record key).
+    pub request_id: B256,
+    /// Who paid.
+    pub requester: Address,
+    /// The adapter asked for.
+    pub adapter_id: U256,
+    /// keccak-256 of the prompt.
+    pub prompt_hash: B256,
+    /// Declared prompt-token bound.
+    pub max_tokens_in: u32,
+    /// Output-token bound.
+    pub max_tokens_out: u32,
+    /// Last block in which it may be fulfilled.
+    pub expiry_block: u64,
+    /// The block that carried it.
+    pub block: u64,
+}
+
+/// What the worker pool computed for a request: the output and its attribution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    /// The output text.
+    pub output: String,
+    /// keccak-256 of the output's UTF-8 bytes (the record's `outputHash`).
+    pub output_hash: B256,
+    /// Counted prompt tokens.
+    pub tokens_in: u32,
+    /// Counted output tokens.
+    pub tokens_out: u32,
+    /// The attribution method id (`AttributionMethod`).
+    pub method: u8,
+    /// Attributed contributors, ascending.
+    pub contributors: Vec<Address>,
+    /// Their weights, parts per million summing to 1,000,000 (empty with no contributor).
+    pub weights_ppm: Vec<u32>,
+    /// The evidence tree's root (zero without evidence).
+    pub evidence_root: B256,
+    /// The evidence leaves `(datapoint, contributor, score)`, in tree order.
+    pub evidence: Vec<(B256, Address, U256)>,
+    /// The data snapshot attributed over (root of its sorted datapoints).
+    pub snapshot: B256,
+}
+
+/// How far a job got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "stage")]
+pub enum Stage {
+    /// Seen; not yet served (a hash-only request waits for its prompt here).
+    Pending,
+    /// Served and attributed; the record is not known to be on chain.
+    Answered {
+        /// The answer.
+        answer: Answer,
+        /// The last `record` transaction sent, if any.
+        record_tx: Option<B256>,
+    },
+    /// Recorded on chain; the fulfilment is not known to be.
+    Recorded {
+        /// The answer.
+        answer: Answer,
+        /// The last `fulfill` transaction sent, if any.
+        fulfill_tx: Option<B256>,
+    },
+    /// Fulfilled on chain.
+    Fulfilled {
+        /// The answer.
+        answer: Answer,
+    },
+    /// Not servable, for good (the reason is logged and kept); the requester's escrow comes
+    /// back through `refundExpired`.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+    /// Expired before it could be fulfilled.
+    Expired,
+}
+
+impl Stage {
+    /// Whether nothing more is to be done.
+    pub const fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Self::Fulfilled { .. } | Self::Refused { .. } | Self::Expired
+        )
+    }
+
+    /// The answer, once computed.
+    pub const fn answer(&self) -> Option<&Answer> {
+        match self {
+            Self::Answered { answer, .. }
+            | Self::Recorded { answer, .. }
+            | Self::Fulfilled { answer } => Some(answer),
+            _ => None,
+        }
+    }
+
+    /// A short name, for logs, metrics and `ol_jobStatus`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Answered { .. } => "answered",
+            Self::Recorded { .. } => "recorded",
+            Self::Fulfilled { .. } => "fulfilled",
+            Self::Refused { .. } => "refused",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// One request and its progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    /// The request.
+    pub request: RequestInfo,
+    /// The prompt, once known (from `PromptSubmitted`).
+    pub prompt: Option<Bytes>,
+    /// Progress.
+    pub stage: Stage,
+}
+
+/// The journal on RocksDB.
+pub struct Journal {
+    db: DB,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+impl Journal {
+    /// Opens (or creates) the journal under `path`.
+    pub fn open(path: &Path) -> Result<Self, JobsError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let descriptors = COLUMNS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        Ok(Self {
+            db: DB::open_cf_descriptors(&options, path, descriptors)?,
+        })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is created on open")
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<(), JobsError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db.write_opt(batch, &options)?;
+        Ok(())
+    }
+
+    /// The last block scanned for requests (0 before the first scan).
+    pub fn scanned(&self) -> Result<u64, JobsError> {
+        Ok(self
+            .db
+            .get_cf(self.cf(META), SCANNED)?
+            .and_then(|bytes| bytes.try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0))
+    }
+
+    /// Records what block `number` carried: new requests (a request already journaled is
+    /// kept as it is) and prompts, with the scan cursor, in one synced write.
+    pub fn record_block(
+        &self,
+        number: u64,
+        requests: &[RequestInfo],
+        prompts: &[(B256, Bytes)],
+    ) -> Result<(), JobsError> {
+        let mut batch = WriteBatch::default();
+        let mut fresh = std::collections::BTreeMap::new();
+        for request in requests {
+            if self.get(request.request_id)?.is_none() {
+                fresh.insert(
+                    request.request_id,
+                    Job {
+                        request: request.clone(),
+                        prompt: None,
+                        stage: Stage::Pending,
+                    },
+                );
+            }
+        }
+        for (id, prompt) in prompts {
+            if let Some(job) = fresh.get_mut(id) {
+                job.prompt = Some(prompt.clone());
+            } else if let Some(mut job) = self.get(*id)?
+                && job.prompt.is_none()
+            {
+                job.prompt = Some(prompt.clone());
+                fresh.insert(*id, job);
+            }
+        }
+        for (id, job) in &fresh {
+            batch.put_cf(self.cf(JOBS), id, encode(job)?);
+        }
+        batch.put_cf(self.cf(META), SCANNED, number.to_be_bytes());
+        self.write(batch)
+    }
+
+    /// The job of `request_id`.
+    pub fn get(&self, request_id: B256) -> Result<Option<Job>, JobsError> {
+        self.db
+            .get_cf(self.cf(JOBS), request_id)?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    /// Stores `job` (one synced write).
+    pub fn put(&self, job: &Job) -> Result<(), JobsError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(JOBS), job.request.request_id, encode(job)?);
+        self.write(batch)
+    }
+
+    /// Every job not yet final, oldest request first.
+    pub fn open_jobs(&self) -> Result<Vec<Job>, JobsError> {
+        let mut jobs = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(JOBS), rocksdb::IteratorMode::Start)
+        {
+            let (_, bytes) = item?;
+            let job = decode(&bytes)?;
+            if !job.stage.is_final() {
+                jobs.push(job);
+            }
+        }
+        jobs.sort_by_key(|job| (job.request.block, job.request.request_id));
+        Ok(jobs)
+    }
+}
+
+fn encode(job: &Job) -> Result<Vec<u8>, JobsError> {
+    serde_json::to_vec(job).map_err(|e| JobsError::Journal(e.to_string()))
+}
+
+fn decode(bytes: &[u8]) -> Result<Job, JobsError> {
+    serde_json::from_slice(bytes).map_err(|e| JobsError::Journal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(n: u8, block: u64) -> RequestInfo {
+        RequestInfo {
+            request_id: B256::repeat_byte(n),
+            requester: Address::repeat_byte(7),
+            adapter_id: U256::from(1),
+            prompt_hash: B256::repeat_byte(9),
+            max_tokens_in: 64,
+            max_tokens_out: 16,
+            expiry_block: block + 100,
+            block,
+        }
+    }
+
+    #[test]
+    fn blocks_requests_and_stages_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let journal = Journal::open(dir.path()).unwrap();
+            assert_eq!(journal.scanned().unwrap(), 0);
+            journal
+                .record_block(
+                    5,
+                    &[request(2, 5), request(1, 5)],
+                    &[(B256::repeat_byte(1), Bytes::from_static(b"hi"))],
+                )
+                .unwrap();
+            let mut job = journal.get(B256::repeat_byte(2)).unwrap().unwrap();
+            job.stage = Stage::Refused {
+                reason: "unknown adapter".into(),
+            };
+            journal.put(&job).unwrap();
+        }
+        let journal = Journal::open(dir.path()).unwrap();
+        assert_eq!(journal.scanned().unwrap(), 5);
+        let open = journal.open_jobs().unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].prompt.as_deref(), Some(&b"hi"[..]));
+        // Seeing the same request again (a rescan after a crash) keeps its progress.
+        journal.record_block(5, &[request(2, 5)], &[]).unwrap();
+        assert_eq!(
+            journal
+                .get(B256::repeat_byte(2))
+                .unwrap()
+                .unwrap()
+                .stage
+                .name(),
+            "refused"
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! The sequencer's job service: the node end of Proof of Attribution.
+//!
+//! A user pays for an inference with `InferenceMarket.request`; the service sees the request
+//! in a sealed block ([`service`]), reads the adapter and the approved contributions of its
+//! Datanets from chain state and the content store, and runs the job on the worker pool
+//! ([`executor`]): greedy decoding on the adapter, then suffix-array lineage of the output
+//! over those contributions. From the attestor key ([`attestor`]) it then writes the record
+//! to the PoA precompile and fulfils the request with the counted tokens. Every step is
+//! journaled in RocksDB ([`journal`]) and checked against the chain before anything is sent,
+//! so a crash at any point neither loses a request nor records it twice.
+
+pub mod attestor;
+mod error;
+pub mod executor;
+pub mod journal;
+pub mod service;
+
+pub use attestor::Attestor;
+pub use error::JobsError;
+pub use executor::{Executor, Outcome, Task};
+pub use journal::{Answer, Job, Journal, Stage};
+pub use service::JobService;

@@ -1,0 +1,484 @@
+//! The service loop: scan sealed blocks for requests, gather each job's inputs from chain
+//! state and the content store, run it on the worker pool, then record and fulfil it from the
+//! attestor key, one journaled step at a time.
+
+use crate::{
+    JobsError,
+    attestor::{Attestor, TxState},
+    executor::{Executor, Outcome, Task},
+    journal::{Job, Journal, RequestInfo, Stage},
+};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_sol_types::{SolCall, SolEvent};
+use ol_attribution::lineage::{DocMeta, TextDocument};
+use ol_chain::Chain;
+use ol_content::ContentStore;
+use ol_primitives::{
+    addresses::{
+        PROOF_OF_ATTRIBUTION,
+        dev_suite::{DATANET_REGISTRY, INFERENCE_MARKET, MODEL_REGISTRY},
+    },
+    contracts::{DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry},
+};
+use ol_workers::{Priority, WorkerPool};
+use parking_lot::Mutex;
+use std::{collections::HashSet, sync::Arc, time::Duration};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+/// Page size of `approvedContributions` reads.
+const PAGE: u64 = 100;
+/// Blocks scanned per pass, so a long catch-up still lets jobs advance between passes.
+const SCAN_BATCH: u64 = 1_000;
+
+/// `InferenceMarket.Status` values the service acts on.
+const STATUS_OPEN: u8 = 1;
+
+/// The job service.
+pub struct JobService {
+    chain: Arc<Chain>,
+    content: Arc<dyn ContentStore>,
+    journal: Journal,
+    executor: Arc<Executor>,
+    attestor: Attestor,
+    workers: WorkerPool,
+    running: Mutex<HashSet<B256>>,
+    results: mpsc::UnboundedSender<(B256, Result<Outcome, String>)>,
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<(B256, Result<Outcome, String>)>>>,
+}
+
+impl std::fmt::Debug for JobService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobService")
+            .field("journal", &self.journal)
+            .field("executor", &self.executor)
+            .field("attestor", &self.attestor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JobService {
+    /// A service over `chain` that reads contributions and adapters from `content`, keeps its
+    /// journal in `journal`, runs jobs with `executor` on `workers` and sends from `attestor`.
+    pub fn new(
+        chain: Arc<Chain>,
+        content: Arc<dyn ContentStore>,
+        journal: Journal,
+        executor: Executor,
+        attestor: Attestor,
+        workers: WorkerPool,
+    ) -> Self {
+        let (results, inbox) = mpsc::unbounded_channel();
+        Self {
+            chain,
+            content,
+            journal,
+            executor: Arc::new(executor),
+            attestor,
+            workers,
+            running: Mutex::new(HashSet::new()),
+            results,
+            inbox: Mutex::new(Some(inbox)),
+        }
+    }
+
+    /// The journal (for `ol_jobStatus`-style reads).
+    pub const fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Runs until `shutdown` turns true: a pass on every new block, on every finished job and
+    /// at least once a second.
+    pub async fn run(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), JobsError> {
+        let mut inbox = self
+            .inbox
+            .lock()
+            .take()
+            .ok_or_else(|| JobsError::Workers("the job service runs once".into()))?;
+        let mut blocks = self.chain.subscribe();
+        info!(target: "jobs", attestor = %self.attestor.address(), base = %self.executor.base_hash(), "job service started");
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            let service = self.clone();
+            tokio::task::spawn_blocking(move || service.pass())
+                .await
+                .map_err(|e| JobsError::Workers(format!("a pass panicked: {e}")))??;
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
+                _ = blocks.recv() => {}
+                Some((id, result)) = inbox.recv() => {
+                    let service = self.clone();
+                    tokio::task::spawn_blocking(move || service.finished(id, result))
+                        .await
+                        .map_err(|e| JobsError::Workers(format!("storing a result panicked: {e}")))??;
+                }
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// One pass: scan new blocks, then move every open job one step.
+    fn pass(&self) -> Result<(), JobsError> {
+        self.scan()?;
+        let head = self.chain.head().number;
+        for job in self.journal.open_jobs()? {
+            let id = job.request.request_id;
+            if let Err(err) = self.advance(job, head) {
+                // A job's trouble (a refused transaction, a read that failed) is retried on
+                // the next pass; it never stops the service.
+                warn!(target: "jobs", request = %id, %err, "job step failed; retrying");
+                metrics::counter!("jobs_step_errors_total").increment(1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals the requests and prompts of blocks after the scan cursor.
+    fn scan(&self) -> Result<(), JobsError> {
+        let storage = self.chain.storage();
+        let head = self.chain.head().number;
+        let from = self.journal.scanned()? + 1;
+        for number in from..=head.min(from + SCAN_BATCH - 1) {
+            let Some(header) = storage.header_by_number(number)? else {
+                break;
+            };
+            let mut requests = Vec::new();
+            let mut prompts = Vec::new();
+            if header
+                .logs_bloom
+                .contains_input(alloy_primitives::BloomInput::Raw(
+                    INFERENCE_MARKET.as_slice(),
+                ))
+            {
+                for receipt in storage.receipts(number)?.unwrap_or_default() {
+                    for log in receipt.logs() {
+                        if log.address != INFERENCE_MARKET {
+                            continue;
+                        }
+                        if let Ok(event) = InferenceMarket::Requested::decode_log(log) {
+                            requests.push(RequestInfo {
+                                request_id: event.requestId,
+                                requester: event.requester,
+                                adapter_id: event.adapterId,
+                                prompt_hash: event.promptHash,
+                                max_tokens_in: event.maxTokensIn,
+                                max_tokens_out: event.maxTokensOut,
+                                expiry_block: event.expiryBlock,
+                                block: number,
+                            });
+                        } else if let Ok(event) = InferenceMarket::PromptSubmitted::decode_log(log)
+                        {
+                            prompts.push((event.requestId, event.prompt.clone()));
+                        }
+                    }
+                }
+            }
+            for request in &requests {
+                info!(target: "jobs", request = %request.request_id, adapter = %request.adapter_id, block = number, "inference requested");
+                metrics::counter!("jobs_requests_total").increment(1);
+            }
+            self.journal.record_block(number, &requests, &prompts)?;
+        }
+        Ok(())
+    }
+
+    fn view<C: SolCall>(&self, to: Address, call: &C) -> Result<C::Return, JobsError> {
+        Ok(self.chain.view(self.attestor.address(), to, call)?)
+    }
+
+    /// Moves `job` one step.
+    fn advance(&self, mut job: Job, head: u64) -> Result<(), JobsError> {
+        let id = job.request.request_id;
+        let expired = head > job.request.expiry_block;
+        match job.stage.clone() {
+            Stage::Pending | Stage::Answered { .. } if expired => {
+                warn!(target: "jobs", request = %id, expiry = job.request.expiry_block, "request expired before it was fulfilled");
+                metrics::counter!("jobs_expired_total").increment(1);
+                job.stage = Stage::Expired;
+                self.journal.put(&job)
+            }
+            Stage::Pending => self.dispatch(&job),
+            Stage::Answered { answer, record_tx } => {
+                let recorded = self.view(
+                    PROOF_OF_ATTRIBUTION,
+                    &IProofOfAttribution::isRecordedCall { requestId: id },
+                )?;
+                if recorded {
+                    info!(target: "jobs", request = %id, "attribution recorded");
+                    job.stage = Stage::Recorded {
+                        answer,
+                        fulfill_tx: None,
+                    };
+                    return self.journal.put(&job);
+                }
+                if let Some(tx) = record_tx {
+                    match self.attestor.state(tx)? {
+                        TxState::Pooled => return Ok(()),
+                        TxState::Mined => {
+                            return self
+                                .refuse(job, format!("the record transaction {tx} reverted"));
+                        }
+                        TxState::Unknown => {
+                            debug!(target: "jobs", request = %id, %tx, "record transaction lost; sending again");
+                        }
+                    }
+                }
+                let call = IProofOfAttribution::recordCall {
+                    requestId: id,
+                    outputHash: answer.output_hash,
+                    method: answer.method,
+                    contributors: answer.contributors.clone(),
+                    weightsPpm: answer.weights_ppm.clone(),
+                    evidenceRoot: answer.evidence_root,
+                };
+                let (hash, raw) = self
+                    .attestor
+                    .sign(PROOF_OF_ATTRIBUTION, call.abi_encode().into())?;
+                // Journal the hash first: after a crash the service then looks for this
+                // transaction before it sends another.
+                job.stage = Stage::Answered {
+                    answer,
+                    record_tx: Some(hash),
+                };
+                self.journal.put(&job)?;
+                self.attestor.send(&raw)?;
+                Ok(())
+            }
+            Stage::Recorded { answer, fulfill_tx } => {
+                let request = self.view(
+                    INFERENCE_MARKET,
+                    &InferenceMarket::getRequestCall { requestId: id },
+                )?;
+                let status = request.status as u8;
+                if status != STATUS_OPEN {
+                    // Fulfilled, or settled or refunded since.
+                    info!(target: "jobs", request = %id, tokens_in = answer.tokens_in, tokens_out = answer.tokens_out, "request fulfilled");
+                    metrics::counter!("jobs_fulfilled_total").increment(1);
+                    job.stage = Stage::Fulfilled { answer };
+                    return self.journal.put(&job);
+                }
+                if expired {
+                    job.stage = Stage::Expired;
+                    metrics::counter!("jobs_expired_total").increment(1);
+                    return self.journal.put(&job);
+                }
+                if let Some(tx) = fulfill_tx {
+                    match self.attestor.state(tx)? {
+                        TxState::Pooled => return Ok(()),
+                        TxState::Mined => {
+                            return self
+                                .refuse(job, format!("the fulfil transaction {tx} reverted"));
+                        }
+                        TxState::Unknown => {}
+                    }
+                }
+                let call = InferenceMarket::fulfillCall {
+                    requestId: id,
+                    tokensIn: answer.tokens_in,
+                    tokensOut: answer.tokens_out,
+                };
+                let (hash, raw) = self
+                    .attestor
+                    .sign(INFERENCE_MARKET, call.abi_encode().into())?;
+                job.stage = Stage::Recorded {
+                    answer,
+                    fulfill_tx: Some(hash),
+                };
+                self.journal.put(&job)?;
+                self.attestor.send(&raw)?;
+                Ok(())
+            }
+            Stage::Fulfilled { .. } | Stage::Refused { .. } | Stage::Expired => Ok(()),
+        }
+    }
+
+    fn refuse(&self, mut job: Job, reason: String) -> Result<(), JobsError> {
+        warn!(target: "jobs", request = %job.request.request_id, %reason, "request refused");
+        metrics::counter!("jobs_refused_total").increment(1);
+        job.stage = Stage::Refused { reason };
+        self.journal.put(&job)
+    }
+
+    /// Gathers a pending job's inputs and hands it to the worker pool.
+    fn dispatch(&self, job: &Job) -> Result<(), JobsError> {
+        let id = job.request.request_id;
+        if self.running.lock().contains(&id) {
+            return Ok(());
+        }
+        let Some(prompt) = &job.prompt else {
+            // A `requestWithHash` prompt has not arrived.
+            return Ok(());
+        };
+        if keccak256(prompt) != job.request.prompt_hash {
+            return self.refuse(job.clone(), "the prompt does not hash to promptHash".into());
+        }
+        let task = match self.gather(job, prompt)? {
+            Ok(task) => task,
+            Err(Gather::Refused(reason)) => return self.refuse(job.clone(), reason),
+            Err(Gather::Waiting(what)) => {
+                debug!(target: "jobs", request = %id, %what, "waiting");
+                return Ok(());
+            }
+        };
+        let executor = self.executor.clone();
+        let results = self.results.clone();
+        self.running.lock().insert(id);
+        let submitted = self
+            .workers
+            .submit("inference", Priority::High, move |_ctx| {
+                let result = executor.run(&task).map_err(|e| e.to_string());
+                let _ = results.send((id, result));
+                Ok(())
+            });
+        if let Err(err) = submitted {
+            // A full queue leaves the request pending; it is tried again next pass.
+            self.running.lock().remove(&id);
+            debug!(target: "jobs", request = %id, %err, "worker pool busy");
+        }
+        Ok(())
+    }
+
+    /// Stores what a worker computed.
+    fn finished(&self, id: B256, result: Result<Outcome, String>) -> Result<(), JobsError> {
+        self.running.lock().remove(&id);
+        let Some(mut job) = self.journal.get(id)? else {
+            return Ok(());
+        };
+        if !matches!(job.stage, Stage::Pending) {
+            return Ok(());
+        }
+        match result {
+            Ok(Outcome::Answer(answer)) => {
+                info!(
+                    target: "jobs",
+                    request = %id,
+                    tokens_in = answer.tokens_in,
+                    tokens_out = answer.tokens_out,
+                    contributors = answer.contributors.len(),
+                    "served and attributed"
+                );
+                job.stage = Stage::Answered {
+                    answer,
+                    record_tx: None,
+                };
+                self.journal.put(&job)
+            }
+            Ok(Outcome::Refused(reason)) => self.refuse(job, reason),
+            Err(err) => {
+                // An error of the node (not of the request) is retried.
+                warn!(target: "jobs", request = %id, %err, "job failed; retrying");
+                Ok(())
+            }
+        }
+    }
+
+    /// The adapter, its bundle and the documents of its Datanets, read at the request's block.
+    fn gather(&self, job: &Job, prompt: &Bytes) -> Result<Result<Task, Gather>, JobsError> {
+        let block = job.request.block;
+        let from = self.attestor.address();
+        let adapter_id = job.request.adapter_id;
+        let adapter = match self.chain.view_at(
+            block,
+            from,
+            MODEL_REGISTRY,
+            &ModelRegistry::getAdapterCall {
+                adapterId: adapter_id,
+            },
+        ) {
+            Ok(adapter) => adapter,
+            Err(err) if err.revert_data().is_some() => {
+                return Ok(Err(Gather::Refused(format!(
+                    "unknown adapter {adapter_id}"
+                ))));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if !adapter.active {
+            return Ok(Err(Gather::Refused(format!(
+                "adapter {adapter_id} is not active"
+            ))));
+        }
+        let base = self.chain.view_at(
+            block,
+            from,
+            MODEL_REGISTRY,
+            &ModelRegistry::getBaseModelCall {
+                baseModelId: adapter.baseModelId,
+            },
+        )?;
+        if base.weightsHash != self.executor.base_hash() {
+            return Ok(Err(Gather::Refused(format!(
+                "adapter {adapter_id} is of base model {} ({}), which this node does not serve",
+                adapter.baseModelId, base.weightsHash
+            ))));
+        }
+        let Some(bundle) = self.content.get(adapter.adapterHash)? else {
+            return Ok(Err(Gather::Waiting(format!(
+                "the content store does not hold adapter {adapter_id} ({})",
+                adapter.adapterHash
+            ))));
+        };
+        let mut documents = Vec::new();
+        for used in &adapter.datanets {
+            let mut offset = 0u64;
+            loop {
+                let page = self.chain.view_at(
+                    block,
+                    from,
+                    DATANET_REGISTRY,
+                    &DatanetRegistry::approvedContributionsCall {
+                        datanetId: used.datanetId,
+                        offset: U256::from(offset),
+                        limit: U256::from(PAGE),
+                    },
+                )?;
+                for item in &page.items {
+                    // Contributions this node does not hold (or that are not text) are left
+                    // out; the answer's snapshot root names exactly what was attributed over.
+                    let Some(bytes) = self.content.get(item.contentHash)? else {
+                        continue;
+                    };
+                    let Ok(text) = String::from_utf8(bytes) else {
+                        continue;
+                    };
+                    documents.push(TextDocument {
+                        meta: DocMeta {
+                            datapoint: item.contentHash,
+                            contributor: item.contributor,
+                            datanet: B256::from(used.datanetId),
+                        },
+                        text,
+                    });
+                }
+                offset += page.items.len() as u64;
+                if page.items.is_empty() || U256::from(offset) >= page.total {
+                    break;
+                }
+            }
+        }
+        Ok(Ok(Task {
+            request: job.request.clone(),
+            prompt: prompt.to_vec(),
+            adapter_hash: adapter.adapterHash,
+            adapter_bundle: bundle.into(),
+            documents,
+        }))
+    }
+}
+
+/// Why a job's inputs are not all there.
+enum Gather {
+    /// For good.
+    Refused(String),
+    /// Not yet.
+    Waiting(String),
+}
