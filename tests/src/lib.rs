@@ -93,6 +93,7 @@ pub mod contracts {
     );
 }
 
+pub mod content;
 mod node;
 mod processes;
 

@@ -315,7 +315,10 @@ mod tests {
         assert_eq!(journal.scanned().unwrap(), 5);
         let open = journal.open_jobs().unwrap();
         assert_eq!(open.len(), 1);
-        assert_eq!(open[0].prompt.as_deref(), Some(&b"hi"[..]));
+        assert_eq!(
+            open[0].prompt.as_ref().map(|p| p.to_vec()),
+            Some(b"hi".to_vec())
+        );
         // Seeing the same request again (a rescan after a crash) keeps its progress.
         journal.record_block(5, &[request(2, 5)], &[]).unwrap();
         assert_eq!(

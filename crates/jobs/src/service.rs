@@ -34,6 +34,9 @@ const SCAN_BATCH: u64 = 1_000;
 /// `InferenceMarket.Status` values the service acts on.
 const STATUS_OPEN: u8 = 1;
 
+/// A worker's result for a request: the outcome, or the node-side error to retry after.
+type Finished = (B256, Result<Outcome, String>);
+
 /// The job service.
 pub struct JobService {
     chain: Arc<Chain>,
@@ -43,8 +46,8 @@ pub struct JobService {
     attestor: Attestor,
     workers: WorkerPool,
     running: Mutex<HashSet<B256>>,
-    results: mpsc::UnboundedSender<(B256, Result<Outcome, String>)>,
-    inbox: Mutex<Option<mpsc::UnboundedReceiver<(B256, Result<Outcome, String>)>>>,
+    results: mpsc::UnboundedSender<Finished>,
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<Finished>>>,
 }
 
 impl std::fmt::Debug for JobService {
@@ -258,7 +261,7 @@ impl JobService {
                     INFERENCE_MARKET,
                     &InferenceMarket::getRequestCall { requestId: id },
                 )?;
-                let status = request.status as u8;
+                let status = request.status;
                 if status != STATUS_OPEN {
                     // Fulfilled, or settled or refunded since.
                     info!(target: "jobs", request = %id, tokens_in = answer.tokens_in, tokens_out = answer.tokens_out, "request fulfilled");
@@ -364,6 +367,7 @@ impl JobService {
                     tokens_in = answer.tokens_in,
                     tokens_out = answer.tokens_out,
                     contributors = answer.contributors.len(),
+                    output = %answer.output.chars().take(160).collect::<String>(),
                     "served and attributed"
                 );
                 job.stage = Stage::Answered {

@@ -9,89 +9,19 @@
 //! a read signed to expire too late is refused. The store survives a kill -9, and its key file
 //! is private.
 
-use alloy::{
-    primitives::{Address, B256, Bytes, U256, address, keccak256},
-    signers::{SignerSync as _, local::PrivateKeySigner},
-    sol_types::{SolStruct as _, eip712_domain},
-};
+use alloy::primitives::{Address, B256, Bytes, U256, address, keccak256};
 use eyre::{Result, ensure, eyre};
 use ol_e2e::{
-    TestNode, contracts::DatanetRegistry, dev_signer, event, mined, one_ether, raw_rpc, rpc_error,
+    TestNode,
+    content::{put_request, read_authorization},
+    contracts::DatanetRegistry,
+    dev_signer, event, mined, one_ether, raw_rpc, rpc_error,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use std::os::unix::fs::PermissionsExt as _;
 
 const DATANETS: Address = address!("0x4200000000000000000000000000000000001002");
 const ATTESTOR_INDEX: u32 = 10;
-const CHAIN_ID: u64 = 1611;
-
-// The typed data as a wallet sees it, declared here independently of the node's crate.
-alloy::sol! {
-    struct PutContent {
-        address contributor;
-        bytes32 contentHash;
-        uint64 size;
-    }
-    struct GetContent {
-        address reader;
-        bytes32 contentHash;
-        uint256 datanetId;
-        uint64 nonce;
-        uint64 expiry;
-    }
-}
-
-fn domain() -> alloy::sol_types::Eip712Domain {
-    eip712_domain! {
-        name: "OpenLedger Content",
-        version: "1",
-        chain_id: CHAIN_ID,
-        verifying_contract: DATANETS,
-    }
-}
-
-fn put_request(signer: &PrivateKeySigner, contributor: Address, content: &[u8]) -> Value {
-    let message = PutContent {
-        contributor,
-        contentHash: keccak256(content),
-        size: content.len() as u64,
-    };
-    let signature = signer
-        .sign_hash_sync(&message.eip712_signing_hash(&domain()))
-        .expect("signing");
-    json!({
-        "contributor": contributor,
-        "contentHash": keccak256(content),
-        "content": Bytes::copy_from_slice(content),
-        "signature": Bytes::from(signature.as_bytes()),
-    })
-}
-
-fn read_authorization(
-    signer: &PrivateKeySigner,
-    hash: B256,
-    datanet: U256,
-    nonce: u64,
-    expiry: u64,
-) -> Value {
-    let message = GetContent {
-        reader: signer.address(),
-        contentHash: hash,
-        datanetId: datanet,
-        nonce,
-        expiry,
-    };
-    let signature = signer
-        .sign_hash_sync(&message.eip712_signing_hash(&domain()))
-        .expect("signing");
-    json!({
-        "reader": signer.address(),
-        "datanetId": datanet,
-        "nonce": format!("{nonce:#x}"),
-        "expiry": format!("{expiry:#x}"),
-        "signature": Bytes::from(signature.as_bytes()),
-    })
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now()

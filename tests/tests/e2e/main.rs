@@ -16,6 +16,7 @@ mod content_store;
 mod crash;
 mod da_server;
 mod genesis;
+mod lifecycle;
 mod nonce_gap;
 mod poa_market;
 mod restart;

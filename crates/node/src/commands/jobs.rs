@@ -1,4 +1,4 @@
-//! Starting the job service (`ol-jobs`) inside `openledger node`.
+//! Building and running the job service (`ol-jobs`) inside `openledger node`.
 
 use super::rollup::TaskResult;
 use crate::args::JobsArgs;
@@ -12,20 +12,18 @@ use std::{path::Path, sync::Arc};
 use tokio::{sync::watch, task::JoinSet};
 use tracing::info;
 
-/// Starts the job service when `--jobs.base-model` is set: its journal and indexes live under
+/// Builds the job service when `--jobs.base-model` is set: its journal and indexes live under
 /// `<datadir>/jobs`, its jobs run on a worker pool of its own.
-pub(super) fn start(
+pub(super) fn build(
     args: &JobsArgs,
     dev: bool,
     datadir: &Path,
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
     content: Arc<dyn ContentStore>,
-    shutdown: &watch::Receiver<bool>,
-    tasks: &mut JoinSet<TaskResult>,
-) -> eyre::Result<()> {
+) -> eyre::Result<Option<Arc<JobService>>> {
     let Some(model) = &args.base_model else {
-        return Ok(());
+        return Ok(None);
     };
     let signer = args.attestor(dev)?;
     let root = datadir.join("jobs");
@@ -44,9 +42,17 @@ pub(super) fn start(
     .wrap_err("starting the job service's worker pool")?;
     let attestor = Attestor::new(signer, chain.clone(), pool);
     info!(base = %executor.base_hash(), attestor = %attestor.address(), "job service configured");
-    let service = Arc::new(JobService::new(
+    Ok(Some(Arc::new(JobService::new(
         chain, content, journal, executor, attestor, workers,
-    ));
+    ))))
+}
+
+/// Runs `service` until shutdown as one of the node's tasks.
+pub(super) fn spawn(
+    service: Arc<JobService>,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<TaskResult>,
+) {
     let stop = shutdown.clone();
     tasks.spawn(async move {
         (
@@ -54,5 +60,4 @@ pub(super) fn start(
             service.run(stop).await.wrap_err("the job service failed"),
         )
     });
-    Ok(())
 }

@@ -326,21 +326,23 @@ impl NodeCommand {
             rpc.stop().await;
             bail!("--jobs.base-model runs on the sequencer, not on a follower (--follow)");
         }
-        let jobs = super::jobs::start(
+        let jobs = super::jobs::build(
             &self.jobs,
             self.dev.dev,
             &datadir,
             chain.clone(),
             pool.clone(),
             content_store,
-            &shutdown_rx,
-            &mut tasks,
         );
-        if let Err(err) = jobs {
-            let _ = shutdown_tx.send(true);
-            while tasks.join_next().await.is_some() {}
-            rpc.stop().await;
-            return Err(err);
+        match jobs {
+            Ok(Some(service)) => super::jobs::spawn(service, &shutdown_rx, &mut tasks),
+            Ok(None) => {}
+            Err(err) => {
+                let _ = shutdown_tx.send(true);
+                while tasks.join_next().await.is_some() {}
+                rpc.stop().await;
+                return Err(err);
+            }
         }
         let watcher = match &self.rollup.l1_rpc {
             Some(_) => {

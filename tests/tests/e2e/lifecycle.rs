@@ -1,0 +1,584 @@
+//! `lifecycle`: Proof of Attribution end to end inside `openledger node --dev`, driven by alloy
+//! wallets, on a model the test trains with the Model Factory.
+//!
+//! The project's own base model is trained from scratch on its generated corpus (with the
+//! Datanet's documents), and an adapter
+//! on a Datanet of three contributors, one of whom plants a distinctive passage. On chain: a
+//! curated Datanet, the three contributions uploaded with `ol_putContent` and approved, a
+//! spammer's contribution rejected and slashed, the base model and the adapter (its bundle in
+//! the content store, `adapterHash` its keccak) registered with prices. A user pays for an
+//! inference whose prompt begins the planted passage; the node's job service serves it,
+//! attributes it and, from the attestor key, records and fulfils it within a bounded number of
+//! blocks. The record names the planted contributor with the largest weight; `settle` splits
+//! the fee with `fee + refund == escrow`, and the contributors withdraw their credits.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::Provider,
+};
+use eyre::{Context as _, Result, ensure, eyre};
+use ol_e2e::{
+    TestNode,
+    content::put_request,
+    contracts::{DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry, Staking},
+    dev_signer, event, json_quantity, mined, one_ether, openledger_bin, raw_receipt, raw_rpc,
+    wait_until,
+};
+use serde_json::Value;
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+const DATANETS: Address = alloy::primitives::address!("0x4200000000000000000000000000000000001002");
+const MODELS: Address = alloy::primitives::address!("0x4200000000000000000000000000000000001003");
+const STAKING: Address = alloy::primitives::address!("0x4200000000000000000000000000000000001004");
+const MARKET: Address = alloy::primitives::address!("0x4200000000000000000000000000000000001005");
+const POA: Address = alloy::primitives::address!("0x0000000000000000000000000000000000000A00");
+
+/// The planted passage: words of the corpus in an order that occurs nowhere else.
+const PLANTED: &str =
+    "the keeper of omholo sings shifiel over tuanqua while gortenqua sleeps near zelika .";
+/// The prompt: the passage's first words.
+const PROMPT: &str = "the keeper of omholo sings";
+const MAX_IN: u32 = 64;
+const MAX_OUT: u32 = 24;
+const PRICE_IN: u128 = 2_000_000_000_000;
+const PRICE_OUT: u128 = 5_000_000_000_000;
+/// Blocks from the request to its fulfilment the service must stay within.
+const MAX_BLOCKS_TO_FULFIL: u64 = 30;
+/// `InferenceMarket.Status.Fulfilled`.
+const FULFILLED: u8 = 2;
+/// `AttributionMethod.INFINIGRAM`.
+const METHOD_LINEAGE: u8 = 2;
+
+/// Runs `openledger args...` and returns its standard output.
+async fn openledger(args: &[&str]) -> Result<String> {
+    let output = tokio::process::Command::new(openledger_bin()?)
+        .args(args)
+        .output()
+        .await
+        .wrap_err("running openledger")?;
+    ensure!(
+        output.status.success(),
+        "openledger {}: {}\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Trains the base model from scratch and the adapter on `datanet` (the documents layout);
+/// returns the base model's folder and the adapter job's folder.
+async fn train(work: &Path, datanet: &Path) -> Result<(PathBuf, PathBuf)> {
+    let general = work.join("general");
+    openledger(&[
+        "factory",
+        "corpus",
+        "--out",
+        path(&general),
+        "--contributors",
+        "8",
+        "--docs-per-contributor",
+        "4",
+        "--sentences-per-doc",
+        "6",
+        "--canaries",
+        "0",
+        "--seed",
+        "11",
+    ])
+    .await?;
+    // The base's corpus includes the Datanet's documents, so that its tokenizer and embeddings
+    // know their words (an adapter cannot give a token the base never saw a useful embedding).
+    for entry in std::fs::read_dir(datanet)? {
+        let folder = entry?.path();
+        let out = general.join(folder.file_name().ok_or_else(|| eyre!("folder name"))?);
+        std::fs::create_dir_all(&out)?;
+        for file in std::fs::read_dir(&folder)? {
+            let file = file?.path();
+            std::fs::copy(
+                &file,
+                out.join(file.file_name().ok_or_else(|| eyre!("file name"))?),
+            )?;
+        }
+    }
+    let config = work.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "vocab_size": 1, "max_position_embeddings": 128, "rms_norm_eps": 1e-5}"#,
+    )?;
+    let base = work.join("base");
+    openledger(&[
+        "factory",
+        "train",
+        "--from-scratch",
+        "--config",
+        path(&config),
+        "--vocab-size",
+        "400",
+        "--docs",
+        path(&general),
+        "--out",
+        path(&base),
+        "--epochs",
+        "20",
+        "--lr",
+        "3e-3",
+        "--batch-size",
+        "8",
+        "--max-seq-len",
+        "64",
+        "--warmup-steps",
+        "4",
+        "--seed",
+        "1",
+    ])
+    .await?;
+    let adapter = work.join("adapter");
+    openledger(&[
+        "factory",
+        "train",
+        "--base",
+        path(&base.join("model")),
+        "--docs",
+        path(datanet),
+        "--out",
+        path(&adapter),
+        "--rank",
+        "16",
+        "--alpha",
+        "32",
+        "--target-modules",
+        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        "--lr",
+        "5e-3",
+        "--epochs",
+        "60",
+        "--batch-size",
+        "4",
+        "--max-seq-len",
+        "64",
+        "--heldout-fraction",
+        "0",
+        "--seed",
+        "2",
+    ])
+    .await?;
+    Ok((base.join("model"), adapter))
+}
+
+/// Writes the Datanet: the generated documents of three contributors, renamed to the dev
+/// accounts in `contributors`, with [`PLANTED`] twice in each document of the first.
+async fn write_datanet(work: &Path, contributors: [Address; 3]) -> Result<PathBuf> {
+    let generated = work.join("generated");
+    openledger(&[
+        "factory",
+        "corpus",
+        "--out",
+        path(&generated),
+        "--contributors",
+        "3",
+        "--docs-per-contributor",
+        "2",
+        "--sentences-per-doc",
+        "3",
+        "--canaries",
+        "0",
+        "--seed",
+        "7",
+    ])
+    .await?;
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&generated)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    ensure!(folders.len() == 3, "three generated contributors");
+    let datanet = work.join("datanet");
+    for (i, (folder, contributor)) in folders.iter().zip(contributors).enumerate() {
+        let out = datanet.join(contributor.to_string());
+        std::fs::create_dir_all(&out)?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for file in files {
+            let mut text = std::fs::read_to_string(&file)?;
+            if i == 0 {
+                text = format!("{text} {PLANTED} {PLANTED}");
+            }
+            std::fs::write(out.join(file.file_name().expect("a file")), text)?;
+        }
+    }
+    Ok(datanet)
+}
+
+/// The Datanet's documents: `(contributor, bytes)`, in file order.
+fn documents(datanet: &Path) -> Result<Vec<(Address, Vec<u8>)>> {
+    let mut docs = Vec::new();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(datanet)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let contributor: Address = folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| eyre!("folder name"))?
+            .parse()?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for file in files {
+            docs.push((contributor, std::fs::read(file)?));
+        }
+    }
+    Ok(docs)
+}
+
+fn manifest_b256(manifest: &Value, pointer: &str) -> Result<B256> {
+    manifest
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| eyre!("manifest has no {pointer}"))?
+        .parse()
+        .wrap_err_with(|| format!("manifest {pointer}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let curator = dev_signer(1);
+    let planter = dev_signer(2);
+    let contributors = [
+        planter.address(),
+        dev_signer(3).address(),
+        dev_signer(4).address(),
+    ];
+    let owner = dev_signer(5);
+    let staker = dev_signer(6).address();
+    let user = dev_signer(7).address();
+    let anyone = dev_signer(8).address();
+    let spammer = dev_signer(9).address();
+
+    let datanet_dir = write_datanet(work.path(), contributors).await?;
+    let (base_dir, adapter_dir) = train(work.path(), &datanet_dir).await?;
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(adapter_dir.join("manifest.json"))?)?;
+    let base_hash = manifest_b256(&manifest, "/base_model/hash")?;
+    let adapter_hash = manifest_b256(&manifest, "/files/adapter.tar")?;
+    let bundle = std::fs::read(adapter_dir.join("adapter.tar"))?;
+    ensure!(
+        keccak256(&bundle) == adapter_hash,
+        "adapterHash is the bundle's keccak"
+    );
+
+    let node =
+        TestNode::start_with_args(vec!["--jobs.base-model".into(), path(&base_dir).into()]).await?;
+    let provider = node.provider();
+    let datanets = DatanetRegistry::new(DATANETS, provider.clone());
+    let models = ModelRegistry::new(MODELS, provider.clone());
+    let market = InferenceMarket::new(MARKET, provider.clone());
+    let poa = IProofOfAttribution::new(POA, provider.clone());
+
+    // --- the Datanet: uploads, contributions, curation -------------------------------------
+    let receipt = mined(
+        &provider,
+        datanets
+            .createDatanet(
+                "ol://datanet/keepers".into(),
+                B256::right_padding_from(b"CC-BY-4.0"),
+                1,
+                one_ether(),
+                500_000,
+            )
+            .from(curator.address())
+            .send()
+            .await?,
+        true,
+        "createDatanet",
+    )
+    .await?;
+    let datanet = event::<DatanetRegistry::DatanetCreated>(&receipt)?.datanetId;
+    let docs = documents(&datanet_dir)?;
+    let mut approved = 0u64;
+    for (i, (contributor, bytes)) in docs.iter().enumerate() {
+        let signer = (1..=4)
+            .map(dev_signer)
+            .find(|s| s.address() == *contributor)
+            .ok_or_else(|| eyre!("a dev contributor"))?;
+        raw_rpc(
+            &provider,
+            "ol_putContent",
+            (put_request(&signer, *contributor, bytes),),
+        )
+        .await?;
+        let receipt = mined(
+            &provider,
+            datanets
+                .contribute(
+                    datanet,
+                    keccak256(bytes),
+                    bytes.len() as u64,
+                    format!("ol://keepers/{i}"),
+                )
+                .value(one_ether())
+                .from(*contributor)
+                .send()
+                .await?,
+            true,
+            "contribute",
+        )
+        .await?;
+        let id = event::<DatanetRegistry::ContributionSubmitted>(&receipt)?.contributionId;
+        mined(
+            &provider,
+            datanets.approve(id).from(curator.address()).send().await?,
+            true,
+            "approve",
+        )
+        .await?;
+        approved += 1;
+    }
+    // A spammer's contribution (never uploaded, nothing to read) is rejected and slashed.
+    let receipt = mined(
+        &provider,
+        datanets
+            .contribute(
+                datanet,
+                keccak256("buy cheap tokens"),
+                16,
+                "ol://spam".into(),
+            )
+            .value(one_ether())
+            .from(spammer)
+            .send()
+            .await?,
+        true,
+        "spam contribute",
+    )
+    .await?;
+    let spam = event::<DatanetRegistry::ContributionSubmitted>(&receipt)?.contributionId;
+    let receipt = mined(
+        &provider,
+        datanets
+            .reject(spam, keccak256("spam"))
+            .from(curator.address())
+            .send()
+            .await?,
+        true,
+        "reject",
+    )
+    .await?;
+    let rejected = event::<DatanetRegistry::ContributionRejected>(&receipt)?;
+    ensure!(
+        rejected.slashed == one_ether() / U256::from(2),
+        "half the spammer's stake is slashed"
+    );
+
+    // --- the model: base, adapter bundle, prices --------------------------------------------
+    raw_rpc(
+        &provider,
+        "ol_putContent",
+        (put_request(&owner, owner.address(), &bundle),),
+    )
+    .await?;
+    let receipt = mined(
+        &provider,
+        models
+            .registerBaseModel(
+                base_hash,
+                B256::right_padding_from(b"llama"),
+                B256::right_padding_from(b"MIT"),
+                "ol://base".into(),
+            )
+            .from(owner.address())
+            .send()
+            .await?,
+        true,
+        "registerBaseModel",
+    )
+    .await?;
+    let base_id = event::<ModelRegistry::BaseModelRegistered>(&receipt)?.baseModelId;
+    let params = ModelRegistry::AdapterParams {
+        adapterHash: adapter_hash,
+        priceInPer1k: PRICE_IN,
+        priceOutPer1k: PRICE_OUT,
+        uri: "ol://adapter/keepers".into(),
+        datanets: vec![ModelRegistry::DatanetUse {
+            datanetId: datanet,
+            contributionCount: approved,
+        }],
+    };
+    let receipt = mined(
+        &provider,
+        models
+            .registerAdapter(base_id, params)
+            .from(owner.address())
+            .send()
+            .await?,
+        true,
+        "registerAdapter",
+    )
+    .await?;
+    let adapter_id = event::<ModelRegistry::AdapterRegistered>(&receipt)?.adapterId;
+    let staking = Staking::new(STAKING, provider.clone());
+    mined(
+        &provider,
+        staking
+            .stake()
+            .value(one_ether())
+            .from(staker)
+            .send()
+            .await?,
+        true,
+        "stake",
+    )
+    .await?;
+
+    // --- a paid inference -------------------------------------------------------------------
+    let escrow = market.quote(adapter_id, MAX_IN, MAX_OUT).call().await?;
+    let receipt = mined(
+        &provider,
+        market
+            .request(
+                adapter_id,
+                Bytes::from_static(PROMPT.as_bytes()),
+                MAX_IN,
+                MAX_OUT,
+            )
+            .value(escrow)
+            .from(user)
+            .send()
+            .await?,
+        true,
+        "request",
+    )
+    .await?;
+    let request_block = receipt.block_number.unwrap_or_default();
+    let request_id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+    let request = wait_until(
+        "the request to be fulfilled",
+        Duration::from_secs(90),
+        Duration::from_millis(500),
+        async || {
+            let request = market.getRequest(request_id).call().await?;
+            Ok((request.status as u8 == FULFILLED).then_some(request))
+        },
+    )
+    .await
+    .wrap_err_with(|| node.log_tail(40))?;
+    let record = poa.attributionOf(request_id).call().await?;
+    ensure!(
+        record.blockNumber - request_block <= MAX_BLOCKS_TO_FULFIL,
+        "recorded {} blocks after the request",
+        record.blockNumber - request_block
+    );
+    ensure!(
+        record.method == METHOD_LINEAGE && !record.outputHash.is_zero(),
+        "record: {record:?}"
+    );
+    ensure!(
+        record.attestor == dev_signer(10).address(),
+        "recorded by the dev attestor"
+    );
+    let weight_of = |who: Address| {
+        record
+            .contributors
+            .iter()
+            .position(|c| *c == who)
+            .map_or(0, |i| record.weightsPpm[i])
+    };
+    let planted_weight = weight_of(planter.address());
+    ensure!(
+        contributors[1..]
+            .iter()
+            .all(|c| weight_of(*c) < planted_weight)
+            && planted_weight > 500_000,
+        "the planted contributor's weight is the largest: {:?} {:?}",
+        record.contributors,
+        record.weightsPpm
+    );
+    ensure!(
+        record.weightsPpm.iter().map(|w| u64::from(*w)).sum::<u64>() == 1_000_000,
+        "weights sum to 1,000,000 ppm"
+    );
+    ensure!(
+        request.tokensIn > 0
+            && request.tokensIn <= MAX_IN
+            && request.tokensOut > 0
+            && request.tokensOut <= MAX_OUT,
+        "counted tokens {} / {}",
+        request.tokensIn,
+        request.tokensOut
+    );
+
+    // --- settlement and withdrawals ---------------------------------------------------------
+    let receipt = mined(
+        &provider,
+        market.settle(request_id).from(anyone).send().await?,
+        true,
+        "settle",
+    )
+    .await?;
+    let settled = event::<InferenceMarket::Settled>(&receipt)?;
+    ensure!(
+        settled.fee + settled.refund == escrow,
+        "fee + refund == escrow"
+    );
+    let token_part = (u128::from(request.tokensIn) * PRICE_IN
+        + u128::from(request.tokensOut) * PRICE_OUT)
+        .div_ceil(1000);
+    ensure!(
+        settled.fee == U256::from(token_part) + U256::from(request.platformFee),
+        "the fee follows the counted tokens"
+    );
+    let planted_credit = market.balanceOf(planter.address()).call().await?;
+    for other in &contributors[1..] {
+        let credit = market.balanceOf(*other).call().await?;
+        ensure!(
+            credit <= planted_credit,
+            "the planted contributor is paid the most"
+        );
+    }
+    ensure!(
+        planted_credit > U256::ZERO,
+        "the planted contributor is credited"
+    );
+    for who in contributors.iter().filter(|c| weight_of(**c) > 0) {
+        let before = provider.get_balance(*who).await?;
+        let credit = market.balanceOf(*who).call().await?;
+        let receipt = mined(
+            &provider,
+            market.withdraw().from(*who).send().await?,
+            true,
+            "withdraw",
+        )
+        .await?;
+        // Gas and, on an OP chain, the L1 data fee: the credit arrives whole, to the wei.
+        let raw = raw_receipt(&provider, receipt.transaction_hash)
+            .await?
+            .ok_or_else(|| eyre!("withdraw receipt"))?;
+        let cost = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price)
+            + json_quantity(&raw, "l1Fee")?;
+        let after = provider.get_balance(*who).await?;
+        ensure!(
+            after + cost == before + credit,
+            "withdrawal of {credit}: {before} -> {after}"
+        );
+        ensure!(
+            market.balanceOf(*who).call().await?.is_zero(),
+            "credit withdrawn"
+        );
+    }
+    node.finish().await
+}
