@@ -252,6 +252,11 @@ impl TestNode {
         Ok(())
     }
 
+    /// Replaces the extra command-line arguments of the next [`TestNode::restart`].
+    pub fn set_extra_args(&mut self, extra_args: Vec<String>) {
+        self.extra_args = extra_args;
+    }
+
     /// Starts the node again on the same data directory (after [`TestNode::stop`] or
     /// [`TestNode::kill9`]) on a new free port, and waits until its JSON-RPC answers.
     pub async fn restart(&mut self) -> Result<()> {

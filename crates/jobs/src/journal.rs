@@ -10,6 +10,7 @@
 
 use crate::JobsError;
 use alloy_primitives::{Address, B256, Bytes, U256};
+use ol_attribution::merkle::{EvidenceLeaf, EvidenceTree};
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -65,6 +66,50 @@ pub struct Answer {
     pub evidence: Vec<(B256, Address, U256)>,
     /// The data snapshot attributed over (root of its sorted datapoints).
     pub snapshot: B256,
+}
+
+/// One contributor's evidence: a leaf of the record's evidence tree with its Merkle proof, as
+/// the precompile's `verifyEvidence(requestId, leaf, proof)` checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    /// The datapoint (the contribution's `contentHash`).
+    pub datapoint: B256,
+    /// Its contributor.
+    pub contributor: Address,
+    /// Its score (the largest is 10^18).
+    pub score: U256,
+    /// The leaf hash.
+    pub leaf: B256,
+    /// Sibling hashes from the leaf up to the root.
+    pub proof: Vec<B256>,
+}
+
+impl Answer {
+    /// Every evidence leaf with its proof.
+    pub fn evidence_proofs(&self) -> Vec<Evidence> {
+        let tree = EvidenceTree::new(
+            self.evidence
+                .iter()
+                .map(|&(datapoint, contributor, score)| EvidenceLeaf {
+                    datapoint,
+                    contributor,
+                    score,
+                })
+                .collect(),
+        );
+        tree.leaves()
+            .iter()
+            .enumerate()
+            .map(|(i, leaf)| Evidence {
+                datapoint: leaf.datapoint,
+                contributor: leaf.contributor,
+                score: leaf.score,
+                leaf: leaf.hash(),
+                proof: tree.proof(i),
+            })
+            .collect()
+    }
 }
 
 /// How far a job got.

@@ -18,5 +18,5 @@ pub mod service;
 pub use attestor::Attestor;
 pub use error::JobsError;
 pub use executor::{Executor, Outcome, Task};
-pub use journal::{Answer, Job, Journal, Stage};
-pub use service::JobService;
+pub use journal::{Answer, Evidence, Job, Journal, Stage};
+pub use service::{HaltPoint, JobService};

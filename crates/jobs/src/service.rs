@@ -22,7 +22,14 @@ use ol_primitives::{
 };
 use ol_workers::{Priority, WorkerPool};
 use parking_lot::Mutex;
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
@@ -48,6 +55,38 @@ pub struct JobService {
     running: Mutex<HashSet<B256>>,
     results: mpsc::UnboundedSender<Finished>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<Finished>>>,
+    halt_after: Option<HaltPoint>,
+    halted: AtomicBool,
+}
+
+/// A point in a job's life after which the service can be told to halt (stop working, without
+/// exiting), so that a crash test kills the node exactly there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltPoint {
+    /// A request journaled.
+    Requested,
+    /// An answer journaled.
+    Answered,
+    /// The `record` transaction put into the pool.
+    RecordSent,
+    /// The `fulfill` transaction put into the pool.
+    FulfillSent,
+}
+
+impl std::str::FromStr for HaltPoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "requested" => Ok(Self::Requested),
+            "answered" => Ok(Self::Answered),
+            "record-sent" => Ok(Self::RecordSent),
+            "fulfill-sent" => Ok(Self::FulfillSent),
+            other => Err(format!(
+                "unknown halt point {other:?} (requested, answered, record-sent, fulfill-sent)"
+            )),
+        }
+    }
 }
 
 impl std::fmt::Debug for JobService {
@@ -82,7 +121,26 @@ impl JobService {
             running: Mutex::new(HashSet::new()),
             results,
             inbox: Mutex::new(Some(inbox)),
+            halt_after: None,
+            halted: AtomicBool::new(false),
         }
+    }
+
+    /// Halts the service (it stops working but keeps running) the first time a job passes
+    /// `point`: a fault-injection aid for crash tests.
+    pub const fn with_halt_after(mut self, point: HaltPoint) -> Self {
+        self.halt_after = Some(point);
+        self
+    }
+
+    fn reached(&self, point: HaltPoint) {
+        if self.halt_after == Some(point) && !self.halted.swap(true, Ordering::SeqCst) {
+            warn!(target: "jobs", ?point, "job service halted (--jobs.halt-after)");
+        }
+    }
+
+    fn is_halted(&self) -> bool {
+        self.halted.load(Ordering::SeqCst)
     }
 
     /// The journal (for `ol_jobStatus`-style reads).
@@ -131,9 +189,15 @@ impl JobService {
 
     /// One pass: scan new blocks, then move every open job one step.
     fn pass(&self) -> Result<(), JobsError> {
+        if self.is_halted() {
+            return Ok(());
+        }
         self.scan()?;
         let head = self.chain.head().number;
         for job in self.journal.open_jobs()? {
+            if self.is_halted() {
+                return Ok(());
+            }
             let id = job.request.request_id;
             if let Err(err) = self.advance(job, head) {
                 // A job's trouble (a refused transaction, a read that failed) is retried on
@@ -190,6 +254,12 @@ impl JobService {
                 metrics::counter!("jobs_requests_total").increment(1);
             }
             self.journal.record_block(number, &requests, &prompts)?;
+            if !requests.is_empty() {
+                self.reached(HaltPoint::Requested);
+                if self.is_halted() {
+                    break;
+                }
+            }
         }
         Ok(())
     }
@@ -254,6 +324,7 @@ impl JobService {
                 };
                 self.journal.put(&job)?;
                 self.attestor.send(&raw)?;
+                self.reached(HaltPoint::RecordSent);
                 Ok(())
             }
             Stage::Recorded { answer, fulfill_tx } => {
@@ -298,6 +369,7 @@ impl JobService {
                 };
                 self.journal.put(&job)?;
                 self.attestor.send(&raw)?;
+                self.reached(HaltPoint::FulfillSent);
                 Ok(())
             }
             Stage::Fulfilled { .. } | Stage::Refused { .. } | Stage::Expired => Ok(()),
@@ -353,6 +425,9 @@ impl JobService {
     /// Stores what a worker computed.
     fn finished(&self, id: B256, result: Result<Outcome, String>) -> Result<(), JobsError> {
         self.running.lock().remove(&id);
+        if self.is_halted() {
+            return Ok(());
+        }
         let Some(mut job) = self.journal.get(id)? else {
             return Ok(());
         };
@@ -374,7 +449,9 @@ impl JobService {
                     answer,
                     record_tx: None,
                 };
-                self.journal.put(&job)
+                self.journal.put(&job)?;
+                self.reached(HaltPoint::Answered);
+                Ok(())
             }
             Ok(Outcome::Refused(reason)) => self.refuse(job, reason),
             Err(err) => {

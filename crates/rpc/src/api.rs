@@ -42,6 +42,8 @@ pub struct EthRpc {
     pub(crate) http: reqwest::Client,
     /// The content store of contributions (`ol_putContent`, `ol_getContent`), when served.
     pub(crate) content: Option<Arc<crate::ol::ContentRpc>>,
+    /// The sequencer's job service (`ol_jobStatus`, `ol_getInference`, ...), when it runs one.
+    pub(crate) jobs: Option<Arc<ol_jobs::JobService>>,
 }
 
 impl EthRpc {
@@ -78,7 +80,14 @@ impl EthRpc {
             submission: config.transactions.clone(),
             http: reqwest::Client::new(),
             content: None,
+            jobs: None,
         }
+    }
+
+    /// Serves what the job service `jobs` did in the `ol` namespace.
+    pub fn with_jobs(mut self, jobs: Arc<ol_jobs::JobService>) -> Self {
+        self.jobs = Some(jobs);
+        self
     }
 
     /// Serves the content store `content` in the `ol` namespace.

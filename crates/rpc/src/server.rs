@@ -173,6 +173,9 @@ fn module(api: EthRpc, pubsub: bool) -> RpcModule<()> {
         .merge(OlApiServer::into_rpc(api.clone()))
         .expect("ol methods are unique");
     module
+        .merge(crate::ol::OlJobsApiServer::into_rpc(api.clone()))
+        .expect("ol methods are unique");
+    module
         .merge(NetApiServer::into_rpc(api.clone()))
         .expect("net methods are unique");
     module

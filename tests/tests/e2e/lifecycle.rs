@@ -10,7 +10,12 @@
 //! inference whose prompt begins the planted passage; the node's job service serves it,
 //! attributes it and, from the attestor key, records and fulfils it within a bounded number of
 //! blocks. The record names the planted contributor with the largest weight; `settle` splits
-//! the fee with `fee + refund == escrow`, and the contributors withdraw their credits.
+//! the fee with `fee + refund == escrow`, and the contributors withdraw their credits to the
+//! wei. `ol_getInference` serves the recorded output and `ol_getAttribution` every
+//! contributor's evidence, which the precompile's `verifyEvidence` accepts. Then the node is
+//! killed with SIGKILL at each stage of a job (request journaled, answer journaled, `record`
+//! sent, `fulfill` sent; the job service halted there by `--jobs.halt-after`) and restarted:
+//! each request is recorded and fulfilled exactly once.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
@@ -282,8 +287,8 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         "adapterHash is the bundle's keccak"
     );
 
-    let node =
-        TestNode::start_with_args(vec!["--jobs.base-model".into(), path(&base_dir).into()]).await?;
+    let jobs_args = vec!["--jobs.base-model".to_string(), path(&base_dir).to_string()];
+    let mut node = TestNode::start_with_args(jobs_args.clone()).await?;
     let provider = node.provider();
     let datanets = DatanetRegistry::new(DATANETS, provider.clone());
     let models = ModelRegistry::new(MODELS, provider.clone());
@@ -522,6 +527,62 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         request.tokensOut
     );
 
+    // --- what the node serves about it ------------------------------------------------------
+    let status = raw_rpc(&provider, "ol_jobStatus", (request_id,)).await?;
+    ensure!(status["stage"] == "fulfilled", "ol_jobStatus: {status}");
+    let inference = raw_rpc(&provider, "ol_getInference", (request_id,)).await?;
+    let output = inference["output"]
+        .as_str()
+        .ok_or_else(|| eyre!("ol_getInference: {inference}"))?;
+    ensure!(
+        keccak256(output.as_bytes()) == record.outputHash
+            && json_quantity(&inference, "tokensOut")? == U256::from(request.tokensOut),
+        "the served output is the recorded one: {inference}"
+    );
+    ensure!(
+        output.contains("gortenqua sleeps"),
+        "the output continues the planted passage: {output:?}"
+    );
+    let attribution = raw_rpc(&provider, "ol_getAttribution", (request_id,)).await?;
+    ensure!(
+        attribution["evidenceRoot"] == serde_json::json!(record.evidenceRoot),
+        "ol_getAttribution's root is the record's: {attribution}"
+    );
+    let evidence = attribution["evidence"]
+        .as_array()
+        .ok_or_else(|| eyre!("evidence"))?;
+    ensure!(!evidence.is_empty(), "evidence is served");
+    for item in evidence {
+        let leaf: B256 = serde_json::from_value(item["leaf"].clone())?;
+        let proof: Vec<B256> = serde_json::from_value(item["proof"].clone())?;
+        let datapoint: B256 = serde_json::from_value(item["datapoint"].clone())?;
+        let contributor: Address = serde_json::from_value(item["contributor"].clone())?;
+        let score: U256 = serde_json::from_value(item["score"].clone())?;
+        ensure!(
+            poa.evidenceLeaf(datapoint, contributor, score)
+                .call()
+                .await?
+                == leaf,
+            "the precompile hashes the leaf the same way"
+        );
+        ensure!(
+            poa.verifyEvidence(request_id, leaf, proof.clone())
+                .call()
+                .await?,
+            "verifyEvidence accepts {item}"
+        );
+        let mut forged = proof.clone();
+        forged.push(B256::repeat_byte(0xab));
+        ensure!(
+            !poa.verifyEvidence(request_id, keccak256(leaf), proof)
+                .call()
+                .await?
+                && (forged.len() == 1
+                    || !poa.verifyEvidence(request_id, leaf, forged).call().await?),
+            "verifyEvidence refuses a forged leaf or proof"
+        );
+    }
+
     // --- settlement and withdrawals ---------------------------------------------------------
     let receipt = mined(
         &provider,
@@ -578,6 +639,87 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         ensure!(
             market.balanceOf(*who).call().await?.is_zero(),
             "credit withdrawn"
+        );
+    }
+
+    // --- kill -9 at every stage of a job: each request fulfilled exactly once -----------------
+    for point in ["requested", "answered", "record-sent", "fulfill-sent"] {
+        let mut args = jobs_args.clone();
+        args.extend(["--jobs.halt-after".to_string(), point.to_string()]);
+        node.stop().await?;
+        node.set_extra_args(args);
+        node.restart().await?;
+        let provider = node.provider();
+        let market = InferenceMarket::new(MARKET, provider.clone());
+        let receipt = mined(
+            &provider,
+            market
+                .request(
+                    adapter_id,
+                    Bytes::from_static(PROMPT.as_bytes()),
+                    MAX_IN,
+                    MAX_OUT,
+                )
+                .value(escrow)
+                .from(user)
+                .send()
+                .await?,
+            true,
+            "request",
+        )
+        .await?;
+        let id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+        let reached = |status: &Value| match point {
+            "requested" => status["stage"] == "pending",
+            "answered" => status["stage"] == "answered",
+            "record-sent" => status["stage"] == "answered" && status["lastTransaction"].is_string(),
+            _ => status["stage"] == "recorded" && status["lastTransaction"].is_string(),
+        };
+        wait_until(
+            point,
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            async || {
+                let status = raw_rpc(&provider, "ol_jobStatus", (id,)).await?;
+                Ok(reached(&status).then_some(()))
+            },
+        )
+        .await
+        .wrap_err_with(|| node.log_tail(30))?;
+        node.kill9().await?;
+        node.set_extra_args(jobs_args.clone());
+        node.restart().await?;
+        let provider = node.provider();
+        let market = InferenceMarket::new(MARKET, provider.clone());
+        wait_until(
+            "fulfilment after the restart",
+            Duration::from_secs(60),
+            Duration::from_millis(500),
+            async || Ok((market.getRequest(id).call().await?.status == FULFILLED).then_some(())),
+        )
+        .await
+        .wrap_err_with(|| format!("killed after {point}\n{}", node.log_tail(40)))?;
+        // A few more blocks, in case a second record or fulfilment were on its way.
+        let head = provider.get_block_number().await?;
+        ol_e2e::wait_for_block(&provider, head + 3).await?;
+        let count = async |address: Address, topic: B256| -> Result<usize> {
+            let filter = alloy::rpc::types::Filter::new()
+                .address(address)
+                .event_signature(topic)
+                .topic1(id)
+                .from_block(0u64);
+            Ok(provider.get_logs(&filter).await?.len())
+        };
+        use alloy::sol_types::SolEvent as _;
+        let records = count(
+            POA,
+            IProofOfAttribution::AttributionRecorded::SIGNATURE_HASH,
+        )
+        .await?;
+        let fulfilments = count(MARKET, InferenceMarket::Fulfilled::SIGNATURE_HASH).await?;
+        ensure!(
+            (records, fulfilments) == (1, 1),
+            "killed after {point}: {records} records and {fulfilments} fulfilments"
         );
     }
     node.finish().await

@@ -29,6 +29,11 @@ pub struct JobsArgs {
     /// Compute threads of an inference (default: the cores the node leaves to jobs)
     #[arg(long = "jobs.threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
     pub threads: Option<u64>,
+
+    /// Halt the job service (not the node) after a job reaches this point: `requested`,
+    /// `answered`, `record-sent` or `fulfill-sent`; a fault-injection aid for crash tests
+    #[arg(long = "jobs.halt-after", value_name = "POINT", hide = true)]
+    pub halt_after: Option<ol_jobs::HaltPoint>,
 }
 
 impl JobsArgs {

@@ -42,9 +42,11 @@ pub(super) fn build(
     .wrap_err("starting the job service's worker pool")?;
     let attestor = Attestor::new(signer, chain.clone(), pool);
     info!(base = %executor.base_hash(), attestor = %attestor.address(), "job service configured");
-    Ok(Some(Arc::new(JobService::new(
-        chain, content, journal, executor, attestor, workers,
-    ))))
+    let mut service = JobService::new(chain, content, journal, executor, attestor, workers);
+    if let Some(point) = args.halt_after {
+        service = service.with_halt_after(point);
+    }
+    Ok(Some(Arc::new(service)))
 }
 
 /// Runs `service` until shutdown as one of the node's tasks.

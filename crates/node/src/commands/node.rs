@@ -305,9 +305,22 @@ impl NodeCommand {
             };
         }
         let content = self.content.open(&datadir, chain.chain_id())?;
-        let content_store = content.store().clone();
-        let api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
+        if self.jobs.base_model.is_some() && self.rollup.follow {
+            bail!("--jobs.base-model runs on the sequencer, not on a follower (--follow)");
+        }
+        let jobs = super::jobs::build(
+            &self.jobs,
+            self.dev.dev,
+            &datadir,
+            chain.clone(),
+            pool.clone(),
+            content.store().clone(),
+        )?;
+        let mut api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
             .with_content(content);
+        if let Some(jobs) = &jobs {
+            api = api.with_jobs(jobs.clone());
+        }
         let rpc = ol_rpc::start_api(&rpc_config, api)
             .await
             .wrap_err("cannot start the JSON-RPC server")?;
@@ -322,27 +335,8 @@ impl NodeCommand {
             rpc.stop().await;
             return Err(err);
         }
-        if self.jobs.base_model.is_some() && self.rollup.follow {
-            rpc.stop().await;
-            bail!("--jobs.base-model runs on the sequencer, not on a follower (--follow)");
-        }
-        let jobs = super::jobs::build(
-            &self.jobs,
-            self.dev.dev,
-            &datadir,
-            chain.clone(),
-            pool.clone(),
-            content_store,
-        );
-        match jobs {
-            Ok(Some(service)) => super::jobs::spawn(service, &shutdown_rx, &mut tasks),
-            Ok(None) => {}
-            Err(err) => {
-                let _ = shutdown_tx.send(true);
-                while tasks.join_next().await.is_some() {}
-                rpc.stop().await;
-                return Err(err);
-            }
+        if let Some(jobs) = jobs {
+            super::jobs::spawn(jobs, &shutdown_rx, &mut tasks);
         }
         let watcher = match &self.rollup.l1_rpc {
             Some(_) => {

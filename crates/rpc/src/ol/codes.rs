@@ -14,3 +14,5 @@ pub const UNAUTHORIZED: i32 = -32043;
 pub const STALE_SIGNATURE: i32 = -32044;
 /// The node serves no content store.
 pub const NO_CONTENT_STORE: i32 = -32045;
+/// The node runs no job service.
+pub const NO_JOB_SERVICE: i32 = -32046;

@@ -1,0 +1,166 @@
+//! `ol_jobStatus`, `ol_getInference`, `ol_getAttribution`: what the sequencer's job service
+//! did with a paid request, read from its journal.
+//!
+//! The output of a request made with `InferenceMarket.request` is public (its prompt is on
+//! chain), so anyone may read it; every contributor's evidence comes with the Merkle proof the
+//! precompile's `verifyEvidence` accepts.
+
+use super::codes;
+use crate::EthRpc;
+use alloy_primitives::{Address, B256, U64, U256};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use ol_jobs::{Evidence, Job, JobService, Stage};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// `ol_jobStatus`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    /// The request.
+    pub request_id: B256,
+    /// `pending`, `answered`, `recorded`, `fulfilled`, `refused` or `expired`.
+    pub stage: &'static str,
+    /// The adapter asked for.
+    pub adapter_id: U256,
+    /// The block of the request.
+    pub block: U64,
+    /// Last block it may be fulfilled in.
+    pub expiry_block: U64,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The last `record` or `fulfill` transaction sent for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_transaction: Option<B256>,
+}
+
+/// `ol_getInference`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InferenceAnswer {
+    /// The request.
+    pub request_id: B256,
+    /// The output text.
+    pub output: String,
+    /// Its keccak-256 (the record's `outputHash`).
+    pub output_hash: B256,
+    /// Counted prompt tokens.
+    pub tokens_in: U64,
+    /// Counted output tokens.
+    pub tokens_out: U64,
+}
+
+/// A contributor's weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContributorWeight {
+    /// The contributor.
+    pub contributor: Address,
+    /// Parts per million.
+    pub weight_ppm: U64,
+}
+
+/// `ol_getAttribution`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributionAnswer {
+    /// The request.
+    pub request_id: B256,
+    /// The method id (`AttributionMethod`).
+    pub method: U64,
+    /// The data snapshot attributed over.
+    pub snapshot: B256,
+    /// The evidence root.
+    pub evidence_root: B256,
+    /// The contributors and their weights.
+    pub contributors: Vec<ContributorWeight>,
+    /// Every datapoint's evidence with its proof.
+    pub evidence: Vec<Evidence>,
+}
+
+/// The job service's reads.
+#[rpc(server, namespace = "ol")]
+pub trait OlJobsApi {
+    /// How far the job of `request_id` got; `null` for a request the service has not seen.
+    #[method(name = "jobStatus")]
+    async fn job_status(&self, request_id: B256) -> RpcResult<Option<JobStatus>>;
+
+    /// The output of `request_id`, once served; `null` before.
+    #[method(name = "getInference")]
+    async fn get_inference(&self, request_id: B256) -> RpcResult<Option<InferenceAnswer>>;
+
+    /// The attribution of `request_id` with every contributor's evidence, once served.
+    #[method(name = "getAttribution")]
+    async fn get_attribution(&self, request_id: B256) -> RpcResult<Option<AttributionAnswer>>;
+}
+
+impl EthRpc {
+    fn job(&self, request_id: B256) -> RpcResult<Option<Job>> {
+        let jobs: &Arc<JobService> = self.jobs.as_ref().ok_or_else(|| {
+            ErrorObjectOwned::owned(
+                codes::NO_JOB_SERVICE,
+                "this node runs no job service (--jobs.base-model)",
+                None::<()>,
+            )
+        })?;
+        jobs.journal()
+            .get(request_id)
+            .map_err(crate::error::internal)
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl OlJobsApiServer for EthRpc {
+    async fn job_status(&self, request_id: B256) -> RpcResult<Option<JobStatus>> {
+        Ok(self.job(request_id)?.map(|job| JobStatus {
+            request_id,
+            stage: job.stage.name(),
+            adapter_id: job.request.adapter_id,
+            block: U64::from(job.request.block),
+            expiry_block: U64::from(job.request.expiry_block),
+            reason: match &job.stage {
+                Stage::Refused { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            last_transaction: match &job.stage {
+                Stage::Answered { record_tx, .. } => *record_tx,
+                Stage::Recorded { fulfill_tx, .. } => *fulfill_tx,
+                _ => None,
+            },
+        }))
+    }
+
+    async fn get_inference(&self, request_id: B256) -> RpcResult<Option<InferenceAnswer>> {
+        Ok(self.job(request_id)?.and_then(|job| {
+            job.stage.answer().map(|answer| InferenceAnswer {
+                request_id,
+                output: answer.output.clone(),
+                output_hash: answer.output_hash,
+                tokens_in: U64::from(answer.tokens_in),
+                tokens_out: U64::from(answer.tokens_out),
+            })
+        }))
+    }
+
+    async fn get_attribution(&self, request_id: B256) -> RpcResult<Option<AttributionAnswer>> {
+        Ok(self.job(request_id)?.and_then(|job| {
+            job.stage.answer().map(|answer| AttributionAnswer {
+                request_id,
+                method: U64::from(answer.method),
+                snapshot: answer.snapshot,
+                evidence_root: answer.evidence_root,
+                contributors: answer
+                    .contributors
+                    .iter()
+                    .zip(&answer.weights_ppm)
+                    .map(|(&contributor, &ppm)| ContributorWeight {
+                        contributor,
+                        weight_ppm: U64::from(ppm),
+                    })
+                    .collect(),
+                evidence: answer.evidence_proofs(),
+            })
+        }))
+    }
+}
