@@ -47,6 +47,9 @@ pub enum JobsError {
     /// The attestor's transaction could not be built.
     #[error("attestor transaction: {0}")]
     Transaction(String),
+    /// A remote node's JSON-RPC (a verifier's or a trainer's reads).
+    #[error("reading the node: {0}")]
+    Remote(String),
     /// The worker pool.
     #[error("worker pool: {0}")]
     Workers(String),

@@ -11,6 +11,7 @@
 use crate::JobsError;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ol_attribution::merkle::{EvidenceLeaf, EvidenceTree};
+use ol_primitives::contracts::InferenceMarket;
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -40,6 +41,22 @@ pub struct RequestInfo {
     pub expiry_block: u64,
     /// The block that carried it.
     pub block: u64,
+}
+
+impl RequestInfo {
+    /// The request `event` announced in block `block`.
+    pub fn from_event(event: &InferenceMarket::Requested, block: u64) -> Self {
+        Self {
+            request_id: event.requestId,
+            requester: event.requester,
+            adapter_id: event.adapterId,
+            prompt_hash: event.promptHash,
+            max_tokens_in: event.maxTokensIn,
+            max_tokens_out: event.maxTokensOut,
+            expiry_block: event.expiryBlock,
+            block,
+        }
+    }
 }
 
 /// What the worker pool computed for a request: the output and its attribution.

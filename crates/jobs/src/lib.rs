@@ -8,15 +8,22 @@
 //! to the PoA precompile and fulfils the request with the counted tokens. Every step is
 //! journaled in RocksDB ([`journal`]) and checked against the chain before anything is sent,
 //! so a crash at any point neither loses a request nor records it twice.
+//!
+//! Anyone holding the base model can re-check a record ([`verify`]): the same [`gather`] over a
+//! node's JSON-RPC, the same [`Executor`], and a field-by-field comparison with the chain.
 
 pub mod attestor;
 mod error;
 pub mod executor;
+pub mod inputs;
 pub mod journal;
 pub mod service;
+pub mod verify;
 
 pub use attestor::Attestor;
 pub use error::JobsError;
 pub use executor::{Executor, Outcome, Task};
+pub use inputs::{Gather, JobInputs, LocalInputs, approved_documents, gather};
 pub use journal::{Answer, Evidence, Job, Journal, Stage};
-pub use service::{HaltPoint, JobService};
+pub use service::{AdapterListing, HaltPoint, JobService};
+pub use verify::{Mismatch, OnChain, compare};

@@ -5,20 +5,20 @@
 use crate::{
     JobsError,
     attestor::{Attestor, TxState},
-    executor::{Executor, Outcome, Task},
+    executor::{Executor, Outcome},
+    inputs::{Gather, LocalInputs, gather},
     journal::{Job, Journal, RequestInfo, Stage},
 };
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::{SolCall, SolEvent};
-use ol_attribution::lineage::{DocMeta, TextDocument};
 use ol_chain::Chain;
 use ol_content::ContentStore;
 use ol_primitives::{
     addresses::{
         PROOF_OF_ATTRIBUTION,
-        dev_suite::{DATANET_REGISTRY, INFERENCE_MARKET, MODEL_REGISTRY},
+        dev_suite::{INFERENCE_MARKET, MODEL_REGISTRY},
     },
-    contracts::{DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry},
+    contracts::{IProofOfAttribution, InferenceMarket, ModelRegistry},
 };
 use ol_workers::{Priority, WorkerPool};
 use parking_lot::Mutex;
@@ -33,13 +33,33 @@ use std::{
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-/// Page size of `approvedContributions` reads.
-const PAGE: u64 = 100;
 /// Blocks scanned per pass, so a long catch-up still lets jobs advance between passes.
 const SCAN_BATCH: u64 = 1_000;
 
 /// `InferenceMarket.Status` values the service acts on.
 const STATUS_OPEN: u8 = 1;
+
+/// An adapter as `ol_listAdapters` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdapterListing {
+    /// Its id.
+    pub adapter_id: U256,
+    /// Its base model.
+    pub base_model_id: U256,
+    /// Who registered it.
+    pub owner: Address,
+    /// Its content hash.
+    pub adapter_hash: B256,
+    /// Wei per 1,000 prompt tokens.
+    pub price_in_per_1k: u128,
+    /// Wei per 1,000 output tokens.
+    pub price_out_per_1k: u128,
+    /// Whether it is active on chain.
+    pub active: bool,
+    /// Whether this node serves it.
+    pub served: bool,
+}
 
 /// A worker's result for a request: the outcome, or the node-side error to retry after.
 type Finished = (B256, Result<Outcome, String>);
@@ -143,6 +163,50 @@ impl JobService {
         self.halted.load(Ordering::SeqCst)
     }
 
+    /// Adapters `first..first + limit` (ids from 1) as registered at the head, with whether
+    /// this node serves each: its base model is the one loaded, it is active and its bundle is
+    /// in the content store.
+    pub fn adapters(&self, first: u64, limit: u64) -> Result<Vec<AdapterListing>, JobsError> {
+        let from = self.attestor.address();
+        let count: U256 =
+            self.chain
+                .view(from, MODEL_REGISTRY, &ModelRegistry::adapterCountCall {})?;
+        let count = u64::try_from(count).unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        for id in first.max(1)..=count.min(first.max(1).saturating_add(limit).saturating_sub(1)) {
+            let adapter = self.chain.view(
+                from,
+                MODEL_REGISTRY,
+                &ModelRegistry::getAdapterCall {
+                    adapterId: U256::from(id),
+                },
+            )?;
+            let base = self.chain.view(
+                from,
+                MODEL_REGISTRY,
+                &ModelRegistry::getBaseModelCall {
+                    baseModelId: adapter.baseModelId,
+                },
+            )?;
+            let held = self.content.meta(adapter.adapterHash)?.is_some();
+            let served = adapter.active
+                && base.active
+                && base.weightsHash == self.executor.base_hash()
+                && held;
+            out.push(AdapterListing {
+                adapter_id: U256::from(id),
+                base_model_id: adapter.baseModelId,
+                owner: adapter.owner,
+                adapter_hash: adapter.adapterHash,
+                price_in_per_1k: adapter.priceInPer1k,
+                price_out_per_1k: adapter.priceOutPer1k,
+                active: adapter.active,
+                served,
+            });
+        }
+        Ok(out)
+    }
+
     /// The journal (for `ol_jobStatus`-style reads).
     pub const fn journal(&self) -> &Journal {
         &self.journal
@@ -232,16 +296,7 @@ impl JobService {
                             continue;
                         }
                         if let Ok(event) = InferenceMarket::Requested::decode_log(log) {
-                            requests.push(RequestInfo {
-                                request_id: event.requestId,
-                                requester: event.requester,
-                                adapter_id: event.adapterId,
-                                prompt_hash: event.promptHash,
-                                max_tokens_in: event.maxTokensIn,
-                                max_tokens_out: event.maxTokensOut,
-                                expiry_block: event.expiryBlock,
-                                block: number,
-                            });
+                            requests.push(RequestInfo::from_event(&event, number));
                         } else if let Ok(event) = InferenceMarket::PromptSubmitted::decode_log(log)
                         {
                             prompts.push((event.requestId, event.prompt.clone()));
@@ -393,10 +448,12 @@ impl JobService {
             // A `requestWithHash` prompt has not arrived.
             return Ok(());
         };
-        if keccak256(prompt) != job.request.prompt_hash {
-            return self.refuse(job.clone(), "the prompt does not hash to promptHash".into());
-        }
-        let task = match self.gather(job, prompt)? {
+        let inputs = LocalInputs {
+            chain: &self.chain,
+            from: self.attestor.address(),
+            content: self.content.as_ref(),
+        };
+        let task = match gather(&inputs, &job.request, prompt, self.executor.base_hash())? {
             Ok(task) => task,
             Err(Gather::Refused(reason)) => return self.refuse(job.clone(), reason),
             Err(Gather::Waiting(what)) => {
@@ -461,105 +518,4 @@ impl JobService {
             }
         }
     }
-
-    /// The adapter, its bundle and the documents of its Datanets, read at the request's block.
-    fn gather(&self, job: &Job, prompt: &Bytes) -> Result<Result<Task, Gather>, JobsError> {
-        let block = job.request.block;
-        let from = self.attestor.address();
-        let adapter_id = job.request.adapter_id;
-        let adapter = match self.chain.view_at(
-            block,
-            from,
-            MODEL_REGISTRY,
-            &ModelRegistry::getAdapterCall {
-                adapterId: adapter_id,
-            },
-        ) {
-            Ok(adapter) => adapter,
-            Err(err) if err.revert_data().is_some() => {
-                return Ok(Err(Gather::Refused(format!(
-                    "unknown adapter {adapter_id}"
-                ))));
-            }
-            Err(err) => return Err(err.into()),
-        };
-        if !adapter.active {
-            return Ok(Err(Gather::Refused(format!(
-                "adapter {adapter_id} is not active"
-            ))));
-        }
-        let base = self.chain.view_at(
-            block,
-            from,
-            MODEL_REGISTRY,
-            &ModelRegistry::getBaseModelCall {
-                baseModelId: adapter.baseModelId,
-            },
-        )?;
-        if base.weightsHash != self.executor.base_hash() {
-            return Ok(Err(Gather::Refused(format!(
-                "adapter {adapter_id} is of base model {} ({}), which this node does not serve",
-                adapter.baseModelId, base.weightsHash
-            ))));
-        }
-        let Some(bundle) = self.content.get(adapter.adapterHash)? else {
-            return Ok(Err(Gather::Waiting(format!(
-                "the content store does not hold adapter {adapter_id} ({})",
-                adapter.adapterHash
-            ))));
-        };
-        let mut documents = Vec::new();
-        for used in &adapter.datanets {
-            let mut offset = 0u64;
-            loop {
-                let page = self.chain.view_at(
-                    block,
-                    from,
-                    DATANET_REGISTRY,
-                    &DatanetRegistry::approvedContributionsCall {
-                        datanetId: used.datanetId,
-                        offset: U256::from(offset),
-                        limit: U256::from(PAGE),
-                    },
-                )?;
-                for item in &page.items {
-                    // Contributions this node does not hold (or that are not text) are left
-                    // out; the answer's snapshot root names exactly what was attributed over.
-                    let Some(bytes) = self.content.get(item.contentHash)? else {
-                        continue;
-                    };
-                    let Ok(text) = String::from_utf8(bytes) else {
-                        continue;
-                    };
-                    documents.push(TextDocument {
-                        meta: DocMeta {
-                            datapoint: item.contentHash,
-                            contributor: item.contributor,
-                            datanet: B256::from(used.datanetId),
-                        },
-                        text,
-                    });
-                }
-                offset += page.items.len() as u64;
-                if page.items.is_empty() || U256::from(offset) >= page.total {
-                    break;
-                }
-            }
-        }
-        Ok(Ok(Task {
-            request: job.request.clone(),
-            prompt: prompt.to_vec(),
-            adapter_hash: adapter.adapterHash,
-            adapter_bundle: bundle.into(),
-            documents,
-        }))
-    }
-}
-
-/// Why a job's inputs are not all there.
-enum Gather {
-    /// For good.
-    Refused(String),
-    /// Not yet.
-    Waiting(String),
 }

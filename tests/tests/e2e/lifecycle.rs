@@ -2,24 +2,28 @@
 //! wallets, on a model the test trains with the Model Factory.
 //!
 //! The project's own base model is trained from scratch on its generated corpus (with the
-//! Datanet's documents), and an adapter
-//! on a Datanet of three contributors, one of whom plants a distinctive passage. On chain: a
-//! curated Datanet, the three contributions uploaded with `ol_putContent` and approved, a
-//! spammer's contribution rejected and slashed, the base model and the adapter (its bundle in
-//! the content store, `adapterHash` its keccak) registered with prices. A user pays for an
-//! inference whose prompt begins the planted passage; the node's job service serves it,
-//! attributes it and, from the attestor key, records and fulfils it within a bounded number of
+//! Datanet's documents). On chain: a curated Datanet of three contributors (one plants a
+//! distinctive passage), their six documents uploaded with `ol_putContent` and approved, a
+//! spammer's contribution rejected and slashed. `factory train --datanet ID --rpc URL` trains
+//! the adapter on exactly the approved contributions read from the node; the base model and
+//! the adapter (its bundle in the content store, `adapterHash` its keccak) are registered with
+//! prices. A user pays for an inference whose prompt begins the planted passage; the node's job
+//! service serves it, attributes it and, from the attestor key, records and fulfils it within a
+//! bounded number of
 //! blocks. The record names the planted contributor with the largest weight; `settle` splits
 //! the fee with `fee + refund == escrow`, and the contributors withdraw their credits to the
 //! wei. `ol_getInference` serves the recorded output and `ol_getAttribution` every
 //! contributor's evidence, which the precompile's `verifyEvidence` accepts. Then the node is
 //! killed with SIGKILL at each stage of a job (request journaled, answer journaled, `record`
 //! sent, `fulfill` sent; the job service halted there by `--jobs.halt-after`) and restarted:
-//! each request is recorded and fulfilled exactly once.
+//! each request is recorded and fulfilled exactly once. `openledger attribution verify`
+//! re-runs a request from the node's RPC (reading contributions as a `--content.verifier`) and
+//! the base model's files and reproduces its record bit for bit; a record the attestor key
+//! forged with altered weights is flagged.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
-    providers::Provider,
+    providers::{DynProvider, Provider},
 };
 use eyre::{Context as _, Result, ensure, eyre};
 use ol_e2e::{
@@ -78,9 +82,9 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
 }
 
-/// Trains the base model from scratch and the adapter on `datanet` (the documents layout);
-/// returns the base model's folder and the adapter job's folder.
-async fn train(work: &Path, datanet: &Path) -> Result<(PathBuf, PathBuf)> {
+/// Trains the base model from scratch on the generated corpus and the documents of `datanet`
+/// (the documents layout); returns the base model's folder.
+async fn train_base(work: &Path, datanet: &Path) -> Result<PathBuf> {
     let general = work.join("general");
     openledger(&[
         "factory",
@@ -147,37 +151,7 @@ async fn train(work: &Path, datanet: &Path) -> Result<(PathBuf, PathBuf)> {
         "1",
     ])
     .await?;
-    let adapter = work.join("adapter");
-    openledger(&[
-        "factory",
-        "train",
-        "--base",
-        path(&base.join("model")),
-        "--docs",
-        path(datanet),
-        "--out",
-        path(&adapter),
-        "--rank",
-        "16",
-        "--alpha",
-        "32",
-        "--target-modules",
-        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
-        "--lr",
-        "5e-3",
-        "--epochs",
-        "60",
-        "--batch-size",
-        "4",
-        "--max-seq-len",
-        "64",
-        "--heldout-fraction",
-        "0",
-        "--seed",
-        "2",
-    ])
-    .await?;
-    Ok((base.join("model"), adapter))
+    Ok(base.join("model"))
 }
 
 /// Writes the Datanet: the generated documents of three contributors, renamed to the dev
@@ -259,6 +233,50 @@ fn manifest_b256(manifest: &Value, pointer: &str) -> Result<B256> {
         .wrap_err_with(|| format!("manifest {pointer}"))
 }
 
+/// `user` pays `escrow` for an inference of [`PROMPT`] on `adapter`: the request id and block.
+async fn pay(
+    provider: &DynProvider,
+    adapter: U256,
+    escrow: U256,
+    user: Address,
+) -> Result<(B256, u64)> {
+    let market = InferenceMarket::new(MARKET, provider.clone());
+    let receipt = mined(
+        provider,
+        market
+            .request(
+                adapter,
+                Bytes::from_static(PROMPT.as_bytes()),
+                MAX_IN,
+                MAX_OUT,
+            )
+            .value(escrow)
+            .from(user)
+            .send()
+            .await?,
+        true,
+        "request",
+    )
+    .await?;
+    let id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+    Ok((id, receipt.block_number.unwrap_or_default()))
+}
+
+/// Restarts `node` (stopped gracefully if it runs) with `args`, its job service halting after
+/// `halt` when given; a provider for the new port.
+async fn restart(node: &mut TestNode, args: &[String], halt: Option<&str>) -> Result<DynProvider> {
+    let mut args = args.to_vec();
+    if let Some(point) = halt {
+        args.extend(["--jobs.halt-after".to_string(), point.to_string()]);
+    }
+    if node.pid().is_some() {
+        node.stop().await?;
+    }
+    node.set_extra_args(args);
+    node.restart().await?;
+    Ok(node.provider())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<()> {
     let work = tempfile::tempdir()?;
@@ -276,18 +294,18 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     let spammer = dev_signer(9).address();
 
     let datanet_dir = write_datanet(work.path(), contributors).await?;
-    let (base_dir, adapter_dir) = train(work.path(), &datanet_dir).await?;
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(adapter_dir.join("manifest.json"))?)?;
-    let base_hash = manifest_b256(&manifest, "/base_model/hash")?;
-    let adapter_hash = manifest_b256(&manifest, "/files/adapter.tar")?;
-    let bundle = std::fs::read(adapter_dir.join("adapter.tar"))?;
-    ensure!(
-        keccak256(&bundle) == adapter_hash,
-        "adapterHash is the bundle's keccak"
-    );
+    let base_dir = train_base(work.path(), &datanet_dir).await?;
 
-    let jobs_args = vec!["--jobs.base-model".to_string(), path(&base_dir).to_string()];
+    // A verifier that may read every contribution re-checks records.
+    let verifier = dev_signer(8);
+    let verifier_key = work.path().join("verifier.key");
+    std::fs::write(&verifier_key, ol_e2e::dev_private_key_hex(8))?;
+    let jobs_args = vec![
+        "--jobs.base-model".to_string(),
+        path(&base_dir).to_string(),
+        "--content.verifier".to_string(),
+        verifier.address().to_string(),
+    ];
     let mut node = TestNode::start_with_args(jobs_args.clone()).await?;
     let provider = node.provider();
     let datanets = DatanetRegistry::new(DATANETS, provider.clone());
@@ -390,6 +408,65 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         "half the spammer's stake is slashed"
     );
 
+    // --- the Model Factory on the Datanet's approved contributions, read from the node -------
+    let curator_key = work.path().join("curator.key");
+    std::fs::write(&curator_key, ol_e2e::dev_private_key_hex(1))?;
+    let adapter_dir = work.path().join("adapter");
+    openledger(&[
+        "factory",
+        "train",
+        "--base",
+        path(&base_dir),
+        "--datanet",
+        &datanet.to_string(),
+        "--rpc",
+        node.url().as_str(),
+        "--key",
+        path(&curator_key),
+        "--out",
+        path(&adapter_dir),
+        "--rank",
+        "16",
+        "--alpha",
+        "32",
+        "--target-modules",
+        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        "--lr",
+        "5e-3",
+        "--epochs",
+        "60",
+        "--batch-size",
+        "4",
+        "--max-seq-len",
+        "64",
+        "--heldout-fraction",
+        "0",
+        "--seed",
+        "2",
+    ])
+    .await?;
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(adapter_dir.join("manifest.json"))?)?;
+    let base_hash = manifest_b256(&manifest, "/base_model/hash")?;
+    let adapter_hash = manifest_b256(&manifest, "/files/adapter.tar")?;
+    let bundle = std::fs::read(adapter_dir.join("adapter.tar"))?;
+    ensure!(
+        keccak256(&bundle) == adapter_hash,
+        "adapterHash is the bundle's keccak"
+    );
+    let trained: Vec<B256> = manifest["data"]["datapoints"]
+        .as_array()
+        .ok_or_else(|| eyre!("manifest datapoints"))?
+        .iter()
+        .map(|d| serde_json::from_value(d["hash"].clone()))
+        .collect::<Result<_, _>>()?;
+    let mut expected: Vec<B256> = docs.iter().map(|(_, bytes)| keccak256(bytes)).collect();
+    expected.sort();
+    ensure!(
+        trained.len() == expected.len() && trained.iter().all(|h| expected.contains(h)),
+        "the adapter is trained on exactly the approved contributions (not the spam)"
+    );
+
     // --- the model: base, adapter bundle, prices --------------------------------------------
     raw_rpc(
         &provider,
@@ -450,27 +527,17 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     )
     .await?;
 
+    let listed = raw_rpc(&provider, "ol_listAdapters", ()).await?;
+    ensure!(
+        listed.as_array().map(Vec::len) == Some(1)
+            && listed[0]["served"] == true
+            && listed[0]["adapterHash"] == serde_json::json!(adapter_hash),
+        "ol_listAdapters: {listed}"
+    );
+
     // --- a paid inference -------------------------------------------------------------------
     let escrow = market.quote(adapter_id, MAX_IN, MAX_OUT).call().await?;
-    let receipt = mined(
-        &provider,
-        market
-            .request(
-                adapter_id,
-                Bytes::from_static(PROMPT.as_bytes()),
-                MAX_IN,
-                MAX_OUT,
-            )
-            .value(escrow)
-            .from(user)
-            .send()
-            .await?,
-        true,
-        "request",
-    )
-    .await?;
-    let request_block = receipt.block_number.unwrap_or_default();
-    let request_id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+    let (request_id, request_block) = pay(&provider, adapter_id, escrow, user).await?;
     let request = wait_until(
         "the request to be fulfilled",
         Duration::from_secs(90),
@@ -583,6 +650,34 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         );
     }
 
+    // --- a verifier re-runs it from the node's RPC and the model files ---------------------
+    let verify = |id: B256, url: String| {
+        let (base, key) = (base_dir.clone(), verifier_key.clone());
+        async move {
+            tokio::process::Command::new(openledger_bin()?)
+                .args([
+                    "attribution",
+                    "verify",
+                    "--request",
+                    &id.to_string(),
+                    "--rpc",
+                    &url,
+                ])
+                .args(["--base-model", path(&base), "--key", path(&key)])
+                .output()
+                .await
+                .wrap_err("running attribution verify")
+        }
+    };
+    let verified = verify(request_id, node.url().to_string()).await?;
+    ensure!(
+        verified.status.success()
+            && String::from_utf8_lossy(&verified.stdout).contains("reproduced bit for bit"),
+        "attribution verify: {}\n{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
     // --- settlement and withdrawals ---------------------------------------------------------
     let receipt = mined(
         &provider,
@@ -644,31 +739,8 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
 
     // --- kill -9 at every stage of a job: each request fulfilled exactly once -----------------
     for point in ["requested", "answered", "record-sent", "fulfill-sent"] {
-        let mut args = jobs_args.clone();
-        args.extend(["--jobs.halt-after".to_string(), point.to_string()]);
-        node.stop().await?;
-        node.set_extra_args(args);
-        node.restart().await?;
-        let provider = node.provider();
-        let market = InferenceMarket::new(MARKET, provider.clone());
-        let receipt = mined(
-            &provider,
-            market
-                .request(
-                    adapter_id,
-                    Bytes::from_static(PROMPT.as_bytes()),
-                    MAX_IN,
-                    MAX_OUT,
-                )
-                .value(escrow)
-                .from(user)
-                .send()
-                .await?,
-            true,
-            "request",
-        )
-        .await?;
-        let id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+        let provider = restart(&mut node, &jobs_args, Some(point)).await?;
+        let (id, _) = pay(&provider, adapter_id, escrow, user).await?;
         let reached = |status: &Value| match point {
             "requested" => status["stage"] == "pending",
             "answered" => status["stage"] == "answered",
@@ -687,9 +759,7 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         .await
         .wrap_err_with(|| node.log_tail(30))?;
         node.kill9().await?;
-        node.set_extra_args(jobs_args.clone());
-        node.restart().await?;
-        let provider = node.provider();
+        let provider = restart(&mut node, &jobs_args, None).await?;
         let market = InferenceMarket::new(MARKET, provider.clone());
         wait_until(
             "fulfilment after the restart",
@@ -722,5 +792,45 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
             "killed after {point}: {records} records and {fulfilments} fulfilments"
         );
     }
+
+    // --- a forged record is flagged -------------------------------------------------------------
+    // The service halts once the request is journaled; the attestor key then records altered
+    // weights itself, and the verifier does not reproduce them.
+    let provider = restart(&mut node, &jobs_args, Some("requested")).await?;
+    let (id, _) = pay(&provider, adapter_id, escrow, user).await?;
+    let honest = raw_rpc(&provider, "ol_getAttribution", (request_id,)).await?;
+    let attestor = alloy::providers::ProviderBuilder::new()
+        .wallet(alloy::network::EthereumWallet::new(dev_signer(10)))
+        .connect_http(node.url().clone())
+        .erased();
+    let forged = IProofOfAttribution::new(POA, attestor.clone());
+    mined(
+        &attestor,
+        forged
+            .record(
+                id,
+                record.outputHash,
+                METHOD_LINEAGE,
+                {
+                    let mut sorted = contributors.to_vec();
+                    sorted.sort();
+                    sorted
+                },
+                vec![100_000, 450_000, 450_000],
+                serde_json::from_value(honest["evidenceRoot"].clone())?,
+            )
+            .send()
+            .await?,
+        true,
+        "forged record",
+    )
+    .await?;
+    let flagged = verify(id, node.url().to_string()).await?;
+    let stdout = String::from_utf8_lossy(&flagged.stdout);
+    ensure!(
+        !flagged.status.success() && stdout.contains("MISMATCH") && stdout.contains("weightsPpm"),
+        "a forged record is flagged: {stdout}\n{}",
+        String::from_utf8_lossy(&flagged.stderr)
+    );
     node.finish().await
 }

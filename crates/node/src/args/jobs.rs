@@ -40,20 +40,20 @@ impl JobsArgs {
     /// The attestor's key: `--jobs.attestor-key`, else the dev attestor on a dev chain.
     pub fn attestor(&self, dev: bool) -> eyre::Result<PrivateKeySigner> {
         match &self.attestor_key {
-            Some(path) => read_key(path),
+            Some(path) => read_key_file(path, "--jobs.attestor-key"),
             None if dev => Ok(ol_primitives::dev::dev_attestor()),
             None => eyre::bail!("--jobs.base-model needs --jobs.attestor-key outside --dev"),
         }
     }
 }
 
-/// Reads a hex private key from `path`.
-fn read_key(path: &Path) -> eyre::Result<PrivateKeySigner> {
+/// Reads the hex private key that `flag` names from `path`.
+pub fn read_key_file(path: &Path, flag: &str) -> eyre::Result<PrivateKeySigner> {
     let text = std::fs::read_to_string(path)
-        .wrap_err_with(|| format!("reading the attestor key {}", path.display()))?;
+        .wrap_err_with(|| format!("reading {flag} {}", path.display()))?;
     let key: B256 = text
         .trim()
         .parse()
         .map_err(|_| eyre::eyre!("{} does not hold a 32-byte hex key", path.display()))?;
-    super::rollup::signer(&key, "--jobs.attestor-key")
+    super::rollup::signer(&key, flag)
 }

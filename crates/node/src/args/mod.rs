@@ -16,7 +16,7 @@ pub use content::ContentArgs;
 pub use datadir::DatadirArgs;
 pub use dev::DevArgs;
 pub use inference::{InferenceArgs, NodeInferenceArgs};
-pub use jobs::JobsArgs;
+pub use jobs::{JobsArgs, read_key_file};
 pub use log::{LogArgs, LogFormat};
 pub use metrics::MetricsArgs;
 pub use rollup::{Compression, DaPutMode, RollupArgs, signer};

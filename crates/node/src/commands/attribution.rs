@@ -81,6 +81,15 @@ pub enum AttributionSubcommand {
     /// build throughput and 256-token trace latency over synthetic corpora.
     #[command(verbatim_doc_comment)]
     Bench(BenchCommand),
+    /// Re-check a paid inference's record
+    ///
+    /// Reads the request, its prompt, the adapter and the approved contributions of its
+    /// Datanets from a node (chain state at the request's block; the content store with reads
+    /// signed by --key), re-runs the inference on the base model's files and the attribution,
+    /// and compares output hash, method, contributors, weights, evidence root and token counts
+    /// with the record on chain. Exits non-zero on any difference.
+    #[command(verbatim_doc_comment)]
+    Verify(super::verify::VerifyCommand),
 }
 
 /// `openledger attribution index`.
@@ -352,6 +361,7 @@ impl AttributionCommand {
             AttributionSubcommand::Query(args) => run_query(args, threads, self.device),
             AttributionSubcommand::Eval(args) => run_eval(&args, threads),
             AttributionSubcommand::Bench(args) => run_bench(&args, threads),
+            AttributionSubcommand::Verify(args) => args.run(threads),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! artifacts built in the same job; print a job's manifest; write the generated corpus.
 
 use super::attribution::parse_datanet;
+use alloy_primitives::B256;
 use clap::{Args, Subcommand};
 use eyre::{WrapErr, bail, eyre};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -78,12 +79,26 @@ pub struct TrainArgs {
     /// A tokenizer.json for a from-scratch model (default with --from-scratch: train one).
     #[arg(long = "tokenizer", value_name = "FILE", requires = "from_scratch")]
     pub tokenizer: Option<PathBuf>,
-    /// The documents folder.
-    #[arg(long = "docs", value_name = "DIR")]
-    pub docs: PathBuf,
-    /// The Datanet of the documents: a 0x-prefixed 32-byte id, or a name (hashed with keccak256).
+    /// The documents folder (one sub-folder per contributor address).
+    #[arg(long = "docs", value_name = "DIR", required_unless_present = "rpc")]
+    pub docs: Option<PathBuf>,
+    /// The Datanet of the documents: a 0x-prefixed 32-byte id, or a name (hashed with keccak256);
+    /// with --rpc, the on-chain Datanet id whose approved contributions are trained on.
     #[arg(long = "datanet", default_value = "default", value_name = "ID")]
     pub datanet: String,
+    /// Train on a Datanet's approved contributions as the node at this URL holds them (chain
+    /// state at its head, the content store read with --key), instead of --docs.
+    #[arg(
+        long = "rpc",
+        value_name = "URL",
+        requires = "key",
+        conflicts_with = "docs"
+    )]
+    pub rpc: Option<alloy::transports::http::reqwest::Url>,
+    /// With --rpc: the key file (hex) that signs the content reads (the Datanet's owner or a
+    /// curator, an attestor or a verifier of the node).
+    #[arg(long = "key", value_name = "PATH", requires = "rpc")]
+    pub key: Option<PathBuf>,
     /// The output folder (must not exist, or be empty).
     #[arg(long = "out", value_name = "DIR")]
     pub out: PathBuf,
@@ -287,6 +302,54 @@ fn print_manifest(dir: &std::path::Path, m: &Manifest) -> eyre::Result<()> {
     Ok(())
 }
 
+/// Fetches the approved contributions of the on-chain Datanet `--datanet` from the node at
+/// `url` into `<out>.docs/<contributor>/<contentHash>.txt` (so each document's keccak is its
+/// `contentHash`); the Datanet id as the manifest records it and the folder.
+fn fetch_datanet(
+    args: &TrainArgs,
+    url: &alloy::transports::http::reqwest::Url,
+) -> eyre::Result<(B256, PathBuf)> {
+    let id: alloy_primitives::U256 = args
+        .datanet
+        .parse()
+        .map_err(|_| eyre!("--datanet {} is not an on-chain Datanet id", args.datanet))?;
+    let key = args
+        .key
+        .as_ref()
+        .ok_or_else(|| eyre!("--rpc needs --key"))?;
+    let runtime = tokio::runtime::Runtime::new().wrap_err("starting the tokio runtime")?;
+    let inputs = super::remote::RpcInputs::connect(
+        &runtime,
+        url,
+        crate::args::read_key_file(key, "--key")?,
+    )?
+    .for_datanet(id);
+    let head = inputs.head()?;
+    let documents = ol_jobs::approved_documents(&inputs, head, id)?;
+    if documents.is_empty() {
+        bail!("Datanet {id} has no approved contribution this key can read at block {head}");
+    }
+    let mut folder = args.out.clone().into_os_string();
+    folder.push(".docs");
+    let folder = PathBuf::from(folder);
+    if folder.exists() {
+        std::fs::remove_dir_all(&folder)
+            .wrap_err_with(|| format!("clearing {}", folder.display()))?;
+    }
+    for doc in &documents {
+        let dir = folder.join(doc.meta.contributor.to_string());
+        std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+        let file = dir.join(format!("{}.txt", doc.meta.datapoint));
+        std::fs::write(&file, &doc.text).wrap_err_with(|| format!("writing {}", file.display()))?;
+    }
+    eprintln!(
+        "Datanet {id}: {} approved contributions at block {head} -> {}",
+        documents.len(),
+        folder.display()
+    );
+    Ok((B256::from(id), folder))
+}
+
 impl FactoryCommand {
     /// Runs the command.
     pub fn execute(self) -> eyre::Result<()> {
@@ -297,7 +360,15 @@ impl FactoryCommand {
                     .num_threads(threads)
                     .build_global()
                     .wrap_err("starting the compute threads")?;
-                let datanet = parse_datanet(&args.datanet)?;
+                let (datanet, docs) = match &args.rpc {
+                    Some(url) => fetch_datanet(&args, url)?,
+                    None => (
+                        parse_datanet(&args.datanet)?,
+                        args.docs
+                            .clone()
+                            .ok_or_else(|| eyre!("--docs DIR is required"))?,
+                    ),
+                };
                 let spec = args.spec()?;
                 let mut show = display();
                 let manifest = if args.from_scratch {
@@ -317,7 +388,7 @@ impl FactoryCommand {
                     };
                     BaseJob {
                         config,
-                        docs_dir: args.docs.clone(),
+                        docs_dir: docs,
                         datanet,
                         tokenizer,
                         out_dir: args.out.clone(),
@@ -331,7 +402,7 @@ impl FactoryCommand {
                     };
                     AdapterJob {
                         base_dir: base.clone(),
-                        docs_dir: args.docs.clone(),
+                        docs_dir: docs,
                         datanet,
                         out_dir: args.out.clone(),
                         spec,

@@ -10,9 +10,11 @@ pub mod init;
 mod jobs;
 pub mod l1;
 pub mod node;
+mod remote;
 mod rollup;
 pub mod serve;
 mod signals;
+mod verify;
 
 pub(crate) use signals::shutdown_signal;
 

@@ -9,7 +9,7 @@ use super::codes;
 use crate::EthRpc;
 use alloy_primitives::{Address, B256, U64, U256};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
-use ol_jobs::{Evidence, Job, JobService, Stage};
+use ol_jobs::{AdapterListing, Evidence, Job, JobService, Stage};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -93,18 +93,34 @@ pub trait OlJobsApi {
     /// The attribution of `request_id` with every contributor's evidence, once served.
     #[method(name = "getAttribution")]
     async fn get_attribution(&self, request_id: B256) -> RpcResult<Option<AttributionAnswer>>;
+
+    /// Registered adapters from id `first` (default 1), at most `limit` (default and most
+    /// 100), with whether this node serves each.
+    #[method(name = "listAdapters")]
+    async fn list_adapters(
+        &self,
+        first: Option<U64>,
+        limit: Option<U64>,
+    ) -> RpcResult<Vec<AdapterListing>>;
 }
 
+/// Most adapters one `ol_listAdapters` call lists.
+const MAX_LISTED: u64 = 100;
+
 impl EthRpc {
-    fn job(&self, request_id: B256) -> RpcResult<Option<Job>> {
-        let jobs: &Arc<JobService> = self.jobs.as_ref().ok_or_else(|| {
+    fn job_service(&self) -> RpcResult<&Arc<JobService>> {
+        self.jobs.as_ref().ok_or_else(|| {
             ErrorObjectOwned::owned(
                 codes::NO_JOB_SERVICE,
                 "this node runs no job service (--jobs.base-model)",
                 None::<()>,
             )
-        })?;
-        jobs.journal()
+        })
+    }
+
+    fn job(&self, request_id: B256) -> RpcResult<Option<Job>> {
+        self.job_service()?
+            .journal()
             .get(request_id)
             .map_err(crate::error::internal)
     }
@@ -141,6 +157,23 @@ impl OlJobsApiServer for EthRpc {
                 tokens_out: U64::from(answer.tokens_out),
             })
         }))
+    }
+
+    async fn list_adapters(
+        &self,
+        first: Option<U64>,
+        limit: Option<U64>,
+    ) -> RpcResult<Vec<AdapterListing>> {
+        let limit = limit.map_or(MAX_LISTED, |l| l.to::<u64>());
+        if limit == 0 || limit > MAX_LISTED {
+            return Err(crate::error::invalid_params(format!(
+                "limit must be 1 to {MAX_LISTED}"
+            )));
+        }
+        let jobs = self.job_service()?.clone();
+        let first = first.map_or(1, |f| f.to::<u64>());
+        self.run_blocking(move |_| jobs.adapters(first, limit).map_err(crate::error::internal))
+            .await
     }
 
     async fn get_attribution(&self, request_id: B256) -> RpcResult<Option<AttributionAnswer>> {

@@ -1,0 +1,177 @@
+//! Where a job's inputs come from. The sequencer reads its own chain and content store
+//! ([`LocalInputs`]); a verifier reads a node over JSON-RPC. Both go through [`JobInputs`], and
+//! [`gather`] turns either into the same [`Task`] for the same request, so a verifier re-runs
+//! exactly what the sequencer ran.
+
+use crate::{JobsError, executor::Task, journal::RequestInfo};
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_sol_types::SolCall;
+use ol_attribution::lineage::{DocMeta, TextDocument};
+use ol_chain::Chain;
+use ol_content::ContentStore;
+use ol_primitives::{
+    addresses::dev_suite::{DATANET_REGISTRY, MODEL_REGISTRY},
+    contracts::{DatanetRegistry, ModelRegistry},
+};
+
+/// Page size of `approvedContributions` reads.
+const PAGE: u64 = 100;
+
+/// Reads of chain state and content.
+pub trait JobInputs {
+    /// Calls a view function on `to` at the state after `block`; `None` when it reverts.
+    fn view_at<C: SolCall>(
+        &self,
+        block: u64,
+        to: Address,
+        call: &C,
+    ) -> Result<Option<C::Return>, JobsError>;
+
+    /// The bytes stored under `hash` (checked against it), if available.
+    fn content(&self, hash: B256) -> Result<Option<Vec<u8>>, JobsError>;
+}
+
+/// The sequencer's own chain and content store.
+#[derive(Debug)]
+pub struct LocalInputs<'a> {
+    /// The chain.
+    pub chain: &'a Chain,
+    /// The caller of view functions.
+    pub from: Address,
+    /// The content store.
+    pub content: &'a dyn ContentStore,
+}
+
+impl JobInputs for LocalInputs<'_> {
+    fn view_at<C: SolCall>(
+        &self,
+        block: u64,
+        to: Address,
+        call: &C,
+    ) -> Result<Option<C::Return>, JobsError> {
+        match self.chain.view_at(block, self.from, to, call) {
+            Ok(answer) => Ok(Some(answer)),
+            Err(err) if err.revert_data().is_some() => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn content(&self, hash: B256) -> Result<Option<Vec<u8>>, JobsError> {
+        Ok(self.content.get(hash)?)
+    }
+}
+
+/// Why a job's inputs are not all there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gather {
+    /// For good: the request cannot be served.
+    Refused(String),
+    /// Not yet (an adapter bundle not uploaded).
+    Waiting(String),
+}
+
+/// The task of `request` with `prompt`, for a node serving the base model `base_hash`: the
+/// adapter, its bundle and the approved contributions of its Datanets, read at the request's
+/// block. Contributions whose content is not available (or not text) are left out; the
+/// answer's snapshot root names exactly what was attributed over.
+pub fn gather(
+    inputs: &impl JobInputs,
+    request: &RequestInfo,
+    prompt: &[u8],
+    base_hash: B256,
+) -> Result<Result<Task, Gather>, JobsError> {
+    if keccak256(prompt) != request.prompt_hash {
+        return Ok(Err(Gather::Refused(
+            "the prompt does not hash to promptHash".into(),
+        )));
+    }
+    let block = request.block;
+    let adapter_id = request.adapter_id;
+    let call = ModelRegistry::getAdapterCall {
+        adapterId: adapter_id,
+    };
+    let Some(adapter) = inputs.view_at(block, MODEL_REGISTRY, &call)? else {
+        return Ok(Err(Gather::Refused(format!(
+            "unknown adapter {adapter_id}"
+        ))));
+    };
+    if !adapter.active {
+        return Ok(Err(Gather::Refused(format!(
+            "adapter {adapter_id} is not active"
+        ))));
+    }
+    let call = ModelRegistry::getBaseModelCall {
+        baseModelId: adapter.baseModelId,
+    };
+    let base = inputs
+        .view_at(block, MODEL_REGISTRY, &call)?
+        .ok_or_else(|| {
+            JobsError::Transaction(format!("base model {} unreadable", adapter.baseModelId))
+        })?;
+    if base.weightsHash != base_hash {
+        return Ok(Err(Gather::Refused(format!(
+            "adapter {adapter_id} is of base model {} ({}), which is not the one served ({base_hash})",
+            adapter.baseModelId, base.weightsHash
+        ))));
+    }
+    let Some(bundle) = inputs.content(adapter.adapterHash)? else {
+        return Ok(Err(Gather::Waiting(format!(
+            "adapter {adapter_id}'s bundle {} is not in the content store",
+            adapter.adapterHash
+        ))));
+    };
+    let mut documents = Vec::new();
+    for used in &adapter.datanets {
+        documents.extend(approved_documents(inputs, block, used.datanetId)?);
+    }
+    Ok(Ok(Task {
+        request: request.clone(),
+        prompt: prompt.to_vec(),
+        adapter_hash: adapter.adapterHash,
+        adapter_bundle: bundle.into(),
+        documents,
+    }))
+}
+
+/// The approved contributions of `datanet` at the state after `block` whose content is
+/// available, as documents whose datapoint is their `contentHash` (content that is not text is
+/// left out, as is content not available).
+pub fn approved_documents(
+    inputs: &impl JobInputs,
+    block: u64,
+    datanet: U256,
+) -> Result<Vec<TextDocument>, JobsError> {
+    let mut documents = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let call = DatanetRegistry::approvedContributionsCall {
+            datanetId: datanet,
+            offset: U256::from(offset),
+            limit: U256::from(PAGE),
+        };
+        let Some(page) = inputs.view_at(block, DATANET_REGISTRY, &call)? else {
+            break;
+        };
+        for item in &page.items {
+            let Some(bytes) = inputs.content(item.contentHash)? else {
+                continue;
+            };
+            let Ok(text) = String::from_utf8(bytes) else {
+                continue;
+            };
+            documents.push(TextDocument {
+                meta: DocMeta {
+                    datapoint: item.contentHash,
+                    contributor: item.contributor,
+                    datanet: B256::from(datanet),
+                },
+                text,
+            });
+        }
+        offset += page.items.len() as u64;
+        if page.items.is_empty() || U256::from(offset) >= page.total {
+            break;
+        }
+    }
+    Ok(documents)
+}
