@@ -2,7 +2,8 @@
 //! (`ModelConfig::from_json`), `generation_config.json`, the chat template of
 //! `tokenizer_config.json`, `adapter_config.json` (`AdapterConfig::from_json`) and a whole PEFT
 //! adapter from the bytes of its two files (`LoraAdapter::from_bytes`, validated against a small
-//! fixed base). None may panic; what parses must also survive a save/parse round trip.
+//! fixed base), and an adapter bundle (the ustar archive of the two files). None may panic; what
+//! parses must also survive a save/parse round trip.
 //!
 //! The first byte picks the loader. Raw bytes exercise the JSON and safetensors parsers; the
 //! structured modes start from valid files and let the input edit fields or patch bytes, so a
@@ -363,12 +364,25 @@ fn adapter(config: &[u8], tensors: &[u8]) {
     assert_eq!(back.config().r, adapter.config().r);
 }
 
+/// A bundle that unpacks loads as its two files do, and what loads bundles again to the same
+/// bytes.
+fn bundle(archive: &[u8]) {
+    let Ok((config, tensors)) = ol_inference::adapter::bundle::unbundle(archive) else {
+        return;
+    };
+    adapter(&config, &tensors);
+    let again = ol_inference::adapter::bundle::bundle(&config, &tensors).expect("files bundle");
+    let (c, t) = ol_inference::adapter::bundle::unbundle(&again).expect("a bundle unpacks");
+    assert!(c == config && t == tensors, "a bundle changed its files");
+    let _ = LoraAdapter::from_bundle(archive, &BASE, &candle_core::Device::Cpu);
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, payload)) = data.split_first() else {
         return;
     };
     let mut input = Input(payload);
-    match mode % 10 {
+    match mode % 12 {
         // Raw bytes into each parser.
         0 => model_config(payload),
         1 => adapter_config(payload),
@@ -409,10 +423,31 @@ fuzz_target!(|data: &[u8]| {
             t.insert("chat_template".into(), input.value(0));
             let _ = chat_template_from_json(Value::Object(t).to_string().as_bytes());
         }
+        // Adapter bundles (the content store's one-object form): raw bytes, and the seed's
+        // bundle with bytes patched (mostly in the tar headers) and cut.
+        10 => bundle(payload),
+        11 => {
+            let seed = &*PLAIN;
+            let mut archive = ol_inference::adapter::bundle::bundle(&seed.config, &seed.f16)
+                .expect("the seed bundles");
+            for _ in 0..input.byte() % 8 {
+                let at = input.u16() as usize;
+                let at = if at % 4 == 0 { at } else { at % 1536 };
+                let byte = input.byte();
+                if let Some(b) = archive.get_mut(at) {
+                    *b = byte;
+                }
+            }
+            if input.byte() % 8 == 7 {
+                let keep = input.u16() as usize % (archive.len() + 1);
+                archive.truncate(keep);
+            }
+            bundle(&archive);
+        }
         // The seed's safetensors (F16 or F32) with bytes patched and the buffer cut.
         _ => {
             let seed = &*PLAIN;
-            let mut tensors = if mode % 10 == 8 {
+            let mut tensors = if mode % 12 == 8 {
                 seed.f16.clone()
             } else {
                 seed.f32.clone()
