@@ -95,6 +95,7 @@ pub mod contracts {
 
 pub mod content;
 mod node;
+pub mod private;
 mod processes;
 
 pub use node::TestNode;

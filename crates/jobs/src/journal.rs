@@ -202,8 +202,12 @@ impl Stage {
 pub struct Job {
     /// The request.
     pub request: RequestInfo,
-    /// The prompt, once known (from `PromptSubmitted`).
+    /// The prompt, once known (from `PromptSubmitted`, or `ol_submitPrompt`).
     pub prompt: Option<Bytes>,
+    /// Whether the prompt came off chain (`ol_submitPrompt`): its output is then the
+    /// requester's only.
+    #[serde(default)]
+    pub private: bool,
     /// Progress.
     pub stage: Stage,
 }
@@ -274,6 +278,7 @@ impl Journal {
                     Job {
                         request: request.clone(),
                         prompt: None,
+                        private: false,
                         stage: Stage::Pending,
                     },
                 );

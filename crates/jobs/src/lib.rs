@@ -17,6 +17,7 @@ mod error;
 pub mod executor;
 pub mod inputs;
 pub mod journal;
+pub mod private;
 pub mod service;
 pub mod verify;
 

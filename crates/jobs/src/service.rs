@@ -8,8 +8,9 @@ use crate::{
     executor::{Executor, Outcome},
     inputs::{Gather, LocalInputs, gather},
     journal::{Job, Journal, RequestInfo, Stage},
+    private::PrivateError,
 };
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use ol_chain::Chain;
 use ol_content::ContentStore;
@@ -77,6 +78,8 @@ pub struct JobService {
     inbox: Mutex<Option<mpsc::UnboundedReceiver<Finished>>>,
     halt_after: Option<HaltPoint>,
     halted: AtomicBool,
+    /// Serialises `ol_submitPrompt` writes.
+    prompts: Mutex<()>,
 }
 
 /// A point in a job's life after which the service can be told to halt (stop working, without
@@ -143,6 +146,7 @@ impl JobService {
             inbox: Mutex::new(Some(inbox)),
             halt_after: None,
             halted: AtomicBool::new(false),
+            prompts: Mutex::new(()),
         }
     }
 
@@ -205,6 +209,42 @@ impl JobService {
             });
         }
         Ok(out)
+    }
+
+    /// The EIP-712 domain of `ol_submitPrompt` and private `ol_getInference` on this chain.
+    pub fn inference_domain(&self) -> alloy_sol_types::Eip712Domain {
+        crate::private::inference_domain(self.chain.chain_id(), INFERENCE_MARKET)
+    }
+
+    /// Takes the prompt of a hash-only request, signed by its requester; the job then runs as
+    /// one with an on-chain prompt, its output readable by the requester only.
+    pub fn submit_prompt(
+        &self,
+        request_id: B256,
+        prompt: &[u8],
+        signature: &[u8],
+    ) -> Result<Result<(), PrivateError>, JobsError> {
+        let _serial = self.prompts.lock();
+        let Some(mut job) = self.journal.get(request_id)? else {
+            return Ok(Err(PrivateError::UnknownRequest(request_id)));
+        };
+        if let Err(err) = crate::private::check_submission(
+            &self.inference_domain(),
+            request_id,
+            job.request.requester,
+            job.request.prompt_hash,
+            prompt,
+            signature,
+        ) {
+            return Ok(Err(err));
+        }
+        if job.prompt.is_none() {
+            job.prompt = Some(Bytes::copy_from_slice(prompt));
+            job.private = true;
+            self.journal.put(&job)?;
+            info!(target: "jobs", request = %request_id, "private prompt received");
+        }
+        Ok(Ok(()))
     }
 
     /// The journal (for `ol_jobStatus`-style reads).

@@ -30,8 +30,9 @@ use ol_e2e::{
     TestNode,
     content::put_request,
     contracts::{DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry, Staking},
-    dev_signer, event, json_quantity, mined, one_ether, openledger_bin, raw_receipt, raw_rpc,
-    wait_until,
+    dev_signer, event, json_quantity, mined, one_ether, openledger_bin,
+    private::{read_inference, submit_prompt},
+    raw_receipt, raw_rpc, rpc_error, wait_until,
 };
 use serde_json::Value;
 use std::{
@@ -736,6 +737,105 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
             "credit withdrawn"
         );
     }
+
+    // --- a private request: the prompt handed over off chain, the output the requester's ----
+    let requester = dev_signer(7);
+    let secret_prompt = PROMPT.as_bytes();
+    let receipt = mined(
+        &provider,
+        market
+            .requestWithHash(adapter_id, keccak256(secret_prompt), MAX_IN, MAX_OUT)
+            .value(escrow)
+            .from(user)
+            .send()
+            .await?,
+        true,
+        "requestWithHash",
+    )
+    .await?;
+    let private_id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+    // Once the service has journaled the request; refusals first: another key, other bytes.
+    wait_until(
+        "the request to be journaled",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        async || {
+            let status = raw_rpc(&provider, "ol_jobStatus", (private_id,)).await?;
+            Ok((!status.is_null()).then_some(()))
+        },
+    )
+    .await?;
+    let refused = rpc_error(
+        &provider,
+        "ol_submitPrompt",
+        (submit_prompt(&dev_signer(3), private_id, secret_prompt),),
+    )
+    .await?;
+    ensure!(
+        matches!(refused, Some((-32040, _))),
+        "another key's prompt: {refused:?}"
+    );
+    let mut wrong = submit_prompt(&requester, private_id, secret_prompt);
+    wrong["prompt"] = serde_json::json!(Bytes::from_static(b"another prompt"));
+    let refused = rpc_error(&provider, "ol_submitPrompt", (wrong,)).await?;
+    ensure!(
+        matches!(refused, Some((-32041, _))),
+        "bytes that do not hash to promptHash: {refused:?}"
+    );
+    let accepted = raw_rpc(
+        &provider,
+        "ol_submitPrompt",
+        (submit_prompt(&requester, private_id, secret_prompt),),
+    )
+    .await?;
+    ensure!(
+        accepted == serde_json::json!(keccak256(secret_prompt)),
+        "ol_submitPrompt: {accepted}"
+    );
+    wait_until(
+        "the private request to be fulfilled",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        async || {
+            Ok((market.getRequest(private_id).call().await?.status == FULFILLED).then_some(()))
+        },
+    )
+    .await
+    .wrap_err_with(|| node.log_tail(30))?;
+    let refused = rpc_error(&provider, "ol_getInference", (private_id,)).await?;
+    ensure!(
+        matches!(refused, Some((-32043, _))),
+        "an unsigned read of a private output: {refused:?}"
+    );
+    let expiry = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        + 60;
+    let refused = rpc_error(
+        &provider,
+        "ol_getInference",
+        (
+            private_id,
+            read_inference(&dev_signer(3), private_id, expiry),
+        ),
+    )
+    .await?;
+    ensure!(
+        matches!(refused, Some((-32040, _))),
+        "a stranger's read of a private output: {refused:?}"
+    );
+    let private = raw_rpc(
+        &provider,
+        "ol_getInference",
+        (private_id, read_inference(&requester, private_id, expiry)),
+    )
+    .await?;
+    let private_record = poa.attributionOf(private_id).call().await?;
+    ensure!(
+        private["output"].as_str().map(|o| keccak256(o.as_bytes()))
+            == Some(private_record.outputHash),
+        "the requester reads the recorded output: {private}"
+    );
 
     // --- kill -9 at every stage of a job: each request fulfilled exactly once -----------------
     for point in ["requested", "answered", "record-sent", "fulfill-sent"] {

@@ -16,3 +16,5 @@ pub const STALE_SIGNATURE: i32 = -32044;
 pub const NO_CONTENT_STORE: i32 = -32045;
 /// The node runs no job service.
 pub const NO_JOB_SERVICE: i32 = -32046;
+/// The job service has not seen the request (yet).
+pub const UNKNOWN_REQUEST: i32 = -32047;

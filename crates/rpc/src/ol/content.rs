@@ -8,7 +8,7 @@
 //! contributed to), the Proof of Attribution precompile (attestors), and the node's own list of
 //! verifiers.
 
-use super::codes;
+use super::{codes, unix_now};
 use crate::{EthRpc, error};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_sol_types::SolCall;
@@ -163,12 +163,6 @@ fn content_error(err: ContentError) -> ErrorObjectOwned {
         _ => error::INTERNAL_ERROR,
     };
     ErrorObjectOwned::owned(code, err.to_string(), None::<()>)
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 impl EthRpc {

@@ -1,16 +1,17 @@
-//! `ol_jobStatus`, `ol_getInference`, `ol_getAttribution`: what the sequencer's job service
-//! did with a paid request, read from its journal.
+//! `ol_jobStatus`, `ol_getInference`, `ol_getAttribution`, `ol_listAdapters`: what the
+//! sequencer's job service did with a paid request, read from its journal; and
+//! `ol_submitPrompt`, the prompt of a `requestWithHash` request handed over off chain.
 //!
 //! The output of a request made with `InferenceMarket.request` is public (its prompt is on
 //! chain), so anyone may read it; every contributor's evidence comes with the Merkle proof the
 //! precompile's `verifyEvidence` accepts.
 
-use super::codes;
+use super::{codes, unix_now};
 use crate::EthRpc;
-use alloy_primitives::{Address, B256, U64, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
-use ol_jobs::{AdapterListing, Evidence, Job, JobService, Stage};
-use serde::Serialize;
+use ol_jobs::{AdapterListing, Evidence, Job, JobService, Stage, private::PrivateError};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// `ol_jobStatus`'s answer.
@@ -51,6 +52,28 @@ pub struct InferenceAnswer {
     pub tokens_out: U64,
 }
 
+/// The signed part of a private `ol_getInference`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InferenceReadAuthorization {
+    /// Unix time after which the signature is void.
+    pub expiry: U64,
+    /// The requester's 65-byte EIP-712 signature of `GetInference`.
+    pub signature: Bytes,
+}
+
+/// `ol_submitPrompt`'s parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromptSubmission {
+    /// The request.
+    pub request_id: B256,
+    /// The prompt's bytes.
+    pub prompt: Bytes,
+    /// The requester's 65-byte EIP-712 signature of `SubmitPrompt`.
+    pub signature: Bytes,
+}
+
 /// A contributor's weight.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,9 +109,20 @@ pub trait OlJobsApi {
     #[method(name = "jobStatus")]
     async fn job_status(&self, request_id: B256) -> RpcResult<Option<JobStatus>>;
 
-    /// The output of `request_id`, once served; `null` before.
+    /// The output of `request_id`, once served; `null` before. The output of a request whose
+    /// prompt came through `ol_submitPrompt` is the requester's: the read must carry their
+    /// signature of `GetInference(requestId, expiry)`.
     #[method(name = "getInference")]
-    async fn get_inference(&self, request_id: B256) -> RpcResult<Option<InferenceAnswer>>;
+    async fn get_inference(
+        &self,
+        request_id: B256,
+        authorization: Option<InferenceReadAuthorization>,
+    ) -> RpcResult<Option<InferenceAnswer>>;
+
+    /// Hands the sequencer the prompt of a `requestWithHash` request, signed by the requester
+    /// (`SubmitPrompt(requestId, promptHash)`); answers the prompt's hash.
+    #[method(name = "submitPrompt")]
+    async fn submit_prompt(&self, submission: PromptSubmission) -> RpcResult<B256>;
 
     /// The attribution of `request_id` with every contributor's evidence, once served.
     #[method(name = "getAttribution")]
@@ -126,6 +160,18 @@ impl EthRpc {
     }
 }
 
+fn private_error(err: PrivateError) -> ErrorObjectOwned {
+    let code = match &err {
+        PrivateError::UnknownRequest(_) => codes::UNKNOWN_REQUEST,
+        PrivateError::BadSignature(_) => codes::BAD_SIGNATURE,
+        PrivateError::HashMismatch { .. } => codes::HASH_MISMATCH,
+        PrivateError::BadSize(_) => codes::TOO_LARGE,
+        PrivateError::Expired(_) => codes::STALE_SIGNATURE,
+        PrivateError::Public => crate::error::INVALID_PARAMS,
+    };
+    ErrorObjectOwned::owned(code, err.to_string(), None::<()>)
+}
+
 #[jsonrpsee::core::async_trait]
 impl OlJobsApiServer for EthRpc {
     async fn job_status(&self, request_id: B256) -> RpcResult<Option<JobStatus>> {
@@ -147,16 +193,55 @@ impl OlJobsApiServer for EthRpc {
         }))
     }
 
-    async fn get_inference(&self, request_id: B256) -> RpcResult<Option<InferenceAnswer>> {
-        Ok(self.job(request_id)?.and_then(|job| {
-            job.stage.answer().map(|answer| InferenceAnswer {
+    async fn get_inference(
+        &self,
+        request_id: B256,
+        authorization: Option<InferenceReadAuthorization>,
+    ) -> RpcResult<Option<InferenceAnswer>> {
+        let Some(job) = self.job(request_id)? else {
+            return Ok(None);
+        };
+        if job.private {
+            let Some(auth) = authorization else {
+                return Err(ErrorObjectOwned::owned(
+                    codes::UNAUTHORIZED,
+                    "the output of a request with an off-chain prompt is its requester's: sign GetInference",
+                    None::<()>,
+                ));
+            };
+            let domain = self.job_service()?.inference_domain();
+            ol_jobs::private::check_read(
+                &domain,
                 request_id,
-                output: answer.output.clone(),
-                output_hash: answer.output_hash,
-                tokens_in: U64::from(answer.tokens_in),
-                tokens_out: U64::from(answer.tokens_out),
-            })
+                job.request.requester,
+                auth.expiry.to(),
+                unix_now(),
+                &auth.signature,
+            )
+            .map_err(private_error)?;
+        }
+        Ok(job.stage.answer().map(|answer| InferenceAnswer {
+            request_id,
+            output: answer.output.clone(),
+            output_hash: answer.output_hash,
+            tokens_in: U64::from(answer.tokens_in),
+            tokens_out: U64::from(answer.tokens_out),
         }))
+    }
+
+    async fn submit_prompt(&self, submission: PromptSubmission) -> RpcResult<B256> {
+        let jobs = self.job_service()?.clone();
+        self.run_blocking(move |_| {
+            jobs.submit_prompt(
+                submission.request_id,
+                &submission.prompt,
+                &submission.signature,
+            )
+            .map_err(crate::error::internal)?
+            .map_err(private_error)?;
+            Ok(alloy_primitives::keccak256(&submission.prompt))
+        })
+        .await
     }
 
     async fn list_adapters(

@@ -14,4 +14,14 @@ pub use content::{
     ContentAnswer, ContentDomain, ContentInfo, ContentRpc, OlApiServer, PutContentRequest,
     ReadAuthorization,
 };
-pub use jobs::{AttributionAnswer, ContributorWeight, InferenceAnswer, JobStatus, OlJobsApiServer};
+pub use jobs::{
+    AttributionAnswer, ContributorWeight, InferenceAnswer, InferenceReadAuthorization, JobStatus,
+    OlJobsApiServer, PromptSubmission,
+};
+
+/// Seconds since the Unix epoch, the clock signed reads expire by.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
