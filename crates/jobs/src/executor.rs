@@ -30,6 +30,13 @@ use std::{
 /// `AttributionMethod.INFINIGRAM`: suffix-array span matching.
 pub const METHOD_LINEAGE: u8 = 2;
 
+/// Histogram: seconds of a job's inference (decoding).
+pub const INFERENCE_SECONDS: &str = "jobs_inference_seconds";
+/// Histogram: seconds of a job's attribution (index build when new, trace, weights).
+pub const ATTRIBUTION_SECONDS: &str = "jobs_attribution_seconds";
+/// Counter: microseconds the worker pool spent on jobs (its busy time).
+pub const BUSY_SECONDS: &str = "jobs_busy_microseconds_total";
+
 /// Adapters kept loaded between requests.
 const ADAPTER_CACHE: usize = 16;
 
@@ -160,6 +167,7 @@ impl Executor {
             Err(reason) => return Ok(Outcome::Refused(reason)),
         };
         let tokens_in = prompt.len() as u32;
+        let started = std::time::Instant::now();
         let completion = self
             .engine
             .generate(vec![Request {
@@ -177,8 +185,20 @@ impl Executor {
             .tokenizer
             .decode(&completion.tokens, true)
             .map_err(|e| JobsError::Model(format!("decoding the output: {e}")))?;
+        let inferred = started.elapsed();
         let snapshot = snapshot_root(&task.documents);
         let weights = self.attribute(&completion.tokens, &task.documents, snapshot)?;
+        let attributed = started.elapsed() - inferred;
+        metrics::histogram!(INFERENCE_SECONDS).record(inferred.as_secs_f64());
+        metrics::histogram!(ATTRIBUTION_SECONDS).record(attributed.as_secs_f64());
+        metrics::counter!(BUSY_SECONDS).increment(started.elapsed().as_micros() as u64);
+        tracing::debug!(
+            target: "jobs",
+            request = %request.request_id,
+            inference_ms = inferred.as_millis() as u64,
+            attribution_ms = attributed.as_millis() as u64,
+            "job timings"
+        );
         let (contributors, weights_ppm) = weights
             .contributors
             .iter()

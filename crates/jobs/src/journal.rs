@@ -149,7 +149,14 @@ pub enum Stage {
         /// The last `fulfill` transaction sent, if any.
         fulfill_tx: Option<B256>,
     },
-    /// Fulfilled on chain.
+    /// Fulfilled on chain; the service settles it (`--jobs.settle`).
+    Settling {
+        /// The answer.
+        answer: Answer,
+        /// The last `settle` transaction sent, if any.
+        settle_tx: Option<B256>,
+    },
+    /// Fulfilled on chain (and settled, when the service settles).
     Fulfilled {
         /// The answer.
         answer: Answer,
@@ -178,6 +185,7 @@ impl Stage {
         match self {
             Self::Answered { answer, .. }
             | Self::Recorded { answer, .. }
+            | Self::Settling { answer, .. }
             | Self::Fulfilled { answer } => Some(answer),
             _ => None,
         }
@@ -189,6 +197,7 @@ impl Stage {
             Self::Pending => "pending",
             Self::Answered { .. } => "answered",
             Self::Recorded { .. } => "recorded",
+            Self::Settling { .. } => "settling",
             Self::Fulfilled { .. } => "fulfilled",
             Self::Refused { .. } => "refused",
             Self::Expired => "expired",

@@ -39,6 +39,7 @@ const SCAN_BATCH: u64 = 1_000;
 
 /// `InferenceMarket.Status` values the service acts on.
 const STATUS_OPEN: u8 = 1;
+const STATUS_FULFILLED: u8 = 2;
 
 /// An adapter as `ol_listAdapters` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -80,6 +81,8 @@ pub struct JobService {
     halted: AtomicBool,
     /// Serialises `ol_submitPrompt` writes.
     prompts: Mutex<()>,
+    /// Whether the service settles what it fulfilled.
+    settle: bool,
 }
 
 /// A point in a job's life after which the service can be told to halt (stop working, without
@@ -147,7 +150,15 @@ impl JobService {
             halt_after: None,
             halted: AtomicBool::new(false),
             prompts: Mutex::new(()),
+            settle: false,
         }
+    }
+
+    /// Also settles every request the service fulfilled (`InferenceMarket.settle`, from the
+    /// attestor key), so the fee is split without waiting for someone else to.
+    pub const fn with_settle(mut self) -> Self {
+        self.settle = true;
+        self
     }
 
     /// Halts the service (it stops working but keeps running) the first time a job passes
@@ -432,7 +443,14 @@ impl JobService {
                     // Fulfilled, or settled or refunded since.
                     info!(target: "jobs", request = %id, tokens_in = answer.tokens_in, tokens_out = answer.tokens_out, "request fulfilled");
                     metrics::counter!("jobs_fulfilled_total").increment(1);
-                    job.stage = Stage::Fulfilled { answer };
+                    job.stage = if self.settle && status == STATUS_FULFILLED {
+                        Stage::Settling {
+                            answer,
+                            settle_tx: None,
+                        }
+                    } else {
+                        Stage::Fulfilled { answer }
+                    };
                     return self.journal.put(&job);
                 }
                 if expired {
@@ -465,6 +483,40 @@ impl JobService {
                 self.journal.put(&job)?;
                 self.attestor.send(&raw)?;
                 self.reached(HaltPoint::FulfillSent);
+                Ok(())
+            }
+            Stage::Settling { answer, settle_tx } => {
+                let request = self.view(
+                    INFERENCE_MARKET,
+                    &InferenceMarket::getRequestCall { requestId: id },
+                )?;
+                if request.status != STATUS_FULFILLED {
+                    // Settled (by us or anyone).
+                    info!(target: "jobs", request = %id, "request settled");
+                    job.stage = Stage::Fulfilled { answer };
+                    return self.journal.put(&job);
+                }
+                if let Some(tx) = settle_tx {
+                    match self.attestor.state(tx)? {
+                        TxState::Pooled => return Ok(()),
+                        TxState::Mined => {
+                            warn!(target: "jobs", request = %id, %tx, "the settle transaction reverted; leaving settlement to others");
+                            job.stage = Stage::Fulfilled { answer };
+                            return self.journal.put(&job);
+                        }
+                        TxState::Unknown => {}
+                    }
+                }
+                let call = InferenceMarket::settleCall { requestId: id };
+                let (hash, raw) = self
+                    .attestor
+                    .sign(INFERENCE_MARKET, call.abi_encode().into())?;
+                job.stage = Stage::Settling {
+                    answer,
+                    settle_tx: Some(hash),
+                };
+                self.journal.put(&job)?;
+                self.attestor.send(&raw)?;
                 Ok(())
             }
             Stage::Fulfilled { .. } | Stage::Refused { .. } | Stage::Expired => Ok(()),

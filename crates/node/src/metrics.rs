@@ -28,6 +28,46 @@ pub fn install_prometheus(addr: SocketAddr) -> eyre::Result<()> {
     Ok(())
 }
 
+/// Describes the metrics of the job service (recorded by `ol-jobs`).
+pub fn describe_jobs() {
+    describe_histogram!(
+        ol_jobs::executor::INFERENCE_SECONDS,
+        Unit::Seconds,
+        "Inference time of a paid request's job"
+    );
+    describe_histogram!(
+        ol_jobs::executor::ATTRIBUTION_SECONDS,
+        Unit::Seconds,
+        "Attribution time of a paid request's job (with an index build on a new data snapshot)"
+    );
+    describe_counter!(
+        ol_jobs::executor::BUSY_SECONDS,
+        Unit::Microseconds,
+        "Time the job service's worker pool spent on jobs"
+    );
+    for (name, what) in [
+        (
+            "jobs_requests_total",
+            "Paid inference requests seen in sealed blocks",
+        ),
+        ("jobs_fulfilled_total", "Requests fulfilled on chain"),
+        (
+            "jobs_refused_total",
+            "Requests refused for good (bad input, unknown adapter)",
+        ),
+        (
+            "jobs_expired_total",
+            "Requests that expired before fulfilment",
+        ),
+        (
+            "jobs_step_errors_total",
+            "Job steps that failed and are retried",
+        ),
+    ] {
+        describe_counter!(name, Unit::Count, what);
+    }
+}
+
 /// Describes the metrics of the inference server (recorded by `ol-inference`'s scheduler and
 /// `ol-serve`).
 pub fn describe_inference() {

@@ -19,7 +19,8 @@
 //! each request is recorded and fulfilled exactly once. `openledger attribution verify`
 //! re-runs a request from the node's RPC (reading contributions as a `--content.verifier`) and
 //! the base model's files and reproduces its record bit for bit; a record the attestor key
-//! forged with altered weights is flagged.
+//! forged with altered weights is flagged. With `--jobs.settle` the node settles what it
+//! fulfilled.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
@@ -59,6 +60,8 @@ const PRICE_OUT: u128 = 5_000_000_000_000;
 const MAX_BLOCKS_TO_FULFIL: u64 = 30;
 /// `InferenceMarket.Status.Fulfilled`.
 const FULFILLED: u8 = 2;
+/// `InferenceMarket.Status.Settled`.
+const SETTLED: u8 = 3;
 /// `AttributionMethod.INFINIGRAM`.
 const METHOD_LINEAGE: u8 = 2;
 
@@ -892,6 +895,31 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
             "killed after {point}: {records} records and {fulfilments} fulfilments"
         );
     }
+
+    // --- with --jobs.settle the node also settles what it fulfilled --------------------------
+    let mut settling = jobs_args.clone();
+    settling.push("--jobs.settle".to_string());
+    let provider = restart(&mut node, &settling, None).await?;
+    let (id, _) = pay(&provider, adapter_id, escrow, user).await?;
+    let market = InferenceMarket::new(MARKET, provider.clone());
+    wait_until(
+        "the node to settle",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        async || Ok((market.getRequest(id).call().await?.status == SETTLED).then_some(())),
+    )
+    .await
+    .wrap_err_with(|| node.log_tail(30))?;
+    wait_until(
+        "the job to end",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+        async || {
+            let status = raw_rpc(&provider, "ol_jobStatus", (id,)).await?;
+            Ok((status["stage"] == "fulfilled").then_some(()))
+        },
+    )
+    .await?;
 
     // --- a forged record is flagged -------------------------------------------------------------
     // The service halts once the request is journaled; the attestor key then records altered

@@ -30,6 +30,11 @@ pub struct JobsArgs {
     #[arg(long = "jobs.threads", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
     pub threads: Option<u64>,
 
+    /// Also settle every request the service fulfilled (`InferenceMarket.settle` from the
+    /// attestor key), so the fee is split at once
+    #[arg(long = "jobs.settle")]
+    pub settle: bool,
+
     /// Halt the job service (not the node) after a job reaches this point: `requested`,
     /// `answered`, `record-sent` or `fulfill-sent`; a fault-injection aid for crash tests
     #[arg(long = "jobs.halt-after", value_name = "POINT", hide = true)]

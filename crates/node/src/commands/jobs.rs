@@ -43,6 +43,9 @@ pub(super) fn build(
     let attestor = Attestor::new(signer, chain.clone(), pool);
     info!(base = %executor.base_hash(), attestor = %attestor.address(), "job service configured");
     let mut service = JobService::new(chain, content, journal, executor, attestor, workers);
+    if args.settle {
+        service = service.with_settle();
+    }
     if let Some(point) = args.halt_after {
         service = service.with_halt_after(point);
     }

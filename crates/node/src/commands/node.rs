@@ -308,6 +308,9 @@ impl NodeCommand {
         if self.jobs.base_model.is_some() && self.rollup.follow {
             bail!("--jobs.base-model runs on the sequencer, not on a follower (--follow)");
         }
+        if self.jobs.base_model.is_some() && self.metrics.prometheus.is_some() {
+            crate::metrics::describe_jobs();
+        }
         let jobs = super::jobs::build(
             &self.jobs,
             self.dev.dev,

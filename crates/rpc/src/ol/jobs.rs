@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub struct JobStatus {
     /// The request.
     pub request_id: B256,
-    /// `pending`, `answered`, `recorded`, `fulfilled`, `refused` or `expired`.
+    /// `pending`, `answered`, `recorded`, `settling`, `fulfilled`, `refused` or `expired`.
     pub stage: &'static str,
     /// The adapter asked for.
     pub adapter_id: U256,
@@ -188,6 +188,7 @@ impl OlJobsApiServer for EthRpc {
             last_transaction: match &job.stage {
                 Stage::Answered { record_tx, .. } => *record_tx,
                 Stage::Recorded { fulfill_tx, .. } => *fulfill_tx,
+                Stage::Settling { settle_tx, .. } => *settle_tx,
                 _ => None,
             },
         }))
