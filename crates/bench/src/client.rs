@@ -76,6 +76,11 @@ impl RpcClient {
     }
 
     /// Calls `method`; a JSON-RPC error is an error.
+    /// The endpoint's URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     pub(crate) async fn call(&self, method: &str, params: Value) -> eyre::Result<Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });

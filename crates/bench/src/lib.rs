@@ -23,6 +23,7 @@ mod ceiling;
 mod client;
 pub mod factory;
 pub mod inference;
+pub mod lifecycle;
 mod load;
 pub mod rollup;
 mod target;
@@ -98,6 +99,9 @@ pub enum BenchSubcommand {
     /// Model Factory training: tokens/s of a training step (forward, backward, AdamW) for LoRA
     /// ranks and full training against the forward pass alone, with peak memory
     Factory(BenchFactoryCommand),
+    /// Paid inference end to end through the chain: fulfilled requests/s, request-to-fulfil
+    /// latency in blocks and seconds, attribution time against inference time, worker busy
+    Lifecycle(lifecycle::BenchLifecycleCommand),
 }
 
 /// One target's results.
@@ -137,6 +141,7 @@ impl BenchCommand {
             Some(BenchSubcommand::Rollup(command)) => return command.execute(),
             Some(BenchSubcommand::Inference(command)) => return command.execute(),
             Some(BenchSubcommand::Factory(command)) => return command.execute(),
+            Some(BenchSubcommand::Lifecycle(command)) => return command.execute(),
             None => {}
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -15,6 +15,9 @@ use std::{
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
+/// The node's default block gas limit.
+const DEFAULT_GAS_LIMIT: u64 = 60_000_000;
+
 /// How long a target may take to answer its first request.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -82,6 +85,19 @@ impl Target {
 
     /// This binary as a dev sequencer with pool limits that hold the whole workload.
     pub(crate) async fn openledger(gas_limit: u64, block_time: u64) -> eyre::Result<Self> {
+        Self::openledger_args(gas_limit, block_time, Vec::new()).await
+    }
+
+    /// [`Self::openledger`] at the default gas limit and a 1 s block time, with `extra` flags.
+    pub(crate) async fn openledger_with(extra: Vec<String>) -> eyre::Result<Self> {
+        Self::openledger_args(DEFAULT_GAS_LIMIT, 1, extra).await
+    }
+
+    async fn openledger_args(
+        gas_limit: u64,
+        block_time: u64,
+        extra: Vec<String>,
+    ) -> eyre::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (port, metrics_port) = (free_port()?, free_port()?);
         let metrics = format!("127.0.0.1:{metrics_port}");
@@ -106,7 +122,9 @@ impl Target {
             "1000000",
         ]
         .map(str::to_owned)
-        .to_vec();
+        .into_iter()
+        .chain(extra)
+        .collect();
         let exe = std::env::current_exe().wrap_err("locating the openledger binary")?;
         Self::spawn(
             "openledger",

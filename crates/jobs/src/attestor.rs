@@ -94,14 +94,25 @@ impl Attestor {
         Ok(hash)
     }
 
-    /// Where the transaction `hash` stands.
+    /// Where the transaction `hash` stands. The pool is asked first: a transaction leaves it
+    /// only after its block is committed, so one not in the pool and not in a block is lost.
     pub fn state(&self, hash: B256) -> Result<TxState, JobsError> {
-        if self.chain.storage().transaction_location(&hash)?.is_some() {
-            Ok(TxState::Mined)
-        } else if self.pool.get(&hash).is_some() {
+        if self.pool.get(&hash).is_some() {
             Ok(TxState::Pooled)
+        } else if self.chain.storage().transaction_location(&hash)?.is_some() {
+            Ok(TxState::Mined)
         } else {
             Ok(TxState::Unknown)
         }
+    }
+
+    /// The attestor's transactions waiting in the pool.
+    pub fn in_flight(&self) -> Result<u64, JobsError> {
+        let from = self.address();
+        let state_nonce = self.chain.storage().account(&from)?.map_or(0, |a| a.nonce);
+        Ok(self
+            .pool
+            .pending_nonce(&from, state_nonce)
+            .saturating_sub(state_nonce))
     }
 }

@@ -37,6 +37,10 @@ use tracing::{debug, info, warn};
 /// Blocks scanned per pass, so a long catch-up still lets jobs advance between passes.
 const SCAN_BATCH: u64 = 1_000;
 
+/// Most attestor transactions waiting in the pool at once: the pool refuses a nonce more than
+/// 64 above the account's, so the service holds back instead of being refused.
+const MAX_IN_FLIGHT: u64 = 48;
+
 /// `InferenceMarket.Status` values the service acts on.
 const STATUS_OPEN: u8 = 1;
 const STATUS_FULFILLED: u8 = 2;
@@ -387,6 +391,10 @@ impl JobService {
             }
             Stage::Pending => self.dispatch(&job),
             Stage::Answered { answer, record_tx } => {
+                // The transaction's place first: one seen mined is then in the state read next.
+                let sent = record_tx
+                    .map(|tx| self.attestor.state(tx).map(|s| (tx, s)))
+                    .transpose()?;
                 let recorded = self.view(
                     PROOF_OF_ATTRIBUTION,
                     &IProofOfAttribution::isRecordedCall { requestId: id },
@@ -399,17 +407,18 @@ impl JobService {
                     };
                     return self.journal.put(&job);
                 }
-                if let Some(tx) = record_tx {
-                    match self.attestor.state(tx)? {
-                        TxState::Pooled => return Ok(()),
-                        TxState::Mined => {
-                            return self
-                                .refuse(job, format!("the record transaction {tx} reverted"));
-                        }
-                        TxState::Unknown => {
-                            debug!(target: "jobs", request = %id, %tx, "record transaction lost; sending again");
-                        }
+                match sent {
+                    Some((_, TxState::Pooled)) => return Ok(()),
+                    Some((tx, TxState::Mined)) => {
+                        return self.refuse(job, format!("the record transaction {tx} reverted"));
                     }
+                    Some((tx, TxState::Unknown)) => {
+                        debug!(target: "jobs", request = %id, %tx, "record transaction lost; sending again");
+                    }
+                    None => {}
+                }
+                if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
+                    return Ok(());
                 }
                 let call = IProofOfAttribution::recordCall {
                     requestId: id,
@@ -434,6 +443,9 @@ impl JobService {
                 Ok(())
             }
             Stage::Recorded { answer, fulfill_tx } => {
+                let sent = fulfill_tx
+                    .map(|tx| self.attestor.state(tx).map(|s| (tx, s)))
+                    .transpose()?;
                 let request = self.view(
                     INFERENCE_MARKET,
                     &InferenceMarket::getRequestCall { requestId: id },
@@ -458,15 +470,15 @@ impl JobService {
                     metrics::counter!("jobs_expired_total").increment(1);
                     return self.journal.put(&job);
                 }
-                if let Some(tx) = fulfill_tx {
-                    match self.attestor.state(tx)? {
-                        TxState::Pooled => return Ok(()),
-                        TxState::Mined => {
-                            return self
-                                .refuse(job, format!("the fulfil transaction {tx} reverted"));
-                        }
-                        TxState::Unknown => {}
+                match sent {
+                    Some((_, TxState::Pooled)) => return Ok(()),
+                    Some((tx, TxState::Mined)) => {
+                        return self.refuse(job, format!("the fulfil transaction {tx} reverted"));
                     }
+                    Some((_, TxState::Unknown)) | None => {}
+                }
+                if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
+                    return Ok(());
                 }
                 let call = InferenceMarket::fulfillCall {
                     requestId: id,
@@ -486,6 +498,9 @@ impl JobService {
                 Ok(())
             }
             Stage::Settling { answer, settle_tx } => {
+                let sent = settle_tx
+                    .map(|tx| self.attestor.state(tx).map(|s| (tx, s)))
+                    .transpose()?;
                 let request = self.view(
                     INFERENCE_MARKET,
                     &InferenceMarket::getRequestCall { requestId: id },
@@ -496,16 +511,17 @@ impl JobService {
                     job.stage = Stage::Fulfilled { answer };
                     return self.journal.put(&job);
                 }
-                if let Some(tx) = settle_tx {
-                    match self.attestor.state(tx)? {
-                        TxState::Pooled => return Ok(()),
-                        TxState::Mined => {
-                            warn!(target: "jobs", request = %id, %tx, "the settle transaction reverted; leaving settlement to others");
-                            job.stage = Stage::Fulfilled { answer };
-                            return self.journal.put(&job);
-                        }
-                        TxState::Unknown => {}
+                match sent {
+                    Some((_, TxState::Pooled)) => return Ok(()),
+                    Some((tx, TxState::Mined)) => {
+                        warn!(target: "jobs", request = %id, %tx, "the settle transaction reverted; leaving settlement to others");
+                        job.stage = Stage::Fulfilled { answer };
+                        return self.journal.put(&job);
                     }
+                    Some((_, TxState::Unknown)) | None => {}
+                }
+                if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
+                    return Ok(());
                 }
                 let call = InferenceMarket::settleCall { requestId: id };
                 let (hash, raw) = self

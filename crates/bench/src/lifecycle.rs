@@ -1,0 +1,516 @@
+//! `openledger bench lifecycle`: paid inferences end to end through the chain.
+//!
+//! The Model Factory trains a small base model from scratch and an adapter on a three-contributor
+//! Datanet (in process, as `factory train` does); `openledger node --dev --jobs.base-model` is
+//! started; the Datanet, its uploads and approvals, the base model and the adapter are set up
+//! with ordinary transactions. Then users pay for `--requests` inferences at once and the
+//! benchmark waits until every one is fulfilled. Reported: fulfilled requests per second,
+//! request-to-fulfil latency (p50/p99, in blocks and seconds), attribution time as a share of
+//! inference time (the node's `jobs_*_seconds` metrics), and how busy the job service's worker
+//! was over the run.
+
+use super::target::Target;
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder as _},
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    signers::SignerSync as _,
+    sol_types::{SolCall, SolEvent, SolStruct as _},
+};
+use clap::Args;
+use eyre::{WrapErr, ensure, eyre};
+use ol_attribution::data::{CorpusSpec, text_corpus};
+use ol_factory::{AdapterJob, BaseJob, LoraSpec, LrSchedule, TokenizerChoice, TrainSpec};
+use ol_inference::{ModelConfig, Target as Module};
+use ol_primitives::{
+    addresses::dev_suite::{DATANET_REGISTRY, INFERENCE_MARKET, MODEL_REGISTRY},
+    contracts::{DatanetRegistry, InferenceMarket, ModelRegistry},
+    dev::dev_signer,
+};
+use serde::Serialize;
+use serde_json::json;
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+/// The planted passage of the Datanet's first contributor.
+const PLANTED: &str =
+    "the keeper of omholo sings shifiel over tuanqua while gortenqua sleeps near zelika .";
+/// Longest the benchmark waits for all requests.
+const DEADLINE: Duration = Duration::from_secs(600);
+
+/// Measure paid inference end to end (request transaction to fulfilment; see the README)
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct BenchLifecycleCommand {
+    /// Paid requests, sent at once
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub requests: u64,
+
+    /// Output tokens per request (maxTokensOut)
+    #[arg(long = "max-tokens", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_tokens: u32,
+
+    /// Also write the results as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    requests: u64,
+    fulfilled_per_s: f64,
+    latency_blocks_p50: u64,
+    latency_blocks_p99: u64,
+    latency_s_p50: f64,
+    latency_s_p99: f64,
+    inference_s_mean: f64,
+    attribution_s_mean: f64,
+    attribution_share_of_inference: f64,
+    worker_busy_share: f64,
+}
+
+fn percentile<T: Copy + PartialOrd>(sorted: &[T], p: f64) -> T {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Trains the base model (on the generated corpus and the Datanet) and returns its folder and
+/// the Datanet's documents `(contributor, text)` with the planted passage in the first's.
+fn train_base(
+    work: &Path,
+    contributors: [Address; 3],
+) -> eyre::Result<(PathBuf, Vec<(Address, String)>)> {
+    let datanet = text_corpus(CorpusSpec {
+        contributors: 3,
+        docs_per_contributor: 2,
+        sentences_per_doc: 3,
+        canaries: 0,
+        seed: 7,
+    });
+    let mut docs = Vec::new();
+    for doc in &datanet.docs {
+        let i = datanet
+            .contributors
+            .iter()
+            .position(|c| *c == doc.contributor)
+            .ok_or_else(|| eyre!("a corpus contributor"))?;
+        let text = if i == 0 {
+            format!("{} {PLANTED} {PLANTED}", doc.text)
+        } else {
+            doc.text.clone()
+        };
+        docs.push((contributors[i], text));
+    }
+    let general = text_corpus(CorpusSpec {
+        contributors: 8,
+        docs_per_contributor: 4,
+        sentences_per_doc: 6,
+        canaries: 0,
+        seed: 11,
+    });
+    let corpus = work.join("general");
+    let mut all: Vec<(Address, String)> = general
+        .docs
+        .iter()
+        .map(|d| (d.contributor, d.text.clone()))
+        .collect();
+    all.extend(docs.iter().cloned());
+    write_docs(&corpus, &all)?;
+    let config = ModelConfig::from_json(
+        json!({
+            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "vocab_size": 1, "max_position_embeddings": 128, "rms_norm_eps": 1e-5,
+        })
+        .to_string()
+        .as_bytes(),
+    )?;
+    let out = work.join("base");
+    BaseJob {
+        config,
+        docs_dir: corpus,
+        datanet: B256::ZERO,
+        tokenizer: TokenizerChoice::Train { vocab_size: 400 },
+        out_dir: out.clone(),
+        spec: TrainSpec {
+            lora: None,
+            learning_rate: 3e-3,
+            schedule: LrSchedule::Cosine,
+            warmup_steps: 4,
+            epochs: 20,
+            batch_size: 8,
+            max_seq_len: 64,
+            seed: 1,
+            ..TrainSpec::default()
+        },
+        resume: false,
+    }
+    .run(None, &mut |_| {})?;
+    Ok((out.join("model"), docs))
+}
+
+/// Writes `docs` in the documents layout, each named by its keccak (its `contentHash`).
+fn write_docs(dir: &Path, docs: &[(Address, String)]) -> eyre::Result<()> {
+    for (contributor, text) in docs {
+        let folder = dir.join(contributor.to_string());
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(folder.join(format!("{}.txt", keccak256(text))), text)?;
+    }
+    Ok(())
+}
+
+/// The adapter on the Datanet, trained in process; its bundle and the manifest's base hash.
+fn train_adapter(
+    work: &Path,
+    base: &Path,
+    docs: &[(Address, String)],
+    datanet: U256,
+) -> eyre::Result<(Vec<u8>, B256)> {
+    let dir = work.join("datanet");
+    write_docs(&dir, docs)?;
+    let out = work.join("adapter");
+    let manifest = AdapterJob {
+        base_dir: base.to_path_buf(),
+        docs_dir: dir,
+        datanet: B256::from(datanet),
+        out_dir: out.clone(),
+        spec: TrainSpec {
+            lora: Some(LoraSpec {
+                rank: 16,
+                alpha: 32.0,
+                target_modules: Module::ALL.iter().map(|t| t.name().to_string()).collect(),
+            }),
+            learning_rate: 5e-3,
+            epochs: 60,
+            batch_size: 4,
+            max_seq_len: 64,
+            heldout_fraction: 0.0,
+            seed: 2,
+            ..TrainSpec::default()
+        },
+        projection_dim: 256,
+        resume: false,
+    }
+    .run(None, &mut |_| {})?;
+    let base_hash = manifest
+        .base_model
+        .ok_or_else(|| eyre!("an adapter job names its base"))?
+        .hash;
+    Ok((
+        std::fs::read(out.join(ol_factory::ADAPTER_BUNDLE))?,
+        base_hash,
+    ))
+}
+
+/// Sends `call` to `to` from `from` with `value` and waits for a successful receipt.
+async fn send<C: SolCall>(
+    provider: &DynProvider,
+    from: Address,
+    to: Address,
+    call: &C,
+    value: U256,
+) -> eyre::Result<TransactionReceipt> {
+    let tx = TransactionRequest::default()
+        .with_from(from)
+        .with_to(to)
+        .with_input(Bytes::from(call.abi_encode()))
+        .with_value(value);
+    let receipt = provider.send_transaction(tx).await?.get_receipt().await?;
+    ensure!(receipt.status(), "{} from {from} reverted", C::SIGNATURE);
+    Ok(receipt)
+}
+
+fn event<E: SolEvent>(receipt: &TransactionReceipt) -> eyre::Result<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| E::decode_log(&log.inner).ok().map(|l| l.data))
+        .ok_or_else(|| eyre!("no {} in the receipt", E::SIGNATURE))
+}
+
+/// Uploads `content` with `ol_putContent`, signed by dev account `index`.
+async fn upload(provider: &DynProvider, index: u32, content: &[u8]) -> eyre::Result<()> {
+    let signer = dev_signer(index);
+    let message = ol_content::PutContent {
+        contributor: signer.address(),
+        contentHash: keccak256(content),
+        size: content.len() as u64,
+    };
+    let domain = ol_content::content_domain(ol_primitives::dev::DEV_CHAIN_ID, DATANET_REGISTRY);
+    let signature = signer.sign_hash_sync(&message.eip712_signing_hash(&domain))?;
+    let request = json!({
+        "contributor": signer.address(),
+        "contentHash": keccak256(content),
+        "content": Bytes::copy_from_slice(content),
+        "signature": Bytes::from(signature.as_bytes()),
+    });
+    provider
+        .raw_request::<_, serde_json::Value>("ol_putContent".into(), (request,))
+        .await?;
+    Ok(())
+}
+
+impl BenchLifecycleCommand {
+    /// Runs the benchmark on a new tokio runtime.
+    pub fn execute(self) -> eyre::Result<()> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(self.run())
+    }
+
+    async fn run(self) -> eyre::Result<()> {
+        let work = tempfile::tempdir()?;
+        let contributors = [2, 3, 4].map(|i| dev_signer(i).address());
+        eprintln!("training the base model from scratch ...");
+        let (base, docs) = train_base(work.path(), contributors)?;
+        let node =
+            Target::openledger_with(vec!["--jobs.base-model".into(), base.display().to_string()])
+                .await?;
+        let result = self.measure(&node, work.path(), &base, &docs).await;
+        if result.is_err() {
+            eprintln!("{}", node.log_tail(40));
+        }
+        node.stop().await;
+        result
+    }
+
+    async fn measure(
+        &self,
+        node: &Target,
+        work: &Path,
+        base: &Path,
+        docs: &[(Address, String)],
+    ) -> eyre::Result<()> {
+        let mut wallet = EthereumWallet::new(dev_signer(0));
+        for i in 1..10 {
+            wallet.register_signer(dev_signer(i));
+        }
+        let provider = ProviderBuilder::new()
+            .wallet(wallet)
+            .connect_http(node.client.url().parse()?)
+            .erased();
+        let (curator, owner) = (dev_signer(1).address(), dev_signer(5).address());
+        let stake = U256::from(10u64).pow(U256::from(18));
+        eprintln!("setting up the Datanet, the model and the adapter ...");
+        let created = send(
+            &provider,
+            curator,
+            DATANET_REGISTRY,
+            &DatanetRegistry::createDatanetCall {
+                metadataURI: "ol://bench".into(),
+                licenseId: B256::ZERO,
+                policy: 1,
+                minStake: stake,
+                slashPpm: 500_000,
+            },
+            U256::ZERO,
+        )
+        .await?;
+        let datanet = event::<DatanetRegistry::DatanetCreated>(&created)?.datanetId;
+        for (i, (contributor, text)) in docs.iter().enumerate() {
+            let index = (2..=4)
+                .find(|i| dev_signer(*i).address() == *contributor)
+                .ok_or_else(|| eyre!("a dev contributor"))?;
+            upload(&provider, index, text.as_bytes()).await?;
+            let receipt = send(
+                &provider,
+                *contributor,
+                DATANET_REGISTRY,
+                &DatanetRegistry::contributeCall {
+                    datanetId: datanet,
+                    contentHash: keccak256(text),
+                    size: text.len() as u64,
+                    uri: format!("ol://bench/{i}"),
+                },
+                stake,
+            )
+            .await?;
+            let id = event::<DatanetRegistry::ContributionSubmitted>(&receipt)?.contributionId;
+            send(
+                &provider,
+                curator,
+                DATANET_REGISTRY,
+                &DatanetRegistry::approveCall { contributionId: id },
+                U256::ZERO,
+            )
+            .await?;
+        }
+        let (bundle, base_hash) = train_adapter(work, base, docs, datanet)?;
+        upload(&provider, 5, &bundle).await?;
+        let registered = send(
+            &provider,
+            owner,
+            MODEL_REGISTRY,
+            &ModelRegistry::registerBaseModelCall {
+                weightsHash: base_hash,
+                architectureId: B256::ZERO,
+                licenseId: B256::ZERO,
+                uri: "ol://bench/base".into(),
+            },
+            U256::ZERO,
+        )
+        .await?;
+        let base_id = event::<ModelRegistry::BaseModelRegistered>(&registered)?.baseModelId;
+        let registered = send(
+            &provider,
+            owner,
+            MODEL_REGISTRY,
+            &ModelRegistry::registerAdapterCall {
+                baseModelId: base_id,
+                params: ModelRegistry::AdapterParams {
+                    adapterHash: keccak256(&bundle),
+                    priceInPer1k: 1_000_000_000_000,
+                    priceOutPer1k: 1_000_000_000_000,
+                    uri: "ol://bench/adapter".into(),
+                    datanets: vec![ModelRegistry::DatanetUse {
+                        datanetId: datanet,
+                        contributionCount: docs.len() as u64,
+                    }],
+                },
+            },
+            U256::ZERO,
+        )
+        .await?;
+        let adapter = event::<ModelRegistry::AdapterRegistered>(&registered)?.adapterId;
+        let quote = InferenceMarket::quoteCall {
+            adapterId: adapter,
+            tokensIn: 64,
+            tokensOut: self.max_tokens,
+        };
+        let escrow = InferenceMarket::quoteCall::abi_decode_returns(
+            &provider
+                .call(
+                    TransactionRequest::default()
+                        .with_to(INFERENCE_MARKET)
+                        .with_input(Bytes::from(quote.abi_encode())),
+                )
+                .await?,
+        )?;
+        let before = node.scrape().await?;
+
+        // The load: every request sent at once, users in turn.
+        eprintln!("{} paid requests ...", self.requests);
+        let prompts: Vec<String> = docs
+            .iter()
+            .map(|(_, text)| text.split(' ').take(5).collect::<Vec<_>>().join(" "))
+            .collect();
+        let started = Instant::now();
+        let mut pending = Vec::new();
+        for i in 0..self.requests {
+            let user = dev_signer(6 + (i % 4) as u32).address();
+            let call = InferenceMarket::requestCall {
+                adapterId: adapter,
+                prompt: Bytes::from(prompts[i as usize % prompts.len()].clone().into_bytes()),
+                maxTokensIn: 64,
+                maxTokensOut: self.max_tokens,
+            };
+            let tx = TransactionRequest::default()
+                .with_from(user)
+                .with_to(INFERENCE_MARKET)
+                .with_input(Bytes::from(call.abi_encode()))
+                .with_value(escrow);
+            pending.push((provider.send_transaction(tx).await?, Instant::now()));
+        }
+        let mut requests = Vec::new();
+        for (tx, sent) in pending {
+            let receipt = tx.get_receipt().await?;
+            let id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+            requests.push((id, receipt.block_number.unwrap_or_default(), sent));
+        }
+        let mut done: Vec<Option<(u64, f64)>> = vec![None; requests.len()];
+        let deadline = Instant::now() + DEADLINE;
+        while done.iter().any(Option::is_none) {
+            ensure!(
+                Instant::now() < deadline,
+                "requests not fulfilled within {DEADLINE:?}"
+            );
+            for (slot, (id, block, sent)) in done.iter_mut().zip(&requests) {
+                if slot.is_some() {
+                    continue;
+                }
+                let call = InferenceMarket::getRequestCall { requestId: *id };
+                let answer = provider
+                    .call(
+                        TransactionRequest::default()
+                            .with_to(INFERENCE_MARKET)
+                            .with_input(Bytes::from(call.abi_encode())),
+                    )
+                    .await?;
+                if InferenceMarket::getRequestCall::abi_decode_returns(&answer)?.status >= 2 {
+                    let head = provider.get_block_number().await?;
+                    *slot = Some((head.saturating_sub(*block), sent.elapsed().as_secs_f64()));
+                    continue;
+                }
+                let status: serde_json::Value =
+                    provider.raw_request("ol_jobStatus".into(), (id,)).await?;
+                if status["stage"] == "refused" || status["stage"] == "expired" {
+                    eyre::bail!("request {id} was not fulfilled: {status}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let wall = started.elapsed().as_secs_f64();
+        let after = node.scrape().await?;
+        let delta = |name: &str| {
+            after.get(name).copied().unwrap_or_default()
+                - before.get(name).copied().unwrap_or_default()
+        };
+        let jobs = delta("jobs_inference_seconds_count").max(1.0);
+        let inference = delta("jobs_inference_seconds_sum") / jobs;
+        let attribution = delta("jobs_attribution_seconds_sum") / jobs;
+        let busy = delta("jobs_busy_microseconds_total") / 1e6 / wall;
+        let mut blocks: Vec<u64> = done.iter().flatten().map(|d| d.0).collect();
+        let mut seconds: Vec<f64> = done.iter().flatten().map(|d| d.1).collect();
+        blocks.sort_unstable();
+        seconds.sort_by(f64::total_cmp);
+        let report = Report {
+            requests: self.requests,
+            fulfilled_per_s: self.requests as f64 / wall,
+            latency_blocks_p50: percentile(&blocks, 0.5),
+            latency_blocks_p99: percentile(&blocks, 0.99),
+            latency_s_p50: percentile(&seconds, 0.5),
+            latency_s_p99: percentile(&seconds, 0.99),
+            inference_s_mean: inference,
+            attribution_s_mean: attribution,
+            attribution_share_of_inference: attribution / inference.max(f64::MIN_POSITIVE),
+            worker_busy_share: busy,
+        };
+        println!(
+            "paid inference end to end ({} requests, {} output tokens each, 1 worker)",
+            report.requests, self.max_tokens
+        );
+        println!(
+            "  fulfilled/s                 {:>8.2}",
+            report.fulfilled_per_s
+        );
+        println!(
+            "  request->fulfil p50 / p99   {:>4} / {:<4} blocks   {:.2} / {:.2} s",
+            report.latency_blocks_p50,
+            report.latency_blocks_p99,
+            report.latency_s_p50,
+            report.latency_s_p99
+        );
+        println!(
+            "  inference per job (mean)    {:>8.1} ms",
+            report.inference_s_mean * 1e3
+        );
+        println!(
+            "  attribution per job (mean)  {:>8.1} ms   ({:.1}% of inference; goal <= 25%)",
+            report.attribution_s_mean * 1e3,
+            report.attribution_share_of_inference * 100.0
+        );
+        println!(
+            "  worker busy                 {:>8.1}%  (goal >= 90%)",
+            report.worker_busy_share * 100.0
+        );
+        if let Some(path) = &self.json {
+            std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+                .wrap_err_with(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
