@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const JOBS: &str = "jobs";
+/// The ids of the jobs not yet final, so a pass reads only those, however long the history.
+const OPEN: &str = "open";
 const META: &str = "meta";
-const COLUMNS: [&str; 2] = [JOBS, META];
+const COLUMNS: [&str; 3] = [JOBS, OPEN, META];
 const SCANNED: &[u8] = b"scanned";
 
 /// A paid request as `InferenceMarket.Requested` announced it.
@@ -303,8 +305,8 @@ impl Journal {
                 fresh.insert(*id, job);
             }
         }
-        for (id, job) in &fresh {
-            batch.put_cf(self.cf(JOBS), id, encode(job)?);
+        for job in fresh.values() {
+            self.stage_in(&mut batch, job)?;
         }
         batch.put_cf(self.cf(META), SCANNED, number.to_be_bytes());
         self.write(batch)
@@ -321,8 +323,20 @@ impl Journal {
     /// Stores `job` (one synced write).
     pub fn put(&self, job: &Job) -> Result<(), JobsError> {
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(JOBS), job.request.request_id, encode(job)?);
+        self.stage_in(&mut batch, job)?;
         self.write(batch)
+    }
+
+    /// Adds `job` and its place in the open set to `batch`.
+    fn stage_in(&self, batch: &mut WriteBatch, job: &Job) -> Result<(), JobsError> {
+        let id = job.request.request_id;
+        batch.put_cf(self.cf(JOBS), id, encode(job)?);
+        if job.stage.is_final() {
+            batch.delete_cf(self.cf(OPEN), id);
+        } else {
+            batch.put_cf(self.cf(OPEN), id, []);
+        }
+        Ok(())
     }
 
     /// Every job not yet final, oldest request first.
@@ -330,11 +344,13 @@ impl Journal {
         let mut jobs = Vec::new();
         for item in self
             .db
-            .iterator_cf(self.cf(JOBS), rocksdb::IteratorMode::Start)
+            .iterator_cf(self.cf(OPEN), rocksdb::IteratorMode::Start)
         {
-            let (_, bytes) = item?;
-            let job = decode(&bytes)?;
-            if !job.stage.is_final() {
+            let (id, _) = item?;
+            let id = B256::try_from(&*id).map_err(|e| JobsError::Journal(e.to_string()))?;
+            if let Some(job) = self.get(id)?
+                && !job.stage.is_final()
+            {
                 jobs.push(job);
             }
         }
