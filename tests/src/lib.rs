@@ -94,6 +94,7 @@ pub mod contracts {
 }
 
 pub mod content;
+pub mod lifecycle;
 mod node;
 pub mod private;
 mod processes;

@@ -1,7 +1,8 @@
 //! Where a job's inputs come from. The sequencer reads its own chain and content store
 //! ([`LocalInputs`]); a verifier reads a node over JSON-RPC. Both go through [`JobInputs`], and
 //! [`gather`] turns either into the same [`Task`] for the same request, so a verifier re-runs
-//! exactly what the sequencer ran.
+//! exactly what the sequencer ran. A follower that verifies reads its own chain and fills its
+//! content store from the sequencer's as it needs ([`ContentSource`]).
 
 use crate::{JobsError, executor::Task, journal::RequestInfo};
 use alloy_primitives::{Address, B256, U256, keccak256};
@@ -31,15 +32,25 @@ pub trait JobInputs {
     fn content(&self, hash: B256) -> Result<Option<Vec<u8>>, JobsError>;
 }
 
-/// The sequencer's own chain and content store.
+/// Another node's content store that this one may read from: a follower's verifier fetches
+/// the contributions and adapter bundles it lacks from the sequencer with its verifier key.
+pub trait ContentSource: Send + Sync + std::fmt::Debug {
+    /// The bytes stored there under `hash`, if it holds them and lets this node read them.
+    fn fetch(&self, hash: B256) -> Result<Option<Vec<u8>>, JobsError>;
+}
+
+/// A node's own chain and content store.
 #[derive(Debug)]
 pub struct LocalInputs<'a> {
     /// The chain.
     pub chain: &'a Chain,
-    /// The caller of view functions.
+    /// The caller of view functions, and the uploader of what is replicated.
     pub from: Address,
     /// The content store.
     pub content: &'a dyn ContentStore,
+    /// Where content missing from the store is fetched (and then stored): none on the
+    /// sequencer, which holds what was uploaded to it.
+    pub replicate: Option<&'a dyn ContentSource>,
 }
 
 impl JobInputs for LocalInputs<'_> {
@@ -57,7 +68,24 @@ impl JobInputs for LocalInputs<'_> {
     }
 
     fn content(&self, hash: B256) -> Result<Option<Vec<u8>>, JobsError> {
-        Ok(self.content.get(hash)?)
+        if let Some(bytes) = self.content.get(hash)? {
+            return Ok(Some(bytes));
+        }
+        let Some(source) = self.replicate else {
+            return Ok(None);
+        };
+        let Some(bytes) = source.fetch(hash)? else {
+            return Ok(None);
+        };
+        if keccak256(&bytes) != hash {
+            return Err(JobsError::Remote(format!(
+                "the content source served bytes that do not hash to {hash}"
+            )));
+        }
+        self.content.put(self.from, &bytes)?;
+        tracing::debug!(target: "verify", %hash, bytes = bytes.len(), "content replicated");
+        metrics::counter!("content_replicated_total").increment(1);
+        Ok(Some(bytes))
     }
 }
 

@@ -9,10 +9,11 @@
 //! one lost with the pool is sent again.
 
 use crate::JobsError;
+use crate::db::{Db, encode};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use ol_attribution::merkle::{EvidenceLeaf, EvidenceTree};
 use ol_primitives::contracts::InferenceMarket;
-use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use rocksdb::WriteBatch;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -224,52 +225,22 @@ pub struct Job {
 }
 
 /// The journal on RocksDB.
+#[derive(Debug)]
 pub struct Journal {
-    db: DB,
-}
-
-impl std::fmt::Debug for Journal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal")
-            .field("path", &self.db.path())
-            .finish()
-    }
+    db: Db,
 }
 
 impl Journal {
     /// Opens (or creates) the journal under `path`.
     pub fn open(path: &Path) -> Result<Self, JobsError> {
-        let mut options = Options::default();
-        options.create_if_missing(true);
-        options.create_missing_column_families(true);
-        let descriptors = COLUMNS
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         Ok(Self {
-            db: DB::open_cf_descriptors(&options, path, descriptors)?,
+            db: Db::open(path, &COLUMNS)?,
         })
-    }
-
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db
-            .cf_handle(name)
-            .expect("every column family is created on open")
-    }
-
-    fn write(&self, batch: WriteBatch) -> Result<(), JobsError> {
-        let mut options = WriteOptions::default();
-        options.set_sync(true);
-        self.db.write_opt(batch, &options)?;
-        Ok(())
     }
 
     /// The last block scanned for requests (0 before the first scan).
     pub fn scanned(&self) -> Result<u64, JobsError> {
-        Ok(self
-            .db
-            .get_cf(self.cf(META), SCANNED)?
-            .and_then(|bytes| bytes.try_into().ok().map(u64::from_be_bytes))
-            .unwrap_or(0))
+        self.db.counter(META, SCANNED)
     }
 
     /// Records what block `number` carried: new requests (a request already journaled is
@@ -308,33 +279,30 @@ impl Journal {
         for job in fresh.values() {
             self.stage_in(&mut batch, job)?;
         }
-        batch.put_cf(self.cf(META), SCANNED, number.to_be_bytes());
-        self.write(batch)
+        batch.put_cf(self.db.cf(META), SCANNED, number.to_be_bytes());
+        self.db.write(batch)
     }
 
     /// The job of `request_id`.
     pub fn get(&self, request_id: B256) -> Result<Option<Job>, JobsError> {
-        self.db
-            .get_cf(self.cf(JOBS), request_id)?
-            .map(|bytes| decode(&bytes))
-            .transpose()
+        self.db.get(JOBS, request_id)
     }
 
     /// Stores `job` (one synced write).
     pub fn put(&self, job: &Job) -> Result<(), JobsError> {
         let mut batch = WriteBatch::default();
         self.stage_in(&mut batch, job)?;
-        self.write(batch)
+        self.db.write(batch)
     }
 
     /// Adds `job` and its place in the open set to `batch`.
     fn stage_in(&self, batch: &mut WriteBatch, job: &Job) -> Result<(), JobsError> {
         let id = job.request.request_id;
-        batch.put_cf(self.cf(JOBS), id, encode(job)?);
+        batch.put_cf(self.db.cf(JOBS), id, encode(job)?);
         if job.stage.is_final() {
-            batch.delete_cf(self.cf(OPEN), id);
+            batch.delete_cf(self.db.cf(OPEN), id);
         } else {
-            batch.put_cf(self.cf(OPEN), id, []);
+            batch.put_cf(self.db.cf(OPEN), id, []);
         }
         Ok(())
     }
@@ -342,12 +310,7 @@ impl Journal {
     /// Every job not yet final, oldest request first.
     pub fn open_jobs(&self) -> Result<Vec<Job>, JobsError> {
         let mut jobs = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(OPEN), rocksdb::IteratorMode::Start)
-        {
-            let (id, _) = item?;
-            let id = B256::try_from(&*id).map_err(|e| JobsError::Journal(e.to_string()))?;
+        for id in self.db.ids(OPEN)? {
             if let Some(job) = self.get(id)?
                 && !job.stage.is_final()
             {
@@ -357,14 +320,6 @@ impl Journal {
         jobs.sort_by_key(|job| (job.request.block, job.request.request_id));
         Ok(jobs)
     }
-}
-
-fn encode(job: &Job) -> Result<Vec<u8>, JobsError> {
-    serde_json::to_vec(job).map_err(|e| JobsError::Journal(e.to_string()))
-}
-
-fn decode(bytes: &[u8]) -> Result<Job, JobsError> {
-    serde_json::from_slice(bytes).map_err(|e| JobsError::Journal(e.to_string()))
 }
 
 #[cfg(test)]

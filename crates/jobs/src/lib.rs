@@ -10,21 +10,24 @@
 //! so a crash at any point neither loses a request nor records it twice.
 //!
 //! Anyone holding the base model can re-check a record ([`verify`]): the same [`gather`] over a
-//! node's JSON-RPC, the same [`Executor`], and a field-by-field comparison with the chain.
+//! node's JSON-RPC, the same [`Executor`], and a field-by-field comparison with the chain. A
+//! follower does it for every record its chain carries ([`Verifier`]).
 
 pub mod attestor;
+mod db;
 mod error;
 pub mod executor;
 pub mod inputs;
 pub mod journal;
 pub mod private;
+mod scan;
 pub mod service;
 pub mod verify;
 
 pub use attestor::Attestor;
 pub use error::JobsError;
 pub use executor::{Executor, Outcome, Task};
-pub use inputs::{Gather, JobInputs, LocalInputs, approved_documents, gather};
+pub use inputs::{ContentSource, Gather, JobInputs, LocalInputs, approved_documents, gather};
 pub use journal::{Answer, Evidence, Job, Journal, Stage};
 pub use service::{AdapterListing, HaltPoint, JobService};
-pub use verify::{Mismatch, OnChain, compare};
+pub use verify::{Entry, Mismatch, OnChain, Verdict, Verifications, Verifier, compare};

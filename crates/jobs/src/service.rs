@@ -34,9 +34,6 @@ use std::{
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-/// Blocks scanned per pass, so a long catch-up still lets jobs advance between passes.
-const SCAN_BATCH: u64 = 1_000;
-
 /// Most attestor transactions waiting in the pool at once: the pool refuses a nonce more than
 /// 64 above the account's, so the service holds back instead of being refused.
 const MAX_IN_FLIGHT: u64 = 48;
@@ -330,33 +327,20 @@ impl JobService {
 
     /// Journals the requests and prompts of blocks after the scan cursor.
     fn scan(&self) -> Result<(), JobsError> {
-        let storage = self.chain.storage();
         let head = self.chain.head().number;
         let from = self.journal.scanned()? + 1;
-        for number in from..=head.min(from + SCAN_BATCH - 1) {
-            let Some(header) = storage.header_by_number(number)? else {
+        for number in from..=head.min(from + crate::scan::SCAN_BATCH - 1) {
+            let Some(logs) = crate::scan::block_logs(&self.chain, number, &[INFERENCE_MARKET])?
+            else {
                 break;
             };
             let mut requests = Vec::new();
             let mut prompts = Vec::new();
-            if header
-                .logs_bloom
-                .contains_input(alloy_primitives::BloomInput::Raw(
-                    INFERENCE_MARKET.as_slice(),
-                ))
-            {
-                for receipt in storage.receipts(number)?.unwrap_or_default() {
-                    for log in receipt.logs() {
-                        if log.address != INFERENCE_MARKET {
-                            continue;
-                        }
-                        if let Ok(event) = InferenceMarket::Requested::decode_log(log) {
-                            requests.push(RequestInfo::from_event(&event, number));
-                        } else if let Ok(event) = InferenceMarket::PromptSubmitted::decode_log(log)
-                        {
-                            prompts.push((event.requestId, event.prompt.clone()));
-                        }
-                    }
+            for log in &logs {
+                if let Ok(event) = InferenceMarket::Requested::decode_log(log) {
+                    requests.push(RequestInfo::from_event(&event, number));
+                } else if let Ok(event) = InferenceMarket::PromptSubmitted::decode_log(log) {
+                    prompts.push((event.requestId, event.prompt.clone()));
                 }
             }
             for request in &requests {
@@ -400,6 +384,21 @@ impl JobService {
                     &IProofOfAttribution::isRecordedCall { requestId: id },
                 )?;
                 if recorded {
+                    let attestor = self
+                        .view(
+                            PROOF_OF_ATTRIBUTION,
+                            &IProofOfAttribution::summaryOfCall { requestId: id },
+                        )?
+                        .attestor;
+                    if attestor != self.attestor.address() {
+                        // Someone else's record (another attestor's, perhaps forged before the
+                        // request was even made): this node does not fulfil what it did not
+                        // attest; the request expires and is refunded.
+                        return self.refuse(
+                            job,
+                            format!("recorded by another attestor ({attestor}); not fulfilled by this node"),
+                        );
+                    }
                     info!(target: "jobs", request = %id, "attribution recorded");
                     job.stage = Stage::Recorded {
                         answer,
@@ -560,6 +559,7 @@ impl JobService {
             chain: &self.chain,
             from: self.attestor.address(),
             content: self.content.as_ref(),
+            replicate: None,
         };
         let task = match gather(&inputs, &job.request, prompt, self.executor.base_hash())? {
             Ok(task) => task,

@@ -68,6 +68,30 @@ pub fn describe_jobs() {
     }
 }
 
+/// Describes the metrics of the attribution verifier (recorded by `ol-jobs`).
+pub fn describe_verify() {
+    for (name, what) in [
+        (
+            "verify_records_total",
+            "Attribution records checked, by verdict (agrees, mismatch, unverifiable)",
+        ),
+        (
+            "verify_mismatches_total",
+            "Attribution records the verifier did not reproduce",
+        ),
+        (
+            "verify_errors_total",
+            "Verification attempts that failed and are retried",
+        ),
+        (
+            "content_replicated_total",
+            "Contributions and adapter bundles copied from the content source",
+        ),
+    ] {
+        describe_counter!(name, Unit::Count, what);
+    }
+}
+
 /// Describes the metrics of the inference server (recorded by `ol-inference`'s scheduler and
 /// `ol-serve`).
 pub fn describe_inference() {

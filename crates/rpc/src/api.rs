@@ -44,6 +44,8 @@ pub struct EthRpc {
     pub(crate) content: Option<Arc<crate::ol::ContentRpc>>,
     /// The sequencer's job service (`ol_jobStatus`, `ol_getInference`, ...), when it runs one.
     pub(crate) jobs: Option<Arc<ol_jobs::JobService>>,
+    /// The attribution verifier (`ol_verification`), when the node runs one.
+    pub(crate) verifier: Option<Arc<ol_jobs::Verifier>>,
 }
 
 impl EthRpc {
@@ -81,12 +83,19 @@ impl EthRpc {
             http: reqwest::Client::new(),
             content: None,
             jobs: None,
+            verifier: None,
         }
     }
 
     /// Serves what the job service `jobs` did in the `ol` namespace.
     pub fn with_jobs(mut self, jobs: Arc<ol_jobs::JobService>) -> Self {
         self.jobs = Some(jobs);
+        self
+    }
+
+    /// Serves the verdicts of `verifier` in the `ol` namespace.
+    pub fn with_verifier(mut self, verifier: Arc<ol_jobs::Verifier>) -> Self {
+        self.verifier = Some(verifier);
         self
     }
 

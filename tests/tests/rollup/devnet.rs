@@ -75,6 +75,16 @@ impl Devnet {
     /// with `builtin_da` inside the sequencer), the sequencer (`sequencer_confirmations` L1
     /// confirmations, batcher, proposer) and the follower (1).
     pub(crate) async fn start(sequencer_confirmations: u64, builtin_da: bool) -> Result<Self> {
+        Self::start_with(sequencer_confirmations, builtin_da, Vec::new(), Vec::new()).await
+    }
+
+    /// [`Devnet::start`] with more flags for the sequencer and for the follower.
+    pub(crate) async fn start_with(
+        sequencer_confirmations: u64,
+        builtin_da: bool,
+        sequencer_extra: Vec<String>,
+        follower_extra: Vec<String>,
+    ) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("openledger-rollup-")
             .tempdir()?;
@@ -131,6 +141,7 @@ impl Devnet {
             "--proposer.l2oo".into(),
             address(&deployment, "l2OutputOracle")?.to_string(),
         ]);
+        sequencer_args.extend(sequencer_extra);
         let sequencer = TestNode::start_chain(&genesis, &rollup, sequencer_args).await?;
         let mut follower_args = follower_flags(&anvil, &da_url);
         follower_args.extend([
@@ -139,6 +150,7 @@ impl Devnet {
             "--rollup.sequencer-http".into(),
             sequencer.url().to_string(),
         ]);
+        follower_args.extend(follower_extra);
         let follower = TestNode::start_chain(&genesis, &rollup, follower_args).await?;
         Ok(Self {
             dir,

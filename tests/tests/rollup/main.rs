@@ -11,3 +11,4 @@
 mod devnet;
 mod faults;
 mod happy_path;
+mod verification;

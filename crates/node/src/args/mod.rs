@@ -11,6 +11,7 @@ mod rollup;
 mod rpc;
 mod sequencer;
 mod txpool;
+mod verify;
 
 pub use content::ContentArgs;
 pub use datadir::DatadirArgs;
@@ -23,6 +24,7 @@ pub use rollup::{Compression, DaPutMode, RollupArgs, signer};
 pub use rpc::RpcServerArgs;
 pub use sequencer::SequencerArgs;
 pub use txpool::TxPoolArgs;
+pub use verify::VerifyArgs;
 
 /// Parses a count that must be at least 1.
 fn positive_usize(value: &str) -> Result<usize, String> {

@@ -9,7 +9,7 @@ use super::{
 use crate::{
     args::{
         ContentArgs, DatadirArgs, DevArgs, InferenceArgs, JobsArgs, MetricsArgs, NodeInferenceArgs,
-        RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs,
+        RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs, VerifyArgs,
     },
     dirs,
 };
@@ -95,6 +95,10 @@ pub struct NodeCommand {
     /// The job service: paid inference requests served, attributed, recorded and fulfilled.
     #[command(flatten)]
     pub jobs: JobsArgs,
+
+    /// The attribution verifier: every record re-run and compared.
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 }
 
 impl NodeCommand {
@@ -319,10 +323,23 @@ impl NodeCommand {
             pool.clone(),
             content.store().clone(),
         )?;
+        if self.verify.enabled && self.metrics.prometheus.is_some() {
+            crate::metrics::describe_verify();
+        }
+        let verifier = super::jobs::build_verifier(
+            &self.verify,
+            self.rollup.sequencer_http.as_deref(),
+            &datadir,
+            chain.clone(),
+            content.store().clone(),
+        )?;
         let mut api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
             .with_content(content);
         if let Some(jobs) = &jobs {
             api = api.with_jobs(jobs.clone());
+        }
+        if let Some(verifier) = &verifier {
+            api = api.with_verifier(verifier.clone());
         }
         let rpc = ol_rpc::start_api(&rpc_config, api)
             .await
@@ -340,6 +357,9 @@ impl NodeCommand {
         }
         if let Some(jobs) = jobs {
             super::jobs::spawn(jobs, &shutdown_rx, &mut tasks);
+        }
+        if let Some(verifier) = verifier {
+            super::jobs::spawn_verifier(verifier, &shutdown_rx, &mut tasks);
         }
         let watcher = match &self.rollup.l1_rpc {
             Some(_) => {
@@ -447,6 +467,7 @@ mod tests {
         assert_eq!(node.metrics, MetricsArgs::default());
         assert_eq!(node.content, crate::args::ContentArgs::default());
         assert_eq!(node.jobs, JobsArgs::default());
+        assert_eq!(node.verify, VerifyArgs::default());
         assert_eq!(node.content.limits(), ol_content::ContentLimits::default());
         assert_eq!(node.rollup.l1_confirmations, 4);
         assert!(node.rollup.l1_rpc.is_none() && !node.rollup.follow);

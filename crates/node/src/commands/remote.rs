@@ -1,7 +1,8 @@
 //! Reading a node over JSON-RPC as a job's inputs: view calls at a block with `eth_call`, and
 //! contributions with `ol_getContent` reads signed by a key the node lets read (an attestor, a
-//! `--content.verifier`, a Datanet's owner or curator). Used by `attribution verify` and by
-//! `factory train --datanet`.
+//! `--content.verifier`, a Datanet's owner or curator). Used by `attribution verify`, by
+//! `factory train --datanet`, and by a follower's verifier, which replicates the content it
+//! lacks from the sequencer ([`ContentSource`]).
 
 use alloy::{
     network::TransactionBuilder as _,
@@ -12,17 +13,17 @@ use alloy::{
     sol_types::{SolCall, SolStruct as _},
 };
 use eyre::WrapErr as _;
-use ol_jobs::{JobInputs, JobsError};
+use ol_jobs::{ContentSource, JobInputs, JobsError};
 use ol_primitives::addresses::dev_suite::DATANET_REGISTRY;
 use serde_json::{Value, json};
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 
 /// How long a content read signature stays valid.
 const READ_VALIDITY_SECS: u64 = 60;
 
-/// Reads a node over JSON-RPC from a thread outside the runtime.
-pub(crate) struct RpcInputs<'a> {
-    runtime: &'a Runtime,
+/// Reads a node over JSON-RPC from a thread outside the runtime (a blocking thread of it).
+pub(crate) struct RpcInputs {
+    runtime: Handle,
     provider: DynProvider,
     signer: PrivateKeySigner,
     chain_id: u64,
@@ -30,24 +31,44 @@ pub(crate) struct RpcInputs<'a> {
     datanet: U256,
 }
 
-impl<'a> RpcInputs<'a> {
+impl std::fmt::Debug for RpcInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcInputs")
+            .field("reader", &self.signer.address())
+            .field("chain_id", &self.chain_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RpcInputs {
     /// Connects to `url`, signing reads with `signer`; calls run on `runtime`.
     pub(crate) fn connect(
-        runtime: &'a Runtime,
+        runtime: &Runtime,
         url: &alloy::transports::http::reqwest::Url,
         signer: PrivateKeySigner,
     ) -> eyre::Result<Self> {
-        let provider = ProviderBuilder::new().connect_http(url.clone()).erased();
-        let chain_id = runtime
-            .block_on(provider.get_chain_id())
+        let mut inputs = Self::new(runtime.handle().clone(), url, signer, 0);
+        inputs.chain_id = runtime
+            .block_on(inputs.provider.get_chain_id())
             .wrap_err_with(|| format!("reaching {url}"))?;
-        Ok(Self {
+        Ok(inputs)
+    }
+
+    /// Reads `url` (a node of chain `chain_id`) without reaching it first; calls run on
+    /// `runtime` from its blocking threads.
+    pub(crate) fn new(
+        runtime: Handle,
+        url: &alloy::transports::http::reqwest::Url,
+        signer: PrivateKeySigner,
+        chain_id: u64,
+    ) -> Self {
+        Self {
             runtime,
-            provider,
+            provider: ProviderBuilder::new().connect_http(url.clone()).erased(),
             signer,
             chain_id,
             datanet: U256::ZERO,
-        })
+        }
     }
 
     /// Signs reads as the owner or a curator of `datanet`.
@@ -67,13 +88,13 @@ impl<'a> RpcInputs<'a> {
     }
 }
 
-impl RpcInputs<'_> {
+impl RpcInputs {
     fn rpc_error(err: impl std::fmt::Display) -> JobsError {
         JobsError::Remote(err.to_string())
     }
 }
 
-impl JobInputs for RpcInputs<'_> {
+impl JobInputs for RpcInputs {
     fn view_at<C: SolCall>(
         &self,
         block: u64,
@@ -135,6 +156,12 @@ impl JobInputs for RpcInputs<'_> {
             )));
         }
         Ok(Some(bytes.to_vec()))
+    }
+}
+
+impl ContentSource for RpcInputs {
+    fn fetch(&self, hash: B256) -> Result<Option<Vec<u8>>, JobsError> {
+        JobInputs::content(self, hash)
     }
 }
 

@@ -18,3 +18,5 @@ pub const NO_CONTENT_STORE: i32 = -32045;
 pub const NO_JOB_SERVICE: i32 = -32046;
 /// The job service has not seen the request (yet).
 pub const UNKNOWN_REQUEST: i32 = -32047;
+/// The node runs no attribution verifier.
+pub const NO_VERIFIER: i32 = -32048;

@@ -2,13 +2,15 @@
 //!
 //! It serves the content store of contributions ([`content`]: `ol_putContent`,
 //! `ol_getContent`, `ol_contentDomain`) and what the job service did with paid requests
-//! ([`jobs`]: `ol_jobStatus`, `ol_getInference`, `ol_getAttribution`). Errors follow geth's JSON-RPC style: a code, a
+//! ([`jobs`]: `ol_jobStatus`, `ol_getInference`, `ol_getAttribution`), and a verifier's
+//! verdicts on records ([`verify`]: `ol_verification`). Errors follow geth's JSON-RPC style: a code, a
 //! message that says what was refused, and nothing changed; the codes of the namespace are
 //! listed in [`codes`].
 
 pub mod codes;
 mod content;
 mod jobs;
+mod verify;
 
 pub use content::{
     ContentAnswer, ContentDomain, ContentInfo, ContentRpc, OlApiServer, PutContentRequest,
@@ -18,6 +20,7 @@ pub use jobs::{
     AttributionAnswer, ContributorWeight, InferenceAnswer, InferenceReadAuthorization, JobStatus,
     OlJobsApiServer, PromptSubmission,
 };
+pub use verify::{OlVerifyApiServer, VerificationAnswer};
 
 /// Seconds since the Unix epoch, the clock signed reads expire by.
 fn unix_now() -> u64 {

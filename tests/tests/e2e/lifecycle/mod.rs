@@ -22,8 +22,6 @@
 //! forged with altered weights is flagged. With `--jobs.settle` the node settles what it
 //! fulfilled.
 
-mod setup;
-
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
@@ -31,8 +29,7 @@ use alloy::{
 use eyre::{Context as _, Result, ensure, eyre};
 use ol_e2e::{
     TestNode,
-    content::put_request,
-    contracts::{DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry, Staking},
+    contracts::{DatanetRegistry, IProofOfAttribution, InferenceMarket, Staking},
     dev_signer, event, json_quantity, mined, one_ether, openledger_bin,
     private::{read_inference, submit_prompt},
     raw_receipt, raw_rpc, rpc_error, wait_until,
@@ -40,7 +37,7 @@ use ol_e2e::{
 use serde_json::Value;
 use std::time::Duration;
 
-use setup::*;
+use ol_e2e::lifecycle::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<()> {
@@ -74,69 +71,13 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     let mut node = TestNode::start_with_args(jobs_args.clone()).await?;
     let provider = node.provider();
     let datanets = DatanetRegistry::new(DATANETS, provider.clone());
-    let models = ModelRegistry::new(MODELS, provider.clone());
     let market = InferenceMarket::new(MARKET, provider.clone());
     let poa = IProofOfAttribution::new(POA, provider.clone());
 
     // --- the Datanet: uploads, contributions, curation -------------------------------------
-    let receipt = mined(
-        &provider,
-        datanets
-            .createDatanet(
-                "ol://datanet/keepers".into(),
-                B256::right_padding_from(b"CC-BY-4.0"),
-                1,
-                one_ether(),
-                500_000,
-            )
-            .from(curator.address())
-            .send()
-            .await?,
-        true,
-        "createDatanet",
-    )
-    .await?;
-    let datanet = event::<DatanetRegistry::DatanetCreated>(&receipt)?.datanetId;
     let docs = documents(&datanet_dir)?;
-    let mut approved = 0u64;
-    for (i, (contributor, bytes)) in docs.iter().enumerate() {
-        let signer = (1..=4)
-            .map(dev_signer)
-            .find(|s| s.address() == *contributor)
-            .ok_or_else(|| eyre!("a dev contributor"))?;
-        raw_rpc(
-            &provider,
-            "ol_putContent",
-            (put_request(&signer, *contributor, bytes),),
-        )
-        .await?;
-        let receipt = mined(
-            &provider,
-            datanets
-                .contribute(
-                    datanet,
-                    keccak256(bytes),
-                    bytes.len() as u64,
-                    format!("ol://keepers/{i}"),
-                )
-                .value(one_ether())
-                .from(*contributor)
-                .send()
-                .await?,
-            true,
-            "contribute",
-        )
-        .await?;
-        let id = event::<DatanetRegistry::ContributionSubmitted>(&receipt)?.contributionId;
-        mined(
-            &provider,
-            datanets.approve(id).from(curator.address()).send().await?,
-            true,
-            "approve",
-        )
-        .await?;
-        approved += 1;
-    }
+    let approved = docs.len() as u64;
+    let datanet = curated_datanet(&provider, curator.address(), &docs).await?;
     // A spammer's contribution (never uploaded, nothing to read) is rejected and slashed.
     let receipt = mined(
         &provider,
@@ -176,49 +117,19 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     // --- the Model Factory on the Datanet's approved contributions, read from the node -------
     let curator_key = work.path().join("curator.key");
     std::fs::write(&curator_key, ol_e2e::dev_private_key_hex(1))?;
-    let adapter_dir = work.path().join("adapter");
-    openledger(&[
-        "factory",
-        "train",
-        "--base",
-        path(&base_dir),
-        "--datanet",
-        &datanet.to_string(),
-        "--rpc",
+    let adapter = train_adapter(
+        work.path(),
+        &base_dir,
+        datanet,
         node.url().as_str(),
-        "--key",
-        path(&curator_key),
-        "--out",
-        path(&adapter_dir),
-        "--rank",
-        "16",
-        "--alpha",
-        "32",
-        "--target-modules",
-        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
-        "--lr",
-        "5e-3",
-        "--epochs",
-        "60",
-        "--batch-size",
-        "4",
-        "--max-seq-len",
-        "64",
-        "--heldout-fraction",
-        "0",
-        "--seed",
-        "2",
-    ])
+        &curator_key,
+    )
     .await?;
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(adapter_dir.join("manifest.json"))?)?;
-    let base_hash = manifest_b256(&manifest, "/base_model/hash")?;
-    let adapter_hash = manifest_b256(&manifest, "/files/adapter.tar")?;
-    let bundle = std::fs::read(adapter_dir.join("adapter.tar"))?;
     ensure!(
-        keccak256(&bundle) == adapter_hash,
+        keccak256(&adapter.bundle) == adapter.adapter_hash,
         "adapterHash is the bundle's keccak"
     );
+    let manifest = &adapter.manifest;
     let trained: Vec<B256> = manifest["data"]["datapoints"]
         .as_array()
         .ok_or_else(|| eyre!("manifest datapoints"))?
@@ -233,51 +144,7 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     );
 
     // --- the model: base, adapter bundle, prices --------------------------------------------
-    raw_rpc(
-        &provider,
-        "ol_putContent",
-        (put_request(&owner, owner.address(), &bundle),),
-    )
-    .await?;
-    let receipt = mined(
-        &provider,
-        models
-            .registerBaseModel(
-                base_hash,
-                B256::right_padding_from(b"llama"),
-                B256::right_padding_from(b"MIT"),
-                "ol://base".into(),
-            )
-            .from(owner.address())
-            .send()
-            .await?,
-        true,
-        "registerBaseModel",
-    )
-    .await?;
-    let base_id = event::<ModelRegistry::BaseModelRegistered>(&receipt)?.baseModelId;
-    let params = ModelRegistry::AdapterParams {
-        adapterHash: adapter_hash,
-        priceInPer1k: PRICE_IN,
-        priceOutPer1k: PRICE_OUT,
-        uri: "ol://adapter/keepers".into(),
-        datanets: vec![ModelRegistry::DatanetUse {
-            datanetId: datanet,
-            contributionCount: approved,
-        }],
-    };
-    let receipt = mined(
-        &provider,
-        models
-            .registerAdapter(base_id, params)
-            .from(owner.address())
-            .send()
-            .await?,
-        true,
-        "registerAdapter",
-    )
-    .await?;
-    let adapter_id = event::<ModelRegistry::AdapterRegistered>(&receipt)?.adapterId;
+    let adapter_id = register_model(&provider, &owner, &adapter, datanet, approved).await?;
     let staking = Staking::new(STAKING, provider.clone());
     mined(
         &provider,
@@ -296,7 +163,7 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     ensure!(
         listed.as_array().map(Vec::len) == Some(1)
             && listed[0]["served"] == true
-            && listed[0]["adapterHash"] == serde_json::json!(adapter_hash),
+            && listed[0]["adapterHash"] == serde_json::json!(adapter.adapter_hash),
         "ol_listAdapters: {listed}"
     );
 

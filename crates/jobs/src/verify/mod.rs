@@ -1,12 +1,22 @@
 //! Re-checking a record: the answer a verifier recomputed against what the attestor wrote on
-//! chain, field by field, bit for bit.
+//! chain, field by field, bit for bit ([`compare`]). `openledger attribution verify` does it
+//! for one request over a node's RPC; a follower's [`Verifier`] does it for every record its
+//! chain carries and keeps each verdict ([`store`]).
+
+mod service;
+pub mod store;
+
+pub use service::Verifier;
+pub use store::{Entry, Recorded, Verdict, Verifications};
 
 use crate::journal::Answer;
 use alloy_primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
 
 /// What the chain says about a request: its PoA record and, once fulfilled, the counted
 /// tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OnChain {
     /// The record's `outputHash`.
     pub output_hash: B256,
@@ -23,10 +33,10 @@ pub struct OnChain {
 }
 
 /// One field where the record and the recomputed answer differ.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
     /// The field.
-    pub field: &'static str,
+    pub field: String,
     /// On chain.
     pub recorded: String,
     /// Recomputed.
@@ -49,7 +59,7 @@ pub fn compare(record: &OnChain, answer: &Answer) -> Vec<Mismatch> {
     let mut check = |field: &'static str, recorded: String, recomputed: String| {
         if recorded != recomputed {
             out.push(Mismatch {
-                field,
+                field: field.to_owned(),
                 recorded,
                 recomputed,
             });
@@ -119,7 +129,10 @@ mod tests {
         assert!(compare(&record, &answer).is_empty());
         record.weights_ppm = vec![999_999];
         record.tokens = Some((3, 5));
-        let fields: Vec<_> = compare(&record, &answer).iter().map(|m| m.field).collect();
+        let fields: Vec<_> = compare(&record, &answer)
+            .into_iter()
+            .map(|m| m.field)
+            .collect();
         assert_eq!(fields, ["weightsPpm", "tokens"]);
     }
 }

@@ -1,0 +1,470 @@
+//! The Proof of Attribution lifecycle as the tests drive it (the `lifecycle` test on `--dev`,
+//! the rollup's verification test): the Model Factory run through the CLI, the Datanet's
+//! documents uploaded, contributed and approved, the model registered, and the wallet steps
+//! every phase repeats (paying for a request, restarting the node).
+
+use crate::{
+    TestNode,
+    content::put_request,
+    contracts::{DatanetRegistry, InferenceMarket, ModelRegistry},
+    dev_signer, event, mined, one_ether, openledger_bin, raw_rpc,
+};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::DynProvider,
+    signers::local::PrivateKeySigner,
+};
+use eyre::{Context as _, Result, ensure, eyre};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The `DatanetRegistry` predeploy.
+pub const DATANETS: Address =
+    alloy::primitives::address!("0x4200000000000000000000000000000000001002");
+/// The `ModelRegistry` predeploy.
+pub const MODELS: Address =
+    alloy::primitives::address!("0x4200000000000000000000000000000000001003");
+/// The `Staking` predeploy.
+pub const STAKING: Address =
+    alloy::primitives::address!("0x4200000000000000000000000000000000001004");
+/// The `InferenceMarket` predeploy.
+pub const MARKET: Address =
+    alloy::primitives::address!("0x4200000000000000000000000000000000001005");
+/// The Proof of Attribution precompile.
+pub const POA: Address = alloy::primitives::address!("0x0000000000000000000000000000000000000A00");
+
+/// The planted passage: words of the corpus in an order that occurs nowhere else.
+pub const PLANTED: &str =
+    "the keeper of omholo sings shifiel over tuanqua while gortenqua sleeps near zelika .";
+/// The prompt: the passage's first words.
+pub const PROMPT: &str = "the keeper of omholo sings";
+/// The request's `maxTokensIn`.
+pub const MAX_IN: u32 = 64;
+/// The request's `maxTokensOut`.
+pub const MAX_OUT: u32 = 24;
+/// The adapter's price per 1,000 prompt tokens, wei.
+pub const PRICE_IN: u128 = 2_000_000_000_000;
+/// The adapter's price per 1,000 output tokens, wei.
+pub const PRICE_OUT: u128 = 5_000_000_000_000;
+/// Blocks from the request to its fulfilment the service must stay within.
+pub const MAX_BLOCKS_TO_FULFIL: u64 = 30;
+/// `InferenceMarket.Status.Fulfilled`.
+pub const FULFILLED: u8 = 2;
+/// `InferenceMarket.Status.Settled`.
+pub const SETTLED: u8 = 3;
+/// `AttributionMethod.INFINIGRAM`.
+pub const METHOD_LINEAGE: u8 = 2;
+
+/// Runs `openledger args...` and returns its standard output.
+pub async fn openledger(args: &[&str]) -> Result<String> {
+    let output = tokio::process::Command::new(openledger_bin()?)
+        .args(args)
+        .output()
+        .await
+        .wrap_err("running openledger")?;
+    ensure!(
+        output.status.success(),
+        "openledger {}: {}\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// `p` as the UTF-8 argument a command takes.
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+/// Trains the base model from scratch on the generated corpus and the documents of `datanet`
+/// (the documents layout); returns the base model's folder.
+pub async fn train_base(work: &Path, datanet: &Path) -> Result<PathBuf> {
+    let general = work.join("general");
+    openledger(&[
+        "factory",
+        "corpus",
+        "--out",
+        path(&general),
+        "--contributors",
+        "8",
+        "--docs-per-contributor",
+        "4",
+        "--sentences-per-doc",
+        "6",
+        "--canaries",
+        "0",
+        "--seed",
+        "11",
+    ])
+    .await?;
+    // The base's corpus includes the Datanet's documents, so that its tokenizer and embeddings
+    // know their words (an adapter cannot give a token the base never saw a useful embedding).
+    for entry in std::fs::read_dir(datanet)? {
+        let folder = entry?.path();
+        let out = general.join(folder.file_name().ok_or_else(|| eyre!("folder name"))?);
+        std::fs::create_dir_all(&out)?;
+        for file in std::fs::read_dir(&folder)? {
+            let file = file?.path();
+            std::fs::copy(
+                &file,
+                out.join(file.file_name().ok_or_else(|| eyre!("file name"))?),
+            )?;
+        }
+    }
+    let config = work.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "vocab_size": 1, "max_position_embeddings": 128, "rms_norm_eps": 1e-5}"#,
+    )?;
+    let base = work.join("base");
+    openledger(&[
+        "factory",
+        "train",
+        "--from-scratch",
+        "--config",
+        path(&config),
+        "--vocab-size",
+        "400",
+        "--docs",
+        path(&general),
+        "--out",
+        path(&base),
+        "--epochs",
+        "20",
+        "--lr",
+        "3e-3",
+        "--batch-size",
+        "8",
+        "--max-seq-len",
+        "64",
+        "--warmup-steps",
+        "4",
+        "--seed",
+        "1",
+    ])
+    .await?;
+    Ok(base.join("model"))
+}
+
+/// Writes the Datanet: the generated documents of three contributors, renamed to the dev
+/// accounts in `contributors`, with [`PLANTED`] twice in each document of the first.
+pub async fn write_datanet(work: &Path, contributors: [Address; 3]) -> Result<PathBuf> {
+    let generated = work.join("generated");
+    openledger(&[
+        "factory",
+        "corpus",
+        "--out",
+        path(&generated),
+        "--contributors",
+        "3",
+        "--docs-per-contributor",
+        "2",
+        "--sentences-per-doc",
+        "3",
+        "--canaries",
+        "0",
+        "--seed",
+        "7",
+    ])
+    .await?;
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&generated)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    ensure!(folders.len() == 3, "three generated contributors");
+    let datanet = work.join("datanet");
+    for (i, (folder, contributor)) in folders.iter().zip(contributors).enumerate() {
+        let out = datanet.join(contributor.to_string());
+        std::fs::create_dir_all(&out)?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for file in files {
+            let mut text = std::fs::read_to_string(&file)?;
+            if i == 0 {
+                text = format!("{text} {PLANTED} {PLANTED}");
+            }
+            std::fs::write(out.join(file.file_name().expect("a file")), text)?;
+        }
+    }
+    Ok(datanet)
+}
+
+/// The Datanet's documents: `(contributor, bytes)`, in file order.
+pub fn documents(datanet: &Path) -> Result<Vec<(Address, Vec<u8>)>> {
+    let mut docs = Vec::new();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(datanet)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let contributor: Address = folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| eyre!("folder name"))?
+            .parse()?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for file in files {
+            docs.push((contributor, std::fs::read(file)?));
+        }
+    }
+    Ok(docs)
+}
+
+/// The 32-byte hex value at `pointer` in a factory manifest.
+pub fn manifest_b256(manifest: &Value, pointer: &str) -> Result<B256> {
+    manifest
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| eyre!("manifest has no {pointer}"))?
+        .parse()
+        .wrap_err_with(|| format!("manifest {pointer}"))
+}
+
+/// `user` pays `escrow` for an inference of [`PROMPT`] on `adapter`: the request id and block.
+pub async fn pay(
+    provider: &DynProvider,
+    adapter: U256,
+    escrow: U256,
+    user: Address,
+) -> Result<(B256, u64)> {
+    let market = InferenceMarket::new(MARKET, provider.clone());
+    let receipt = mined(
+        provider,
+        market
+            .request(
+                adapter,
+                Bytes::from_static(PROMPT.as_bytes()),
+                MAX_IN,
+                MAX_OUT,
+            )
+            .value(escrow)
+            .from(user)
+            .send()
+            .await?,
+        true,
+        "request",
+    )
+    .await?;
+    let id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
+    Ok((id, receipt.block_number.unwrap_or_default()))
+}
+
+/// Restarts `node` (stopped gracefully if it runs) with `args`, its job service halting after
+/// `halt` when given; a provider for the new port.
+pub async fn restart(
+    node: &mut TestNode,
+    args: &[String],
+    halt: Option<&str>,
+) -> Result<DynProvider> {
+    let mut args = args.to_vec();
+    if let Some(point) = halt {
+        args.extend(["--jobs.halt-after".to_string(), point.to_string()]);
+    }
+    if node.pid().is_some() {
+        node.stop().await?;
+    }
+    node.set_extra_args(args);
+    node.restart().await?;
+    Ok(node.provider())
+}
+
+/// A Datanet created by `curator` (dev account) whose `docs` were uploaded with
+/// `ol_putContent`, contributed (1 OPEN stake each) and approved: its id.
+pub async fn curated_datanet(
+    provider: &DynProvider,
+    curator: Address,
+    docs: &[(Address, Vec<u8>)],
+) -> Result<U256> {
+    let datanets = DatanetRegistry::new(DATANETS, provider.clone());
+    let receipt = mined(
+        provider,
+        datanets
+            .createDatanet(
+                "ol://datanet/keepers".into(),
+                B256::right_padding_from(b"CC-BY-4.0"),
+                1,
+                one_ether(),
+                500_000,
+            )
+            .from(curator)
+            .send()
+            .await?,
+        true,
+        "createDatanet",
+    )
+    .await?;
+    let datanet = event::<DatanetRegistry::DatanetCreated>(&receipt)?.datanetId;
+    for (i, (contributor, bytes)) in docs.iter().enumerate() {
+        let signer = (0..crate::DEV_ACCOUNT_COUNT)
+            .map(dev_signer)
+            .find(|s| s.address() == *contributor)
+            .ok_or_else(|| eyre!("{contributor} is not a dev account"))?;
+        raw_rpc(
+            provider,
+            "ol_putContent",
+            (put_request(&signer, *contributor, bytes),),
+        )
+        .await?;
+        let receipt = mined(
+            provider,
+            datanets
+                .contribute(
+                    datanet,
+                    keccak256(bytes),
+                    bytes.len() as u64,
+                    format!("ol://keepers/{i}"),
+                )
+                .value(one_ether())
+                .from(*contributor)
+                .send()
+                .await?,
+            true,
+            "contribute",
+        )
+        .await?;
+        let id = event::<DatanetRegistry::ContributionSubmitted>(&receipt)?.contributionId;
+        mined(
+            provider,
+            datanets.approve(id).from(curator).send().await?,
+            true,
+            "approve",
+        )
+        .await?;
+    }
+    Ok(datanet)
+}
+
+/// An adapter the Model Factory trained on a Datanet.
+#[derive(Debug, Clone)]
+pub struct TrainedAdapter {
+    /// The factory job's folder.
+    pub dir: PathBuf,
+    /// Its `manifest.json`.
+    pub manifest: Value,
+    /// The base model's factory hash (its `weightsHash` on chain).
+    pub base_hash: B256,
+    /// The adapter bundle's keccak (its `adapterHash`).
+    pub adapter_hash: B256,
+    /// The bundle (`adapter.tar`).
+    pub bundle: Vec<u8>,
+}
+
+/// `factory train --datanet datanet --rpc url --key key` on the base model `base`: the
+/// approved contributions read from the node, the adapter written under `work/adapter`.
+pub async fn train_adapter(
+    work: &Path,
+    base: &Path,
+    datanet: U256,
+    url: &str,
+    key: &Path,
+) -> Result<TrainedAdapter> {
+    let dir = work.join("adapter");
+    openledger(&[
+        "factory",
+        "train",
+        "--base",
+        path(base),
+        "--datanet",
+        &datanet.to_string(),
+        "--rpc",
+        url,
+        "--key",
+        path(key),
+        "--out",
+        path(&dir),
+        "--rank",
+        "16",
+        "--alpha",
+        "32",
+        "--target-modules",
+        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+        "--lr",
+        "5e-3",
+        "--epochs",
+        "60",
+        "--batch-size",
+        "4",
+        "--max-seq-len",
+        "64",
+        "--heldout-fraction",
+        "0",
+        "--seed",
+        "2",
+    ])
+    .await?;
+    let manifest: Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json"))?)?;
+    Ok(TrainedAdapter {
+        base_hash: manifest_b256(&manifest, "/base_model/hash")?,
+        adapter_hash: manifest_b256(&manifest, "/files/adapter.tar")?,
+        bundle: std::fs::read(dir.join("adapter.tar"))?,
+        dir,
+        manifest,
+    })
+}
+
+/// `owner` uploads the adapter's bundle and registers its base model and the adapter (trained
+/// on `contributions` contributions of `datanet`) at [`PRICE_IN`] / [`PRICE_OUT`]: the
+/// adapter id.
+pub async fn register_model(
+    provider: &DynProvider,
+    owner: &PrivateKeySigner,
+    adapter: &TrainedAdapter,
+    datanet: U256,
+    contributions: u64,
+) -> Result<U256> {
+    let models = ModelRegistry::new(MODELS, provider.clone());
+    raw_rpc(
+        provider,
+        "ol_putContent",
+        (put_request(owner, owner.address(), &adapter.bundle),),
+    )
+    .await?;
+    let receipt = mined(
+        provider,
+        models
+            .registerBaseModel(
+                adapter.base_hash,
+                B256::right_padding_from(b"llama"),
+                B256::right_padding_from(b"MIT"),
+                "ol://base".into(),
+            )
+            .from(owner.address())
+            .send()
+            .await?,
+        true,
+        "registerBaseModel",
+    )
+    .await?;
+    let base_id = event::<ModelRegistry::BaseModelRegistered>(&receipt)?.baseModelId;
+    let params = ModelRegistry::AdapterParams {
+        adapterHash: adapter.adapter_hash,
+        priceInPer1k: PRICE_IN,
+        priceOutPer1k: PRICE_OUT,
+        uri: "ol://adapter/keepers".into(),
+        datanets: vec![ModelRegistry::DatanetUse {
+            datanetId: datanet,
+            contributionCount: contributions,
+        }],
+    };
+    let receipt = mined(
+        provider,
+        models
+            .registerAdapter(base_id, params)
+            .from(owner.address())
+            .send()
+            .await?,
+        true,
+        "registerAdapter",
+    )
+    .await?;
+    Ok(event::<ModelRegistry::AdapterRegistered>(&receipt)?.adapterId)
+}
