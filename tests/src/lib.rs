@@ -98,6 +98,7 @@ pub mod lifecycle;
 mod node;
 pub mod private;
 mod processes;
+pub mod training;
 
 pub use node::TestNode;
 pub use processes::{AnvilProcess, DaProcess};

@@ -54,6 +54,12 @@ pub const FULFILLED: u8 = 2;
 pub const SETTLED: u8 = 3;
 /// `AttributionMethod.INFINIGRAM`.
 pub const METHOD_LINEAGE: u8 = 2;
+/// The adapter's hyper-parameters, as `ol_trainAdapter` takes them (those of
+/// [`train_adapter`]'s command line).
+pub const ADAPTER_PARAMS: &str = r#"{"rank": 16, "alpha": 32,
+    "targetModules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "learningRate": 5e-3, "epochs": 60, "batchSize": 4, "maxSeqLen": 64,
+    "heldoutFraction": 0, "seed": 2}"#;
 
 /// Runs `openledger args...` and returns its standard output.
 pub async fn openledger(args: &[&str]) -> Result<String> {
@@ -421,32 +427,63 @@ pub async fn register_model(
     datanet: U256,
     contributions: u64,
 ) -> Result<U256> {
-    let models = ModelRegistry::new(MODELS, provider.clone());
     raw_rpc(
         provider,
         "ol_putContent",
         (put_request(owner, owner.address(), &adapter.bundle),),
     )
     .await?;
+    let base_id = register_base(provider, owner.address(), adapter.base_hash).await?;
+    register_adapter(
+        provider,
+        owner.address(),
+        base_id,
+        adapter.adapter_hash,
+        datanet,
+        contributions,
+    )
+    .await
+}
+
+/// `owner` registers the base model whose factory hash is `weights_hash`: its id.
+pub async fn register_base(
+    provider: &DynProvider,
+    owner: Address,
+    weights_hash: B256,
+) -> Result<U256> {
+    let models = ModelRegistry::new(MODELS, provider.clone());
     let receipt = mined(
         provider,
         models
             .registerBaseModel(
-                adapter.base_hash,
+                weights_hash,
                 B256::right_padding_from(b"llama"),
                 B256::right_padding_from(b"MIT"),
                 "ol://base".into(),
             )
-            .from(owner.address())
+            .from(owner)
             .send()
             .await?,
         true,
         "registerBaseModel",
     )
     .await?;
-    let base_id = event::<ModelRegistry::BaseModelRegistered>(&receipt)?.baseModelId;
+    Ok(event::<ModelRegistry::BaseModelRegistered>(&receipt)?.baseModelId)
+}
+
+/// `owner` registers the adapter `adapter_hash` of base model `base_id`, trained on
+/// `contributions` contributions of `datanet`, at [`PRICE_IN`] / [`PRICE_OUT`]: its id.
+pub async fn register_adapter(
+    provider: &DynProvider,
+    owner: Address,
+    base_id: U256,
+    adapter_hash: B256,
+    datanet: U256,
+    contributions: u64,
+) -> Result<U256> {
+    let models = ModelRegistry::new(MODELS, provider.clone());
     let params = ModelRegistry::AdapterParams {
-        adapterHash: adapter.adapter_hash,
+        adapterHash: adapter_hash,
         priceInPer1k: PRICE_IN,
         priceOutPer1k: PRICE_OUT,
         uri: "ol://adapter/keepers".into(),
@@ -459,7 +496,7 @@ pub async fn register_model(
         provider,
         models
             .registerAdapter(base_id, params)
-            .from(owner.address())
+            .from(owner)
             .send()
             .await?,
         true,
@@ -467,4 +504,104 @@ pub async fn register_model(
     )
     .await?;
     Ok(event::<ModelRegistry::AdapterRegistered>(&receipt)?.adapterId)
+}
+
+/// The weights hash `factory info` prints for the base model trained into `base_job`.
+pub async fn weights_hash(base_job: &Path) -> Result<B256> {
+    let info = openledger(&["factory", "info", path(base_job)]).await?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("weights hash:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .ok_or_else(|| eyre!("factory info prints no weights hash:\n{info}"))?
+        .parse()
+        .wrap_err("the weights hash")
+}
+
+/// An adapter the node's Model Factory trained (`ol_trainAdapter`).
+#[derive(Debug, Clone)]
+pub struct NodeTrainedAdapter {
+    /// The job id.
+    pub job: B256,
+    /// `ol_jobStatus`'s final answer.
+    pub status: Value,
+    /// The bundle, read back from the content store.
+    pub bundle: Vec<u8>,
+    /// The job's manifest, read back from the content store.
+    pub manifest: Value,
+    /// Whether a status showed the job running with a training step and a loss.
+    pub progress_seen: bool,
+}
+
+/// Seconds since the Unix epoch, the clock signed requests expire by.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `owner` has the node train an adapter of `base_id` on `datanet` with [`ADAPTER_PARAMS`]
+/// through `ol_trainAdapter`, follows it with `ol_jobStatus` to the end, and reads the bundle
+/// and manifest back from the content store with signed reads.
+pub async fn train_through_node(
+    provider: &DynProvider,
+    owner: &PrivateKeySigner,
+    base_id: U256,
+    datanet: U256,
+) -> Result<NodeTrainedAdapter> {
+    let request =
+        crate::training::train_request(owner, base_id, datanet, ADAPTER_PARAMS, unix_now() + 600);
+    let answer = raw_rpc(provider, "ol_trainAdapter", (request.clone(),)).await?;
+    let job: B256 = serde_json::from_value(answer["jobId"].clone())
+        .wrap_err_with(|| format!("ol_trainAdapter: {answer}"))?;
+    let again = raw_rpc(provider, "ol_trainAdapter", (request,)).await?;
+    ensure!(
+        again["jobId"] == answer["jobId"],
+        "the same signed request names the same job: {again}"
+    );
+    let mut progress_seen = false;
+    let status = crate::wait_until(
+        "the training job to finish",
+        std::time::Duration::from_secs(600),
+        std::time::Duration::from_millis(250),
+        async || {
+            let status = raw_rpc(provider, "ol_jobStatus", (job,)).await?;
+            ensure!(status["kind"] == "training", "training job: {status}");
+            if status["stage"] == "running"
+                && status["progress"]["step"].as_u64().unwrap_or(0) > 0
+                && status["progress"]["loss"].is_number()
+            {
+                progress_seen = true;
+            }
+            let done = status["stage"] == "trained" || status["stage"] == "failed";
+            Ok(done.then_some(status))
+        },
+    )
+    .await?;
+    ensure!(
+        status["stage"] == "trained",
+        "the training job failed: {status}"
+    );
+    let mut nonce = 0;
+    let mut read = async |hash: B256| -> Result<Vec<u8>> {
+        nonce += 1;
+        let auth =
+            crate::content::read_authorization(owner, hash, U256::ZERO, nonce, unix_now() + 300);
+        let answer = raw_rpc(provider, "ol_getContent", (hash, auth)).await?;
+        let bytes: Bytes = serde_json::from_value(answer["content"].clone())
+            .wrap_err_with(|| format!("ol_getContent {hash}: {answer}"))?;
+        ensure!(
+            keccak256(&bytes) == hash,
+            "content {hash} hashes to its key"
+        );
+        Ok(bytes.to_vec())
+    };
+    let bundle = read(manifest_b256(&status, "/result/adapterHash")?).await?;
+    let manifest = read(manifest_b256(&status, "/result/manifestHash")?).await?;
+    Ok(NodeTrainedAdapter {
+        job,
+        status,
+        bundle,
+        manifest: serde_json::from_slice(&manifest).wrap_err("the manifest")?,
+        progress_seen,
+    })
 }

@@ -236,3 +236,20 @@ pub fn write_generated_corpus(
     std::fs::write(&path, bytes).map_err(io("writing", &path))?;
     Ok(corpus)
 }
+
+/// Writes `documents` to `dir` in the documents layout a job reads: one folder per contributor,
+/// each document in `<contributor>/<datapoint>.txt` (so a contribution's file is named by its
+/// `contentHash`). `dir` is cleared first, so that it holds exactly `documents`.
+pub fn write_documents(dir: &std::path::Path, documents: &[TextDocument]) -> Result<()> {
+    let io = FactoryError::io;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io("clearing", dir))?;
+    }
+    for doc in documents {
+        let folder = dir.join(doc.meta.contributor.to_string());
+        std::fs::create_dir_all(&folder).map_err(io("creating", &folder))?;
+        let file = folder.join(format!("{}.txt", doc.meta.datapoint));
+        std::fs::write(&file, &doc.text).map_err(io("writing", &file))?;
+    }
+    Ok(())
+}

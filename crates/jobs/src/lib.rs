@@ -12,6 +12,10 @@
 //! Anyone holding the base model can re-check a record ([`verify`]): the same [`gather`] over a
 //! node's JSON-RPC, the same [`Executor`], and a field-by-field comparison with the chain. A
 //! follower does it for every record its chain carries ([`Verifier`]).
+//!
+//! The owner of a registered base model can also have the node train an adapter on a
+//! Datanet's approved contributions ([`training`]), read from the same chain state and content
+//! store the jobs read.
 
 pub mod attestor;
 mod db;
@@ -22,6 +26,7 @@ pub mod journal;
 pub mod private;
 mod scan;
 pub mod service;
+pub mod training;
 pub mod verify;
 
 pub use attestor::Attestor;
@@ -30,4 +35,5 @@ pub use executor::{Executor, Outcome, Task};
 pub use inputs::{ContentSource, Gather, JobInputs, LocalInputs, approved_documents, gather};
 pub use journal::{Answer, Evidence, Job, Journal, Stage};
 pub use service::{AdapterListing, HaltPoint, JobService};
+pub use training::{TrainingConfig, TrainingService};
 pub use verify::{Entry, Mismatch, OnChain, Verdict, Verifications, Verifier, compare};

@@ -63,6 +63,10 @@ pub fn describe_jobs() {
             "jobs_step_errors_total",
             "Job steps that failed and are retried",
         ),
+        (
+            "training_jobs_total",
+            "Model Factory training jobs, by outcome (accepted, trained, failed)",
+        ),
     ] {
         describe_counter!(name, Unit::Count, what);
     }

@@ -46,6 +46,8 @@ pub struct EthRpc {
     pub(crate) jobs: Option<Arc<ol_jobs::JobService>>,
     /// The attribution verifier (`ol_verification`), when the node runs one.
     pub(crate) verifier: Option<Arc<ol_jobs::Verifier>>,
+    /// The Model Factory's trainer (`ol_trainAdapter`), when the node runs one.
+    pub(crate) training: Option<Arc<ol_jobs::TrainingService>>,
 }
 
 impl EthRpc {
@@ -84,12 +86,19 @@ impl EthRpc {
             content: None,
             jobs: None,
             verifier: None,
+            training: None,
         }
     }
 
     /// Serves what the job service `jobs` did in the `ol` namespace.
     pub fn with_jobs(mut self, jobs: Arc<ol_jobs::JobService>) -> Self {
         self.jobs = Some(jobs);
+        self
+    }
+
+    /// Takes training requests for `training` in the `ol` namespace.
+    pub fn with_training(mut self, training: Arc<ol_jobs::TrainingService>) -> Self {
+        self.training = Some(training);
         self
     }
 

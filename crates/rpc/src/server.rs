@@ -176,6 +176,9 @@ fn module(api: EthRpc, pubsub: bool) -> RpcModule<()> {
         .merge(crate::ol::OlJobsApiServer::into_rpc(api.clone()))
         .expect("ol methods are unique");
     module
+        .merge(crate::ol::OlTrainingApiServer::into_rpc(api.clone()))
+        .expect("ol methods are unique");
+    module
         .merge(crate::ol::OlVerifyApiServer::into_rpc(api.clone()))
         .expect("ol methods are unique");
     module

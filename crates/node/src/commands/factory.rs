@@ -259,6 +259,15 @@ fn print_manifest(dir: &std::path::Path, m: &Manifest) -> eyre::Result<()> {
     if let Some(b) = &m.base_model {
         println!("base model:   {} (hash {})", b.path, b.hash);
     }
+    if m.kind == ol_factory::JobKind::Base {
+        // What `ModelRegistry.registerBaseModel` takes, and what a node serving it checks.
+        let model = dir.join("model");
+        println!(
+            "weights hash: {} ({})",
+            ol_factory::manifest::model_dir_hash(&model)?,
+            model.display()
+        );
+    }
     let train = m
         .data
         .datapoints
@@ -332,16 +341,7 @@ fn fetch_datanet(
     let mut folder = args.out.clone().into_os_string();
     folder.push(".docs");
     let folder = PathBuf::from(folder);
-    if folder.exists() {
-        std::fs::remove_dir_all(&folder)
-            .wrap_err_with(|| format!("clearing {}", folder.display()))?;
-    }
-    for doc in &documents {
-        let dir = folder.join(doc.meta.contributor.to_string());
-        std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
-        let file = dir.join(format!("{}.txt", doc.meta.datapoint));
-        std::fs::write(&file, &doc.text).wrap_err_with(|| format!("writing {}", file.display()))?;
-    }
+    ol_factory::data::write_documents(&folder, &documents)?;
     eprintln!(
         "Datanet {id}: {} approved contributions at block {head} -> {}",
         documents.len(),

@@ -1,5 +1,5 @@
-//! Building and running the job service and the attribution verifier (`ol-jobs`) inside
-//! `openledger node`.
+//! Building and running the job service, the Model Factory's trainer and the attribution
+//! verifier (`ol-jobs`) inside `openledger node`.
 
 use super::{remote::RpcInputs, rollup::TaskResult};
 use crate::args::{JobsArgs, VerifyArgs, read_key_file};
@@ -7,15 +7,27 @@ use alloy_primitives::Address;
 use eyre::{WrapErr as _, eyre};
 use ol_chain::Chain;
 use ol_content::ContentStore;
-use ol_jobs::{Attestor, ContentSource, Executor, JobService, Journal, Verifications, Verifier};
+use ol_jobs::{
+    Attestor, ContentSource, Executor, JobService, Journal, TrainingConfig, TrainingService,
+    Verifications, Verifier,
+};
 use ol_txpool::TxPool;
 use ol_workers::{PoolConfig, WorkerPool};
 use std::{path::Path, sync::Arc};
 use tokio::{sync::watch, task::JoinSet};
 use tracing::info;
 
-/// Builds the job service when `--jobs.base-model` is set: its journal and indexes live under
-/// `<datadir>/jobs`, its jobs run on a worker pool of its own.
+/// The sequencer's Proof of Attribution services.
+pub(super) struct Services {
+    /// The job service of paid requests.
+    pub jobs: Arc<JobService>,
+    /// The Model Factory's trainer of `ol_trainAdapter`.
+    pub training: Arc<TrainingService>,
+}
+
+/// Builds the job service and the trainer when `--jobs.base-model` is set: their journal,
+/// indexes and training jobs live under `<datadir>/jobs`, and each runs on a worker pool of its
+/// own, so a long training never holds back a paid request.
 pub(super) fn build(
     args: &JobsArgs,
     dev: bool,
@@ -23,7 +35,7 @@ pub(super) fn build(
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
     content: Arc<dyn ContentStore>,
-) -> eyre::Result<Option<Arc<JobService>>> {
+) -> eyre::Result<Option<Services>> {
     let Some(model) = &args.base_model else {
         return Ok(None);
     };
@@ -34,6 +46,18 @@ pub(super) fn build(
     let (executor, workers) = engine(model, &root, args.threads, "job service")?;
     let attestor = Attestor::new(signer, chain.clone(), pool);
     info!(base = %executor.base_hash(), attestor = %attestor.address(), "job service configured");
+    let training = TrainingService::start(
+        chain.clone(),
+        content.clone(),
+        TrainingConfig {
+            base_dir: model.clone(),
+            base_hash: executor.base_hash(),
+            root: root.join("training"),
+            reader: attestor.address(),
+        },
+        pool_of(args.threads, "trainer")?,
+    )
+    .wrap_err("starting the Model Factory's trainer")?;
     let mut service = JobService::new(chain, content, journal, executor, attestor, workers);
     if args.settle {
         service = service.with_settle();
@@ -41,7 +65,10 @@ pub(super) fn build(
     if let Some(point) = args.halt_after {
         service = service.with_halt_after(point);
     }
-    Ok(Some(Arc::new(service)))
+    Ok(Some(Services {
+        jobs: Arc::new(service),
+        training,
+    }))
 }
 
 /// Builds the verifier when `--verify-attributions` is set: its verdicts and indexes live
@@ -106,16 +133,24 @@ fn engine(
     threads: Option<u64>,
     what: &str,
 ) -> eyre::Result<(Executor, WorkerPool)> {
-    let threads = threads.map_or_else(|| ol_workers::thread_budget(1), |n| n as usize);
-    let executor = Executor::new(model, root.join("lineage"), threads)
+    let executor = Executor::new(model, root.join("lineage"), job_threads(threads))
         .wrap_err_with(|| format!("loading the {what}'s base model {}", model.display()))?;
-    let workers = WorkerPool::new(PoolConfig {
+    Ok((executor, pool_of(threads, what)?))
+}
+
+/// `threads`, by default the cores the node leaves to jobs.
+fn job_threads(threads: Option<u64>) -> usize {
+    threads.map_or_else(|| ol_workers::thread_budget(1), |n| n as usize)
+}
+
+/// A one-worker pool whose job may use `threads` compute threads, for `what`.
+fn pool_of(threads: Option<u64>, what: &str) -> eyre::Result<WorkerPool> {
+    WorkerPool::new(PoolConfig {
         workers: 1,
-        threads_per_job: threads,
+        threads_per_job: job_threads(threads),
         ..PoolConfig::default()
     })
-    .wrap_err_with(|| format!("starting the {what}'s worker pool"))?;
-    Ok((executor, workers))
+    .wrap_err_with(|| format!("starting the {what}'s worker pool"))
 }
 
 /// Runs `service` until shutdown as one of the node's tasks.

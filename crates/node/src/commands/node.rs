@@ -335,8 +335,10 @@ impl NodeCommand {
         )?;
         let mut api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
             .with_content(content);
-        if let Some(jobs) = &jobs {
-            api = api.with_jobs(jobs.clone());
+        if let Some(services) = &jobs {
+            api = api
+                .with_jobs(services.jobs.clone())
+                .with_training(services.training.clone());
         }
         if let Some(verifier) = &verifier {
             api = api.with_verifier(verifier.clone());
@@ -355,8 +357,8 @@ impl NodeCommand {
             rpc.stop().await;
             return Err(err);
         }
-        if let Some(jobs) = jobs {
-            super::jobs::spawn(jobs, &shutdown_rx, &mut tasks);
+        if let Some(services) = jobs {
+            super::jobs::spawn(services.jobs, &shutdown_rx, &mut tasks);
         }
         if let Some(verifier) = verifier {
             super::jobs::spawn_verifier(verifier, &shutdown_rx, &mut tasks);

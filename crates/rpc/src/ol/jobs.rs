@@ -14,10 +14,22 @@ use ol_jobs::{AdapterListing, Evidence, Job, JobService, Stage, private::Private
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// `ol_jobStatus`'s answer.
+/// `ol_jobStatus`'s answer: a paid request's job, or a Model Factory job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum JobStatusAnswer {
+    /// A paid request.
+    Inference(JobStatus),
+    /// An adapter trained for its owner (`ol_trainAdapter`).
+    Training(Box<super::training::TrainingStatus>),
+}
+
+/// `ol_jobStatus` of a paid request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatus {
+    /// `inference`.
+    pub kind: &'static str,
     /// The request.
     pub request_id: B256,
     /// `pending`, `answered`, `recorded`, `settling`, `fulfilled`, `refused` or `expired`.
@@ -105,9 +117,10 @@ pub struct AttributionAnswer {
 /// The job service's reads.
 #[rpc(server, namespace = "ol")]
 pub trait OlJobsApi {
-    /// How far the job of `request_id` got; `null` for a request the service has not seen.
+    /// How far the job of `id` got (a paid request's id, or a job id `ol_trainAdapter`
+    /// answered); `null` for one the node has not seen.
     #[method(name = "jobStatus")]
-    async fn job_status(&self, request_id: B256) -> RpcResult<Option<JobStatus>>;
+    async fn job_status(&self, id: B256) -> RpcResult<Option<JobStatusAnswer>>;
 
     /// The output of `request_id`, once served; `null` before. The output of a request whose
     /// prompt came through `ol_submitPrompt` is the requester's: the read must carry their
@@ -172,25 +185,47 @@ fn private_error(err: PrivateError) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, err.to_string(), None::<()>)
 }
 
+/// The status of the paid request `request_id`'s `job`.
+fn inference_status(request_id: B256, job: Job) -> JobStatus {
+    JobStatus {
+        kind: "inference",
+        request_id,
+        stage: job.stage.name(),
+        adapter_id: job.request.adapter_id,
+        block: U64::from(job.request.block),
+        expiry_block: U64::from(job.request.expiry_block),
+        reason: match &job.stage {
+            Stage::Refused { reason } => Some(reason.clone()),
+            _ => None,
+        },
+        last_transaction: match &job.stage {
+            Stage::Answered { record_tx, .. } => *record_tx,
+            Stage::Recorded { fulfill_tx, .. } => *fulfill_tx,
+            Stage::Settling { settle_tx, .. } => *settle_tx,
+            _ => None,
+        },
+    }
+}
+
 #[jsonrpsee::core::async_trait]
 impl OlJobsApiServer for EthRpc {
-    async fn job_status(&self, request_id: B256) -> RpcResult<Option<JobStatus>> {
-        Ok(self.job(request_id)?.map(|job| JobStatus {
-            request_id,
-            stage: job.stage.name(),
-            adapter_id: job.request.adapter_id,
-            block: U64::from(job.request.block),
-            expiry_block: U64::from(job.request.expiry_block),
-            reason: match &job.stage {
-                Stage::Refused { reason } => Some(reason.clone()),
-                _ => None,
-            },
-            last_transaction: match &job.stage {
-                Stage::Answered { record_tx, .. } => *record_tx,
-                Stage::Recorded { fulfill_tx, .. } => *fulfill_tx,
-                Stage::Settling { settle_tx, .. } => *settle_tx,
-                _ => None,
-            },
+    async fn job_status(&self, id: B256) -> RpcResult<Option<JobStatusAnswer>> {
+        if self.jobs.is_none() && self.training.is_none() {
+            self.job_service()?;
+        }
+        if self.jobs.is_some()
+            && let Some(job) = self.job(id)?
+        {
+            return Ok(Some(JobStatusAnswer::Inference(inference_status(id, job))));
+        }
+        let Some(training) = &self.training else {
+            return Ok(None);
+        };
+        let status = training.status(id).map_err(crate::error::internal)?;
+        Ok(status.map(|(job, progress)| {
+            JobStatusAnswer::Training(Box::new(super::training::TrainingStatus::new(
+                job, progress,
+            )))
         }))
     }
 

@@ -4,10 +4,12 @@
 //! The project's own base model is trained from scratch on its generated corpus (with the
 //! Datanet's documents). On chain: a curated Datanet of three contributors (one plants a
 //! distinctive passage), their six documents uploaded with `ol_putContent` and approved, a
-//! spammer's contribution rejected and slashed. `factory train --datanet ID --rpc URL` trains
-//! the adapter on exactly the approved contributions read from the node; the base model and
-//! the adapter (its bundle in the content store, `adapterHash` its keccak) are registered with
-//! prices. A user pays for an inference whose prompt begins the planted passage; the node's job
+//! spammer's contribution rejected and slashed. The base model's owner registers it and has
+//! the node's Model Factory train the adapter (`ol_trainAdapter`, signed; a stranger's request
+//! and out-of-bounds hyper-parameters are refused), following the job with `ol_jobStatus`
+//! (steps and loss while it runs, then the adapter hash and contribution counts to register);
+//! the adapter is trained on exactly the approved contributions and its bundle is in the
+//! content store, `adapterHash` its keccak; the owner registers it with prices. A user pays for an inference whose prompt begins the planted passage; the node's job
 //! service serves it, attributes it and, from the attestor key, records and fulfils it within a
 //! bounded number of
 //! blocks. The record names the planted contributor with the largest weight; `settle` splits
@@ -114,22 +116,50 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         "half the spammer's stake is slashed"
     );
 
-    // --- the Model Factory on the Datanet's approved contributions, read from the node -------
-    let curator_key = work.path().join("curator.key");
-    std::fs::write(&curator_key, ol_e2e::dev_private_key_hex(1))?;
-    let adapter = train_adapter(
-        work.path(),
-        &base_dir,
-        datanet,
-        node.url().as_str(),
-        &curator_key,
-    )
-    .await?;
+    // --- the Model Factory in the node, asked by the base model's owner ---------------------
+    let weights = weights_hash(base_dir.parent().ok_or_else(|| eyre!("base job folder"))?).await?;
+    let base_id = register_base(&provider, owner.address(), weights).await?;
+    // A stranger may not train on the owner's model; nothing is queued.
+    let stranger =
+        ol_e2e::training::train_request(&dev_signer(9), base_id, datanet, "{}", unix_now() + 60);
+    let refused = rpc_error(&provider, "ol_trainAdapter", (stranger,)).await?;
     ensure!(
-        keccak256(&adapter.bundle) == adapter.adapter_hash,
+        matches!(&refused, Some((-32040, message)) if message.contains("owned by")),
+        "a stranger's training request: {refused:?}"
+    );
+    let bad = ol_e2e::training::train_request(
+        &owner,
+        base_id,
+        datanet,
+        r#"{"rank": 0}"#,
+        unix_now() + 60,
+    );
+    let refused = rpc_error(&provider, "ol_trainAdapter", (bad,)).await?;
+    ensure!(
+        matches!(&refused, Some((-32602, _))),
+        "out-of-bounds hyper-parameters: {refused:?}"
+    );
+    let adapter = train_through_node(&provider, &owner, base_id, datanet).await?;
+    ensure!(
+        adapter.progress_seen,
+        "ol_jobStatus showed the training steps and loss while it ran"
+    );
+    let adapter_hash = manifest_b256(&adapter.status, "/result/adapterHash")?;
+    ensure!(
+        keccak256(&adapter.bundle) == adapter_hash,
         "adapterHash is the bundle's keccak"
     );
+    ensure!(
+        adapter.status["result"]["datanets"]
+            == serde_json::json!([{"datanetId": datanet, "contributionCount": approved}]),
+        "what to register: {}",
+        adapter.status
+    );
     let manifest = &adapter.manifest;
+    ensure!(
+        manifest_b256(manifest, "/base_model/hash")? == weights,
+        "trained on the registered base model"
+    );
     let trained: Vec<B256> = manifest["data"]["datapoints"]
         .as_array()
         .ok_or_else(|| eyre!("manifest datapoints"))?
@@ -143,8 +173,16 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         "the adapter is trained on exactly the approved contributions (not the spam)"
     );
 
-    // --- the model: base, adapter bundle, prices --------------------------------------------
-    let adapter_id = register_model(&provider, &owner, &adapter, datanet, approved).await?;
+    // --- the adapter registered with prices -------------------------------------------------
+    let adapter_id = register_adapter(
+        &provider,
+        owner.address(),
+        base_id,
+        adapter_hash,
+        datanet,
+        approved,
+    )
+    .await?;
     let staking = Staking::new(STAKING, provider.clone());
     mined(
         &provider,
@@ -163,7 +201,7 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     ensure!(
         listed.as_array().map(Vec::len) == Some(1)
             && listed[0]["served"] == true
-            && listed[0]["adapterHash"] == serde_json::json!(adapter.adapter_hash),
+            && listed[0]["adapterHash"] == serde_json::json!(adapter_hash),
         "ol_listAdapters: {listed}"
     );
 
