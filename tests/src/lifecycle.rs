@@ -520,16 +520,12 @@ pub async fn weights_hash(base_job: &Path) -> Result<B256> {
 /// An adapter the node's Model Factory trained (`ol_trainAdapter`).
 #[derive(Debug, Clone)]
 pub struct NodeTrainedAdapter {
-    /// The job id.
-    pub job: B256,
     /// `ol_jobStatus`'s final answer.
     pub status: Value,
     /// The bundle, read back from the content store.
     pub bundle: Vec<u8>,
     /// The job's manifest, read back from the content store.
     pub manifest: Value,
-    /// Whether a status showed the job running with a training step and a loss.
-    pub progress_seen: bool,
 }
 
 /// Seconds since the Unix epoch, the clock signed requests expire by.
@@ -539,15 +535,15 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `owner` has the node train an adapter of `base_id` on `datanet` with [`ADAPTER_PARAMS`]
-/// through `ol_trainAdapter`, follows it with `ol_jobStatus` to the end, and reads the bundle
-/// and manifest back from the content store with signed reads.
-pub async fn train_through_node(
+/// `owner` asks the node to train an adapter of `base_id` on `datanet` with
+/// [`ADAPTER_PARAMS`] (`ol_trainAdapter`, sent twice: the same job id both times), and waits
+/// until `ol_jobStatus` shows it running with a training step and its loss: the job id.
+pub async fn start_training(
     provider: &DynProvider,
     owner: &PrivateKeySigner,
     base_id: U256,
     datanet: U256,
-) -> Result<NodeTrainedAdapter> {
+) -> Result<B256> {
     let request =
         crate::training::train_request(owner, base_id, datanet, ADAPTER_PARAMS, unix_now() + 600);
     let answer = raw_rpc(provider, "ol_trainAdapter", (request.clone(),)).await?;
@@ -558,20 +554,41 @@ pub async fn train_through_node(
         again["jobId"] == answer["jobId"],
         "the same signed request names the same job: {again}"
     );
-    let mut progress_seen = false;
+    let status = crate::wait_until(
+        "the training job to show a step",
+        std::time::Duration::from_secs(300),
+        std::time::Duration::from_millis(100),
+        async || {
+            let status = raw_rpc(provider, "ol_jobStatus", (job,)).await?;
+            ensure!(status["kind"] == "training", "training job: {status}");
+            let stepping = status["stage"] == "running"
+                && status["progress"]["step"].as_u64().unwrap_or(0) > 0
+                && status["progress"]["loss"].is_number();
+            let over = status["stage"] == "trained" || status["stage"] == "failed";
+            Ok((stepping || over).then_some(status))
+        },
+    )
+    .await?;
+    ensure!(
+        status["stage"] == "running",
+        "ol_jobStatus showed no training step: {status}"
+    );
+    Ok(job)
+}
+
+/// Follows the training job `job` of `owner` with `ol_jobStatus` to its end and reads the
+/// bundle and manifest back from the content store with signed reads.
+pub async fn finish_training(
+    provider: &DynProvider,
+    owner: &PrivateKeySigner,
+    job: B256,
+) -> Result<NodeTrainedAdapter> {
     let status = crate::wait_until(
         "the training job to finish",
         std::time::Duration::from_secs(600),
         std::time::Duration::from_millis(250),
         async || {
             let status = raw_rpc(provider, "ol_jobStatus", (job,)).await?;
-            ensure!(status["kind"] == "training", "training job: {status}");
-            if status["stage"] == "running"
-                && status["progress"]["step"].as_u64().unwrap_or(0) > 0
-                && status["progress"]["loss"].is_number()
-            {
-                progress_seen = true;
-            }
             let done = status["stage"] == "trained" || status["stage"] == "failed";
             Ok(done.then_some(status))
         },
@@ -598,10 +615,8 @@ pub async fn train_through_node(
     let bundle = read(manifest_b256(&status, "/result/adapterHash")?).await?;
     let manifest = read(manifest_b256(&status, "/result/manifestHash")?).await?;
     Ok(NodeTrainedAdapter {
-        job,
         status,
         bundle,
         manifest: serde_json::from_slice(&manifest).wrap_err("the manifest")?,
-        progress_seen,
     })
 }

@@ -7,7 +7,8 @@
 //! spammer's contribution rejected and slashed. The base model's owner registers it and has
 //! the node's Model Factory train the adapter (`ol_trainAdapter`, signed; a stranger's request
 //! and out-of-bounds hyper-parameters are refused), following the job with `ol_jobStatus`
-//! (steps and loss while it runs, then the adapter hash and contribution counts to register);
+//! (steps and loss while it runs; the node is killed with SIGKILL mid-training and the restarted
+//! node resumes the job; then the adapter hash and contribution counts to register);
 //! the adapter is trained on exactly the approved contributions and its bundle is in the
 //! content store, `adapterHash` its keccak; the owner registers it with prices. A user pays for an inference whose prompt begins the planted passage; the node's job
 //! service serves it, attributes it and, from the attestor key, records and fulfils it within a
@@ -73,8 +74,6 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     let mut node = TestNode::start_with_args(jobs_args.clone()).await?;
     let provider = node.provider();
     let datanets = DatanetRegistry::new(DATANETS, provider.clone());
-    let market = InferenceMarket::new(MARKET, provider.clone());
-    let poa = IProofOfAttribution::new(POA, provider.clone());
 
     // --- the Datanet: uploads, contributions, curation -------------------------------------
     let docs = documents(&datanet_dir)?;
@@ -139,10 +138,19 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         matches!(&refused, Some((-32602, _))),
         "out-of-bounds hyper-parameters: {refused:?}"
     );
-    let adapter = train_through_node(&provider, &owner, base_id, datanet).await?;
+    let job = start_training(&provider, &owner, base_id, datanet).await?;
+    // A node killed mid-training resumes the job from its checkpoint after a restart.
+    node.kill9().await?;
+    node.restart().await?;
+    let provider = node.provider();
+    let market = InferenceMarket::new(MARKET, provider.clone());
+    let poa = IProofOfAttribution::new(POA, provider.clone());
+    let adapter = finish_training(&provider, &owner, job)
+        .await
+        .wrap_err_with(|| node.log_tail(40))?;
     ensure!(
-        adapter.progress_seen,
-        "ol_jobStatus showed the training steps and loss while it ran"
+        node.log_tail(400).contains("resuming a training job"),
+        "the restarted node resumed the job"
     );
     let adapter_hash = manifest_b256(&adapter.status, "/result/adapterHash")?;
     ensure!(
