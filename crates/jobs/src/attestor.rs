@@ -87,6 +87,41 @@ impl Attestor {
         Ok((envelope.tx_hash(), envelope.encoded_2718()))
     }
 
+    /// A replacement of the pooled transaction `hash` when the next block cannot include it
+    /// (its fee cap is below the next base fee plus the tip, the base fee having risen since
+    /// it was signed): the same nonce, gas, destination and input, with fees raised as
+    /// [`bumped_fees`] says. `None` when it is not in the pool or is includable. Nothing is
+    /// sent.
+    pub fn replacement_if_stuck(&self, hash: B256) -> Result<Option<(B256, Vec<u8>)>, JobsError> {
+        let Some(pooled) = self.pool.get(&hash) else {
+            return Ok(None);
+        };
+        let OpTxEnvelope::Eip1559(signed) = pooled.inner() else {
+            return Ok(None);
+        };
+        let old = signed.tx();
+        let base_fee = ol_evm::next_block_base_fee(self.chain.head().inner())
+            .map_err(|e| JobsError::Transaction(format!("next base fee: {e}")))?;
+        let Some((max_fee, tip)) = bumped_fees(
+            old.max_fee_per_gas,
+            old.max_priority_fee_per_gas,
+            u128::from(base_fee),
+        ) else {
+            return Ok(None);
+        };
+        let tx = TxEip1559 {
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            ..old.clone()
+        };
+        let signature = self
+            .signer
+            .sign_hash_sync(&tx.signature_hash())
+            .map_err(|e| JobsError::Transaction(format!("signing: {e}")))?;
+        let envelope = OpTxEnvelope::Eip1559(tx.into_signed(signature));
+        Ok(Some((envelope.tx_hash(), envelope.encoded_2718())))
+    }
+
     /// Puts a transaction [`Self::sign`] made into the pool and announces it.
     pub fn send(&self, raw: &[u8]) -> Result<B256, JobsError> {
         let hash = self.pool.add_raw(raw, self.chain.as_ref())?;
@@ -114,5 +149,45 @@ impl Attestor {
             .pool
             .pending_nonce(&from, state_nonce)
             .saturating_sub(state_nonce))
+    }
+}
+
+/// The fees of a replacement for a transaction with fee cap `max_fee` and tip `tip` when the
+/// next base fee is `base_fee`: `None` while `max_fee` still covers `base_fee + tip`; else a
+/// cap of twice the base fee plus the tip, and at least the pool's replacement bump (+10%, as
+/// geth and reth ask; 12.5% here, so that rounding never falls short) on both fields.
+pub fn bumped_fees(max_fee: u128, tip: u128, base_fee: u128) -> Option<(u128, u128)> {
+    if max_fee >= base_fee.saturating_add(tip) {
+        return None;
+    }
+    let bump = |fee: u128| fee.saturating_add(fee / 8).saturating_add(1);
+    let tip = bump(tip).max(PRIORITY_FEE);
+    let max_fee = bump(max_fee).max(base_fee.saturating_mul(2).saturating_add(tip));
+    Some((max_fee, tip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_includable_transaction_is_left_alone() {
+        assert_eq!(bumped_fees(3_000, 1_000, 2_000), None);
+        assert_eq!(bumped_fees(10_000, 1_000, 2_000), None);
+    }
+
+    #[test]
+    fn a_stuck_transaction_is_replaced_above_the_pools_bump_and_the_base_fee() {
+        let (max_fee, tip) = bumped_fees(2_000_000, PRIORITY_FEE, 5_000_000).expect("stuck");
+        // The pool takes a replacement that raises both fields by 10% or more.
+        assert!(tip * 100 >= PRIORITY_FEE * 110);
+        assert!(max_fee * 100 >= 2_000_000 * 110);
+        // And the next block can include it.
+        assert!(max_fee >= 5_000_000 + tip);
+        // A cap far below the base fee is raised to twice it plus the tip.
+        assert_eq!(max_fee, 2 * 5_000_000 + tip);
+        // Fees near the top do not overflow.
+        let (max_fee, tip) = bumped_fees(u128::MAX - 1, 1, u128::MAX).expect("stuck");
+        assert_eq!((max_fee, tip), (u128::MAX, PRIORITY_FEE));
     }
 }

@@ -194,6 +194,27 @@ impl Stage {
         }
     }
 
+    /// The transaction last sent for this stage, if any.
+    pub const fn last_transaction(&self) -> Option<B256> {
+        match self {
+            Self::Answered { record_tx, .. } => *record_tx,
+            Self::Recorded { fulfill_tx, .. } => *fulfill_tx,
+            Self::Settling { settle_tx, .. } => *settle_tx,
+            _ => None,
+        }
+    }
+
+    /// Names `hash` as the transaction last sent for this stage (a replacement of a stuck
+    /// one); stages that send nothing are left as they are.
+    pub const fn set_last_transaction(&mut self, hash: B256) {
+        match self {
+            Self::Answered { record_tx: tx, .. }
+            | Self::Recorded { fulfill_tx: tx, .. }
+            | Self::Settling { settle_tx: tx, .. } => *tx = Some(hash),
+            _ => {}
+        }
+    }
+
     /// A short name, for logs, metrics and `ol_jobStatus`.
     pub const fn name(&self) -> &'static str {
         match self {

@@ -363,6 +363,20 @@ impl JobService {
     }
 
     /// Moves `job` one step.
+    /// Replaces `job`'s pooled transaction `tx` when the base fee has risen above what it
+    /// pays (journaling the replacement's hash before sending it, as for any transaction).
+    fn replace_if_stuck(&self, mut job: Job, tx: B256) -> Result<(), JobsError> {
+        let Some((hash, raw)) = self.attestor.replacement_if_stuck(tx)? else {
+            return Ok(());
+        };
+        info!(target: "jobs", request = %job.request.request_id, stuck = %tx, replacement = %hash, "fee bumped");
+        metrics::counter!("jobs_fee_bumps_total").increment(1);
+        job.stage.set_last_transaction(hash);
+        self.journal.put(&job)?;
+        self.attestor.send(&raw)?;
+        Ok(())
+    }
+
     fn advance(&self, mut job: Job, head: u64) -> Result<(), JobsError> {
         let id = job.request.request_id;
         let expired = head > job.request.expiry_block;
@@ -407,7 +421,7 @@ impl JobService {
                     return self.journal.put(&job);
                 }
                 match sent {
-                    Some((_, TxState::Pooled)) => return Ok(()),
+                    Some((tx, TxState::Pooled)) => return self.replace_if_stuck(job, tx),
                     Some((tx, TxState::Mined)) => {
                         return self.refuse(job, format!("the record transaction {tx} reverted"));
                     }
@@ -470,7 +484,7 @@ impl JobService {
                     return self.journal.put(&job);
                 }
                 match sent {
-                    Some((_, TxState::Pooled)) => return Ok(()),
+                    Some((tx, TxState::Pooled)) => return self.replace_if_stuck(job, tx),
                     Some((tx, TxState::Mined)) => {
                         return self.refuse(job, format!("the fulfil transaction {tx} reverted"));
                     }
@@ -511,7 +525,7 @@ impl JobService {
                     return self.journal.put(&job);
                 }
                 match sent {
-                    Some((_, TxState::Pooled)) => return Ok(()),
+                    Some((tx, TxState::Pooled)) => return self.replace_if_stuck(job, tx),
                     Some((tx, TxState::Mined)) => {
                         warn!(target: "jobs", request = %id, %tx, "the settle transaction reverted; leaving settlement to others");
                         job.stage = Stage::Fulfilled { answer };

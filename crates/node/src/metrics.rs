@@ -64,6 +64,10 @@ pub fn describe_jobs() {
             "Job steps that failed and are retried",
         ),
         (
+            "jobs_fee_bumps_total",
+            "Attestor transactions replaced with higher fees after the base fee rose above them",
+        ),
+        (
             "training_jobs_total",
             "Model Factory training jobs, by outcome (accepted, trained, failed)",
         ),

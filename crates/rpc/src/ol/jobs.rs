@@ -198,12 +198,7 @@ fn inference_status(request_id: B256, job: Job) -> JobStatus {
             Stage::Refused { reason } => Some(reason.clone()),
             _ => None,
         },
-        last_transaction: match &job.stage {
-            Stage::Answered { record_tx, .. } => *record_tx,
-            Stage::Recorded { fulfill_tx, .. } => *fulfill_tx,
-            Stage::Settling { settle_tx, .. } => *settle_tx,
-            _ => None,
-        },
+        last_transaction: job.stage.last_transaction(),
     }
 }
 
