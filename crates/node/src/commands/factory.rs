@@ -9,7 +9,7 @@ use eyre::{WrapErr, bail, eyre};
 use indicatif::{ProgressBar, ProgressStyle};
 use ol_attribution::data::CorpusSpec;
 use ol_factory::{
-    AdapterJob, BaseJob, JobEvent, LoraSpec, LrSchedule, Manifest, TokenizerChoice, TrainSpec,
+    AdapterJob, BaseJob, JobEvent, LrSchedule, Manifest, TokenizerChoice, TrainSpec,
     data::write_generated_corpus,
 };
 use ol_inference::ModelConfig;
@@ -192,13 +192,13 @@ pub struct CorpusArgs {
 }
 
 impl TrainArgs {
+    /// The hyper-parameters, built as `ol_trainAdapter` builds them, with this command's
+    /// checkpoint interval; no adapter for a from-scratch model.
     fn spec(&self) -> eyre::Result<TrainSpec> {
-        Ok(TrainSpec {
-            lora: (!self.from_scratch).then(|| LoraSpec {
-                rank: self.rank,
-                alpha: self.alpha,
-                target_modules: self.target_modules.clone(),
-            }),
+        let params = ol_jobs::training::TrainingParams {
+            rank: self.rank,
+            alpha: self.alpha,
+            target_modules: self.target_modules.clone(),
             learning_rate: self.lr,
             schedule: self.schedule.parse::<LrSchedule>()?,
             warmup_steps: self.warmup_steps,
@@ -208,10 +208,15 @@ impl TrainArgs {
             max_seq_len: self.max_seq_len,
             weight_decay: self.weight_decay,
             heldout_fraction: self.heldout_fraction,
-            checkpoint_every: self.checkpoint_every,
             seed: self.seed,
-            ..TrainSpec::default()
-        })
+            projection_dim: self.projection_dim,
+        };
+        let mut spec = params.spec();
+        if self.from_scratch {
+            spec.lora = None;
+        }
+        spec.checkpoint_every = self.checkpoint_every;
+        Ok(spec)
     }
 }
 

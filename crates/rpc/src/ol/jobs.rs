@@ -205,12 +205,8 @@ fn inference_status(request_id: B256, job: Job) -> JobStatus {
 #[jsonrpsee::core::async_trait]
 impl OlJobsApiServer for EthRpc {
     async fn job_status(&self, id: B256) -> RpcResult<Option<JobStatusAnswer>> {
-        if self.jobs.is_none() && self.training.is_none() {
-            self.job_service()?;
-        }
-        if self.jobs.is_some()
-            && let Some(job) = self.job(id)?
-        {
+        // The trainer runs beside the job service (both from `--jobs.base-model`).
+        if let Some(job) = self.job(id)? {
             return Ok(Some(JobStatusAnswer::Inference(inference_status(id, job))));
         }
         let Some(training) = &self.training else {
