@@ -121,6 +121,7 @@ contract EndToEndTest is Test {
                 adapterHash: keccak256("lora"),
                 priceInPer1k: 1e14,
                 priceOutPer1k: 3e14,
+                attributionMethod: AttributionMethod.INFINIGRAM,
                 uri: "ol://lora",
                 datanets: used
             })
@@ -144,7 +145,9 @@ contract EndToEndTest is Test {
         (w[0], w[1]) = (700_000, 300_000);
         vm.startPrank(attestor);
         poa.record(id, keccak256("the answer"), AttributionMethod.INFINIGRAM, c, w, keccak256("evidence"));
-        market.fulfill(id, 420, 800);
+        vm.expectEmit(address(market));
+        emit InferenceMarket.OutputPublished(id, "the answer");
+        market.fulfill(id, 420, 800, "the answer");
         vm.stopPrank();
         InferenceMarket.Settlement memory s = market.settle(id);
 

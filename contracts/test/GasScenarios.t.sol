@@ -148,7 +148,7 @@ contract GasScenariosTest is L2Fixture {
         poa.record(id, keccak256("out"), 0, c, w, keccak256("root"));
         measured(recordLabel, g - gasleft(), 150_000 + n * 31_000); // 31k/contributor: storage + calldata
         vm.prank(attestor);
-        market.fulfill(id, 900, 800);
+        market.fulfill(id, 900, 800, "");
         cold();
         g = gasleft();
         market.settle(id);
@@ -173,7 +173,7 @@ contract GasScenariosTest is L2Fixture {
         cold();
         g = gasleft();
         vm.prank(attestor);
-        market.fulfill(id, 900, 800);
+        market.fulfill(id, 900, 800, "out");
         measured("fulfill", g - gasleft(), 80_000);
         market.settle(id);
         cold();

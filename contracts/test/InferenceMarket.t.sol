@@ -81,7 +81,7 @@ contract InferenceMarketTest is L2Fixture {
     function recordAndFulfill(bytes32 id, uint256 n, uint32 tIn, uint32 tOut) internal {
         vm.startPrank(attestor);
         poa.record(id, keccak256("out"), 0, contributorsOf(n), weightsOf(n, uint256(id)), bytes32(0));
-        market.fulfill(id, tIn, tOut);
+        market.fulfill(id, tIn, tOut, "out");
         vm.stopPrank();
     }
 
@@ -212,7 +212,7 @@ contract InferenceMarketTest is L2Fixture {
         vm.expectEmit(address(market));
         emit InferenceMarket.Fulfilled(id, attestor, 60, 100);
         vm.prank(attestor);
-        market.fulfill(id, 60, 100);
+        market.fulfill(id, 60, 100, "out");
         InferenceMarket.Request memory r = market.getRequest(id);
         assertTrue(r.status == InferenceMarket.Status.Fulfilled, "fulfilled");
         assertEq(uint256(r.tokensIn), 60, "tIn");
@@ -222,40 +222,88 @@ contract InferenceMarketTest is L2Fixture {
     function test_fulfill_reverts() public {
         bytes32 id = requestAs(user, maxFee(100, 100), 100, 100);
         vm.expectRevert(abi.encodeWithSelector(InferenceMarket.NotAttestor.selector, address(this)));
-        market.fulfill(id, 1, 1);
+        market.fulfill(id, 1, 1, "out");
         vm.startPrank(attestor);
         vm.expectRevert(abi.encodeWithSelector(InferenceMarket.UnknownRequest.selector, bytes32("x")));
-        market.fulfill(bytes32("x"), 1, 1);
+        market.fulfill(bytes32("x"), 1, 1, "out");
         vm.expectRevert(abi.encodeWithSelector(InferenceMarket.TokensExceedMax.selector, uint32(101), uint32(1)));
-        market.fulfill(id, 101, 1);
+        market.fulfill(id, 101, 1, "out");
         vm.expectRevert(abi.encodeWithSelector(InferenceMarket.TokensExceedMax.selector, uint32(1), uint32(101)));
-        market.fulfill(id, 1, 101);
+        market.fulfill(id, 1, 101, "out");
         vm.expectRevert(abi.encodeWithSelector(InferenceMarket.NotRecorded.selector, id));
-        market.fulfill(id, 1, 1);
-        // A record made with a disabled method is not accepted.
-        poa.record(id, keccak256("out"), 3, contributorsOf(2), evenWeights(2), bytes32(0));
-        vm.expectRevert(abi.encodeWithSelector(InferenceMarket.RecordNotAccepted.selector, uint8(3), 2));
-        market.fulfill(id, 1, 1);
+        market.fulfill(id, 1, 1, "out");
+        // A record made with another method than the adapter's (DataInf) is not accepted.
+        poa.record(id, keccak256("out"), 2, contributorsOf(2), evenWeights(2), bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(InferenceMarket.WrongMethod.selector, uint8(0), uint8(2)));
+        market.fulfill(id, 1, 1, "out");
         vm.stopPrank();
-        // Nor one with more contributors than the method allows.
+
+        // Nor one whose method governance disabled after the request, or with more contributors
+        // than the method allows.
+        bytes32 id2 = requestAs(user, maxFee(100, 100), 100, 100);
+        vm.prank(attestor);
+        poa.record(id2, keccak256("out"), 0, contributorsOf(2), evenWeights(2), bytes32(0));
+        Governance.MethodParams memory params = gov.methodParams(0);
         vm.prank(govOwner);
         gov.setMethodParams(
-            3, Governance.MethodParams({enabled: true, maxContributors: 1, gpuTolerancePpm: 0, configHash: 0})
+            0, Governance.MethodParams({enabled: false, maxContributors: 256, gpuTolerancePpm: 0, configHash: 0})
         );
-        vm.expectRevert(abi.encodeWithSelector(InferenceMarket.RecordNotAccepted.selector, uint8(3), 2));
+        vm.expectRevert(abi.encodeWithSelector(InferenceMarket.RecordNotAccepted.selector, uint8(0), 2));
         vm.prank(attestor);
-        market.fulfill(id, 1, 1);
+        market.fulfill(id2, 1, 1, "out");
         vm.prank(govOwner);
         gov.setMethodParams(
-            3, Governance.MethodParams({enabled: true, maxContributors: 2, gpuTolerancePpm: 0, configHash: 0})
+            0, Governance.MethodParams({enabled: true, maxContributors: 1, gpuTolerancePpm: 0, configHash: 0})
+        );
+        vm.expectRevert(abi.encodeWithSelector(InferenceMarket.RecordNotAccepted.selector, uint8(0), 2));
+        vm.prank(attestor);
+        market.fulfill(id2, 1, 1, "out");
+        vm.prank(govOwner);
+        gov.setMethodParams(0, params);
+        // A published output must be the recorded one.
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceMarket.OutputMismatch.selector, keccak256("out"), keccak256("other"))
         );
         vm.prank(attestor);
-        market.fulfill(id, 1, 1);
+        market.fulfill(id2, 1, 1, "other");
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceMarket.OutputMismatch.selector, keccak256("out"), keccak256(""))
+        );
+        vm.prank(attestor);
+        market.fulfill(id2, 1, 1, "");
+        vm.prank(attestor);
+        market.fulfill(id2, 1, 1, "out");
         vm.expectRevert(
             abi.encodeWithSelector(InferenceMarket.InvalidStatus.selector, InferenceMarket.Status.Fulfilled)
         );
         vm.prank(attestor);
-        market.fulfill(id, 1, 1);
+        market.fulfill(id2, 1, 1, "out");
+    }
+
+    function test_fulfill_publishesThePublicOutputOnly() public {
+        bytes32 pub = requestAs(user, maxFee(100, 100), 100, 100);
+        InferenceMarket.Request memory r = market.getRequest(pub);
+        assertTrue(r.promptOnChain, "request keeps its prompt on chain");
+        assertEq(uint256(r.attributionMethod), 0, "the adapter's method, fixed at request time");
+        vm.startPrank(attestor);
+        poa.record(pub, keccak256("the output"), 0, contributorsOf(1), evenWeights(1), bytes32(0));
+        vm.expectEmit(address(market));
+        emit InferenceMarket.OutputPublished(pub, "the output");
+        market.fulfill(pub, 1, 1, "the output");
+        vm.stopPrank();
+
+        uint256 fee = maxFee(10, 10);
+        vm.prank(user);
+        bytes32 priv = market.requestWithHash{value: fee}(adapter, keccak256("off chain"), 10, 10);
+        assertFalse(market.getRequest(priv).promptOnChain, "requestWithHash keeps it off chain");
+        vm.startPrank(attestor);
+        poa.record(priv, keccak256("secret"), 0, contributorsOf(1), evenWeights(1), bytes32(0));
+        vm.expectRevert(InferenceMarket.OutputNotPublic.selector);
+        market.fulfill(priv, 1, 1, "secret");
+        vm.recordLogs();
+        market.fulfill(priv, 1, 1, "");
+        vm.stopPrank();
+        assertEq(vm.getRecordedLogs().length, 1, "only Fulfilled: nothing of the output on chain");
     }
 
     function test_fulfill_revertsAfterExpiry() public {
@@ -266,10 +314,10 @@ contract InferenceMarketTest is L2Fixture {
         vm.roll(expiry + 1);
         vm.expectRevert(abi.encodeWithSelector(InferenceMarket.Expired.selector, expiry));
         vm.prank(attestor);
-        market.fulfill(id, 1, 1);
+        market.fulfill(id, 1, 1, "out");
         vm.roll(expiry); // the expiry block itself is still in time
         vm.prank(attestor);
-        market.fulfill(id, 1, 1);
+        market.fulfill(id, 1, 1, "out");
     }
 
     // ------------------------------------------------------------------ settle
@@ -286,7 +334,7 @@ contract InferenceMarketTest is L2Fixture {
         (w[0], w[1], w[2]) = (500_000, 300_000, 200_000);
         vm.startPrank(attestor);
         poa.record(id, keccak256("out"), 0, c, w, bytes32(0));
-        market.fulfill(id, 700, 1500);
+        market.fulfill(id, 700, 1500, "out");
         vm.stopPrank();
 
         // fee = ceil((700 * 2e9 + 1500 * 6e9) / 1000) + 1e12 = 1.04e10 + 1e12
@@ -318,7 +366,7 @@ contract InferenceMarketTest is L2Fixture {
         bytes32 id = requestAs(user, maxFee(1000, 1000), 1000, 1000);
         vm.startPrank(attestor);
         poa.record(id, keccak256("out"), 0, new address[](0), new uint32[](0), bytes32(0));
-        market.fulfill(id, 1000, 1000);
+        market.fulfill(id, 1000, 1000, "out");
         vm.stopPrank();
         InferenceMarket.Settlement memory s = market.settle(id);
         assertEq(s.contributors, 0, "no contributors");

@@ -210,7 +210,7 @@ contract MarketHandler is HandlerBase {
         }
         vm.startPrank(attestor);
         if (!poa.isRecorded(id)) poa.record(id, keccak256(abi.encode(id)), 0, c, w, bytes32(0));
-        market.fulfill(id, uint32(bound(tIn, 0, r.maxTokensIn)), uint32(bound(tOut, 0, r.maxTokensOut)));
+        market.fulfill(id, uint32(bound(tIn, 0, r.maxTokensIn)), uint32(bound(tOut, 0, r.maxTokensOut)), "");
         vm.stopPrank();
     }
 

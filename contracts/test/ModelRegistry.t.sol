@@ -5,6 +5,7 @@ import {L2Fixture} from "./utils/L2Fixture.sol";
 import {ModelRegistry} from "../src/L2/ModelRegistry.sol";
 import {DatanetRegistry} from "../src/L2/DatanetRegistry.sol";
 import {Governed} from "../src/L2/governance/Governed.sol";
+import {Governance} from "../src/L2/governance/Governance.sol";
 
 contract ModelRegistryTest is L2Fixture {
     address alice;
@@ -81,6 +82,11 @@ contract ModelRegistryTest is L2Fixture {
 
     function test_registerAdapter() public {
         ModelRegistry.AdapterParams memory p = adapterParams(2e9, 6e9, twoDatanets(3, 2));
+        p.attributionMethod = 2;
+        vm.prank(govOwner);
+        gov.setMethodParams(
+            2, Governance.MethodParams({enabled: true, maxContributors: 256, gpuTolerancePpm: 0, configHash: 0})
+        );
         vm.expectEmit(address(models));
         emit ModelRegistry.AdapterRegistered(1, base, alice, 0, 1, p);
         uint256 id = register(alice, p);
@@ -95,11 +101,13 @@ contract ModelRegistryTest is L2Fixture {
         assertEq(a.adapterHash, keccak256("adapter"), "hash");
         assertEq(uint256(a.priceInPer1k), 2e9, "R_in");
         assertEq(uint256(a.priceOutPer1k), 6e9, "R_out");
+        assertEq(uint256(a.attributionMethod), 2, "method");
         assertEq(a.datanets.length, 2, "datanets");
         assertEq(a.datanets[1].datanetId, dn2, "datanet id");
         assertEq(uint256(a.datanets[1].contributionCount), 2, "count at training");
         ModelRegistry.Pricing memory pr = models.pricingOf(id);
         assertTrue(pr.servable && pr.owner == alice && pr.priceInPer1k == 2e9 && pr.priceOutPer1k == 6e9, "pricing");
+        assertEq(uint256(pr.attributionMethod), 2, "the market reads the method with the prices");
         assertTrue(models.isServable(id), "servable");
     }
 
@@ -139,6 +147,10 @@ contract ModelRegistryTest is L2Fixture {
         models.registerAdapter(base, p);
 
         p.datanets = twoDatanets(1, 1);
+        p.attributionMethod = 3; // KNN-Shapley: not enabled at genesis
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.MethodNotEnabled.selector, uint8(3)));
+        models.registerAdapter(base, p);
+        p.attributionMethod = 2;
         vm.prank(alice);
         models.deactivateBaseModel(base);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.BaseModelInactive.selector, base));

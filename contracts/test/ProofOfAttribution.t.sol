@@ -109,6 +109,7 @@ contract ProofOfAttributionTest is L2Fixture {
         assertEq(uint256(bn), 42, "summary block");
         assertEq(uint256(m), 2, "summary method");
         assertEq(n, 3, "summary count");
+        assertEq(poa.outputHashOf(REQ), OUT, "output hash alone");
     }
 
     function test_record_emptyMeansNoPositiveInfluence() public {
@@ -200,6 +201,8 @@ contract ProofOfAttributionTest is L2Fixture {
         poa.attributionOf(REQ);
         vm.expectRevert(abi.encodeWithSelector(IProofOfAttribution.UnknownRequest.selector, REQ));
         poa.summaryOf(REQ);
+        vm.expectRevert(abi.encodeWithSelector(IProofOfAttribution.UnknownRequest.selector, REQ));
+        poa.outputHashOf(REQ);
         vm.expectRevert(abi.encodeWithSelector(IProofOfAttribution.UnknownRequest.selector, REQ));
         poa.verifyEvidence(REQ, bytes32(0), new bytes32[](0));
     }

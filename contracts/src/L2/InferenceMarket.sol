@@ -25,9 +25,14 @@ import {Predeploys} from "./Predeploys.sol";
 ///            fixed at request time.
 ///         2. The sequencer runs the inference and the attribution job; an attestor writes the
 ///            record to the PoA precompile (`record` with this request id), then calls
-///            `fulfill(requestId, tokensIn, tokensOut)` with the counted tokens (at most the
-///            declared maxima). `fulfill` checks that the record exists and that its method is
-///            enabled with at most `maxContributors` contributors (`Governance.methodParams`).
+///            `fulfill(requestId, tokensIn, tokensOut, output)` with the counted tokens (at most
+///            the declared maxima). `fulfill` checks that the record exists, that it was made
+///            with the adapter's attribution method (fixed at request time) and that the method
+///            is enabled with at most `maxContributors` contributors (`Governance.methodParams`).
+///            The output of a request made with `request` is published: it must hash to the
+///            record's `outputHash` and is emitted in `OutputPublished`, so explorers and
+///            followers read it from the chain. That of a `requestWithHash` request stays off
+///            chain (the requester reads it from the node): `output` must then be empty.
 ///         3. Anyone calls `settle`. Fee = ceil((T_in·R_in + T_out·R_out) / 1000) + F_platform,
 ///            with one rounding up of the token part (so a non-zero usage never rounds to a
 ///            free inference). The fee is monotone in the token counts, so fee <= max fee <=
@@ -71,6 +76,8 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
         uint32 maxTokensIn;
         uint32 maxTokensOut;
         Status status;
+        uint8 attributionMethod;
+        bool promptOnChain;
         uint64 adapterId;
         uint128 escrow;
         uint128 priceInPer1k;
@@ -125,6 +132,8 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
     );
     /// @notice Carries the prompt of requests made with `request`.
     event PromptSubmitted(bytes32 indexed requestId, bytes prompt);
+    /// @notice Carries the output of a fulfilled request made with `request`.
+    event OutputPublished(bytes32 indexed requestId, bytes output);
     /// @notice Emitted when an attestor reports the token counts.
     event Fulfilled(bytes32 indexed requestId, address indexed attestor, uint32 tokensIn, uint32 tokensOut);
     /// @notice Emitted when a request is settled.
@@ -172,6 +181,12 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
     error NotRecorded(bytes32 requestId);
     /// @notice The record's method is disabled, or it has more contributors than the method allows.
     error RecordNotAccepted(uint8 method, uint256 contributorCount);
+    /// @notice The record names another method than the adapter's.
+    error WrongMethod(uint8 adapterMethod, uint8 recordMethod);
+    /// @notice The published output does not hash to the record's `outputHash`.
+    error OutputMismatch(bytes32 recorded, bytes32 published);
+    /// @notice An output was given for a request whose prompt is off chain.
+    error OutputNotPublic();
     /// @notice Nothing to pay out.
     error NothingToWithdraw();
 
@@ -245,7 +260,7 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
         returns (bytes32 requestId)
     {
         if (prompt.length == 0 || prompt.length > MAX_PROMPT_BYTES) revert InvalidPrompt();
-        requestId = _open(adapterId, keccak256(prompt), maxTokensIn, maxTokensOut);
+        requestId = _open(adapterId, keccak256(prompt), true, maxTokensIn, maxTokensOut);
         emit PromptSubmitted(requestId, prompt);
     }
 
@@ -262,7 +277,7 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
         returns (bytes32 requestId)
     {
         if (promptHash == bytes32(0)) revert InvalidPrompt();
-        requestId = _open(adapterId, promptHash, maxTokensIn, maxTokensOut);
+        requestId = _open(adapterId, promptHash, false, maxTokensIn, maxTokensOut);
     }
 
     /// @notice Reports the token counts of a request whose attribution is recorded in the PoA
@@ -270,7 +285,9 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
     /// @param requestId The request.
     /// @param tokensIn  Counted input tokens (<= maxTokensIn).
     /// @param tokensOut Counted output tokens (<= maxTokensOut).
-    function fulfill(bytes32 requestId, uint32 tokensIn, uint32 tokensOut) external {
+    /// @param output    The output text of a `request` request (hashing to the record's
+    ///                  `outputHash`); empty for a `requestWithHash` one.
+    function fulfill(bytes32 requestId, uint32 tokensIn, uint32 tokensOut, bytes calldata output) external {
         IProofOfAttribution p = poa();
         if (!p.isAttestor(msg.sender)) revert NotAttestor(msg.sender);
         Request storage r = _request(requestId);
@@ -279,8 +296,17 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
         if (tokensIn > r.maxTokensIn || tokensOut > r.maxTokensOut) revert TokensExceedMax(tokensIn, tokensOut);
         if (!p.isRecorded(requestId)) revert NotRecorded(requestId);
         (,, uint8 method, uint256 count) = p.summaryOf(requestId);
+        if (method != r.attributionMethod) revert WrongMethod(r.attributionMethod, method);
         Governance.MethodParams memory mp = governance.methodParams(method);
         if (!mp.enabled || count > mp.maxContributors) revert RecordNotAccepted(method, count);
+        if (r.promptOnChain) {
+            bytes32 recorded = p.outputHashOf(requestId);
+            bytes32 published = keccak256(output);
+            if (published != recorded) revert OutputMismatch(recorded, published);
+            emit OutputPublished(requestId, output);
+        } else if (output.length != 0) {
+            revert OutputNotPublic();
+        }
         r.status = Status.Fulfilled;
         r.tokensIn = tokensIn;
         r.tokensOut = tokensOut;
@@ -373,7 +399,7 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
         return keccak256(abi.encode(block.chainid, address(this), n));
     }
 
-    function _open(uint256 adapterId, bytes32 promptHash, uint32 maxTokensIn, uint32 maxTokensOut)
+    function _open(uint256 adapterId, bytes32 promptHash, bool promptOnChain, uint32 maxTokensIn, uint32 maxTokensOut)
         internal
         returns (bytes32 requestId)
     {
@@ -391,6 +417,8 @@ contract InferenceMarket is Governed, ReentrancyGuardTransient {
         r.maxTokensIn = maxTokensIn;
         r.maxTokensOut = maxTokensOut;
         r.status = Status.Open;
+        r.attributionMethod = p.attributionMethod;
+        r.promptOnChain = promptOnChain;
         r.adapterId = adapterId.toUint64();
         r.escrow = msg.value.toUint128();
         r.priceInPer1k = p.priceInPer1k;

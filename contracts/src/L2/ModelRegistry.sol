@@ -11,8 +11,10 @@ import {DatanetRegistry} from "./DatanetRegistry.sol";
 ///         A base model is identified by the content hash of its weights, an architecture id and
 ///         a licence. An adapter names its base model, the content hash of its adapter weights,
 ///         the Datanets it was trained on with the number of contributions each had at training
-///         time, its owner (who receives the model-owner share of inference fees) and its prices
-///         per 1,000 input and output tokens (`R_in`, `R_out`, in wei). A new version of an
+///         time, its owner (who receives the model-owner share of inference fees), its prices
+///         per 1,000 input and output tokens (`R_in`, `R_out`, in wei) and the attribution
+///         method its inferences are attributed with (`AttributionMethod`; the market only accepts
+///         records made with it). A new version of an
 ///         adapter is a new adapter that links back to its predecessor; versions form a chain.
 ///         The owner of a model or adapter, or governance, can deactivate it; deactivation is
 ///         final and stops new inference requests (`isServable`).
@@ -44,6 +46,8 @@ contract ModelRegistry is Governed {
     /// @param adapterHash   Content hash of the adapter weights (non-zero).
     /// @param priceInPer1k  `R_in`: wei per 1,000 input tokens.
     /// @param priceOutPer1k `R_out`: wei per 1,000 output tokens.
+    /// @param attributionMethod The method its inferences are attributed with (an
+    ///                      `AttributionMethod` id that governance has enabled).
     /// @param uri           Where the adapter can be fetched (1 to 2048 bytes).
     /// @param datanets      Datanets trained on: 1 to 32, no repeats, each count in 1..the
     ///                      Datanet's contribution count (an unknown Datanet reverts with
@@ -52,6 +56,7 @@ contract ModelRegistry is Governed {
         bytes32 adapterHash;
         uint128 priceInPer1k;
         uint128 priceOutPer1k;
+        uint8 attributionMethod;
         string uri;
         DatanetUse[] datanets;
     }
@@ -67,6 +72,7 @@ contract ModelRegistry is Governed {
         bytes32 adapterHash;
         uint128 priceInPer1k;
         uint128 priceOutPer1k;
+        uint8 attributionMethod;
         string uri;
         DatanetUse[] datanets;
     }
@@ -75,6 +81,7 @@ contract ModelRegistry is Governed {
     struct Pricing {
         address owner;
         bool servable;
+        uint8 attributionMethod;
         uint128 priceInPer1k;
         uint128 priceOutPer1k;
     }
@@ -134,6 +141,8 @@ contract ModelRegistry is Governed {
     error DuplicateDatanet(uint256 datanetId);
     /// @notice A contribution count of zero or above the Datanet's number of contributions.
     error InvalidContributionCount(uint256 datanetId, uint64 count);
+    /// @notice The attribution method is not enabled by governance.
+    error MethodNotEnabled(uint8 method);
     /// @notice The adapter already has a newer version.
     error VersionExists(uint256 nextVersionId);
 
@@ -266,6 +275,7 @@ contract ModelRegistry is Governed {
         return Pricing({
             owner: a.owner,
             servable: a.active && _baseModels[a.baseModelId].active,
+            attributionMethod: a.attributionMethod,
             priceInPer1k: a.priceInPer1k,
             priceOutPer1k: a.priceOutPer1k
         });
@@ -288,6 +298,7 @@ contract ModelRegistry is Governed {
         if (p.adapterHash == bytes32(0)) revert ZeroHash();
         _checkURI(p.uri);
         _checkDatanets(p.datanets);
+        if (!governance.methodParams(p.attributionMethod).enabled) revert MethodNotEnabled(p.attributionMethod);
 
         adapterId = ++_adapterCount;
         Adapter storage a = _adapters[adapterId];
@@ -299,6 +310,7 @@ contract ModelRegistry is Governed {
         a.adapterHash = p.adapterHash;
         a.priceInPer1k = p.priceInPer1k;
         a.priceOutPer1k = p.priceOutPer1k;
+        a.attributionMethod = p.attributionMethod;
         a.uri = p.uri;
         for (uint256 i; i < p.datanets.length; ++i) {
             a.datanets.push(p.datanets[i]);

@@ -103,6 +103,7 @@ abstract contract L2Fixture is Test {
             adapterHash: keccak256("adapter"),
             priceInPer1k: priceIn,
             priceOutPer1k: priceOut,
+            attributionMethod: 0,
             uri: "ol://adapter",
             datanets: used
         });

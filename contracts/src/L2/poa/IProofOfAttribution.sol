@@ -158,6 +158,11 @@ interface IProofOfAttribution {
     /// @return The record.
     function attributionOf(bytes32 requestId) external view returns (Attribution memory);
 
+    /// @notice The output hash of a record (one storage read); reverts `UnknownRequest` if none.
+    /// @param requestId The request id.
+    /// @return The `outputHash` the record was written with.
+    function outputHashOf(bytes32 requestId) external view returns (bytes32);
+
     /// @notice The fixed-size part of a record (cheap to read); reverts `UnknownRequest` if none.
     /// @param requestId The request id.
     /// @return attestor         The attestor that wrote it.

@@ -96,6 +96,13 @@ contract ProofOfAttributionImpl is IProofOfAttribution {
     }
 
     /// @inheritdoc IProofOfAttribution
+    function outputHashOf(bytes32 requestId) external view returns (bytes32) {
+        Attribution storage r = _records[requestId];
+        if (r.attestor == address(0)) revert UnknownRequest(requestId);
+        return r.outputHash;
+    }
+
+    /// @inheritdoc IProofOfAttribution
     function summaryOf(bytes32 requestId)
         external
         view
