@@ -2,7 +2,7 @@
 //! (`ModelConfig::from_json`), `generation_config.json`, the chat template of
 //! `tokenizer_config.json`, `adapter_config.json` (`AdapterConfig::from_json`) and a whole PEFT
 //! adapter from the bytes of its two files (`LoraAdapter::from_bytes`, validated against a small
-//! fixed base), and an adapter bundle (the ustar archive of the two files). None may panic; what
+//! fixed base), and an adapter bundle (the ustar archive of its files). None may panic; what
 //! parses must also survive a save/parse round trip.
 //!
 //! The first byte picks the loader. Raw bytes exercise the JSON and safetensors parsers; the
@@ -364,16 +364,21 @@ fn adapter(config: &[u8], tensors: &[u8]) {
     assert_eq!(back.config().r, adapter.config().r);
 }
 
-/// A bundle that unpacks loads as its two files do, and what loads bundles again to the same
+/// A bundle that unpacks loads as its files do, and what loads bundles again to the same
 /// bytes.
 fn bundle(archive: &[u8]) {
-    let Ok((config, tensors)) = ol_inference::adapter::bundle::unbundle(archive) else {
+    let Ok(files) = ol_inference::adapter::bundle::unbundle(archive) else {
         return;
     };
-    adapter(&config, &tensors);
-    let again = ol_inference::adapter::bundle::bundle(&config, &tensors).expect("files bundle");
-    let (c, t) = ol_inference::adapter::bundle::unbundle(&again).expect("a bundle unpacks");
-    assert!(c == config && t == tensors, "a bundle changed its files");
+    adapter(&files.config, &files.weights);
+    let again = ol_inference::adapter::bundle::bundle(
+        &files.config,
+        &files.weights,
+        files.gradient_store.as_deref(),
+    )
+    .expect("files bundle");
+    let back = ol_inference::adapter::bundle::unbundle(&again).expect("a bundle unpacks");
+    assert!(back == files, "a bundle changed its files");
     let _ = LoraAdapter::from_bundle(archive, &BASE, &candle_core::Device::Cpu);
 }
 
@@ -428,7 +433,7 @@ fuzz_target!(|data: &[u8]| {
         10 => bundle(payload),
         11 => {
             let seed = &*PLAIN;
-            let mut archive = ol_inference::adapter::bundle::bundle(&seed.config, &seed.f16)
+            let mut archive = ol_inference::adapter::bundle::bundle(&seed.config, &seed.f16, None)
                 .expect("the seed bundles");
             for _ in 0..input.byte() % 8 {
                 let at = input.u16() as usize;

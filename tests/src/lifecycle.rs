@@ -11,10 +11,11 @@ use crate::{
 };
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
-    providers::DynProvider,
+    providers::{DynProvider, Provider as _},
     signers::local::PrivateKeySigner,
+    sol_types::SolEvent as _,
 };
-use eyre::{Context as _, Result, ensure, eyre};
+use eyre::{Context as _, Result, bail, ensure, eyre};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,8 @@ pub const FULFILLED: u8 = 2;
 pub const SETTLED: u8 = 3;
 /// `AttributionMethod.INFINIGRAM`.
 pub const METHOD_LINEAGE: u8 = 2;
+/// `AttributionMethod.DATAINF`.
+pub const METHOD_DATAINF: u8 = 0;
 /// The adapter's hyper-parameters, as `ol_trainAdapter` takes them (those of
 /// [`train_adapter`]'s command line).
 pub const ADAPTER_PARAMS: &str = r#"{"rank": 16, "alpha": 32,
@@ -418,15 +421,16 @@ pub async fn train_adapter(
 }
 
 /// `owner` uploads the adapter's bundle and registers its base model and the adapter (trained
-/// on `contributions` contributions of `datanet`) at [`PRICE_IN`] / [`PRICE_OUT`]: the
-/// adapter id.
+/// on `contributions` contributions of `datanet`, attributed with `method`) at [`PRICE_IN`] /
+/// [`PRICE_OUT`]: the base model id and the adapter id.
 pub async fn register_model(
     provider: &DynProvider,
     owner: &PrivateKeySigner,
     adapter: &TrainedAdapter,
     datanet: U256,
     contributions: u64,
-) -> Result<U256> {
+    method: u8,
+) -> Result<(U256, U256)> {
     raw_rpc(
         provider,
         "ol_putContent",
@@ -434,15 +438,37 @@ pub async fn register_model(
     )
     .await?;
     let base_id = register_base(provider, owner.address(), adapter.base_hash).await?;
-    register_adapter(
+    let adapter_id = register_adapter(
         provider,
         owner.address(),
         base_id,
         adapter.adapter_hash,
         datanet,
         contributions,
+        method,
     )
-    .await
+    .await?;
+    Ok((base_id, adapter_id))
+}
+
+/// The output `InferenceMarket.OutputPublished` carries for request `id` (a public request,
+/// fulfilled).
+pub async fn published_output(provider: &DynProvider, id: B256) -> Result<Vec<u8>> {
+    let filter = alloy::rpc::types::Filter::new()
+        .address(MARKET)
+        .event_signature(InferenceMarket::OutputPublished::SIGNATURE_HASH)
+        .topic1(id)
+        .from_block(0);
+    let logs = provider.get_logs(&filter).await?;
+    let [log] = logs.as_slice() else {
+        bail!("{} OutputPublished logs for {id}", logs.len());
+    };
+    Ok(log
+        .log_decode::<InferenceMarket::OutputPublished>()?
+        .inner
+        .data
+        .output
+        .to_vec())
 }
 
 /// `owner` registers the base model whose factory hash is `weights_hash`: its id.
@@ -472,7 +498,8 @@ pub async fn register_base(
 }
 
 /// `owner` registers the adapter `adapter_hash` of base model `base_id`, trained on
-/// `contributions` contributions of `datanet`, at [`PRICE_IN`] / [`PRICE_OUT`]: its id.
+/// `contributions` contributions of `datanet` and attributed with `method`, at [`PRICE_IN`] /
+/// [`PRICE_OUT`]: its id.
 pub async fn register_adapter(
     provider: &DynProvider,
     owner: Address,
@@ -480,12 +507,14 @@ pub async fn register_adapter(
     adapter_hash: B256,
     datanet: U256,
     contributions: u64,
+    method: u8,
 ) -> Result<U256> {
     let models = ModelRegistry::new(MODELS, provider.clone());
     let params = ModelRegistry::AdapterParams {
         adapterHash: adapter_hash,
         priceInPer1k: PRICE_IN,
         priceOutPer1k: PRICE_OUT,
+        attributionMethod: method,
         uri: "ol://adapter/keepers".into(),
         datanets: vec![ModelRegistry::DatanetUse {
             datanetId: datanet,

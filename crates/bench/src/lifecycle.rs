@@ -365,6 +365,7 @@ impl BenchLifecycleCommand {
                     adapterHash: keccak256(&bundle),
                     priceInPer1k: 1_000_000_000_000,
                     priceOutPer1k: 1_000_000_000_000,
+                    attributionMethod: ol_primitives::contracts::attribution_method::INFINIGRAM,
                     uri: "ol://bench/adapter".into(),
                     datanets: vec![ModelRegistry::DatanetUse {
                         datanetId: datanet,

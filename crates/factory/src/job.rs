@@ -132,13 +132,6 @@ impl AdapterJob {
         events(JobEvent::Stage("saving"));
         let trained = adapter.snapshot()?;
         trained.save_dir(&partial.join("adapter"), StoreDtype::F32)?;
-        // The one object a content store holds; its keccak-256 is the `adapterHash` the owner
-        // registers.
-        let (config_json, weights) = trained.to_bytes(StoreDtype::F32)?;
-        crate::write_atomic(
-            &partial.join(ADAPTER_BUNDLE),
-            &ol_inference::adapter::bundle::bundle(&config_json, &weights)?,
-        )?;
         events(JobEvent::Stage("gradients"));
         let store_path = partial.join("attribution").join("gradients.olgs");
         std::fs::create_dir_all(partial.join("attribution"))
@@ -160,6 +153,15 @@ impl AdapterJob {
                     total: total as u64,
                 })
             },
+        )?;
+        // The one object a content store holds; its keccak-256 is the `adapterHash` the owner
+        // registers, so it pins the gradient store as well as the weights.
+        let (config_json, weights) = trained.to_bytes(StoreDtype::F32)?;
+        let store_bytes =
+            std::fs::read(&store_path).map_err(FactoryError::io("reading", &store_path))?;
+        crate::write_atomic(
+            &partial.join(ADAPTER_BUNDLE),
+            &ol_inference::adapter::bundle::bundle(&config_json, &weights, Some(&store_bytes))?,
         )?;
         events(JobEvent::Stage("index"));
         let tokenizer_json = base

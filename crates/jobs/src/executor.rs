@@ -3,10 +3,17 @@
 //! gathers the same inputs computes the same [`Answer`] bit for bit (greedy decoding on the
 //! CPU's fixed-order kernels, the suffix-array index built from the same documents).
 //!
-//! Attribution is the suffix-array lineage (`AttributionMethod.INFINIGRAM`): the output's
-//! maximal spans that occur in the documents, weighted by length and rarity, summed per
-//! contributor. An index is built once per data snapshot (the sorted set of datapoints) and
-//! kept under the service's folder, written whole or not at all.
+//! Attribution is the method the adapter registered (`ModelRegistry`'s `attributionMethod`):
+//! - the suffix-array lineage (`AttributionMethod.INFINIGRAM`): the output's maximal spans that
+//!   occur in the documents, weighted by length and rarity, summed per contributor. An index is
+//!   built once per data snapshot (the sorted set of datapoints) and kept under the service's
+//!   folder, written whole or not at all;
+//! - DataInf (`AttributionMethod.DATAINF`) on the gradient store the adapter's bundle carries
+//!   (built by the Model Factory in the training job, so the registered `adapterHash` pins it):
+//!   the gradient of the prompt-and-output loss with respect to the adapter, projected as the
+//!   store's rows are, scored against every training document. Scores inside the estimator's
+//!   noise band are dropped (an unrelated output attributes nothing), and only documents still
+//!   approved at the request's block are paid.
 
 use crate::{
     JobsError,
@@ -16,19 +23,30 @@ use alloy_primitives::{Address, B256, U256, keccak256};
 use candle_core::Device;
 use ol_attribution::{
     ContributorWeights,
+    influence::{ScanOptions, datainf_noise, datainf_scores, gradient_row},
     lineage::{LineageIndex, TextDocument, TraceConfig},
-    weights::contributor_weights,
+    models::model_hash,
+    store::GradientStore,
+    weights::{DatapointScore, abstain_within_noise, contributor_weights, noise_z},
 };
-use ol_inference::{BaseModel, Engine, LoraAdapter, Request, SamplingParams};
+use ol_factory::artifacts::AdapterModel;
+use ol_inference::{
+    BaseModel, Engine, LoraAdapter, Request, SamplingParams, adapter::bundle, train::AdapterVars,
+};
 use parking_lot::Mutex;
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
 };
 
-/// `AttributionMethod.INFINIGRAM`: suffix-array span matching.
-pub const METHOD_LINEAGE: u8 = 2;
+pub use ol_primitives::contracts::attribution_method::{
+    DATAINF as METHOD_DATAINF, INFINIGRAM as METHOD_LINEAGE,
+};
+
+/// The chance that a DataInf attribution of an output unrelated to every document pays anyone
+/// (the false-positive rate of the noise band, Bonferroni over the documents).
+const DATAINF_ABSTAIN_ALPHA: f64 = 0.05;
 
 /// Histogram: seconds of a job's inference (decoding).
 pub const INFERENCE_SECONDS: &str = "jobs_inference_seconds";
@@ -51,6 +69,8 @@ pub struct Task {
     pub adapter_hash: B256,
     /// Its bundle (see `ol_inference::adapter::bundle`).
     pub adapter_bundle: Arc<[u8]>,
+    /// The attribution method it registered (`AttributionMethod`).
+    pub method: u8,
     /// The approved contributions of the adapter's Datanets that this node holds, the
     /// datapoint of each being its `contentHash`.
     pub documents: Vec<TextDocument>,
@@ -80,6 +100,18 @@ pub fn snapshot_root(documents: &[TextDocument]) -> B256 {
     keccak256(bytes)
 }
 
+/// An adapter ready to serve, with what DataInf needs when the bundle carries it.
+struct LoadedAdapter {
+    serving: Arc<LoraAdapter>,
+    datainf: Option<DataInf>,
+}
+
+/// A trained adapter's factors (to differentiate) and its gradient store.
+struct DataInf {
+    vars: AdapterVars,
+    store: GradientStore,
+}
+
 /// Runs jobs on one base model.
 pub struct Executor {
     base: BaseModel,
@@ -87,7 +119,7 @@ pub struct Executor {
     engine: Engine,
     tokenizer_json: Vec<u8>,
     index_dir: PathBuf,
-    adapters: Mutex<HashMap<B256, Arc<LoraAdapter>>>,
+    adapters: Mutex<HashMap<B256, Arc<LoadedAdapter>>>,
     /// Serialises index builds (two jobs on one new snapshot build it once).
     builds: Mutex<()>,
 }
@@ -162,17 +194,34 @@ impl Executor {
                 request.max_tokens_out
             )));
         }
-        let adapter = match self.adapter(task) {
+        if task.method != METHOD_LINEAGE && task.method != METHOD_DATAINF {
+            return Ok(Outcome::Refused(format!(
+                "attribution method {} is not one this node runs (DataInf {METHOD_DATAINF}, lineage {METHOD_LINEAGE})",
+                task.method
+            )));
+        }
+        let adapter = match self.adapter(task)? {
             Ok(adapter) => adapter,
             Err(reason) => return Ok(Outcome::Refused(reason)),
         };
+        let datainf = match (&adapter.datainf, task.method) {
+            (None, METHOD_DATAINF) => {
+                return Ok(Outcome::Refused(format!(
+                    "adapter {} is registered for DataInf but its bundle carries no gradient store",
+                    task.adapter_hash
+                )));
+            }
+            (Some(datainf), METHOD_DATAINF) => Some(datainf),
+            _ => None,
+        };
         let tokens_in = prompt.len() as u32;
+        let prompt_tokens = prompt.clone();
         let started = std::time::Instant::now();
         let completion = self
             .engine
             .generate(vec![Request {
                 prompt,
-                adapter: Some(adapter),
+                adapter: Some(adapter.serving.clone()),
                 params: SamplingParams {
                     max_tokens: request.max_tokens_out as usize,
                     ..SamplingParams::default()
@@ -187,7 +236,17 @@ impl Executor {
             .map_err(|e| JobsError::Model(format!("decoding the output: {e}")))?;
         let inferred = started.elapsed();
         let snapshot = snapshot_root(&task.documents);
-        let weights = self.attribute(&completion.tokens, &task.documents, snapshot)?;
+        let weights = match datainf {
+            Some(datainf) => {
+                let mut sequence = prompt_tokens;
+                sequence.extend_from_slice(&completion.tokens);
+                match self.datainf(datainf, sequence, &task.documents)? {
+                    Ok(weights) => weights,
+                    Err(reason) => return Ok(Outcome::Refused(reason)),
+                }
+            }
+            None => self.attribute(&completion.tokens, &task.documents, snapshot)?,
+        };
         let attributed = started.elapsed() - inferred;
         metrics::histogram!(INFERENCE_SECONDS).record(inferred.as_secs_f64());
         metrics::histogram!(ATTRIBUTION_SECONDS).record(attributed.as_secs_f64());
@@ -209,7 +268,7 @@ impl Executor {
             output,
             tokens_in,
             tokens_out: completion.tokens.len() as u32,
-            method: METHOD_LINEAGE,
+            method: task.method,
             contributors,
             weights_ppm,
             evidence_root: weights.evidence_root,
@@ -222,21 +281,124 @@ impl Executor {
         }))
     }
 
-    /// The adapter of `task`, loaded once; a bundle that does not load is the reason.
-    fn adapter(&self, task: &Task) -> Result<Arc<LoraAdapter>, String> {
+    /// The adapter of `task`, loaded once (with its DataInf artifacts when the bundle has
+    /// them); a bundle that does not load is the reason.
+    fn adapter(&self, task: &Task) -> Result<Result<Arc<LoadedAdapter>, String>, JobsError> {
         if let Some(adapter) = self.adapters.lock().get(&task.adapter_hash) {
-            return Ok(adapter.clone());
+            return Ok(Ok(adapter.clone()));
         }
-        let adapter =
-            LoraAdapter::from_bundle(&task.adapter_bundle, self.base.model.config(), &Device::Cpu)
-                .map_err(|e| format!("adapter {}: {e}", task.adapter_hash))?;
-        let adapter = Arc::new(adapter);
+        let name = task.adapter_hash;
+        let files = match bundle::unbundle(&task.adapter_bundle) {
+            Ok(files) => files,
+            Err(e) => return Ok(Err(format!("adapter {name}: {e}"))),
+        };
+        let config = self.base.model.config();
+        let serving =
+            match LoraAdapter::from_bytes(&files.config, &files.weights, config, &Device::Cpu) {
+                Ok(adapter) => Arc::new(adapter),
+                Err(e) => return Ok(Err(format!("adapter {name}: {e}"))),
+            };
+        let datainf = match &files.gradient_store {
+            None => None,
+            Some(bytes) => match self.datainf_artifacts(name, &files, bytes)? {
+                Ok(datainf) => Some(datainf),
+                Err(reason) => return Ok(Err(reason)),
+            },
+        };
+        let adapter = Arc::new(LoadedAdapter { serving, datainf });
         let mut cache = self.adapters.lock();
         if cache.len() >= ADAPTER_CACHE {
             cache.clear();
         }
-        cache.insert(task.adapter_hash, adapter.clone());
-        Ok(adapter)
+        cache.insert(name, adapter.clone());
+        Ok(Ok(adapter))
+    }
+
+    /// The adapter's factors as variables and its gradient store (written under the index
+    /// folder, whole or not at all, to be memory-mapped), checked to be of this adapter.
+    fn datainf_artifacts(
+        &self,
+        name: B256,
+        files: &bundle::Bundle,
+        store_bytes: &[u8],
+    ) -> Result<Result<DataInf, String>, JobsError> {
+        let config = self.base.model.config();
+        let vars =
+            match AdapterVars::from_bytes(&files.config, &files.weights, config, &Device::Cpu) {
+                Ok(vars) => vars,
+                Err(e) => return Ok(Err(format!("adapter {name}: {e}"))),
+            };
+        let path = self.index_dir.join(format!("{name:x}.olgs"));
+        if !path.exists() {
+            let partial = self.index_dir.join(format!("{name:x}.olgs.partial"));
+            std::fs::write(&partial, store_bytes).map_err(|e| JobsError::io(&partial, e))?;
+            std::fs::rename(&partial, &path).map_err(|e| JobsError::io(&path, e))?;
+        }
+        let store = match GradientStore::open(&path) {
+            Ok(store) => store,
+            Err(e) => return Ok(Err(format!("adapter {name}'s gradient store: {e}"))),
+        };
+        let hash = model_hash(ol_attribution::models::DiffModel::params(
+            &AdapterModel::new(&self.base.model, &vars),
+        ))?;
+        if let Err(e) = store.check(hash, None) {
+            return Ok(Err(format!("adapter {name}'s gradient store: {e}")));
+        }
+        Ok(Ok(DataInf { vars, store }))
+    }
+
+    /// DataInf over the adapter's gradient store for `sequence` (the prompt then the output),
+    /// paying only the rows still among `documents` (approved at the request's block); a
+    /// store that does not fit the adapter's gradient is the reason.
+    fn datainf(
+        &self,
+        datainf: &DataInf,
+        sequence: Vec<u32>,
+        documents: &[TextDocument],
+    ) -> Result<Result<ContributorWeights, String>, JobsError> {
+        let store = &datainf.store;
+        if sequence.len() < 2 || store.is_empty() {
+            return Ok(Ok(contributor_weights(&[])?));
+        }
+        let model = AdapterModel::new(&self.base.model, &datainf.vars);
+        let header = store.header();
+        let row = gradient_row(&model, &vec![sequence], &[], &header.projection)?;
+        if row.len() != header.block_dim() {
+            return Ok(Err(format!(
+                "the gradient store's rows have {} floats per checkpoint, the adapter's projected gradient {}",
+                header.block_dim(),
+                row.len()
+            )));
+        }
+        let opts = ScanOptions::default();
+        let scores = datainf_scores(store, &row, opts)?;
+        let noise = datainf_noise(store, &row, opts)?;
+        let approved: HashSet<(B256, Address)> = documents
+            .iter()
+            .map(|d| (d.meta.datapoint, d.meta.contributor))
+            .collect();
+        let mut points: Vec<DatapointScore> = (0..store.len())
+            .map(|i| {
+                let meta = store.meta(i);
+                let paid = approved.contains(&(meta.datapoint, meta.contributor));
+                DatapointScore {
+                    datapoint: meta.datapoint,
+                    contributor: meta.contributor,
+                    datanet: header
+                        .datanets
+                        .get(meta.datanet as usize)
+                        .copied()
+                        .unwrap_or_default(),
+                    score: if paid { scores[i] } else { 0.0 },
+                }
+            })
+            .collect();
+        abstain_within_noise(
+            &mut points,
+            &noise,
+            noise_z(store.len(), DATAINF_ABSTAIN_ALPHA),
+        )?;
+        Ok(Ok(contributor_weights(&points)?))
     }
 
     fn attribute(

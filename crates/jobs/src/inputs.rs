@@ -157,6 +157,7 @@ pub fn gather(
         prompt: prompt.to_vec(),
         adapter_hash: adapter.adapterHash,
         adapter_bundle: bundle.into(),
+        method: adapter.attributionMethod,
         documents,
     }))
 }

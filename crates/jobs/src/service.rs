@@ -493,10 +493,18 @@ impl JobService {
                 if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
                     return Ok(());
                 }
+                // A public request's output goes on chain with the counts; a private one's
+                // stays with the requester (`ol_getInference`).
+                let output = if request.promptOnChain {
+                    answer.output.clone().into_bytes().into()
+                } else {
+                    Default::default()
+                };
                 let call = InferenceMarket::fulfillCall {
                     requestId: id,
                     tokensIn: answer.tokens_in,
                     tokensOut: answer.tokens_out,
+                    output,
                 };
                 let (hash, raw) = self
                     .attestor

@@ -7,9 +7,9 @@ use ol_attribution::{
     data::{CorpusSpec, text_corpus},
     lineage::{DocMeta, TextDocument},
 };
-use ol_factory::{BaseJob, LrSchedule, TokenizerChoice, TrainSpec};
+use ol_factory::{AdapterJob, BaseJob, LoraSpec, LrSchedule, TokenizerChoice, TrainSpec};
 use ol_inference::{AdapterConfig, LoraAdapter, ModelConfig, StoreDtype, Target};
-use ol_jobs::{Executor, Outcome, Task, journal::RequestInfo};
+use ol_jobs::{Executor, METHOD_DATAINF, METHOD_LINEAGE, Outcome, Task, journal::RequestInfo};
 use std::{path::Path, sync::Arc};
 
 /// A base model trained briefly from scratch (a real HF folder with its tokenizer) and the
@@ -80,7 +80,7 @@ fn task(executor_dir: &Path, documents: Vec<TextDocument>, prompt: &str) -> Task
     )
     .unwrap();
     let (config, weights) = adapter.to_bytes(StoreDtype::F32).unwrap();
-    let bundle = ol_inference::adapter::bundle::bundle(&config, &weights).unwrap();
+    let bundle = ol_inference::adapter::bundle::bundle(&config, &weights, None).unwrap();
     Task {
         request: RequestInfo {
             request_id: B256::repeat_byte(7),
@@ -95,8 +95,40 @@ fn task(executor_dir: &Path, documents: Vec<TextDocument>, prompt: &str) -> Task
         prompt: prompt.as_bytes().to_vec(),
         adapter_hash: keccak256(&bundle),
         adapter_bundle: Arc::from(bundle),
+        method: METHOD_LINEAGE,
         documents,
     }
+}
+
+/// An adapter trained by the Model Factory on the base's documents: its bundle carries the
+/// DataInf gradient store of its training documents.
+fn trained_bundle(dir: &Path) -> Vec<u8> {
+    let out = dir.join("adapter");
+    AdapterJob {
+        base_dir: dir.join("base").join("model"),
+        docs_dir: dir.join("docs"),
+        datanet: B256::with_last_byte(1),
+        out_dir: out.clone(),
+        spec: TrainSpec {
+            lora: Some(LoraSpec {
+                rank: 4,
+                alpha: 8.0,
+                target_modules: Target::ALL.iter().map(|t| t.name().to_string()).collect(),
+            }),
+            learning_rate: 1e-2,
+            schedule: LrSchedule::Constant,
+            epochs: 30,
+            batch_size: 4,
+            max_seq_len: 32,
+            seed: 2,
+            ..TrainSpec::default()
+        },
+        projection_dim: 2048,
+        resume: false,
+    }
+    .run(None, &mut |_| {})
+    .unwrap();
+    std::fs::read(out.join(ol_factory::ADAPTER_BUNDLE)).unwrap()
 }
 
 #[test]
@@ -163,4 +195,75 @@ fn bad_inputs_are_refused_with_a_reason() {
     over.request.max_tokens_in = 64;
     over.request.max_tokens_out = 64;
     assert!(refused(&over).contains("context"));
+}
+
+#[test]
+fn datainf_on_the_bundled_gradient_store_is_deterministic_and_pays_only_approved_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let documents = base(dir.path());
+    let model = dir.path().join("base").join("model");
+    let bundle = trained_bundle(dir.path());
+    // Most of a training document: its gradient stands out of the noise band.
+    let prompt: String = documents[1]
+        .text
+        .split(' ')
+        .take(8)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut datainf = task(&model, documents.clone(), &prompt);
+    datainf.adapter_hash = keccak256(&bundle);
+    datainf.adapter_bundle = Arc::from(bundle);
+    datainf.method = METHOD_DATAINF;
+    let answer = |task: &Task, executor: &Executor| match executor.run(task).unwrap() {
+        Outcome::Answer(answer) => answer,
+        Outcome::Refused(reason) => panic!("refused: {reason}"),
+    };
+    let answers: Vec<_> = [1, 2]
+        .into_iter()
+        .enumerate()
+        .map(|(i, threads)| {
+            let executor =
+                Executor::new(&model, dir.path().join(format!("datainf-{i}")), threads).unwrap();
+            answer(&datainf, &executor)
+        })
+        .collect();
+    assert_eq!(answers[0], answers[1], "1 and 2 threads, fresh executors");
+    let first = &answers[0];
+    assert_eq!(first.method, METHOD_DATAINF);
+    let sum: u64 = first.weights_ppm.iter().map(|w| u64::from(*w)).sum();
+    assert!(
+        !first.contributors.is_empty() && sum == 1_000_000,
+        "weights sum to 1,000,000 ppm: {sum}"
+    );
+    let known: Vec<_> = documents.iter().map(|d| d.meta.datapoint).collect();
+    assert!(
+        first.evidence.iter().all(|(d, _, _)| known.contains(d)),
+        "evidence names training documents only"
+    );
+
+    // A contributor whose documents are no longer approved is not paid, whatever the store
+    // says; the same run otherwise.
+    let executor = Executor::new(&model, dir.path().join("datainf-2"), 1).unwrap();
+    for gone in documents.iter().map(|d| d.meta.contributor) {
+        let mut fewer = datainf.clone();
+        fewer.documents.retain(|d| d.meta.contributor != gone);
+        let reduced = answer(&fewer, &executor);
+        assert_eq!(reduced.output, first.output);
+        assert!(
+            !reduced.contributors.contains(&gone),
+            "{gone} was removed and is still paid"
+        );
+    }
+
+    // An adapter without a gradient store cannot be registered for DataInf, nor can a method
+    // the node does not run be served.
+    let mut bare = task(&model, documents, &prompt);
+    bare.method = METHOD_DATAINF;
+    let refused = |task: &Task| match executor.run(task).unwrap() {
+        Outcome::Refused(reason) => reason,
+        Outcome::Answer(_) => panic!("answered"),
+    };
+    assert!(refused(&bare).contains("no gradient store"));
+    bare.method = 3;
+    assert!(refused(&bare).contains("method 3"));
 }

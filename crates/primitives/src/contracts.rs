@@ -32,3 +32,12 @@ alloy_sol_types::sol!(
     IProofOfAttribution,
     "../../contracts/artifacts/IProofOfAttribution.json"
 );
+
+/// The ids of `AttributionMethod` (`IProofOfAttribution.sol`) the node runs: what an adapter
+/// registers as its `attributionMethod` and a record names as its `method`.
+pub mod attribution_method {
+    /// DataInf closed-form influence over the adapter's parameters (small models).
+    pub const DATAINF: u8 = 0;
+    /// Suffix-array span matching, infini-gram style (large models).
+    pub const INFINIGRAM: u8 = 2;
+}

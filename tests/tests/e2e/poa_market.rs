@@ -188,6 +188,7 @@ async fn poa_market() -> Result<()> {
         adapterHash: keccak256("lora"),
         priceInPer1k: PRICE_IN,
         priceOutPer1k: PRICE_OUT,
+        attributionMethod: 0, // DataInf
         uri: "ol://lora".into(),
         datanets: vec![ModelRegistry::DatanetUse {
             datanetId: datanet_id,
@@ -363,16 +364,39 @@ async fn poa_market() -> Result<()> {
             && stored.weightsPpm == WEIGHTS.to_vec(),
         "attributionOf: {stored:?}"
     );
-    mined(
+    // The output of a public request is published with the counts, checked against the record.
+    let wrong_output = market_as_attestor.fulfill(
+        request_id,
+        TOKENS_IN,
+        TOKENS_OUT,
+        Bytes::from_static(b"another answer"),
+    );
+    ensure!(
+        wrong_output.call().await.is_err(),
+        "an output the record does not hash is refused"
+    );
+    let receipt = mined(
         &attestor_provider,
         market_as_attestor
-            .fulfill(request_id, TOKENS_IN, TOKENS_OUT)
+            .fulfill(
+                request_id,
+                TOKENS_IN,
+                TOKENS_OUT,
+                Bytes::from_static(b"the answer"),
+            )
             .send()
             .await?,
         true,
         "fulfill",
     )
     .await?;
+    ensure!(
+        event::<InferenceMarket::OutputPublished>(&receipt)?
+            .output
+            .as_ref()
+            == b"the answer",
+        "the output is on chain"
+    );
     let receipt = mined(
         &provider,
         market.settle(request_id).from(anyone).send().await?,

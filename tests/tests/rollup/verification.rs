@@ -10,7 +10,7 @@
 
 use crate::devnet::{Devnet, metric};
 use alloy::{
-    primitives::{Address, B256, Bytes, U256, address},
+    primitives::{Address, B256, Bytes, U256, address, keccak256},
     providers::Provider,
     sol,
 };
@@ -122,14 +122,35 @@ async fn a_follower_re_checks_every_record_and_flags_a_forged_one() -> Result<()
         &curator_key,
     )
     .await?;
-    let adapter_id = register_model(&l2, &owner, &adapter, datanet, docs.len() as u64).await?;
+    let contributions = docs.len() as u64;
+    let (base_id, adapter_id) = register_model(
+        &l2,
+        &owner,
+        &adapter,
+        datanet,
+        contributions,
+        METHOD_LINEAGE,
+    )
+    .await?;
+    // The same weights registered again, attributed with DataInf on the gradient store their
+    // bundle carries.
+    let datainf_adapter = register_adapter(
+        &l2,
+        owner.address(),
+        base_id,
+        adapter.adapter_hash,
+        datanet,
+        contributions,
+        METHOD_DATAINF,
+    )
+    .await?;
 
-    // Two honest requests, recorded and fulfilled by the sequencer.
+    // Two honest requests, one for each method, recorded and fulfilled by the sequencer.
     let market = InferenceMarket::new(MARKET, l2.clone());
     let escrow = market.quote(adapter_id, MAX_IN, MAX_OUT).call().await?;
     let mut honest = Vec::new();
-    for _ in 0..2 {
-        honest.push(pay(&l2, adapter_id, escrow, user).await?.0);
+    for adapter in [adapter_id, datainf_adapter] {
+        honest.push(pay(&l2, adapter, escrow, user).await?.0);
     }
     for id in &honest {
         wait_until(
@@ -146,6 +167,20 @@ async fn a_follower_re_checks_every_record_and_flags_a_forged_one() -> Result<()
     }
     let poa = IProofOfAttribution::new(POA, l2.clone());
     let record = poa.attributionOf(honest[0]).call().await?;
+    let datainf_record = poa.attributionOf(honest[1]).call().await?;
+    ensure!(
+        record.method == METHOD_LINEAGE && datainf_record.method == METHOD_DATAINF,
+        "each request is attributed with its adapter's method: {} and {}",
+        record.method,
+        datainf_record.method
+    );
+    for id in &honest {
+        let output = published_output(&l2, *id).await?;
+        ensure!(
+            keccak256(&output) == poa.outputHashOf(*id).call().await?,
+            "the output published for {id} is the recorded one"
+        );
+    }
 
     // The second attestor, once governance has added it, records altered weights under the id
     // the next request will get.

@@ -162,6 +162,12 @@ impl ProofOfAttribution {
                 sol::attributionOfCall::abi_encode_returns(&attribution_of(f, call.requestId)?)
             }
             Call::summaryOf(call) => summary_of(f, call.requestId)?,
+            Call::outputHashOf(call) => {
+                let base = f.record_base(call.requestId)?;
+                f.known_record(base, call.requestId)?;
+                let output_hash = f.sload(base + U256::from(field::OUTPUT_HASH))?;
+                sol::outputHashOfCall::abi_encode_returns(&B256::from(output_hash))
+            }
             Call::split(call) => split_call(f, call)?,
             Call::verifyEvidence(call) => {
                 sol::verifyEvidenceCall::abi_encode_returns(&verify_evidence(f, call)?)

@@ -356,6 +356,10 @@ fn record_stores_and_emits() {
         ),
         (ATTESTOR, BLOCK, 2, u(3))
     );
+    assert_eq!(
+        chain.ok(STRANGER, sol::outputHashOfCall { requestId: REQ }),
+        OUT
+    );
 }
 
 /// The records sit in the slots `ProofOfAttributionImpl` documents, so the native and the
@@ -524,6 +528,11 @@ fn reads_revert_for_an_unknown_request() {
     chain.expect_error(
         STRANGER,
         sol::summaryOfCall { requestId: REQ },
+        unknown.clone(),
+    );
+    chain.expect_error(
+        STRANGER,
+        sol::outputHashOfCall { requestId: REQ },
         unknown.clone(),
     );
     chain.expect_error(

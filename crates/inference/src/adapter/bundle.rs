@@ -1,8 +1,11 @@
 //! An adapter as one object: a POSIX ustar archive of its two PEFT files, for stores that hold
 //! single blobs (the node's content store, where `ModelRegistry.registerAdapter`'s `adapterHash`
 //! is the keccak-256 of the archive). `tar xf` gives back a folder that `peft` loads unchanged.
+//! A third entry, when present, is the adapter's DataInf gradient store (the `ol-attribution`
+//! format), so that the hash an owner registers also pins the artifact its inferences are
+//! attributed with.
 //!
-//! The archive is canonical, so the same adapter always hashes the same: the two entries in a
+//! The archive is canonical, so the same adapter always hashes the same: the entries in a
 //! fixed order, mode 0644, owner 0, time 0, no other entries. Reading accepts exactly that
 //! shape and refuses anything else by name, never trusting sizes it has not checked.
 
@@ -10,17 +13,38 @@ use super::{ADAPTER_CONFIG, ADAPTER_WEIGHTS};
 use crate::{InferenceError, Result};
 use std::io::Read as _;
 
-/// The entries of a bundle, in their order.
-const ENTRIES: [&str; 2] = [ADAPTER_CONFIG, ADAPTER_WEIGHTS];
+/// The entry of the optional gradient store.
+pub const GRADIENT_STORE: &str = "attribution/gradients.olgs";
+
+/// The entries of a bundle, in their order (the last one optional).
+const ENTRIES: [&str; 3] = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, GRADIENT_STORE];
 
 fn bad(reason: impl std::fmt::Display) -> InferenceError {
     InferenceError::AdapterMismatch(format!("adapter bundle: {reason}"))
 }
 
-/// The canonical archive of an adapter's `adapter_config.json` and `adapter_model.safetensors`.
-pub fn bundle(config_json: &[u8], safetensors: &[u8]) -> Result<Vec<u8>> {
+/// The files of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// `adapter_config.json`.
+    pub config: Vec<u8>,
+    /// `adapter_model.safetensors`.
+    pub weights: Vec<u8>,
+    /// The DataInf gradient store of the adapter's training documents, when it carries one.
+    pub gradient_store: Option<Vec<u8>>,
+}
+
+/// The canonical archive of an adapter's `adapter_config.json` and
+/// `adapter_model.safetensors`, with its gradient store when given.
+pub fn bundle(
+    config_json: &[u8],
+    safetensors: &[u8],
+    gradient_store: Option<&[u8]>,
+) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
-    for (name, data) in ENTRIES.into_iter().zip([config_json, safetensors]) {
+    let files = [Some(config_json), Some(safetensors), gradient_store];
+    for (name, data) in ENTRIES.into_iter().zip(files) {
+        let Some(data) = data else { continue };
         let mut header = tar::Header::new_ustar();
         header
             .set_path(name)
@@ -39,16 +63,16 @@ pub fn bundle(config_json: &[u8], safetensors: &[u8]) -> Result<Vec<u8>> {
     builder.into_inner().map_err(bad)
 }
 
-/// The two files of a bundle: `(adapter_config.json, adapter_model.safetensors)`.
-pub fn unbundle(bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+/// The files of a bundle.
+pub fn unbundle(bytes: &[u8]) -> Result<Bundle> {
     let mut archive = tar::Archive::new(bytes);
-    let mut files: Vec<Vec<u8>> = Vec::with_capacity(2);
+    let mut files: Vec<Vec<u8>> = Vec::with_capacity(3);
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
         let path = entry.path().map_err(bad)?.to_string_lossy().into_owned();
         let Some(&expected) = ENTRIES.get(files.len()) else {
             return Err(bad(format!(
-                "unexpected entry {path:?} after {ADAPTER_WEIGHTS}"
+                "unexpected entry {path:?} after {GRADIENT_STORE}"
             )));
         };
         if path != expected {
@@ -69,10 +93,16 @@ pub fn unbundle(bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
         entry.read_to_end(&mut data).map_err(bad)?;
         files.push(data);
     }
-    let [config, weights]: [Vec<u8>; 2] = files
-        .try_into()
-        .map_err(|files: Vec<Vec<u8>>| bad(format!("{} entries, expected 2", files.len())))?;
-    Ok((config, weights))
+    let count = files.len();
+    let mut files = files.into_iter();
+    match (files.next(), files.next(), files.next()) {
+        (Some(config), Some(weights), gradient_store) => Ok(Bundle {
+            config,
+            weights,
+            gradient_store,
+        }),
+        _ => Err(bad(format!("{count} entries, expected 2 or 3"))),
+    }
 }
 
 #[cfg(test)]
@@ -81,33 +111,49 @@ mod tests {
 
     #[test]
     fn a_bundle_round_trips_and_is_canonical() {
-        let a = bundle(b"{\"r\": 8}", b"weights").unwrap();
-        assert_eq!(a, bundle(b"{\"r\": 8}", b"weights").unwrap());
+        let a = bundle(b"{\"r\": 8}", b"weights", None).unwrap();
+        assert_eq!(a, bundle(b"{\"r\": 8}", b"weights", None).unwrap());
         assert_eq!(a.len() % 512, 0);
-        let (config, weights) = unbundle(&a).unwrap();
+        let files = unbundle(&a).unwrap();
         assert_eq!(
-            (config.as_slice(), weights.as_slice()),
+            (files.config.as_slice(), files.weights.as_slice()),
             (&b"{\"r\": 8}"[..], &b"weights"[..])
+        );
+        assert_eq!(files.gradient_store, None);
+        let with_store = bundle(b"{}", b"w", Some(b"rows")).unwrap();
+        assert_ne!(with_store, bundle(b"{}", b"w", None).unwrap());
+        assert_eq!(
+            unbundle(&with_store).unwrap().gradient_store.as_deref(),
+            Some(&b"rows"[..])
         );
     }
 
     #[test]
     fn other_shapes_are_refused() {
+        let entry = |builder: &mut tar::Builder<Vec<u8>>, name: &str| {
+            let mut header = tar::Header::new_ustar();
+            header.set_path(name).unwrap();
+            header.set_size(1);
+            header.set_cksum();
+            builder.append(&header, &b"x"[..]).unwrap();
+        };
         let mut builder = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_ustar();
-        header.set_path("evil.sh").unwrap();
-        header.set_size(1);
-        header.set_cksum();
-        builder.append(&header, &b"x"[..]).unwrap();
+        entry(&mut builder, "evil.sh");
         let evil = builder.into_inner().unwrap();
         assert!(unbundle(&evil).unwrap_err().to_string().contains("evil.sh"));
+        let mut builder = tar::Builder::new(Vec::new());
+        for name in [ADAPTER_CONFIG, ADAPTER_WEIGHTS, GRADIENT_STORE, "extra"] {
+            entry(&mut builder, name);
+        }
+        let four = builder.into_inner().unwrap();
+        assert!(unbundle(&four).unwrap_err().to_string().contains("extra"));
         let one = {
-            let full = bundle(b"{}", b"w").unwrap();
+            let full = bundle(b"{}", b"w", None).unwrap();
             full[..1024].to_vec()
         };
         assert!(unbundle(&one).is_err());
         assert!(unbundle(b"not a tar").is_err());
-        let mut truncated = bundle(b"{}", &[7u8; 4096]).unwrap();
+        let mut truncated = bundle(b"{}", &[7u8; 4096], None).unwrap();
         truncated.truncate(2048);
         assert!(unbundle(&truncated).is_err());
     }

@@ -67,8 +67,8 @@ impl LoraAdapter {
 
     /// Builds an adapter from its [`bundle`] (the one object a content store holds).
     pub fn from_bundle(bundle: &[u8], base: &ModelConfig, device: &Device) -> Result<Self> {
-        let (config, weights) = bundle::unbundle(bundle)?;
-        Self::from_bytes(&config, &weights, base, device)
+        let files = bundle::unbundle(bundle)?;
+        Self::from_bytes(&files.config, &files.weights, base, device)
     }
 
     /// Builds an adapter from the bytes of its two files (no file system involved).

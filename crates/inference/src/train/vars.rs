@@ -184,6 +184,42 @@ impl AdapterVars {
         })
     }
 
+    /// A saved adapter's factors as variables (F32), to differentiate a trained adapter as
+    /// it serves: the bytes are checked exactly as [`LoraAdapter::from_bytes`] checks them.
+    pub fn from_bytes(
+        config_json: &[u8],
+        safetensors: &[u8],
+        base: &ModelConfig,
+        device: &Device,
+    ) -> Result<Self> {
+        // Validation (names, ranks, shapes, nothing missing or extra) is the serving loader's.
+        LoraAdapter::from_bytes(config_json, safetensors, base, device)?;
+        let config = AdapterConfig::from_json(config_json)?;
+        let file = crate::adapter::ADAPTER_WEIGHTS;
+        let st = crate::weights::parse(safetensors, file)?;
+        let var = |name: String| -> Result<Var> {
+            let t = crate::weights::read(&st, &name, file, device)?.to_dtype(DType::F32)?;
+            Ok(Var::from_tensor(&t)?)
+        };
+        let modules = plan_modules(&config, base)?
+            .into_iter()
+            .map(|(layer, target, _, scale)| {
+                Ok(Module {
+                    layer,
+                    target,
+                    scale,
+                    a: var(tensor_name(layer, target, 0))?,
+                    b: var(tensor_name(layer, target, 1))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            config,
+            base: base.clone(),
+            modules,
+        })
+    }
+
     /// The configuration.
     pub fn config(&self) -> &AdapterConfig {
         &self.config

@@ -189,6 +189,7 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         adapter_hash,
         datanet,
         approved,
+        METHOD_LINEAGE,
     )
     .await?;
     let staking = Staking::new(STAKING, provider.clone());
