@@ -3,11 +3,13 @@
 //! The Model Factory trains a small base model from scratch and an adapter on a three-contributor
 //! Datanet (in process, as `factory train` does); `openledger node --dev --jobs.base-model` is
 //! started; the Datanet, its uploads and approvals, the base model and the adapter are set up
-//! with ordinary transactions. Then users pay for `--requests` inferences at once and the
-//! benchmark waits until every one is fulfilled. Reported: fulfilled requests per second,
-//! request-to-fulfil latency (p50/p99, in blocks and seconds), attribution time as a share of
-//! inference time (the node's `jobs_*_seconds` metrics), and how busy the job service's worker
-//! was over the run.
+//! with ordinary transactions, the adapter registered twice: attributed with the suffix-array
+//! lineage and with DataInf on the gradient store its bundle carries. Then users pay for
+//! `--requests` inferences at once, alternating between the two, and the benchmark waits until
+//! every one is fulfilled. Reported: fulfilled requests per second, request-to-fulfil latency
+//! (p50/p99, in blocks and seconds), attribution time as a share of inference time for each
+//! method (the node's `jobs_*_seconds` metrics), and how busy the job service's worker was over
+//! the run.
 
 use super::target::Target;
 use alloy::{
@@ -25,7 +27,7 @@ use ol_factory::{AdapterJob, BaseJob, LoraSpec, LrSchedule, TokenizerChoice, Tra
 use ol_inference::{ModelConfig, Target as Module};
 use ol_primitives::{
     addresses::dev_suite::{DATANET_REGISTRY, INFERENCE_MARKET, MODEL_REGISTRY},
-    contracts::{DatanetRegistry, InferenceMarket, ModelRegistry},
+    contracts::{DatanetRegistry, InferenceMarket, ModelRegistry, attribution_method},
     dev::dev_signer,
 };
 use serde::Serialize;
@@ -65,10 +67,18 @@ struct Report {
     latency_blocks_p99: u64,
     latency_s_p50: f64,
     latency_s_p99: f64,
+    methods: Vec<MethodReport>,
+    worker_busy_share: f64,
+}
+
+/// Per-job means of one attribution method.
+#[derive(Debug, Serialize)]
+struct MethodReport {
+    method: &'static str,
+    jobs: f64,
     inference_s_mean: f64,
     attribution_s_mean: f64,
     attribution_share_of_inference: f64,
-    worker_busy_share: f64,
 }
 
 fn percentile<T: Copy + PartialOrd>(sorted: &[T], p: f64) -> T {
@@ -190,7 +200,7 @@ fn train_adapter(
             seed: 2,
             ..TrainSpec::default()
         },
-        projection_dim: 256,
+        projection_dim: 2048,
         resume: false,
     }
     .run(None, &mut |_| {})?;
@@ -355,30 +365,33 @@ impl BenchLifecycleCommand {
         )
         .await?;
         let base_id = event::<ModelRegistry::BaseModelRegistered>(&registered)?.baseModelId;
-        let registered = send(
-            &provider,
-            owner,
-            MODEL_REGISTRY,
-            &ModelRegistry::registerAdapterCall {
-                baseModelId: base_id,
-                params: ModelRegistry::AdapterParams {
-                    adapterHash: keccak256(&bundle),
-                    priceInPer1k: 1_000_000_000_000,
-                    priceOutPer1k: 1_000_000_000_000,
-                    attributionMethod: ol_primitives::contracts::attribution_method::INFINIGRAM,
-                    uri: "ol://bench/adapter".into(),
-                    datanets: vec![ModelRegistry::DatanetUse {
-                        datanetId: datanet,
-                        contributionCount: docs.len() as u64,
-                    }],
+        let mut adapters = Vec::new();
+        for method in [attribution_method::INFINIGRAM, attribution_method::DATAINF] {
+            let registered = send(
+                &provider,
+                owner,
+                MODEL_REGISTRY,
+                &ModelRegistry::registerAdapterCall {
+                    baseModelId: base_id,
+                    params: ModelRegistry::AdapterParams {
+                        adapterHash: keccak256(&bundle),
+                        priceInPer1k: 1_000_000_000_000,
+                        priceOutPer1k: 1_000_000_000_000,
+                        attributionMethod: method,
+                        uri: "ol://bench/adapter".into(),
+                        datanets: vec![ModelRegistry::DatanetUse {
+                            datanetId: datanet,
+                            contributionCount: docs.len() as u64,
+                        }],
+                    },
                 },
-            },
-            U256::ZERO,
-        )
-        .await?;
-        let adapter = event::<ModelRegistry::AdapterRegistered>(&registered)?.adapterId;
+                U256::ZERO,
+            )
+            .await?;
+            adapters.push(event::<ModelRegistry::AdapterRegistered>(&registered)?.adapterId);
+        }
         let quote = InferenceMarket::quoteCall {
-            adapterId: adapter,
+            adapterId: adapters[0],
             tokensIn: 64,
             tokensOut: self.max_tokens,
         };
@@ -404,7 +417,7 @@ impl BenchLifecycleCommand {
         for i in 0..self.requests {
             let user = dev_signer(6 + (i % 4) as u32).address();
             let call = InferenceMarket::requestCall {
-                adapterId: adapter,
+                adapterId: adapters[i as usize % adapters.len()],
                 prompt: Bytes::from(prompts[i as usize % prompts.len()].clone().into_bytes()),
                 maxTokensIn: 64,
                 maxTokensOut: self.max_tokens,
@@ -460,9 +473,23 @@ impl BenchLifecycleCommand {
             after.get(name).copied().unwrap_or_default()
                 - before.get(name).copied().unwrap_or_default()
         };
-        let jobs = delta("jobs_inference_seconds_count").max(1.0);
-        let inference = delta("jobs_inference_seconds_sum") / jobs;
-        let attribution = delta("jobs_attribution_seconds_sum") / jobs;
+        let methods = ["lineage", "datainf"]
+            .into_iter()
+            .map(|method| {
+                let series = |name: &str| delta(&format!("{name}{{method=\"{method}\"}}"));
+                let jobs = series("jobs_inference_seconds_count");
+                let per_job = jobs.max(1.0);
+                let inference = series("jobs_inference_seconds_sum") / per_job;
+                let attribution = series("jobs_attribution_seconds_sum") / per_job;
+                MethodReport {
+                    method,
+                    jobs,
+                    inference_s_mean: inference,
+                    attribution_s_mean: attribution,
+                    attribution_share_of_inference: attribution / inference.max(f64::MIN_POSITIVE),
+                }
+            })
+            .collect();
         let busy = delta("jobs_busy_microseconds_total") / 1e6 / wall;
         let mut blocks: Vec<u64> = done.iter().flatten().map(|d| d.0).collect();
         let mut seconds: Vec<f64> = done.iter().flatten().map(|d| d.1).collect();
@@ -475,9 +502,7 @@ impl BenchLifecycleCommand {
             latency_blocks_p99: percentile(&blocks, 0.99),
             latency_s_p50: percentile(&seconds, 0.5),
             latency_s_p99: percentile(&seconds, 0.99),
-            inference_s_mean: inference,
-            attribution_s_mean: attribution,
-            attribution_share_of_inference: attribution / inference.max(f64::MIN_POSITIVE),
+            methods,
             worker_busy_share: busy,
         };
         println!(
@@ -495,15 +520,16 @@ impl BenchLifecycleCommand {
             report.latency_s_p50,
             report.latency_s_p99
         );
-        println!(
-            "  inference per job (mean)    {:>8.1} ms",
-            report.inference_s_mean * 1e3
-        );
-        println!(
-            "  attribution per job (mean)  {:>8.1} ms   ({:.1}% of inference; goal <= 25%)",
-            report.attribution_s_mean * 1e3,
-            report.attribution_share_of_inference * 100.0
-        );
+        for m in &report.methods {
+            println!(
+                "  {:<8} {:>4} jobs: inference {:>7.1} ms, attribution {:>7.1} ms per job ({:.1}% of inference; goal <= 25%)",
+                m.method,
+                m.jobs,
+                m.inference_s_mean * 1e3,
+                m.attribution_s_mean * 1e3,
+                m.attribution_share_of_inference * 100.0
+            );
+        }
         println!(
             "  worker busy                 {:>8.1}%  (goal >= 90%)",
             report.worker_busy_share * 100.0

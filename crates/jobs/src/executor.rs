@@ -48,9 +48,11 @@ pub use ol_primitives::contracts::attribution_method::{
 /// (the false-positive rate of the noise band, Bonferroni over the documents).
 const DATAINF_ABSTAIN_ALPHA: f64 = 0.05;
 
-/// Histogram: seconds of a job's inference (decoding).
+/// Histogram: seconds of a job's inference (decoding), by attribution method (`method`:
+/// `datainf`, `lineage`).
 pub const INFERENCE_SECONDS: &str = "jobs_inference_seconds";
-/// Histogram: seconds of a job's attribution (index build when new, trace, weights).
+/// Histogram: seconds of a job's attribution (lineage: index build when new, trace, weights;
+/// DataInf: the query gradient, two passes over the store, weights), by method.
 pub const ATTRIBUTION_SECONDS: &str = "jobs_attribution_seconds";
 /// Counter: microseconds the worker pool spent on jobs (its busy time).
 pub const BUSY_SECONDS: &str = "jobs_busy_microseconds_total";
@@ -248,8 +250,14 @@ impl Executor {
             None => self.attribute(&completion.tokens, &task.documents, snapshot)?,
         };
         let attributed = started.elapsed() - inferred;
-        metrics::histogram!(INFERENCE_SECONDS).record(inferred.as_secs_f64());
-        metrics::histogram!(ATTRIBUTION_SECONDS).record(attributed.as_secs_f64());
+        let method = if datainf.is_some() {
+            "datainf"
+        } else {
+            "lineage"
+        };
+        metrics::histogram!(INFERENCE_SECONDS, "method" => method).record(inferred.as_secs_f64());
+        metrics::histogram!(ATTRIBUTION_SECONDS, "method" => method)
+            .record(attributed.as_secs_f64());
         metrics::counter!(BUSY_SECONDS).increment(started.elapsed().as_micros() as u64);
         tracing::debug!(
             target: "jobs",

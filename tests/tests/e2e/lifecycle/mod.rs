@@ -10,10 +10,11 @@
 //! (steps and loss while it runs; the node is killed with SIGKILL mid-training and the restarted
 //! node resumes the job; then the adapter hash and contribution counts to register);
 //! the adapter is trained on exactly the approved contributions and its bundle is in the
-//! content store, `adapterHash` its keccak; the owner registers it with prices. A user pays for an inference whose prompt begins the planted passage; the node's job
-//! service serves it, attributes it and, from the attestor key, records and fulfils it within a
-//! bounded number of
-//! blocks. The record names the planted contributor with the largest weight; `settle` splits
+//! content store, `adapterHash` its keccak; the owner registers it with prices. A user pays
+//! for an inference whose prompt begins the planted passage; the node's job service serves it,
+//! attributes it and, from the attestor key, records and fulfils it within a bounded number of
+//! blocks, the output published on chain with `fulfill` (a `requestWithHash` output is not).
+//! The record names the planted contributor with the largest weight; `settle` splits
 //! the fee with `fee + refund == escrow`, and the contributors withdraw their credits to the
 //! wei. `ol_getInference` serves the recorded output and `ol_getAttribution` every
 //! contributor's evidence, which the precompile's `verifyEvidence` accepts. Then the node is
@@ -289,6 +290,10 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         output.contains("gortenqua sleeps"),
         "the output continues the planted passage: {output:?}"
     );
+    ensure!(
+        published_output(&provider, request_id).await? == output.as_bytes(),
+        "the public request's output is on chain (OutputPublished)"
+    );
     let attribution = raw_rpc(&provider, "ol_getAttribution", (request_id,)).await?;
     ensure!(
         attribution["evidenceRoot"] == serde_json::json!(record.evidenceRoot),
@@ -513,6 +518,10 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         private["output"].as_str().map(|o| keccak256(o.as_bytes()))
             == Some(private_record.outputHash),
         "the requester reads the recorded output: {private}"
+    );
+    ensure!(
+        published_output(&provider, private_id).await.is_err(),
+        "a requestWithHash output stays off chain"
     );
 
     // --- kill -9 at every stage of a job: each request fulfilled exactly once -----------------
