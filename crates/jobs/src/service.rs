@@ -362,7 +362,6 @@ impl JobService {
         Ok(self.chain.view(self.attestor.address(), to, call)?)
     }
 
-    /// Moves `job` one step.
     /// Replaces `job`'s pooled transaction `tx` when the base fee has risen above what it
     /// pays (journaling the replacement's hash before sending it, as for any transaction).
     fn replace_if_stuck(&self, mut job: Job, tx: B256) -> Result<(), JobsError> {
@@ -377,6 +376,31 @@ impl JobService {
         Ok(())
     }
 
+    /// Sends `call` to `to` from the attestor key as the next transaction of `job`'s stage,
+    /// unless `MAX_IN_FLIGHT` of its transactions are pending already. The hash is journaled
+    /// before the bytes leave: after a crash the service looks for this transaction before it
+    /// sends another.
+    fn submit(
+        &self,
+        mut job: Job,
+        to: Address,
+        call: &impl SolCall,
+        halt: Option<HaltPoint>,
+    ) -> Result<(), JobsError> {
+        if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
+            return Ok(());
+        }
+        let (hash, raw) = self.attestor.sign(to, call.abi_encode().into())?;
+        job.stage.set_last_transaction(hash);
+        self.journal.put(&job)?;
+        self.attestor.send(&raw)?;
+        if let Some(point) = halt {
+            self.reached(point);
+        }
+        Ok(())
+    }
+
+    /// Moves `job` one step.
     fn advance(&self, mut job: Job, head: u64) -> Result<(), JobsError> {
         let id = job.request.request_id;
         let expired = head > job.request.expiry_block;
@@ -430,30 +454,20 @@ impl JobService {
                     }
                     None => {}
                 }
-                if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
-                    return Ok(());
-                }
                 let call = IProofOfAttribution::recordCall {
                     requestId: id,
                     outputHash: answer.output_hash,
                     method: answer.method,
-                    contributors: answer.contributors.clone(),
-                    weightsPpm: answer.weights_ppm.clone(),
+                    contributors: answer.contributors,
+                    weightsPpm: answer.weights_ppm,
                     evidenceRoot: answer.evidence_root,
                 };
-                let (hash, raw) = self
-                    .attestor
-                    .sign(PROOF_OF_ATTRIBUTION, call.abi_encode().into())?;
-                // Journal the hash first: after a crash the service then looks for this
-                // transaction before it sends another.
-                job.stage = Stage::Answered {
-                    answer,
-                    record_tx: Some(hash),
-                };
-                self.journal.put(&job)?;
-                self.attestor.send(&raw)?;
-                self.reached(HaltPoint::RecordSent);
-                Ok(())
+                self.submit(
+                    job,
+                    PROOF_OF_ATTRIBUTION,
+                    &call,
+                    Some(HaltPoint::RecordSent),
+                )
             }
             Stage::Recorded { answer, fulfill_tx } => {
                 let sent = fulfill_tx
@@ -490,13 +504,10 @@ impl JobService {
                     }
                     Some((_, TxState::Unknown)) | None => {}
                 }
-                if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
-                    return Ok(());
-                }
                 // A public request's output goes on chain with the counts; a private one's
                 // stays with the requester (`ol_getInference`).
                 let output = if request.promptOnChain {
-                    answer.output.clone().into_bytes().into()
+                    answer.output.into_bytes().into()
                 } else {
                     Default::default()
                 };
@@ -506,17 +517,7 @@ impl JobService {
                     tokensOut: answer.tokens_out,
                     output,
                 };
-                let (hash, raw) = self
-                    .attestor
-                    .sign(INFERENCE_MARKET, call.abi_encode().into())?;
-                job.stage = Stage::Recorded {
-                    answer,
-                    fulfill_tx: Some(hash),
-                };
-                self.journal.put(&job)?;
-                self.attestor.send(&raw)?;
-                self.reached(HaltPoint::FulfillSent);
-                Ok(())
+                self.submit(job, INFERENCE_MARKET, &call, Some(HaltPoint::FulfillSent))
             }
             Stage::Settling { answer, settle_tx } => {
                 let sent = settle_tx
@@ -541,20 +542,8 @@ impl JobService {
                     }
                     Some((_, TxState::Unknown)) | None => {}
                 }
-                if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
-                    return Ok(());
-                }
                 let call = InferenceMarket::settleCall { requestId: id };
-                let (hash, raw) = self
-                    .attestor
-                    .sign(INFERENCE_MARKET, call.abi_encode().into())?;
-                job.stage = Stage::Settling {
-                    answer,
-                    settle_tx: Some(hash),
-                };
-                self.journal.put(&job)?;
-                self.attestor.send(&raw)?;
-                Ok(())
+                self.submit(job, INFERENCE_MARKET, &call, None)
             }
             Stage::Fulfilled { .. } | Stage::Refused { .. } | Stage::Expired => Ok(()),
         }
