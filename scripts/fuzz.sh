@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-20}"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(frame_decode channel_read batch_decode deposit_log l1_info_decode model_files)
+[[ ${#targets[@]} -gt 0 ]] || targets=(frame_decode channel_read batch_decode deposit_log l1_info_decode model_files gradient_store)
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal

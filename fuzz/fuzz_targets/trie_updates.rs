@@ -23,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
             changes.insert(key, value);
         }
         let root = ol_trie::apply_to_map(&mut store, &changes).expect("in-memory store");
-        assert_eq!(root, ol_trie::full_root(model.iter().map(|(k, v)| (*k, v.clone()))));
+        assert_eq!(
+            root,
+            ol_trie::full_root(model.iter().map(|(k, v)| (*k, v.clone())))
+        );
     }
 });

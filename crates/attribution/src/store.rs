@@ -317,18 +317,47 @@ impl GradientStore {
         }
         let header: StoreHeader = serde_json::from_slice(&map[len - 16 - hlen..len - 16])
             .map_err(|e| bad(&format!("bad header: {e}")))?;
-        let n = header.rows as usize;
-        let rows_end = ROWS_OFFSET as usize + n * header.row_dim() * 4;
-        let norms_len = n * header.checkpoints.len() * header.layers() * 4;
+        // The header is as untrusted as the rest of the file (stores arrive inside adapter
+        // bundles): every size is computed checked, so one that overflows is refused rather
+        // than wrapping into offsets that happen to match.
+        let sections = || -> Option<(usize, usize, usize)> {
+            let n = usize::try_from(header.rows).ok()?;
+            let block = header
+                .projection
+                .layers
+                .iter()
+                .try_fold(0usize, |acc, l| acc.checked_add(l.output_dim))?;
+            let row_dim = block.checked_mul(header.checkpoints.len())?;
+            let rows_end = n
+                .checked_mul(row_dim)?
+                .checked_mul(4)?
+                .checked_add(ROWS_OFFSET as usize)?;
+            let norms_len = n
+                .checked_mul(header.checkpoints.len())?
+                .checked_mul(header.layers())?
+                .checked_mul(4)?;
+            let meta_end = rows_end
+                .checked_add(norms_len)?
+                .checked_add(n.checked_mul(META_BYTES)?)?;
+            Some((rows_end, rows_end + norms_len, meta_end))
+        };
+        let Some((rows_end, meta_start, meta_end)) = sections() else {
+            return Err(bad("section sizes overflow"));
+        };
         if header.version != 1
             || header.checkpoints.is_empty()
             || header.norms_offset as usize != rows_end
-            || header.meta_offset as usize != rows_end + norms_len
-            || header.meta_offset as usize + n * META_BYTES != len - 16 - hlen
+            || header.meta_offset as usize != meta_start
+            || meta_end != len - 16 - hlen
             || header
                 .checkpoints
                 .iter()
                 .any(|c| c.lambda.len() != header.layers())
+            || header
+                .projection
+                .layers
+                .iter()
+                .any(|l| l.output_dim == 0 || l.output_dim > l.input_dim)
         {
             return Err(bad("sections do not match the header"));
         }

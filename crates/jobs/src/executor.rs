@@ -23,9 +23,10 @@ use alloy_primitives::{Address, B256, U256, keccak256};
 use candle_core::Device;
 use ol_attribution::{
     ContributorWeights,
-    influence::{ScanOptions, datainf_noise, datainf_scores, gradient_row},
+    influence::{ScanOptions, datainf_noise, datainf_scores, gradient_row, projection_for},
     lineage::{LineageIndex, TextDocument, TraceConfig},
-    models::model_hash,
+    models::{DiffModel as _, model_hash},
+    projection::ProjectionSpec,
     store::GradientStore,
     weights::{DatapointScore, abstain_within_noise, contributor_weights, noise_z},
 };
@@ -346,11 +347,23 @@ impl Executor {
             Ok(store) => store,
             Err(e) => return Ok(Err(format!("adapter {name}'s gradient store: {e}"))),
         };
-        let hash = model_hash(ol_attribution::models::DiffModel::params(
-            &AdapterModel::new(&self.base.model, &vars),
-        ))?;
-        if let Err(e) = store.check(hash, None) {
+        let model = AdapterModel::new(&self.base.model, &vars);
+        if let Err(e) = store.check(model_hash(model.params())?, None) {
             return Ok(Err(format!("adapter {name}'s gradient store: {e}")));
+        }
+        // The query gradient is projected with the store's spec: its groups must be this
+        // adapter's parameter groups, by name and size (a crafted store could name others).
+        let shapes = |spec: &ProjectionSpec| -> Vec<(String, usize)> {
+            spec.layers
+                .iter()
+                .map(|l| (l.name.clone(), l.input_dim))
+                .collect()
+        };
+        let projection = &store.header().projection;
+        if shapes(projection) != shapes(&projection_for(&model, 1, projection.seed)) {
+            return Ok(Err(format!(
+                "adapter {name}'s gradient store is projected for other parameter shapes"
+            )));
         }
         Ok(Ok(DataInf { vars, store }))
     }
