@@ -5,7 +5,7 @@
 use crate::{
     JobsError,
     attestor::{Attestor, TxState},
-    executor::{Executor, Outcome},
+    executor::{Executor, METHOD_DATAINF, METHOD_LINEAGE, Outcome},
     inputs::{Gather, LocalInputs, gather},
     journal::{Job, Journal, RequestInfo, Stage},
     private::PrivateError,
@@ -58,6 +58,8 @@ pub struct AdapterListing {
     pub price_in_per_1k: u128,
     /// Wei per 1,000 output tokens.
     pub price_out_per_1k: u128,
+    /// The attribution method its inferences are attributed with (`AttributionMethod`).
+    pub attribution_method: u8,
     /// Whether it is active on chain.
     pub active: bool,
     /// Whether this node serves it.
@@ -208,7 +210,8 @@ impl JobService {
             let served = adapter.active
                 && base.active
                 && base.weightsHash == self.executor.base_hash()
-                && held;
+                && held
+                && [METHOD_DATAINF, METHOD_LINEAGE].contains(&adapter.attributionMethod);
             out.push(AdapterListing {
                 adapter_id: U256::from(id),
                 base_model_id: adapter.baseModelId,
@@ -216,6 +219,7 @@ impl JobService {
                 adapter_hash: adapter.adapterHash,
                 price_in_per_1k: adapter.priceInPer1k,
                 price_out_per_1k: adapter.priceOutPer1k,
+                attribution_method: adapter.attributionMethod,
                 active: adapter.active,
                 served,
             });

@@ -211,6 +211,7 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
     ensure!(
         listed.as_array().map(Vec::len) == Some(1)
             && listed[0]["served"] == true
+            && listed[0]["attributionMethod"] == METHOD_LINEAGE
             && listed[0]["adapterHash"] == serde_json::json!(adapter_hash),
         "ol_listAdapters: {listed}"
     );
