@@ -18,7 +18,8 @@
 
 use crate::{
     AttributionError, Result,
-    data::{self, ClassificationSpec, CorpusSpec, TabularData, TextCorpus},
+    data::{self, CorpusSpec, TabularData, TextCorpus},
+    dataset::{SyntheticSizes, TabularTasks},
     influence::{self, ScanOptions, StoreSpec},
     knn_shapley::knn_shapley,
     linalg::{cholesky, cholesky_solve, dot},
@@ -97,6 +98,18 @@ impl EvalSpec {
             threads: 2,
             seed: 1,
         }
+    }
+
+    /// The seeded Gaussian-mixture tasks of these sizes.
+    pub fn synthetic_tasks(&self) -> TabularTasks {
+        TabularTasks::synthetic(SyntheticSizes {
+            n_train: self.n_train,
+            n_test: self.n_test,
+            mislabel_n: self.mislabel_n,
+            features: self.features,
+            classes: self.classes,
+            seed: self.seed,
+        })
     }
 
     /// The full run of `openledger attribution eval` (release build).
@@ -428,7 +441,7 @@ fn lr_objective(_spec: &EvalSpec, n: usize) -> LogRegObjective {
 }
 
 fn train_lr(data: &TabularData, spec: &EvalSpec, norm: usize) -> Result<LogisticRegression> {
-    let model = LogisticRegression::zeros(spec.features, spec.classes, DType::F64, &Device::Cpu)?;
+    let model = LogisticRegression::zeros(data.features(), data.classes, DType::F64, &Device::Cpu)?;
     let gnorm = train::train_logreg_newton(&model, data, lr_objective(spec, norm), 100, 1e-10)?;
     if gnorm > 1e-6 {
         return Err(AttributionError::invalid(format!(
@@ -438,26 +451,16 @@ fn train_lr(data: &TabularData, spec: &EvalSpec, norm: usize) -> Result<Logistic
     Ok(model)
 }
 
-fn tabular_task(spec: &EvalSpec, n: usize, sample_seed: u64) -> TabularData {
-    tabular_task_sep(spec, n, sample_seed, 0.6)
-}
-
-fn tabular_task_sep(spec: &EvalSpec, n: usize, sample_seed: u64, separation: f64) -> TabularData {
-    data::classification(ClassificationSpec {
-        n,
-        features: spec.features,
-        classes: spec.classes,
-        separation,
-        task_seed: spec.seed,
-        sample_seed,
-    })
-}
-
 /// LDS and leave-one-out correlation on logistic regression.
-pub fn eval_logreg(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<TaskReport> {
+pub fn eval_logreg(
+    spec: &EvalSpec,
+    tasks: &TabularTasks,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<TaskReport> {
     let start = Instant::now();
-    let train_data = tabular_task(spec, spec.n_train, 1);
-    let test = tabular_task(spec, spec.n_test, 2);
+    let (train_data, test) = tasks.logreg.clone();
+    let (features, classes) = (train_data.features(), train_data.classes);
     let n = train_data.len();
     let model = train_lr(&train_data, spec, n)?;
     log("logreg: trained (Newton); computing gradients and stores");
@@ -490,8 +493,7 @@ pub fn eval_logreg(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Re
     )?;
     let tau_datainf = store_scores(&store, &model, &[], &test, true, spec.threads)?;
     // TracIn over the checkpoints of a gradient-descent run of the same model.
-    let gd_model =
-        LogisticRegression::zeros(spec.features, spec.classes, DType::F64, &Device::Cpu)?;
+    let gd_model = LogisticRegression::zeros(features, classes, DType::F64, &Device::Cpu)?;
     let full = full_batch(&train_data, DType::F64)?;
     let ckpts = train::train_steps(
         &gd_model,
@@ -558,12 +560,11 @@ pub fn eval_logreg(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Re
     Ok(TaskReport {
         task: "logreg".into(),
         setting: format!(
-            "Gaussian mixture, {} features, {} classes, {} train / {} test; {} params; {} LDS subsets of 50%, {} LOO points; Newton to ‖∇‖<1e-10",
-            spec.features,
-            spec.classes,
+            "{}, {} train / {} test; {} params; {} LDS subsets of 50%, {} LOO points; Newton to ‖∇‖<1e-10",
+            tasks.description,
             n,
             test.len(),
-            spec.classes * (spec.features + 1),
+            classes * (features + 1),
             spec.lr_subsets,
             loo_points.len()
         ),
@@ -578,7 +579,7 @@ fn train_mlp(
     checkpoint_every: usize,
 ) -> Result<(Mlp, Vec<Checkpoint>)> {
     let model = Mlp::new(
-        &[spec.features, spec.mlp_hidden, spec.classes],
+        &[data.features(), spec.mlp_hidden, data.classes],
         spec.seed,
         DType::F32,
         &Device::Cpu,
@@ -602,10 +603,14 @@ fn train_mlp(
 }
 
 /// LDS on the MLP.
-pub fn eval_mlp(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<TaskReport> {
+pub fn eval_mlp(
+    spec: &EvalSpec,
+    tasks: &TabularTasks,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<TaskReport> {
     let start = Instant::now();
-    let train_data = tabular_task(spec, spec.n_train, 3);
-    let test = tabular_task(spec, spec.n_test, 4);
+    let (train_data, test) = tasks.mlp.clone();
     let n = train_data.len();
     let (model, ckpts) = train_mlp(&train_data, spec, spec.mlp_steps / 5)?;
     log("mlp: trained; computing gradients and stores");
@@ -667,10 +672,11 @@ pub fn eval_mlp(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Resul
     Ok(TaskReport {
         task: "mlp".into(),
         setting: format!(
-            "Gaussian mixture, MLP {}-{}-{} tanh ({params} params), {n} train / {} test, {} full-batch AdamW steps from a fixed init; {} LDS subsets of 50%",
-            spec.features,
+            "{}, MLP {}-{}-{} tanh ({params} params), {n} train / {} test, {} full-batch AdamW steps from a fixed init; {} LDS subsets of 50%",
+            tasks.description,
+            train_data.features(),
             spec.mlp_hidden,
-            spec.classes,
+            train_data.classes,
             test.len(),
             spec.mlp_steps,
             spec.mlp_subsets
@@ -681,11 +687,14 @@ pub fn eval_mlp(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Resul
 }
 
 /// Mislabel detection with 10% flipped labels on logistic regression.
-pub fn eval_mislabel(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<TaskReport> {
+pub fn eval_mislabel(
+    spec: &EvalSpec,
+    tasks: &TabularTasks,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<TaskReport> {
     let start = Instant::now();
-    // Better separated classes than the LDS tasks: a flipped label must be wrong to be found.
-    let mut train_data = tabular_task_sep(spec, spec.mislabel_n, 5, 1.0);
-    let clean = tabular_task_sep(spec, spec.n_test.max(100), 6, 1.0);
+    let (mut train_data, clean) = tasks.mislabel.clone();
     let flipped = data::flip_labels(&mut train_data, 0.1, spec.seed);
     let n = train_data.len();
     let labels: Vec<bool> = (0..n).map(|i| flipped.binary_search(&i).is_ok()).collect();
@@ -744,10 +753,9 @@ pub fn eval_mislabel(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
     Ok(TaskReport {
         task: "mislabel".into(),
         setting: format!(
-            "logistic regression, Gaussian mixture (class-mean spread 1.0), {n} train with {} labels flipped (10%), {} features, {} classes",
-            flipped.len(),
-            spec.features,
-            spec.classes
+            "logistic regression, {}, {n} train with {} labels flipped (10%)",
+            tasks.description,
+            flipped.len()
         ),
         methods,
         seconds: start.elapsed().as_secs_f64(),
@@ -990,11 +998,23 @@ pub fn eval_canaries(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
 
 /// Runs every task in a temporary directory under `dir`.
 pub fn run(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<EvalReport> {
+    let mut report = run_tabular(spec, &spec.synthetic_tasks(), dir, log)?;
+    report.tasks.push(eval_canaries(spec, dir, log)?);
+    Ok(report)
+}
+
+/// Runs the tabular tasks (logistic regression, MLP, mislabel detection) on `tabular`, a
+/// user's dataset or the synthetic mixtures.
+pub fn run_tabular(
+    spec: &EvalSpec,
+    tabular: &TabularTasks,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<EvalReport> {
     let tasks = vec![
-        eval_logreg(spec, dir, log)?,
-        eval_mlp(spec, dir, log)?,
-        eval_mislabel(spec, dir, log)?,
-        eval_canaries(spec, dir, log)?,
+        eval_logreg(spec, tabular, dir, log)?,
+        eval_mlp(spec, tabular, dir, log)?,
+        eval_mislabel(spec, tabular, dir, log)?,
     ];
     Ok(EvalReport { spec: *spec, tasks })
 }

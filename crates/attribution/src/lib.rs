@@ -25,6 +25,7 @@ pub mod bench;
 pub mod corpus;
 pub mod corpus_eval;
 pub mod data;
+pub mod dataset;
 pub mod error;
 pub mod eval;
 pub mod gradcheck;

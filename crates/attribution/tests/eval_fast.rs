@@ -26,19 +26,22 @@ fn log(msg: &str) {
 #[test]
 fn logistic_regression_lds_and_loo() {
     let dir = tempfile::tempdir().unwrap();
-    check(eval::eval_logreg(&EvalSpec::fast(), dir.path(), &mut log).unwrap());
+    let spec = EvalSpec::fast();
+    check(eval::eval_logreg(&spec, &spec.synthetic_tasks(), dir.path(), &mut log).unwrap());
 }
 
 #[test]
 fn mlp_lds() {
     let dir = tempfile::tempdir().unwrap();
-    check(eval::eval_mlp(&EvalSpec::fast(), dir.path(), &mut log).unwrap());
+    let spec = EvalSpec::fast();
+    check(eval::eval_mlp(&spec, &spec.synthetic_tasks(), dir.path(), &mut log).unwrap());
 }
 
 #[test]
 fn mislabel_detection() {
     let dir = tempfile::tempdir().unwrap();
-    check(eval::eval_mislabel(&EvalSpec::fast(), dir.path(), &mut log).unwrap());
+    let spec = EvalSpec::fast();
+    check(eval::eval_mislabel(&spec, &spec.synthetic_tasks(), dir.path(), &mut log).unwrap());
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! ```
 
 mod alloy_tour;
+mod attribution_eval;
 mod cast_tour;
 mod content_store;
 mod crash;
