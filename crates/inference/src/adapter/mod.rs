@@ -54,7 +54,7 @@ pub struct LoraAdapter {
     config: AdapterConfig,
     base: BaseShape,
     /// Indexed by `layer * 7 + target`.
-    factors: Vec<Option<LoraFactors>>,
+    pub(crate) factors: Vec<Option<LoraFactors>>,
 }
 
 impl LoraAdapter {

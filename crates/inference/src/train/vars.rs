@@ -192,24 +192,28 @@ impl AdapterVars {
         base: &ModelConfig,
         device: &Device,
     ) -> Result<Self> {
-        // Validation (names, ranks, shapes, nothing missing or extra) is the serving loader's.
-        LoraAdapter::from_bytes(config_json, safetensors, base, device)?;
-        let config = AdapterConfig::from_json(config_json)?;
-        let file = crate::adapter::ADAPTER_WEIGHTS;
-        let st = crate::weights::parse(safetensors, file)?;
-        let var = |name: String| -> Result<Var> {
-            let t = crate::weights::read(&st, &name, file, device)?.to_dtype(DType::F32)?;
-            Ok(Var::from_tensor(&t)?)
+        // Loaded (and validated: names, ranks, shapes, nothing missing or extra) once, by the
+        // serving loader; its factors are transposed back into PEFT's layout.
+        let loaded = LoraAdapter::from_bytes(config_json, safetensors, base, device)?;
+        let config = loaded.config().clone();
+        let var = |t: &Tensor| -> Result<Var> {
+            Ok(Var::from_tensor(&t.t()?.to_dtype(DType::F32)?.contiguous()?)?)
         };
         let modules = plan_modules(&config, base)?
             .into_iter()
             .map(|(layer, target, _, scale)| {
+                let factors = loaded.factors[layer * 7 + target.index()]
+                    .as_ref()
+                    .ok_or_else(|| InferenceError::MissingTensor {
+                        name: tensor_name(layer, target, 0),
+                        context: "a module the configuration targets".into(),
+                    })?;
                 Ok(Module {
                     layer,
                     target,
                     scale,
-                    a: var(tensor_name(layer, target, 0))?,
-                    b: var(tensor_name(layer, target, 1))?,
+                    a: var(&factors.a_t)?,
+                    b: var(&factors.b_t)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
