@@ -197,7 +197,9 @@ impl AdapterVars {
         let loaded = LoraAdapter::from_bytes(config_json, safetensors, base, device)?;
         let config = loaded.config().clone();
         let var = |t: &Tensor| -> Result<Var> {
-            Ok(Var::from_tensor(&t.t()?.to_dtype(DType::F32)?.contiguous()?)?)
+            Ok(Var::from_tensor(
+                &t.t()?.to_dtype(DType::F32)?.contiguous()?,
+            )?)
         };
         let modules = plan_modules(&config, base)?
             .into_iter()
