@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 FORGE=../node_modules/.bin/forge
 EXPORTED=(L1Block L2ToL1MessagePasser EventEmitter BenchToken
   IProofOfAttribution ProofOfAttributionImpl Governance TimelockController DatanetRegistry ModelRegistry Staking
-  InferenceMarket OptimismPortal L2OutputOracle SystemConfig)
+  InferenceMarket AttestorBatch OptimismPortal L2OutputOracle SystemConfig)
 "$FORGE" build --quiet
 dest=artifacts
 if [ "${1:-}" = "--check" ]; then dest=$(mktemp -d); fi

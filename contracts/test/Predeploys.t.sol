@@ -7,7 +7,7 @@ import {Predeploys} from "../src/L2/Predeploys.sol";
 /// @notice `contracts/addresses.json` (read by the Rust node) and `Predeploys.sol` must agree,
 ///         entry for entry, in both directions.
 contract PredeploysTest is Test {
-    string[14] internal NAMES = [
+    string[15] internal NAMES = [
         "ProofOfAttribution",
         "L1Block",
         "L2ToL1MessagePasser",
@@ -21,7 +21,8 @@ contract PredeploysTest is Test {
         "DatanetRegistry",
         "ModelRegistry",
         "Staking",
-        "InferenceMarket"
+        "InferenceMarket",
+        "AttestorBatch"
     ];
 
     function solidityValue(string memory name) internal pure returns (address) {
@@ -40,6 +41,7 @@ contract PredeploysTest is Test {
         if (h == keccak256("ModelRegistry")) return Predeploys.MODEL_REGISTRY;
         if (h == keccak256("Staking")) return Predeploys.STAKING;
         if (h == keccak256("InferenceMarket")) return Predeploys.INFERENCE_MARKET;
+        if (h == keccak256("AttestorBatch")) return Predeploys.ATTESTOR_BATCH;
         revert AssertionFailed(string.concat("addresses.json has an entry Predeploys.sol lacks: ", name));
     }
 

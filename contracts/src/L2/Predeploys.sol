@@ -50,4 +50,8 @@ library Predeploys {
 
     /// @notice Dev genesis: `InferenceMarket`.
     address internal constant INFERENCE_MARKET = 0x4200000000000000000000000000000000001005;
+
+    /// @notice Dev genesis: `AttestorBatch`, the code the attestor's account delegates to
+    ///         (EIP-7702) to send many jobs' calls in one transaction.
+    address internal constant ATTESTOR_BATCH = 0x4200000000000000000000000000000000001006;
 }

@@ -36,6 +36,8 @@ interface Vm {
     function parseJsonKeys(string calldata json, string calldata key) external pure returns (string[] memory keys);
     function load(address target, bytes32 slot) external view returns (bytes32 data);
     function addr(uint256 privateKey) external pure returns (address keyAddr);
+    /// @dev Returns a `SignedDelegation`; the tests do not read it.
+    function signAndAttachDelegation(address implementation, uint256 privateKey) external;
     function label(address account, string calldata newLabel) external;
     function assume(bool condition) external pure;
     function cool(address target) external;

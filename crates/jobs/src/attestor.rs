@@ -1,16 +1,51 @@
 //! The attestor's transactions: signed locally with the attestor key and put straight into the
 //! sequencer's own pool, at the pool's next nonce for the key.
+//!
+//! Where the chain has the `AttestorBatch` predeploy, the attestor's account delegates to it
+//! (EIP-7702, one type-4 transaction the first time) and the calls of many jobs then travel in
+//! one transaction the account sends to itself: each call still comes from the attestor's
+//! address, one transaction's base cost and one nonce serve them all, and a job's record,
+//! fulfilment and settlement land in the same block.
 
 use crate::JobsError;
-use alloy_consensus::{SignableTransaction as _, TxEip1559};
-use alloy_eips::eip2718::Encodable2718 as _;
-use alloy_primitives::{Address, B256, Bytes, TxKind};
+use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEip7702, constants::KECCAK_EMPTY};
+use alloy_eips::{eip2718::Encodable2718 as _, eip7702::Authorization};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync as _;
 use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall as _;
 use ol_chain::Chain;
-use ol_primitives::OpTxEnvelope;
+use ol_primitives::{OpTxEnvelope, addresses::dev_suite::ATTESTOR_BATCH, contracts::AttestorBatch};
 use ol_txpool::TxPool;
+use parking_lot::Mutex;
 use std::sync::Arc;
+
+/// Gas of the delegation transaction: the base cost, one authorization (EIP-7702's 25,000 per
+/// tuple) and the empty call of `AttestorBatch.receive`, with room to spare.
+const DELEGATION_GAS: u64 = 80_000;
+
+/// How the attestor's transactions carry calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sending {
+    /// The account delegates to `AttestorBatch`: many calls per transaction.
+    Batched,
+    /// One call per transaction: the chain has no `AttestorBatch` (or the delegation did not
+    /// take effect).
+    Single,
+    /// Nothing is to be sent: the delegation is in the pool, and it bumps the account's nonce
+    /// twice (once as the sender, once as the authority), which the pool cannot foresee for a
+    /// transaction queued behind it.
+    Waiting,
+}
+
+/// The delegation's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delegation {
+    NotSent,
+    Sent(B256),
+    /// Mined without taking effect: the service stays with one call per transaction.
+    Failed,
+}
 
 /// The tip the attestor pays (0.001 gwei, what `eth_maxPriorityFeePerGas` suggests).
 const PRIORITY_FEE: u128 = 1_000_000;
@@ -31,6 +66,8 @@ pub struct Attestor {
     signer: PrivateKeySigner,
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
+    /// The delegation transaction's progress.
+    delegation: Mutex<Delegation>,
 }
 
 impl std::fmt::Debug for Attestor {
@@ -48,6 +85,7 @@ impl Attestor {
             signer,
             chain,
             pool,
+            delegation: Mutex::new(Delegation::NotSent),
         }
     }
 
@@ -56,35 +94,150 @@ impl Attestor {
         self.signer.address()
     }
 
+    /// The gas a call of `to` with `input` from the attestor takes on the head state.
+    pub fn estimate(&self, to: Address, input: Bytes) -> Result<u64, JobsError> {
+        self.chain
+            .estimate_at_head(self.address(), to, input)
+            .map_err(|e| JobsError::Transaction(format!("estimating gas: {e}")))
+    }
+
     /// Signs a call of `to` with `input` at the next nonce, with a gas limit estimated on the
     /// head state (plus a margin) and a fee cap of twice the next base fee plus the tip; the
     /// raw transaction and its hash. Nothing is sent.
     pub fn sign(&self, to: Address, input: Bytes) -> Result<(B256, Vec<u8>), JobsError> {
-        let from = self.address();
-        let gas = self
-            .chain
-            .estimate_at_head(from, to, input.clone())
-            .map_err(|e| JobsError::Transaction(format!("estimating gas: {e}")))?;
-        let head = self.chain.head();
-        let base_fee = ol_evm::next_block_base_fee(head.inner())
-            .map_err(|e| JobsError::Transaction(format!("next base fee: {e}")))?;
-        let state_nonce = self.chain.storage().account(&from)?.map_or(0, |a| a.nonce);
+        let gas = self.estimate(to, input.clone())?;
+        self.sign_with_gas(to, input, gas)
+    }
+
+    /// [`Self::sign`] with the gas already estimated.
+    pub fn sign_with_gas(
+        &self,
+        to: Address,
+        input: Bytes,
+        gas: u64,
+    ) -> Result<(B256, Vec<u8>), JobsError> {
+        let (nonce, max_fee) = self.next_nonce_and_fee_cap()?;
         let tx = TxEip1559 {
             chain_id: self.chain.chain_id(),
-            nonce: self.pool.pending_nonce(&from, state_nonce),
+            nonce,
             gas_limit: gas + gas / 5 + 10_000,
-            max_fee_per_gas: 2 * u128::from(base_fee) + PRIORITY_FEE,
+            max_fee_per_gas: max_fee,
             max_priority_fee_per_gas: PRIORITY_FEE,
             to: TxKind::Call(to),
             input,
             ..TxEip1559::default()
         };
-        let signature = self
-            .signer
-            .sign_hash_sync(&tx.signature_hash())
-            .map_err(|e| JobsError::Transaction(format!("signing: {e}")))?;
+        let signature = self.sign_digest(tx.signature_hash())?;
         let envelope = OpTxEnvelope::Eip1559(tx.into_signed(signature));
         Ok((envelope.tx_hash(), envelope.encoded_2718()))
+    }
+
+    /// The calldata of one batch transaction (`AttestorBatch.execute`) carrying `calls`, each a
+    /// destination and its input, in order. The transaction goes to [`Self::address`].
+    pub fn batch_input(calls: &[(Address, Bytes)]) -> Bytes {
+        AttestorBatch::executeCall {
+            calls: calls
+                .iter()
+                .map(|(to, data)| AttestorBatch::Call {
+                    to: *to,
+                    value: U256::ZERO,
+                    data: data.clone(),
+                })
+                .collect(),
+        }
+        .abi_encode()
+        .into()
+    }
+
+    /// How transactions can carry calls now. Sends the delegation to `AttestorBatch` when the
+    /// chain has it and the account does not delegate yet, so that later passes batch.
+    pub fn sending(&self) -> Result<Sending, JobsError> {
+        let storage = self.chain.storage();
+        let from = self.address();
+        let delegated = keccak256(designator(ATTESTOR_BATCH));
+        if storage
+            .account(&from)?
+            .is_some_and(|a| a.code_hash == delegated)
+        {
+            return Ok(Sending::Batched);
+        }
+        let batch_deployed = storage
+            .account(&ATTESTOR_BATCH)?
+            .is_some_and(|a| a.code_hash != KECCAK_EMPTY);
+        let mut delegation = self.delegation.lock();
+        if !batch_deployed || *delegation == Delegation::Failed {
+            return Ok(Sending::Single);
+        }
+        if let Delegation::Sent(hash) = *delegation {
+            match self.state(hash)? {
+                TxState::Pooled => return Ok(Sending::Waiting),
+                TxState::Mined => {
+                    // Mined since the account was read above, perhaps.
+                    if storage
+                        .account(&from)?
+                        .is_some_and(|a| a.code_hash == delegated)
+                    {
+                        return Ok(Sending::Batched);
+                    }
+                    tracing::warn!(target: "jobs", tx = %hash, "the delegation to AttestorBatch did not take effect; one call per transaction");
+                    *delegation = Delegation::Failed;
+                    return Ok(Sending::Single);
+                }
+                // Dropped: sign it again.
+                TxState::Unknown => {}
+            }
+        }
+        let (hash, raw) = self.sign_delegation()?;
+        *delegation = Delegation::Sent(hash);
+        self.send(&raw)?;
+        tracing::info!(target: "jobs", tx = %hash, batch = %ATTESTOR_BATCH, "attestor delegating to AttestorBatch (EIP-7702)");
+        Ok(Sending::Waiting)
+    }
+
+    /// A type-4 transaction from the attestor to itself whose one authorization (signed by the
+    /// same key, so at the transaction's nonce plus one) delegates the account to
+    /// `AttestorBatch`.
+    fn sign_delegation(&self) -> Result<(B256, Vec<u8>), JobsError> {
+        let (nonce, max_fee) = self.next_nonce_and_fee_cap()?;
+        let chain_id = self.chain.chain_id();
+        let authorization = Authorization {
+            chain_id: U256::from(chain_id),
+            address: ATTESTOR_BATCH,
+            nonce: nonce + 1,
+        };
+        let signature = self.sign_digest(authorization.signature_hash())?;
+        let tx = TxEip7702 {
+            chain_id,
+            nonce,
+            gas_limit: DELEGATION_GAS,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: PRIORITY_FEE,
+            to: self.address(),
+            authorization_list: vec![authorization.into_signed(signature)],
+            ..TxEip7702::default()
+        };
+        let signature = self.sign_digest(tx.signature_hash())?;
+        let envelope = OpTxEnvelope::Eip7702(tx.into_signed(signature));
+        Ok((envelope.tx_hash(), envelope.encoded_2718()))
+    }
+
+    /// The pool's next nonce for the attestor and a fee cap of twice the next base fee plus the
+    /// tip.
+    fn next_nonce_and_fee_cap(&self) -> Result<(u64, u128), JobsError> {
+        let from = self.address();
+        let base_fee = ol_evm::next_block_base_fee(self.chain.head().inner())
+            .map_err(|e| JobsError::Transaction(format!("next base fee: {e}")))?;
+        let state_nonce = self.chain.storage().account(&from)?.map_or(0, |a| a.nonce);
+        Ok((
+            self.pool.pending_nonce(&from, state_nonce),
+            2 * u128::from(base_fee) + PRIORITY_FEE,
+        ))
+    }
+
+    fn sign_digest(&self, digest: B256) -> Result<alloy_primitives::Signature, JobsError> {
+        self.signer
+            .sign_hash_sync(&digest)
+            .map_err(|e| JobsError::Transaction(format!("signing: {e}")))
     }
 
     /// A replacement of the pooled transaction `hash` when the next block cannot include it
@@ -114,10 +267,7 @@ impl Attestor {
             max_priority_fee_per_gas: tip,
             ..old.clone()
         };
-        let signature = self
-            .signer
-            .sign_hash_sync(&tx.signature_hash())
-            .map_err(|e| JobsError::Transaction(format!("signing: {e}")))?;
+        let signature = self.sign_digest(tx.signature_hash())?;
         let envelope = OpTxEnvelope::Eip1559(tx.into_signed(signature));
         Ok(Some((envelope.tx_hash(), envelope.encoded_2718())))
     }
@@ -150,6 +300,14 @@ impl Attestor {
             .pending_nonce(&from, state_nonce)
             .saturating_sub(state_nonce))
     }
+}
+
+/// The code of an account that delegates to `target` (EIP-7702's delegation designator).
+fn designator(target: Address) -> [u8; 23] {
+    let mut code = [0u8; 23];
+    code[..3].copy_from_slice(&[0xef, 0x01, 0x00]);
+    code[3..].copy_from_slice(target.as_slice());
+    code
 }
 
 /// The fees of a replacement for a transaction with fee cap `max_fee` and tip `tip` when the

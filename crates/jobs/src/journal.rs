@@ -311,8 +311,16 @@ impl Journal {
 
     /// Stores `job` (one synced write).
     pub fn put(&self, job: &Job) -> Result<(), JobsError> {
+        self.put_all(std::slice::from_ref(job))
+    }
+
+    /// Stores `jobs` together (one synced write): the jobs of one batch transaction name its
+    /// hash all at once or not at all.
+    pub fn put_all(&self, jobs: &[Job]) -> Result<(), JobsError> {
         let mut batch = WriteBatch::default();
-        self.stage_in(&mut batch, job)?;
+        for job in jobs {
+            self.stage_in(&mut batch, job)?;
+        }
         self.db.write(batch)
     }
 

@@ -4,7 +4,7 @@
 
 use crate::{
     JobsError,
-    attestor::{Attestor, TxState},
+    attestor::{Attestor, Sending, TxState},
     executor::{Executor, METHOD_DATAINF, METHOD_LINEAGE, Outcome},
     inputs::{Gather, LocalInputs, gather},
     journal::{Job, Journal, RequestInfo, Stage},
@@ -24,7 +24,7 @@ use ol_primitives::{
 use ol_workers::{Priority, WorkerPool};
 use parking_lot::Mutex;
 use std::{
-    collections::HashSet,
+    collections::{BTreeMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -37,6 +37,13 @@ use tracing::{debug, info, warn};
 /// Most attestor transactions waiting in the pool at once: the pool refuses a nonce more than
 /// 64 above the account's, so the service holds back instead of being refused.
 const MAX_IN_FLIGHT: u64 = 48;
+
+/// Most jobs whose calls share one batch transaction.
+const MAX_BATCH_JOBS: usize = 24;
+
+/// Most gas of one batch transaction: a batch estimated above it is split (a quarter of a
+/// 60M-gas block, and well under EIP-7825's 2^24 cap on one transaction).
+const MAX_BATCH_GAS: u64 = 15_000_000;
 
 /// `InferenceMarket.Status` values the service acts on.
 const STATUS_OPEN: u8 = 1;
@@ -68,6 +75,29 @@ pub struct AdapterListing {
 
 /// A worker's result for a request: the outcome, or the node-side error to retry after.
 type Finished = (B256, Result<Outcome, String>);
+
+/// What a job needs sent, as [`JobService::advance`] finds it.
+#[derive(Debug)]
+enum Step {
+    /// Nothing (the job moved on in the journal, or waits).
+    Idle,
+    /// It moved to a stage with more to do (journaled): advance it again at once, so that a
+    /// batch seen in a block finishes every stage it carried in one pass.
+    Moved(Job),
+    /// Its pooled transaction is stuck below the next base fee.
+    Replace(Job, B256),
+    /// Calls to send.
+    Send(Outgoing),
+}
+
+/// A job's calls, in order, from the attestor.
+#[derive(Debug)]
+struct Outgoing {
+    job: Job,
+    calls: Vec<(Address, Bytes)>,
+    /// The points passed once they are sent.
+    halts: Vec<HaltPoint>,
+}
 
 /// The job service.
 pub struct JobService {
@@ -307,26 +337,65 @@ impl JobService {
         }
     }
 
-    /// One pass: scan new blocks, then move every open job one step.
+    /// One pass: scan new blocks, move every open job one step, then send what the steps ask
+    /// for: stuck transactions replaced once each, and the calls of many jobs in one batch
+    /// transaction where the attestor's account delegates to `AttestorBatch`.
     fn pass(&self) -> Result<(), JobsError> {
         if self.is_halted() {
             return Ok(());
         }
         self.scan()?;
         let head = self.chain.head().number;
+        let sending = self.attestor.sending()?;
+        let mut sends = Vec::new();
+        let mut stuck: BTreeMap<B256, Vec<Job>> = BTreeMap::new();
         for job in self.journal.open_jobs()? {
             if self.is_halted() {
                 return Ok(());
             }
             let id = job.request.request_id;
-            if let Err(err) = self.advance(job, head) {
-                // A job's trouble (a refused transaction, a read that failed) is retried on
-                // the next pass; it never stops the service.
-                warn!(target: "jobs", request = %id, %err, "job step failed; retrying");
+            match self.advance(job, head) {
+                Ok(Step::Idle | Step::Moved(_)) => {}
+                Ok(Step::Replace(job, tx)) => stuck.entry(tx).or_default().push(job),
+                Ok(Step::Send(outgoing)) => sends.push(outgoing),
+                Err(err) => self.step_failed(id, &err),
+            }
+        }
+        for (tx, jobs) in stuck {
+            if let Err(err) = self.replace_if_stuck(jobs, tx) {
+                warn!(target: "jobs", %tx, %err, "fee bump failed; retrying");
                 metrics::counter!("jobs_step_errors_total").increment(1);
             }
         }
+        match sending {
+            Sending::Waiting => {}
+            Sending::Single => {
+                for outgoing in sends {
+                    let id = outgoing.job.request.request_id;
+                    if let Err(err) = self.submit_single(outgoing) {
+                        self.step_failed(id, &err);
+                    }
+                }
+            }
+            Sending::Batched => {
+                let mut sends = sends.into_iter().peekable();
+                while sends.peek().is_some() {
+                    let chunk: Vec<_> = sends.by_ref().take(MAX_BATCH_JOBS).collect();
+                    if let Err(err) = self.submit_batch(chunk) {
+                        warn!(target: "jobs", %err, "batch transaction failed; retrying");
+                        metrics::counter!("jobs_step_errors_total").increment(1);
+                    }
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// A job's trouble (a refused transaction, a read that failed) is retried on the next
+    /// pass; it never stops the service.
+    fn step_failed(&self, id: B256, err: &JobsError) {
+        warn!(target: "jobs", request = %id, %err, "job step failed; retrying");
+        metrics::counter!("jobs_step_errors_total").increment(1);
     }
 
     /// Journals the requests and prompts of blocks after the scan cursor.
@@ -366,61 +435,163 @@ impl JobService {
         Ok(self.chain.view(self.attestor.address(), to, call)?)
     }
 
-    /// Replaces `job`'s pooled transaction `tx` when the base fee has risen above what it
-    /// pays (journaling the replacement's hash before sending it, as for any transaction).
-    fn replace_if_stuck(&self, mut job: Job, tx: B256) -> Result<(), JobsError> {
+    /// Replaces the pooled transaction `tx` of `jobs` (every job it carries) when the base fee
+    /// has risen above what it pays, journaling the replacement's hash in each before sending
+    /// it, as for any transaction.
+    fn replace_if_stuck(&self, mut jobs: Vec<Job>, tx: B256) -> Result<(), JobsError> {
         let Some((hash, raw)) = self.attestor.replacement_if_stuck(tx)? else {
             return Ok(());
         };
-        info!(target: "jobs", request = %job.request.request_id, stuck = %tx, replacement = %hash, "fee bumped");
+        info!(target: "jobs", jobs = jobs.len(), stuck = %tx, replacement = %hash, "fee bumped");
         metrics::counter!("jobs_fee_bumps_total").increment(1);
-        job.stage.set_last_transaction(hash);
-        self.journal.put(&job)?;
+        for job in &mut jobs {
+            job.stage.set_last_transaction(hash);
+        }
+        self.journal.put_all(&jobs)?;
         self.attestor.send(&raw)?;
         Ok(())
     }
 
-    /// Sends `call` to `to` from the attestor key as the next transaction of `job`'s stage,
-    /// unless `MAX_IN_FLIGHT` of its transactions are pending already. The hash is journaled
-    /// before the bytes leave: after a crash the service looks for this transaction before it
-    /// sends another.
-    fn submit(
-        &self,
-        mut job: Job,
-        to: Address,
-        call: &impl SolCall,
-        halt: Option<HaltPoint>,
-    ) -> Result<(), JobsError> {
+    /// Sends the first of `calls` as `job`'s next transaction, unless `MAX_IN_FLIGHT` of the
+    /// attestor's transactions are pending already: one call per transaction, each waiting
+    /// for the state the one before it leaves (a fulfilment is estimated on a recorded
+    /// request). The hash is journaled before the bytes leave: after a crash the service looks
+    /// for this transaction before it sends another.
+    fn submit_single(&self, outgoing: Outgoing) -> Result<(), JobsError> {
+        let Outgoing {
+            mut job,
+            calls,
+            halts,
+        } = outgoing;
+        let Some((to, input)) = calls.first() else {
+            return Ok(());
+        };
         if self.attestor.in_flight()? >= MAX_IN_FLIGHT {
             return Ok(());
         }
-        let (hash, raw) = self.attestor.sign(to, call.abi_encode().into())?;
+        let (hash, raw) = self.attestor.sign(*to, input.clone())?;
         job.stage.set_last_transaction(hash);
         self.journal.put(&job)?;
         self.attestor.send(&raw)?;
-        if let Some(point) = halt {
+        if let Some(point) = halts.first() {
+            self.reached(*point);
+        }
+        Ok(())
+    }
+
+    /// Sends the calls of `jobs` in one `AttestorBatch.execute` transaction (split in halves
+    /// while its gas is over [`MAX_BATCH_GAS`]), journaling its hash in every job in one write
+    /// before the bytes leave.
+    fn submit_batch(&self, mut jobs: Vec<Outgoing>) -> Result<(), JobsError> {
+        if jobs.is_empty() || self.attestor.in_flight()? >= MAX_IN_FLIGHT {
+            return Ok(());
+        }
+        let calls: Vec<(Address, Bytes)> =
+            jobs.iter().flat_map(|o| o.calls.iter().cloned()).collect();
+        let input = Attestor::batch_input(&calls);
+        let to = self.attestor.address();
+        let gas = self.attestor.estimate(to, input.clone())?;
+        if gas > MAX_BATCH_GAS && jobs.len() > 1 {
+            let second = jobs.split_off(jobs.len() / 2);
+            self.submit_batch(jobs)?;
+            return self.submit_batch(second);
+        }
+        let (hash, raw) = self.attestor.sign_with_gas(to, input, gas)?;
+        let mut halts = Vec::new();
+        let mut journaled = Vec::with_capacity(jobs.len());
+        for Outgoing {
+            mut job,
+            halts: passed,
+            ..
+        } in jobs
+        {
+            job.stage.set_last_transaction(hash);
+            journaled.push(job);
+            halts.extend(passed);
+        }
+        self.journal.put_all(&journaled)?;
+        self.attestor.send(&raw)?;
+        debug!(target: "jobs", tx = %hash, jobs = journaled.len(), calls = calls.len(), gas, "batch sent");
+        metrics::counter!("jobs_batches_total").increment(1);
+        metrics::histogram!("jobs_batch_calls").record(calls.len() as f64);
+        for point in halts {
             self.reached(point);
         }
         Ok(())
     }
 
-    /// Moves `job` one step.
-    fn advance(&self, mut job: Job, head: u64) -> Result<(), JobsError> {
+    /// The calls that finish a job from `answer` on: `record` (when `with_record`), `fulfill`
+    /// and `settle` (when the service settles). A public request's output goes on chain with
+    /// the counts; a private one's stays with the requester (`ol_getInference`).
+    fn closing_calls(
+        &self,
+        id: B256,
+        answer: &crate::journal::Answer,
+        prompt_on_chain: bool,
+        with_record: bool,
+    ) -> Vec<(Address, Bytes)> {
+        let mut calls = Vec::with_capacity(3);
+        if with_record {
+            let record = IProofOfAttribution::recordCall {
+                requestId: id,
+                outputHash: answer.output_hash,
+                method: answer.method,
+                contributors: answer.contributors.clone(),
+                weightsPpm: answer.weights_ppm.clone(),
+                evidenceRoot: answer.evidence_root,
+            };
+            calls.push((PROOF_OF_ATTRIBUTION, record.abi_encode().into()));
+        }
+        let output = if prompt_on_chain {
+            answer.output.clone().into_bytes().into()
+        } else {
+            Bytes::new()
+        };
+        let fulfill = InferenceMarket::fulfillCall {
+            requestId: id,
+            tokensIn: answer.tokens_in,
+            tokensOut: answer.tokens_out,
+            output,
+        };
+        calls.push((INFERENCE_MARKET, fulfill.abi_encode().into()));
+        if self.settle {
+            let settle = InferenceMarket::settleCall { requestId: id };
+            calls.push((INFERENCE_MARKET, settle.abi_encode().into()));
+        }
+        calls
+    }
+
+    /// Moves `job` one step, and says what it needs sent. The calls are those that finish the
+    /// job from its stage on; with one call per transaction ([`Sending::Single`]) only the
+    /// first is sent, and the rest follow once it is seen on chain.
+    fn advance(&self, job: Job, head: u64) -> Result<Step, JobsError> {
+        let mut step = self.advance_once(job, head)?;
+        while let Step::Moved(job) = step {
+            step = self.advance_once(job, head)?;
+        }
+        Ok(step)
+    }
+
+    /// [`Self::advance`]'s one step.
+    fn advance_once(&self, mut job: Job, head: u64) -> Result<Step, JobsError> {
         let id = job.request.request_id;
         let expired = head > job.request.expiry_block;
+        let sent = job
+            .stage
+            .last_transaction()
+            .map(|tx| self.attestor.state(tx).map(|s| (tx, s)))
+            .transpose()?;
         match job.stage.clone() {
             Stage::Pending | Stage::Answered { .. } if expired => {
                 warn!(target: "jobs", request = %id, expiry = job.request.expiry_block, "request expired before it was fulfilled");
                 metrics::counter!("jobs_expired_total").increment(1);
                 job.stage = Stage::Expired;
-                self.journal.put(&job)
+                self.journal.put(&job)?;
             }
-            Stage::Pending => self.dispatch(&job),
-            Stage::Answered { answer, record_tx } => {
-                // The transaction's place first: one seen mined is then in the state read next.
-                let sent = record_tx
-                    .map(|tx| self.attestor.state(tx).map(|s| (tx, s)))
-                    .transpose()?;
+            Stage::Pending => self.dispatch(&job)?,
+            Stage::Answered { answer, .. } => {
+                // The transaction's place first (read above): one seen mined is then in the
+                // state read next.
                 let recorded = self.view(
                     PROOF_OF_ATTRIBUTION,
                     &IProofOfAttribution::isRecordedCall { requestId: id },
@@ -436,47 +607,43 @@ impl JobService {
                         // Someone else's record (another attestor's, perhaps forged before the
                         // request was even made): this node does not fulfil what it did not
                         // attest; the request expires and is refunded.
-                        return self.refuse(
+                        self.refuse(
                             job,
                             format!("recorded by another attestor ({attestor}); not fulfilled by this node"),
-                        );
+                        )?;
+                        return Ok(Step::Idle);
                     }
                     info!(target: "jobs", request = %id, "attribution recorded");
                     job.stage = Stage::Recorded {
                         answer,
                         fulfill_tx: None,
                     };
-                    return self.journal.put(&job);
+                    self.journal.put(&job)?;
+                    return Ok(Step::Moved(job));
                 }
                 match sent {
-                    Some((tx, TxState::Pooled)) => return self.replace_if_stuck(job, tx),
+                    Some((tx, TxState::Pooled)) => return Ok(Step::Replace(job, tx)),
                     Some((tx, TxState::Mined)) => {
-                        return self.refuse(job, format!("the record transaction {tx} reverted"));
+                        self.refuse(job, format!("the record transaction {tx} reverted"))?;
+                        return Ok(Step::Idle);
                     }
                     Some((tx, TxState::Unknown)) => {
                         debug!(target: "jobs", request = %id, %tx, "record transaction lost; sending again");
                     }
                     None => {}
                 }
-                let call = IProofOfAttribution::recordCall {
-                    requestId: id,
-                    outputHash: answer.output_hash,
-                    method: answer.method,
-                    contributors: answer.contributors,
-                    weightsPpm: answer.weights_ppm,
-                    evidenceRoot: answer.evidence_root,
-                };
-                self.submit(
+                let request = self.view(
+                    INFERENCE_MARKET,
+                    &InferenceMarket::getRequestCall { requestId: id },
+                )?;
+                let calls = self.closing_calls(id, &answer, request.promptOnChain, true);
+                return Ok(Step::Send(Outgoing {
                     job,
-                    PROOF_OF_ATTRIBUTION,
-                    &call,
-                    Some(HaltPoint::RecordSent),
-                )
+                    calls,
+                    halts: vec![HaltPoint::RecordSent, HaltPoint::FulfillSent],
+                }));
             }
-            Stage::Recorded { answer, fulfill_tx } => {
-                let sent = fulfill_tx
-                    .map(|tx| self.attestor.state(tx).map(|s| (tx, s)))
-                    .transpose()?;
+            Stage::Recorded { answer, .. } => {
                 let request = self.view(
                     INFERENCE_MARKET,
                     &InferenceMarket::getRequestCall { requestId: id },
@@ -494,39 +661,31 @@ impl JobService {
                     } else {
                         Stage::Fulfilled { answer }
                     };
-                    return self.journal.put(&job);
+                    self.journal.put(&job)?;
+                    return Ok(Step::Moved(job));
                 }
                 if expired {
                     job.stage = Stage::Expired;
                     metrics::counter!("jobs_expired_total").increment(1);
-                    return self.journal.put(&job);
+                    self.journal.put(&job)?;
+                    return Ok(Step::Idle);
                 }
                 match sent {
-                    Some((tx, TxState::Pooled)) => return self.replace_if_stuck(job, tx),
+                    Some((tx, TxState::Pooled)) => return Ok(Step::Replace(job, tx)),
                     Some((tx, TxState::Mined)) => {
-                        return self.refuse(job, format!("the fulfil transaction {tx} reverted"));
+                        self.refuse(job, format!("the fulfil transaction {tx} reverted"))?;
+                        return Ok(Step::Idle);
                     }
                     Some((_, TxState::Unknown)) | None => {}
                 }
-                // A public request's output goes on chain with the counts; a private one's
-                // stays with the requester (`ol_getInference`).
-                let output = if request.promptOnChain {
-                    answer.output.into_bytes().into()
-                } else {
-                    Default::default()
-                };
-                let call = InferenceMarket::fulfillCall {
-                    requestId: id,
-                    tokensIn: answer.tokens_in,
-                    tokensOut: answer.tokens_out,
-                    output,
-                };
-                self.submit(job, INFERENCE_MARKET, &call, Some(HaltPoint::FulfillSent))
+                let calls = self.closing_calls(id, &answer, request.promptOnChain, false);
+                return Ok(Step::Send(Outgoing {
+                    job,
+                    calls,
+                    halts: vec![HaltPoint::FulfillSent],
+                }));
             }
-            Stage::Settling { answer, settle_tx } => {
-                let sent = settle_tx
-                    .map(|tx| self.attestor.state(tx).map(|s| (tx, s)))
-                    .transpose()?;
+            Stage::Settling { answer, .. } => {
                 let request = self.view(
                     INFERENCE_MARKET,
                     &InferenceMarket::getRequestCall { requestId: id },
@@ -535,22 +694,29 @@ impl JobService {
                     // Settled (by us or anyone).
                     info!(target: "jobs", request = %id, "request settled");
                     job.stage = Stage::Fulfilled { answer };
-                    return self.journal.put(&job);
+                    self.journal.put(&job)?;
+                    return Ok(Step::Idle);
                 }
                 match sent {
-                    Some((tx, TxState::Pooled)) => return self.replace_if_stuck(job, tx),
+                    Some((tx, TxState::Pooled)) => return Ok(Step::Replace(job, tx)),
                     Some((tx, TxState::Mined)) => {
                         warn!(target: "jobs", request = %id, %tx, "the settle transaction reverted; leaving settlement to others");
                         job.stage = Stage::Fulfilled { answer };
-                        return self.journal.put(&job);
+                        self.journal.put(&job)?;
+                        return Ok(Step::Idle);
                     }
                     Some((_, TxState::Unknown)) | None => {}
                 }
                 let call = InferenceMarket::settleCall { requestId: id };
-                self.submit(job, INFERENCE_MARKET, &call, None)
+                return Ok(Step::Send(Outgoing {
+                    job,
+                    calls: vec![(INFERENCE_MARKET, call.abi_encode().into())],
+                    halts: Vec::new(),
+                }));
             }
-            Stage::Fulfilled { .. } | Stage::Refused { .. } | Stage::Expired => Ok(()),
+            Stage::Fulfilled { .. } | Stage::Refused { .. } | Stage::Expired => {}
         }
+        Ok(Step::Idle)
     }
 
     fn refuse(&self, mut job: Job, reason: String) -> Result<(), JobsError> {

@@ -39,6 +39,9 @@ pub mod dev_suite {
     pub const STAKING: Address = address!("0x4200000000000000000000000000000000001004");
     /// `InferenceMarket`.
     pub const INFERENCE_MARKET: Address = address!("0x4200000000000000000000000000000000001005");
+    /// `AttestorBatch`: the code the attestor's account delegates to (EIP-7702) so that one
+    /// transaction carries the calls of many jobs.
+    pub const ATTESTOR_BATCH: Address = address!("0x4200000000000000000000000000000000001006");
 }
 
 #[cfg(test)]
@@ -67,6 +70,7 @@ mod tests {
             ("ModelRegistry", dev_suite::MODEL_REGISTRY),
             ("Staking", dev_suite::STAKING),
             ("InferenceMarket", dev_suite::INFERENCE_MARKET),
+            ("AttestorBatch", dev_suite::ATTESTOR_BATCH),
         ]
         .into_iter()
         .map(|(name, address)| (name.to_owned(), address))

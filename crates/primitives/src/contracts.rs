@@ -32,6 +32,11 @@ alloy_sol_types::sol!(
     IProofOfAttribution,
     "../../contracts/artifacts/IProofOfAttribution.json"
 );
+alloy_sol_types::sol!(
+    #[derive(Debug, PartialEq, Eq)]
+    AttestorBatch,
+    "../../contracts/artifacts/AttestorBatch.json"
+);
 
 /// The ids of `AttributionMethod` (`IProofOfAttribution.sol`) the node runs: what an adapter
 /// registers as its `attributionMethod` and a record names as its `method`.

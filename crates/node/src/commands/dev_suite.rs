@@ -1,5 +1,6 @@
 //! The L2 contract suite of the dev genesis: TimelockController, Governance, DatanetRegistry,
-//! ModelRegistry, Staking and InferenceMarket, deployed in place at the addresses of
+//! ModelRegistry, Staking, InferenceMarket and AttestorBatch (the code the attestor's account
+//! delegates to), deployed in place at the addresses of
 //! [`ol_primitives::addresses::dev_suite`] and initialised as the timelock would through executed
 //! proposals: the dev attestor registered in the PoA precompile (through `Governance`, so through
 //! the native precompile), every attribution method enabled, the market allowed to report to the
@@ -16,7 +17,8 @@ use eyre::{WrapErr, ensure, eyre};
 use ol_evm::{genesis::GenesisBuilder, poa};
 use ol_primitives::{
     addresses::dev_suite::{
-        DATANET_REGISTRY, GOVERNANCE, INFERENCE_MARKET, MODEL_REGISTRY, STAKING, TIMELOCK,
+        ATTESTOR_BATCH, DATANET_REGISTRY, GOVERNANCE, INFERENCE_MARKET, MODEL_REGISTRY, STAKING,
+        TIMELOCK,
     },
     dev::{DEV_COUNCIL_INDEX, DEV_TIMELOCK_DELAY_SECS, dev_attestor, dev_params, dev_signer},
 };
@@ -91,6 +93,7 @@ pub(crate) fn deploy(builder: &mut GenesisBuilder, artifacts: &Path) -> eyre::Re
             "InferenceMarket",
             (GOVERNANCE, MODEL_REGISTRY, DATANET_REGISTRY, STAKING).abi_encode_params(),
         ),
+        (ATTESTOR_BATCH, "AttestorBatch", Vec::new()),
     ];
     for (address, name, args) in deployments {
         builder
