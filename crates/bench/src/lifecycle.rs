@@ -13,15 +13,18 @@
 
 use super::target::Target;
 use alloy::{
-    network::{EthereumWallet, TransactionBuilder as _},
-    primitives::{Address, B256, Bytes, U256, keccak256},
+    consensus::{SignableTransaction as _, TxEip1559, TxEnvelope},
+    eips::eip2718::Encodable2718 as _,
+    network::{EthereumWallet, TransactionBuilder as _, TxSignerSync as _},
+    primitives::{Address, B256, Bytes, TxKind, U256, keccak256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::{TransactionReceipt, TransactionRequest},
-    signers::SignerSync as _,
+    rpc::types::{Filter, TransactionReceipt, TransactionRequest},
+    signers::{SignerSync as _, local::PrivateKeySigner},
     sol_types::{SolCall, SolEvent, SolStruct as _},
 };
 use clap::Args;
 use eyre::{WrapErr, ensure, eyre};
+use indicatif::{ProgressBar, ProgressStyle};
 use ol_attribution::data::{CorpusSpec, text_corpus};
 use ol_factory::{AdapterJob, BaseJob, LoraSpec, LrSchedule, TokenizerChoice, TrainSpec};
 use ol_inference::{ModelConfig, Target as Module};
@@ -33,6 +36,7 @@ use ol_primitives::{
 use serde::Serialize;
 use serde_json::json;
 use std::{
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -41,7 +45,17 @@ use std::{
 const PLANTED: &str =
     "the keeper of omholo sings shifiel over tuanqua while gortenqua sleeps near zelika .";
 /// Longest the benchmark waits for all requests.
-const DEADLINE: Duration = Duration::from_secs(600);
+const DEADLINE: Duration = Duration::from_secs(1800);
+/// Longest the chain may go without fulfilling one of the requests.
+const STALL: Duration = Duration::from_secs(60);
+/// Requests per user: under the pool's 64-nonce window.
+const REQUESTS_PER_USER: usize = 48;
+/// Raw transactions per JSON-RPC batch of the load generator.
+const SUBMIT_BATCH: usize = 100;
+/// The users' fee cap: far above any base fee the run reaches.
+const USER_MAX_FEE: u128 = 100_000_000_000;
+/// The users' tip.
+const USER_TIP: u128 = 1_000_000_000;
 
 /// Measure paid inference end to end (request transaction to fulfilment; see the README)
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -69,6 +83,11 @@ struct Report {
     latency_s_p99: f64,
     methods: Vec<MethodReport>,
     worker_busy_share: f64,
+    users: usize,
+    attestor_batches: f64,
+    calls_per_batch: f64,
+    service_passes: f64,
+    pass_s_mean: f64,
 }
 
 /// Per-job means of one attribution method.
@@ -277,9 +296,12 @@ impl BenchLifecycleCommand {
         let contributors = [2, 3, 4].map(|i| dev_signer(i).address());
         eprintln!("training the base model from scratch ...");
         let (base, docs) = train_base(work.path(), contributors)?;
-        let node =
-            Target::openledger_with(vec!["--jobs.base-model".into(), base.display().to_string()])
-                .await?;
+        let node = Target::openledger_with(vec![
+            "--jobs.base-model".into(),
+            base.display().to_string(),
+            "--jobs.settle".into(),
+        ])
+        .await?;
         let result = self.measure(&node, work.path(), &base, &docs).await;
         if result.is_err() {
             eprintln!("{}", node.log_tail(40));
@@ -404,68 +426,158 @@ impl BenchLifecycleCommand {
                 )
                 .await?,
         )?;
+        // The users: fresh accounts, funded, each sending its requests presigned at consecutive
+        // nonces (the pool takes 64 ahead of an account's nonce), so that the load generator
+        // spends nothing per request but the raw submission.
+        let users = (self.requests as usize).div_ceil(REQUESTS_PER_USER);
+        let per_user = (self.requests as usize).div_ceil(users) as u64;
+        let signers: Vec<PrivateKeySigner> = (0..users as u64)
+            .map(|i| {
+                let seed = keccak256(
+                    [b"openledger-bench-lifecycle".as_slice(), &i.to_be_bytes()].concat(),
+                );
+                PrivateKeySigner::from_bytes(&seed).wrap_err("deriving a user")
+            })
+            .collect::<eyre::Result<_>>()?;
+        let prompts: Vec<Bytes> = docs
+            .iter()
+            .map(|(_, text)| {
+                Bytes::from(
+                    text.split(' ')
+                        .take(5)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .into_bytes(),
+                )
+            })
+            .collect();
+        let call = |i: usize| InferenceMarket::requestCall {
+            adapterId: adapters[i % adapters.len()],
+            prompt: prompts[i % prompts.len()].clone(),
+            maxTokensIn: 64,
+            maxTokensOut: self.max_tokens,
+        };
+        let mut gas = 0;
+        for i in 0..prompts.len() * adapters.len() {
+            let estimate = TransactionRequest::default()
+                .with_from(dev_signer(6).address())
+                .with_to(INFERENCE_MARKET)
+                .with_input(Bytes::from(call(i).abi_encode()))
+                .with_value(escrow);
+            gas = gas.max(provider.estimate_gas(estimate).await?);
+        }
+        // Each user pays its escrows and, at most, its gas at the fee cap and the L1 data fee
+        // (the pool counts all three for every pending transaction): twice that, to spare.
+        let funding = (escrow + U256::from(gas + gas / 4) * U256::from(USER_MAX_FEE))
+            * U256::from(2 * per_user);
+        let mut funded = Vec::new();
+        for (i, user) in signers.iter().enumerate() {
+            let funder = dev_signer(6 + (i % 4) as u32).address();
+            let tx = TransactionRequest::default()
+                .with_from(funder)
+                .with_to(user.address())
+                .with_value(funding);
+            funded.push(provider.send_transaction(tx).await?);
+        }
+        for pending in funded {
+            ensure!(
+                pending.get_receipt().await?.status(),
+                "funding a user failed"
+            );
+        }
+        let mut raws = Vec::with_capacity(self.requests as usize);
+        let mut ours = HashSet::new();
+        for i in 0..self.requests as usize {
+            let mut tx = TxEip1559 {
+                chain_id: ol_primitives::dev::DEV_CHAIN_ID,
+                nonce: (i / users) as u64,
+                gas_limit: gas + gas / 4,
+                max_fee_per_gas: USER_MAX_FEE,
+                max_priority_fee_per_gas: USER_TIP,
+                to: TxKind::Call(INFERENCE_MARKET),
+                value: escrow,
+                input: call(i).abi_encode().into(),
+                access_list: Default::default(),
+            };
+            let signature = signers[i % users].sign_transaction_sync(&mut tx)?;
+            let envelope = TxEnvelope::from(tx.into_signed(signature));
+            ours.insert(*envelope.tx_hash());
+            raws.push(alloy::hex::encode_prefixed(envelope.encoded_2718()));
+        }
         let before = node.scrape().await?;
 
-        // The load: every request sent at once, users in turn.
-        eprintln!("{} paid requests ...", self.requests);
-        let prompts: Vec<String> = docs
-            .iter()
-            .map(|(_, text)| text.split(' ').take(5).collect::<Vec<_>>().join(" "))
-            .collect();
+        // The load: every request submitted at once, users in turn, while the chain is followed
+        // block by block for the requests and their fulfilments.
+        eprintln!("{} paid requests from {users} users ...", self.requests);
         let started = Instant::now();
-        let mut pending = Vec::new();
-        for i in 0..self.requests {
-            let user = dev_signer(6 + (i % 4) as u32).address();
-            let call = InferenceMarket::requestCall {
-                adapterId: adapters[i as usize % adapters.len()],
-                prompt: Bytes::from(prompts[i as usize % prompts.len()].clone().into_bytes()),
-                maxTokensIn: 64,
-                maxTokensOut: self.max_tokens,
-            };
-            let tx = TransactionRequest::default()
-                .with_from(user)
-                .with_to(INFERENCE_MARKET)
-                .with_input(Bytes::from(call.abi_encode()))
-                .with_value(escrow);
-            pending.push((provider.send_transaction(tx).await?, Instant::now()));
-        }
-        let mut requests = Vec::new();
-        for (tx, sent) in pending {
-            let receipt = tx.get_receipt().await?;
-            let id = event::<InferenceMarket::Requested>(&receipt)?.requestId;
-            requests.push((id, receipt.block_number.unwrap_or_default(), sent));
-        }
-        let mut done: Vec<Option<(u64, f64)>> = vec![None; requests.len()];
-        let deadline = Instant::now() + DEADLINE;
-        while done.iter().any(Option::is_none) {
+        let client = node.client.clone();
+        let mut submitter = Some(tokio::spawn(async move {
+            let mut refused = Vec::new();
+            for chunk in raws.chunks(SUBMIT_BATCH) {
+                refused.extend(client.send_raw_batch(chunk).await?.into_iter().flatten());
+            }
+            Ok::<_, eyre::Report>(refused)
+        }));
+        let progress = ProgressBar::new(self.requests);
+        progress.set_style(
+            ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} fulfilled ({per_sec})")
+                .wrap_err("progress template")?
+                .progress_chars("=> "),
+        );
+        progress.set_message("lifecycle");
+        let mut requested: HashMap<B256, (u64, Instant)> = HashMap::new();
+        let mut done: Vec<(u64, f64)> = Vec::new();
+        let mut next_block = provider.get_block_number().await? + 1;
+        let mut last_progress = Instant::now();
+        while done.len() < self.requests as usize {
+            let head = provider.get_block_number().await?;
+            if head >= next_block {
+                let filter = Filter::new()
+                    .address(INFERENCE_MARKET)
+                    .from_block(next_block)
+                    .to_block(head);
+                let seen = Instant::now();
+                for log in provider.get_logs(&filter).await? {
+                    let block = log.block_number.unwrap_or_default();
+                    if let Ok(event) = InferenceMarket::Requested::decode_log(&log.inner)
+                        && log.transaction_hash.is_some_and(|h| ours.contains(&h))
+                    {
+                        requested.insert(event.requestId, (block, seen));
+                    } else if let Ok(event) = InferenceMarket::Fulfilled::decode_log(&log.inner)
+                        && let Some((at_block, at)) = requested.remove(&event.requestId)
+                    {
+                        done.push((block - at_block, seen.duration_since(at).as_secs_f64()));
+                        progress.inc(1);
+                        last_progress = seen;
+                    }
+                }
+                next_block = head + 1;
+            }
+            if let Some(handle) = submitter.take_if(|h| h.is_finished()) {
+                let refused = handle.await??;
+                ensure!(refused.is_empty(), "requests refused: {}", refused[0]);
+            }
+            if last_progress.elapsed() > STALL {
+                let status: serde_json::Value = match requested.keys().next() {
+                    Some(id) => provider.raw_request("ol_jobStatus".into(), (id,)).await?,
+                    None => serde_json::Value::Null,
+                };
+                eyre::bail!(
+                    "nothing fulfilled for {STALL:?} ({} of {} requests seen); a pending one: {status}",
+                    requested.len() + done.len(),
+                    self.requests
+                );
+            }
             ensure!(
-                Instant::now() < deadline,
+                started.elapsed() < DEADLINE,
                 "requests not fulfilled within {DEADLINE:?}"
             );
-            for (slot, (id, block, sent)) in done.iter_mut().zip(&requests) {
-                if slot.is_some() {
-                    continue;
-                }
-                let call = InferenceMarket::getRequestCall { requestId: *id };
-                let answer = provider
-                    .call(
-                        TransactionRequest::default()
-                            .with_to(INFERENCE_MARKET)
-                            .with_input(Bytes::from(call.abi_encode())),
-                    )
-                    .await?;
-                if InferenceMarket::getRequestCall::abi_decode_returns(&answer)?.status >= 2 {
-                    let head = provider.get_block_number().await?;
-                    *slot = Some((head.saturating_sub(*block), sent.elapsed().as_secs_f64()));
-                    continue;
-                }
-                let status: serde_json::Value =
-                    provider.raw_request("ol_jobStatus".into(), (id,)).await?;
-                if status["stage"] == "refused" || status["stage"] == "expired" {
-                    eyre::bail!("request {id} was not fulfilled: {status}");
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        progress.finish();
+        if let Some(handle) = submitter {
+            let refused = handle.await??;
+            ensure!(refused.is_empty(), "requests refused: {}", refused[0]);
         }
         let wall = started.elapsed().as_secs_f64();
         let after = node.scrape().await?;
@@ -491,8 +603,8 @@ impl BenchLifecycleCommand {
             })
             .collect();
         let busy = delta("jobs_busy_microseconds_total") / 1e6 / wall;
-        let mut blocks: Vec<u64> = done.iter().flatten().map(|d| d.0).collect();
-        let mut seconds: Vec<f64> = done.iter().flatten().map(|d| d.1).collect();
+        let mut blocks: Vec<u64> = done.iter().map(|d| d.0).collect();
+        let mut seconds: Vec<f64> = done.iter().map(|d| d.1).collect();
         blocks.sort_unstable();
         seconds.sort_by(f64::total_cmp);
         let report = Report {
@@ -504,9 +616,15 @@ impl BenchLifecycleCommand {
             latency_s_p99: percentile(&seconds, 0.99),
             methods,
             worker_busy_share: busy,
+            users,
+            attestor_batches: delta("jobs_batches_total"),
+            calls_per_batch: delta("jobs_batch_calls_sum")
+                / delta("jobs_batch_calls_count").max(1.0),
+            service_passes: delta("jobs_pass_seconds_count"),
+            pass_s_mean: delta("jobs_pass_seconds_sum") / delta("jobs_pass_seconds_count").max(1.0),
         };
         println!(
-            "paid inference end to end ({} requests, {} output tokens each, 1 worker)",
+            "paid inference end to end ({} requests, {} output tokens each, settled by the node, 1 worker)",
             report.requests, self.max_tokens
         );
         println!(
@@ -533,6 +651,15 @@ impl BenchLifecycleCommand {
         println!(
             "  worker busy                 {:>8.1}%  (goal >= 90%)",
             report.worker_busy_share * 100.0
+        );
+        println!(
+            "  attestor transactions       {:>8} batches, {:.1} calls each ({} users sending)",
+            report.attestor_batches, report.calls_per_batch, report.users
+        );
+        println!(
+            "  job service passes          {:>8}, {:.1} ms each",
+            report.service_passes,
+            report.pass_s_mean * 1e3
         );
         if let Some(path) = &self.json {
             std::fs::write(path, serde_json::to_vec_pretty(&report)?)

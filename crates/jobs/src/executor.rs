@@ -76,7 +76,7 @@ pub struct Task {
     pub method: u8,
     /// The approved contributions of the adapter's Datanets that this node holds, the
     /// datapoint of each being its `contentHash`.
-    pub documents: Vec<TextDocument>,
+    pub documents: Arc<[TextDocument]>,
 }
 
 /// What a job ends with.

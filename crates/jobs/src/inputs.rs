@@ -14,6 +14,7 @@ use ol_primitives::{
     addresses::dev_suite::{DATANET_REGISTRY, MODEL_REGISTRY},
     contracts::{DatanetRegistry, ModelRegistry},
 };
+use std::sync::Arc;
 
 /// Page size of `approvedContributions` reads.
 const PAGE: u64 = 100;
@@ -98,6 +99,20 @@ pub enum Gather {
     Waiting(String),
 }
 
+/// What a request's adapter brings to its job, the same for every request of that adapter in
+/// one block: the service reads it once per block and adapter, not once per request.
+#[derive(Debug, Clone)]
+pub struct AdapterInputs {
+    /// The adapter's content hash (`adapterHash`).
+    pub adapter_hash: B256,
+    /// Its bundle.
+    pub bundle: Arc<[u8]>,
+    /// The attribution method it registered.
+    pub method: u8,
+    /// The approved contributions of its Datanets that this node holds.
+    pub documents: Arc<[TextDocument]>,
+}
+
 /// The task of `request` with `prompt`, for a node serving the base model `base_hash`: the
 /// adapter, its bundle and the approved contributions of its Datanets, read at the request's
 /// block. Contributions whose content is not available (or not text) are left out; the
@@ -108,13 +123,46 @@ pub fn gather(
     prompt: &[u8],
     base_hash: B256,
 ) -> Result<Result<Task, Gather>, JobsError> {
-    if keccak256(prompt) != request.prompt_hash {
-        return Ok(Err(Gather::Refused(
-            "the prompt does not hash to promptHash".into(),
-        )));
+    if let Err(refused) = check_prompt(request, prompt) {
+        return Ok(Err(refused));
     }
-    let block = request.block;
-    let adapter_id = request.adapter_id;
+    Ok(
+        gather_adapter(inputs, request.block, request.adapter_id, base_hash)?
+            .map(|adapter| task(request, prompt, &adapter)),
+    )
+}
+
+/// Refuses a prompt that does not hash to the request's `promptHash`.
+pub fn check_prompt(request: &RequestInfo, prompt: &[u8]) -> Result<(), Gather> {
+    if keccak256(prompt) == request.prompt_hash {
+        Ok(())
+    } else {
+        Err(Gather::Refused(
+            "the prompt does not hash to promptHash".into(),
+        ))
+    }
+}
+
+/// The task of `request` with `prompt` (checked) on `adapter`'s inputs.
+pub fn task(request: &RequestInfo, prompt: &[u8], adapter: &AdapterInputs) -> Task {
+    Task {
+        request: request.clone(),
+        prompt: prompt.to_vec(),
+        adapter_hash: adapter.adapter_hash,
+        adapter_bundle: adapter.bundle.clone(),
+        method: adapter.method,
+        documents: adapter.documents.clone(),
+    }
+}
+
+/// The inputs of adapter `adapter_id` at the state after `block`, for a node serving the base
+/// model `base_hash`.
+pub fn gather_adapter(
+    inputs: &impl JobInputs,
+    block: u64,
+    adapter_id: U256,
+    base_hash: B256,
+) -> Result<Result<AdapterInputs, Gather>, JobsError> {
     let call = ModelRegistry::getAdapterCall {
         adapterId: adapter_id,
     };
@@ -152,13 +200,11 @@ pub fn gather(
     for used in &adapter.datanets {
         documents.extend(approved_documents(inputs, block, used.datanetId)?);
     }
-    Ok(Ok(Task {
-        request: request.clone(),
-        prompt: prompt.to_vec(),
+    Ok(Ok(AdapterInputs {
         adapter_hash: adapter.adapterHash,
-        adapter_bundle: bundle.into(),
+        bundle: bundle.into(),
         method: adapter.attributionMethod,
-        documents,
+        documents: documents.into(),
     }))
 }
 

@@ -6,7 +6,7 @@ use crate::{
     JobsError,
     attestor::{Attestor, Sending, TxState},
     executor::{Executor, METHOD_DATAINF, METHOD_LINEAGE, Outcome},
-    inputs::{Gather, LocalInputs, gather},
+    inputs::{AdapterInputs, Gather, LocalInputs, check_prompt, gather_adapter, task},
     journal::{Job, Journal, RequestInfo, Stage},
     private::PrivateError,
 };
@@ -24,7 +24,7 @@ use ol_primitives::{
 use ol_workers::{Priority, WorkerPool};
 use parking_lot::Mutex;
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -37,6 +37,10 @@ use tracing::{debug, info, warn};
 /// Most attestor transactions waiting in the pool at once: the pool refuses a nonce more than
 /// 64 above the account's, so the service holds back instead of being refused.
 const MAX_IN_FLIGHT: u64 = 48;
+
+/// How long after the last pass results are gathered before the next one: a block time (1 s
+/// on the dev chain) holds several such passes, each sending what was answered since.
+const RESULT_COALESCING: Duration = Duration::from_millis(200);
 
 /// Most jobs whose calls share one batch transaction.
 const MAX_BATCH_JOBS: usize = 24;
@@ -108,6 +112,8 @@ pub struct JobService {
     attestor: Attestor,
     workers: WorkerPool,
     running: Mutex<HashSet<B256>>,
+    /// What each (request block, adapter) brings to its jobs, read once per pass.
+    gathered: Mutex<HashMap<(u64, U256), Result<AdapterInputs, Gather>>>,
     results: mpsc::UnboundedSender<Finished>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<Finished>>>,
     halt_after: Option<HaltPoint>,
@@ -178,6 +184,7 @@ impl JobService {
             attestor,
             workers,
             running: Mutex::new(HashSet::new()),
+            gathered: Mutex::new(HashMap::new()),
             results,
             inbox: Mutex::new(Some(inbox)),
             halt_after: None,
@@ -316,9 +323,13 @@ impl JobService {
                 return Ok(());
             }
             let service = self.clone();
+            let started = std::time::Instant::now();
             tokio::task::spawn_blocking(move || service.pass())
                 .await
                 .map_err(|e| JobsError::Workers(format!("a pass panicked: {e}")))??;
+            metrics::histogram!("jobs_pass_seconds").record(started.elapsed().as_secs_f64());
+            let last_pass = tokio::time::Instant::now();
+            let mut results = Vec::new();
             tokio::select! {
                 changed = shutdown.changed() => {
                     if changed.is_err() {
@@ -326,13 +337,30 @@ impl JobService {
                     }
                 }
                 _ = blocks.recv() => {}
-                Some((id, result)) = inbox.recv() => {
-                    let service = self.clone();
-                    tokio::task::spawn_blocking(move || service.finished(id, result))
-                        .await
-                        .map_err(|e| JobsError::Workers(format!("storing a result panicked: {e}")))??;
+                Some(result) = inbox.recv() => {
+                    // Results come one job at a time: gather those of the next moments too,
+                    // so that one pass sends them in one batch rather than one each.
+                    results.push(result);
+                    let until = last_pass + RESULT_COALESCING;
+                    loop {
+                        tokio::select! {
+                            Some(result) = inbox.recv() => results.push(result),
+                            _ = blocks.recv() => break,
+                            () = tokio::time::sleep_until(until) => break,
+                        }
+                    }
                 }
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            if !results.is_empty() {
+                let service = self.clone();
+                tokio::task::spawn_blocking(move || {
+                    results
+                        .into_iter()
+                        .try_for_each(|(id, result)| service.finished(id, result))
+                })
+                .await
+                .map_err(|e| JobsError::Workers(format!("storing a result panicked: {e}")))??;
             }
         }
     }
@@ -345,6 +373,7 @@ impl JobService {
             return Ok(());
         }
         self.scan()?;
+        self.gathered.lock().clear();
         let head = self.chain.head().number;
         let sending = self.attestor.sending()?;
         let mut sends = Vec::new();
@@ -736,14 +765,32 @@ impl JobService {
             // A `requestWithHash` prompt has not arrived.
             return Ok(());
         };
-        let inputs = LocalInputs {
-            chain: &self.chain,
-            from: self.attestor.address(),
-            content: self.content.as_ref(),
-            replicate: None,
+        if let Err(Gather::Refused(reason)) = check_prompt(&job.request, prompt) {
+            return self.refuse(job.clone(), reason);
+        }
+        let key = (job.request.block, job.request.adapter_id);
+        let cached = self.gathered.lock().get(&key).cloned();
+        let adapter = match cached {
+            Some(adapter) => adapter,
+            None => {
+                let inputs = LocalInputs {
+                    chain: &self.chain,
+                    from: self.attestor.address(),
+                    content: self.content.as_ref(),
+                    replicate: None,
+                };
+                let adapter = gather_adapter(
+                    &inputs,
+                    job.request.block,
+                    job.request.adapter_id,
+                    self.executor.base_hash(),
+                )?;
+                self.gathered.lock().insert(key, adapter.clone());
+                adapter
+            }
         };
-        let task = match gather(&inputs, &job.request, prompt, self.executor.base_hash())? {
-            Ok(task) => task,
+        let task = match adapter {
+            Ok(adapter) => task(&job.request, prompt, &adapter),
             Err(Gather::Refused(reason)) => return self.refuse(job.clone(), reason),
             Err(Gather::Waiting(what)) => {
                 debug!(target: "jobs", request = %id, %what, "waiting");

@@ -96,7 +96,7 @@ fn task(executor_dir: &Path, documents: Vec<TextDocument>, prompt: &str) -> Task
         adapter_hash: keccak256(&bundle),
         adapter_bundle: Arc::from(bundle),
         method: METHOD_LINEAGE,
-        documents,
+        documents: documents.into(),
     }
 }
 
@@ -246,7 +246,12 @@ fn datainf_on_the_bundled_gradient_store_is_deterministic_and_pays_only_approved
     let executor = Executor::new(&model, dir.path().join("datainf-2"), 1).unwrap();
     for gone in documents.iter().map(|d| d.meta.contributor) {
         let mut fewer = datainf.clone();
-        fewer.documents.retain(|d| d.meta.contributor != gone);
+        fewer.documents = fewer
+            .documents
+            .iter()
+            .filter(|d| d.meta.contributor != gone)
+            .cloned()
+            .collect();
         let reduced = answer(&fewer, &executor);
         assert_eq!(reduced.output, first.output);
         assert!(
