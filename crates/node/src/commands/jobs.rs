@@ -143,11 +143,17 @@ fn job_threads(threads: Option<u64>) -> usize {
     threads.map_or_else(|| ol_workers::thread_budget(1), |n| n as usize)
 }
 
+/// Jobs a pool holds waiting: enough that the worker never runs dry between two passes of the
+/// service (a pass refills the queue; at ~10 ms a job, 64 would last well under a pass), few
+/// enough that a queued job's inputs (shared bundle and documents, its own prompt) stay small.
+const JOB_QUEUE_CAPACITY: usize = 1024;
+
 /// A one-worker pool whose job may use `threads` compute threads, for `what`.
 fn pool_of(threads: Option<u64>, what: &str) -> eyre::Result<WorkerPool> {
     WorkerPool::new(PoolConfig {
         workers: 1,
         threads_per_job: job_threads(threads),
+        queue_capacity: JOB_QUEUE_CAPACITY,
         ..PoolConfig::default()
     })
     .wrap_err_with(|| format!("starting the {what}'s worker pool"))
