@@ -68,6 +68,11 @@ pub struct BenchLifecycleCommand {
     #[arg(long = "max-tokens", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_tokens: u32,
 
+    /// The node's block gas limit (`node --gas-limit`; default: the dev chain's 60M): a higher
+    /// one shows what the pipeline does when the chain's gas is not the bound
+    #[arg(long = "gas-limit", value_name = "GAS")]
+    pub gas_limit: Option<u64>,
+
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -296,12 +301,15 @@ impl BenchLifecycleCommand {
         let contributors = [2, 3, 4].map(|i| dev_signer(i).address());
         eprintln!("training the base model from scratch ...");
         let (base, docs) = train_base(work.path(), contributors)?;
-        let node = Target::openledger_with(vec![
+        let mut args = vec![
             "--jobs.base-model".into(),
             base.display().to_string(),
             "--jobs.settle".into(),
-        ])
-        .await?;
+        ];
+        if let Some(gas) = self.gas_limit {
+            args.extend(["--gas-limit".into(), gas.to_string()]);
+        }
+        let node = Target::openledger_with(args).await?;
         let result = self.measure(&node, work.path(), &base, &docs).await;
         if result.is_err() {
             eprintln!("{}", node.log_tail(40));
