@@ -9,7 +9,10 @@
 
 use crate::JobsError;
 use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEip7702, constants::KECCAK_EMPTY};
-use alloy_eips::{eip2718::Encodable2718 as _, eip7702::Authorization};
+use alloy_eips::{
+    eip2718::Encodable2718 as _,
+    eip7702::{Authorization, constants::EIP7702_DELEGATION_DESIGNATOR},
+};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync as _;
 use alloy_signer_local::PrivateKeySigner;
@@ -154,7 +157,13 @@ impl Attestor {
     pub fn sending(&self) -> Result<Sending, JobsError> {
         let storage = self.chain.storage();
         let from = self.address();
-        let delegated = keccak256(designator(ATTESTOR_BATCH));
+        let delegated = keccak256(
+            [
+                &EIP7702_DELEGATION_DESIGNATOR[..],
+                ATTESTOR_BATCH.as_slice(),
+            ]
+            .concat(),
+        );
         if storage
             .account(&from)?
             .is_some_and(|a| a.code_hash == delegated)
@@ -300,14 +309,6 @@ impl Attestor {
             .pending_nonce(&from, state_nonce)
             .saturating_sub(state_nonce))
     }
-}
-
-/// The code of an account that delegates to `target` (EIP-7702's delegation designator).
-fn designator(target: Address) -> [u8; 23] {
-    let mut code = [0u8; 23];
-    code[..3].copy_from_slice(&[0xef, 0x01, 0x00]);
-    code[3..].copy_from_slice(target.as_slice());
-    code
 }
 
 /// The fees of a replacement for a transaction with fee cap `max_fee` and tip `tip` when the

@@ -24,7 +24,7 @@ use ol_primitives::{
 use ol_workers::{Priority, WorkerPool};
 use parking_lot::Mutex;
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, hash_map::Entry},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -80,6 +80,9 @@ pub struct AdapterListing {
     pub served: bool,
 }
 
+/// What each (request block, adapter) brings to its jobs, read once per pass.
+type Gathered = HashMap<(u64, U256), Result<AdapterInputs, Gather>>;
+
 /// A worker's result for a request: the outcome, or the node-side error to retry after.
 type Finished = (B256, Result<Outcome, String>);
 
@@ -92,8 +95,6 @@ pub struct JobService {
     attestor: Attestor,
     workers: WorkerPool,
     running: Mutex<HashSet<B256>>,
-    /// What each (request block, adapter) brings to its jobs, read once per pass.
-    gathered: Mutex<HashMap<(u64, U256), Result<AdapterInputs, Gather>>>,
     results: mpsc::UnboundedSender<Finished>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<Finished>>>,
     halt_after: Option<HaltPoint>,
@@ -164,7 +165,6 @@ impl JobService {
             attestor,
             workers,
             running: Mutex::new(HashSet::new()),
-            gathered: Mutex::new(HashMap::new()),
             results,
             inbox: Mutex::new(Some(inbox)),
             halt_after: None,
@@ -353,7 +353,7 @@ impl JobService {
             return Ok(());
         }
         self.scan()?;
-        self.gathered.lock().clear();
+        let mut gathered = Gathered::new();
         let head = self.chain.head().number;
         let sending = self.attestor.sending()?;
         let mut sends = Vec::new();
@@ -363,7 +363,7 @@ impl JobService {
                 return Ok(());
             }
             let id = job.request.request_id;
-            match self.advance(job, head) {
+            match self.advance(job, head, &mut gathered) {
                 Ok(Step::Idle | Step::Moved(_)) => {}
                 Ok(Step::Replace(job, tx)) => stuck.entry(tx).or_default().push(job),
                 Ok(Step::Send(outgoing)) => sends.push(outgoing),
@@ -447,16 +447,21 @@ impl JobService {
     /// Moves `job` one step, and says what it needs sent. The calls are those that finish the
     /// job from its stage on; with one call per transaction ([`Sending::Single`]) only the
     /// first is sent, and the rest follow once it is seen on chain.
-    fn advance(&self, job: Job, head: u64) -> Result<Step, JobsError> {
-        let mut step = self.advance_once(job, head)?;
+    fn advance(&self, job: Job, head: u64, gathered: &mut Gathered) -> Result<Step, JobsError> {
+        let mut step = self.advance_once(job, head, gathered)?;
         while let Step::Moved(job) = step {
-            step = self.advance_once(job, head)?;
+            step = self.advance_once(job, head, gathered)?;
         }
         Ok(step)
     }
 
     /// [`Self::advance`]'s one step.
-    fn advance_once(&self, mut job: Job, head: u64) -> Result<Step, JobsError> {
+    fn advance_once(
+        &self,
+        mut job: Job,
+        head: u64,
+        gathered: &mut Gathered,
+    ) -> Result<Step, JobsError> {
         let id = job.request.request_id;
         let expired = head > job.request.expiry_block;
         let sent = job
@@ -471,7 +476,7 @@ impl JobService {
                 job.stage = Stage::Expired;
                 self.journal.put(&job)?;
             }
-            Stage::Pending => self.dispatch(&job)?,
+            Stage::Pending => self.dispatch(&job, gathered)?,
             Stage::Answered { answer, .. } => {
                 // The transaction's place first (read above): one seen mined is then in the
                 // state read next.
@@ -590,10 +595,9 @@ impl JobService {
                     }
                     Some((_, TxState::Unknown)) | None => {}
                 }
-                let call = InferenceMarket::settleCall { requestId: id };
                 return Ok(Step::Send(Outgoing {
                     job,
-                    calls: vec![(INFERENCE_MARKET, call.abi_encode().into())],
+                    calls: vec![send::settle_call(id)],
                     halts: Vec::new(),
                 }));
             }
@@ -610,7 +614,7 @@ impl JobService {
     }
 
     /// Gathers a pending job's inputs and hands it to the worker pool.
-    fn dispatch(&self, job: &Job) -> Result<(), JobsError> {
+    fn dispatch(&self, job: &Job, gathered: &mut Gathered) -> Result<(), JobsError> {
         let id = job.request.request_id;
         if self.running.lock().contains(&id) {
             return Ok(());
@@ -623,10 +627,9 @@ impl JobService {
             return self.refuse(job.clone(), reason);
         }
         let key = (job.request.block, job.request.adapter_id);
-        let cached = self.gathered.lock().get(&key).cloned();
-        let adapter = match cached {
-            Some(adapter) => adapter,
-            None => {
+        let adapter = match gathered.entry(key) {
+            Entry::Occupied(known) => known.get().clone(),
+            Entry::Vacant(slot) => {
                 let inputs = LocalInputs {
                     chain: &self.chain,
                     from: self.attestor.address(),
@@ -639,8 +642,7 @@ impl JobService {
                     job.request.adapter_id,
                     self.executor.base_hash(),
                 )?;
-                self.gathered.lock().insert(key, adapter.clone());
-                adapter
+                slot.insert(adapter).clone()
             }
         };
         let task = match adapter {

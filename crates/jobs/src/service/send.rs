@@ -159,9 +159,14 @@ impl JobService {
         };
         calls.push((INFERENCE_MARKET, fulfill.abi_encode().into()));
         if self.settle {
-            let settle = InferenceMarket::settleCall { requestId: id };
-            calls.push((INFERENCE_MARKET, settle.abi_encode().into()));
+            calls.push(settle_call(id));
         }
         calls
     }
+}
+
+/// `InferenceMarket.settle(id)`.
+pub(super) fn settle_call(id: B256) -> (Address, Bytes) {
+    let settle = InferenceMarket::settleCall { requestId: id };
+    (INFERENCE_MARKET, settle.abi_encode().into())
 }
