@@ -224,7 +224,7 @@ fn train_adapter(
             seed: 2,
             ..TrainSpec::default()
         },
-        projection_dim: 2048,
+        projection_dim: 4096,
         resume: false,
     }
     .run(None, &mut |_| {})?;

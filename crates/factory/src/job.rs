@@ -8,7 +8,7 @@
 use crate::{
     ADAPTER_BUNDLE, Checkpoints, Dataset, FactoryError, Result, StepReport, TrainOutcome,
     TrainSpec, Trainee,
-    artifacts::{AdapterModel, StoreOptions, gradient_store, lineage_index},
+    artifacts::{StoreOptions, gradient_store, lineage_index},
     data::is_heldout,
     manifest::{
         Artifacts, BaseRef, DataSnapshot, JobKind, MANIFEST, Manifest, Results, file_hashes,
@@ -138,7 +138,8 @@ impl AdapterJob {
             .map_err(FactoryError::io("creating", &partial))?;
         let header = gradient_store(
             &store_path,
-            &AdapterModel::new(&base.model, adapter),
+            &base.model,
+            adapter,
             &data.train,
             StoreOptions {
                 datanet: self.datanet,

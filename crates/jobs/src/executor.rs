@@ -10,8 +10,13 @@
 //!   folder, written whole or not at all;
 //! - DataInf (`AttributionMethod.DATAINF`) on the gradient store the adapter's bundle carries
 //!   (built by the Model Factory in the training job, so the registered `adapterHash` pins it):
-//!   the gradient of the prompt-and-output loss with respect to the adapter, projected as the
-//!   store's rows are, scored against every training document. Scores inside the estimator's
+//!   the query gradient, projected as the store's rows are, scored against every training
+//!   document. For an adapter that targets the last block's down projection (as one trained
+//!   on every linear layer does) the store holds the gradients of those factors, and the
+//!   query is the loss of the output given the prompt, differentiated from the activations
+//!   captured while serving it: no second forward pass, a backward pass of a few small ops
+//!   (see `ol_factory::artifacts::TailModel`). For other adapters it is the loss of the prompt
+//!   and the output, differentiated through the whole adapter. Scores inside the estimator's
 //!   noise band are dropped (an unrelated output attributes nothing), and only documents still
 //!   approved at the request's block are paid.
 
@@ -30,9 +35,10 @@ use ol_attribution::{
     store::GradientStore,
     weights::{DatapointScore, abstain_within_noise, contributor_weights, noise_z},
 };
-use ol_factory::artifacts::AdapterModel;
+use ol_factory::artifacts::{AdapterModel, TailBatch, TailModel};
 use ol_inference::{
-    BaseModel, Engine, LoraAdapter, Request, SamplingParams, adapter::bundle, train::AdapterVars,
+    BaseModel, Engine, LoraAdapter, Request, SamplingParams, adapter::bundle,
+    model::TailActivations, train::AdapterVars,
 };
 use parking_lot::Mutex;
 use std::{
@@ -113,6 +119,9 @@ struct LoadedAdapter {
 struct DataInf {
     vars: AdapterVars,
     store: GradientStore,
+    /// The store holds [`TailModel`] gradients (the last block's down projection), which the
+    /// query takes from the tail captured while serving; otherwise the whole adapter's.
+    tail: bool,
 }
 
 /// Runs jobs on one base model.
@@ -220,13 +229,14 @@ impl Executor {
         let tokens_in = prompt.len() as u32;
         let prompt_tokens = prompt.clone();
         let started = std::time::Instant::now();
-        let completion = self
+        let mut completion = self
             .engine
             .generate(vec![Request {
                 prompt,
                 adapter: Some(adapter.serving.clone()),
                 params: SamplingParams {
                     max_tokens: request.max_tokens_out as usize,
+                    return_tail: datainf.is_some_and(|d| d.tail),
                     ..SamplingParams::default()
                 },
             }])?
@@ -243,7 +253,9 @@ impl Executor {
             Some(datainf) => {
                 let mut sequence = prompt_tokens;
                 sequence.extend_from_slice(&completion.tokens);
-                match self.datainf(datainf, sequence, &task.documents)? {
+                let tail = completion.tail.take();
+                let prompt_len = completion.prompt_tokens;
+                match self.datainf(datainf, sequence, prompt_len, tail, &task.documents)? {
                     Ok(weights) => weights,
                     Err(reason) => return Ok(Outcome::Refused(reason)),
                 }
@@ -347,12 +359,9 @@ impl Executor {
             Ok(store) => store,
             Err(e) => return Ok(Err(format!("adapter {name}'s gradient store: {e}"))),
         };
-        let model = AdapterModel::new(&self.base.model, &vars);
-        if let Err(e) = store.check(model_hash(model.params())?, None) {
-            return Ok(Err(format!("adapter {name}'s gradient store: {e}")));
-        }
         // The query gradient is projected with the store's spec: its groups must be this
-        // adapter's parameter groups, by name and size (a crafted store could name others).
+        // adapter's parameter groups (its tail's or all of them), by name and size (a crafted
+        // store could name others), and its model hash theirs.
         let shapes = |spec: &ProjectionSpec| -> Vec<(String, usize)> {
             spec.layers
                 .iter()
@@ -360,12 +369,25 @@ impl Executor {
                 .collect()
         };
         let projection = &store.header().projection;
-        if shapes(projection) != shapes(&projection_for(&model, 1, projection.seed)) {
-            return Ok(Err(format!(
-                "adapter {name}'s gradient store is projected for other parameter shapes"
-            )));
+        let seed = projection.seed;
+        let adapter = AdapterModel::new(&self.base.model, &vars);
+        let tail_model = TailModel::new(&self.base.model, &vars)
+            .filter(|t| shapes(projection) == shapes(&projection_for(t, 1, seed)));
+        let (tail, hash) = match &tail_model {
+            Some(t) => (true, model_hash(t.params())?),
+            None if shapes(projection) == shapes(&projection_for(&adapter, 1, seed)) => {
+                (false, model_hash(adapter.params())?)
+            }
+            None => {
+                return Ok(Err(format!(
+                    "adapter {name}'s gradient store is projected for other parameter shapes"
+                )));
+            }
+        };
+        if let Err(e) = store.check(hash, None) {
+            return Ok(Err(format!("adapter {name}'s gradient store: {e}")));
         }
-        Ok(Ok(DataInf { vars, store }))
+        Ok(Ok(DataInf { vars, store, tail }))
     }
 
     /// DataInf over the adapter's gradient store for `sequence` (the prompt then the output),
@@ -375,15 +397,37 @@ impl Executor {
         &self,
         datainf: &DataInf,
         sequence: Vec<u32>,
+        prompt_len: usize,
+        tail: Option<TailActivations>,
         documents: &[TextDocument],
     ) -> Result<Result<ContributorWeights, String>, JobsError> {
         let store = &datainf.store;
-        if sequence.len() < 2 || store.is_empty() {
+        if sequence.len() <= prompt_len.max(1) || store.is_empty() {
             return Ok(Ok(contributor_weights(&[])?));
         }
-        let model = AdapterModel::new(&self.base.model, &datainf.vars);
         let header = store.header();
-        let row = gradient_row(&model, &vec![sequence], &[], &header.projection)?;
+        let row = match (datainf.tail, tail) {
+            (true, Some(tail)) => {
+                let model = TailModel::new(&self.base.model, &datainf.vars).ok_or_else(|| {
+                    JobsError::Model("the adapter lost its last down projection".into())
+                })?;
+                let batch = TailBatch {
+                    seqs: vec![sequence],
+                    tails: Some(vec![tail]),
+                    scored_from: prompt_len.max(1),
+                };
+                gradient_row(&model, &batch, &[], &header.projection)?
+            }
+            (true, None) => {
+                return Err(JobsError::Model(
+                    "the engine returned no tail for a DataInf request".into(),
+                ));
+            }
+            (false, _) => {
+                let model = AdapterModel::new(&self.base.model, &datainf.vars);
+                gradient_row(&model, &vec![sequence], &[], &header.projection)?
+            }
+        };
         if row.len() != header.block_dim() {
             return Ok(Err(format!(
                 "the gradient store's rows have {} floats per checkpoint, the adapter's projected gradient {}",

@@ -18,7 +18,7 @@ use crate::{
     InferenceError, Result,
     adapter::LoraAdapter,
     kernels::{CpuLoraKernel, LoraKernel},
-    model::{KvCache, LlamaModel, Logits, SeqInput},
+    model::{KvCache, LlamaModel, Logits, SeqInput, TailActivations},
     sampling::{Sampler, SamplingParams, TokenLogprobs, logprobs},
 };
 use std::sync::Arc;
@@ -55,6 +55,9 @@ pub struct Completion {
     pub finish_reason: FinishReason,
     /// Number of prompt tokens.
     pub prompt_tokens: usize,
+    /// The last block's activations of every position fed (the prompt and every generated
+    /// token but a final one that was not fed back), when requested.
+    pub tail: Option<TailActivations>,
 }
 
 /// What one step produced for one sequence.
@@ -137,7 +140,7 @@ impl Batch {
             .partition(|s| s.finished.is_some());
         self.seqs = running;
         done.into_iter()
-            .filter_map(|s| {
+            .filter_map(|mut s| {
                 let finish_reason = s.finished?;
                 Some((
                     s.id,
@@ -146,6 +149,7 @@ impl Batch {
                         logits: s.logits,
                         finish_reason,
                         prompt_tokens: s.prompt_tokens,
+                        tail: s.cache.take_tail(),
                     },
                 ))
             })
@@ -236,6 +240,11 @@ impl Engine {
         }
         let id = SeqId(batch.next_id);
         batch.next_id += 1;
+        let cache = if request.params.return_tail {
+            KvCache::capturing_tail()
+        } else {
+            KvCache::new()
+        };
         batch.seqs.push(Sequence {
             id,
             adapter: request.adapter,
@@ -243,7 +252,7 @@ impl Engine {
             return_logits: request.params.return_logits,
             top_logprobs: request.params.logprobs,
             sampler: Sampler::new(request.params),
-            cache: KvCache::new(),
+            cache,
             prompt_tokens: request.prompt.len(),
             pending: request.prompt,
             stop,

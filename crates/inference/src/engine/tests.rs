@@ -1,7 +1,10 @@
 use super::*;
 use crate::{
     adapter::AdapterConfig,
-    model::{Target, tests::tiny_config},
+    model::{
+        Target,
+        tests::{bits, tiny_config},
+    },
 };
 use candle_core::Device;
 
@@ -49,6 +52,7 @@ fn requests(adapters: &[Arc<LoraAdapter>]) -> Vec<Request> {
                 },
                 ignore_eos: i % 2 == 0,
                 return_logits: true,
+                return_tail: false,
                 logprobs: (i % 4 == 1).then_some(3),
             };
             Request {
@@ -226,4 +230,58 @@ fn stop_tokens_max_tokens_and_invalid_requests() {
         Err(InferenceError::AdapterMismatch(_))
     ));
     assert_eq!(batch.active(), 0);
+}
+
+/// What attribution differentiates of a served request is its forward pass: the tail captured
+/// in a mixed batch gives the logits of the whole sequence fed alone, bit for bit, and equals
+/// the tail captured by feeding the sequence alone.
+#[test]
+fn a_served_tail_is_the_forward_pass_of_its_sequence_bit_for_bit() {
+    let config = tiny_config();
+    let model = Arc::new(LlamaModel::random(config.clone(), 78, &Device::Cpu).unwrap());
+    let adapters = adapters(&config);
+    let mut reqs = requests(&adapters);
+    for r in &mut reqs {
+        r.params.return_tail = true;
+    }
+    let served = Engine::new(model.clone(), 2)
+        .unwrap()
+        .generate(reqs.clone())
+        .unwrap();
+    let mut checked = 0;
+    for (r, c) in reqs.iter().zip(&served) {
+        let tail = c.tail.as_ref().expect("a tail was asked for");
+        let seq: Vec<u32> = r.prompt.iter().chain(&c.tokens).copied().collect();
+        let fed = seq.len() - 1;
+        if fed == 0 {
+            continue;
+        }
+        let adapter = r.adapter.as_deref();
+        let from_tail = model
+            .tail_logits(tail, 0, fed, adapter, &CpuLoraKernel)
+            .unwrap();
+        let mut cache = KvCache::new();
+        let mut alone = [SeqInput {
+            tokens: &seq[..fed],
+            cache: &mut cache,
+            adapter,
+        }];
+        let full = model
+            .forward(&mut alone, &CpuLoraKernel, Logits::All)
+            .unwrap();
+        assert_eq!(bits(&from_tail), bits(&full), "request {checked}");
+        if c.finish_reason == FinishReason::Length {
+            let captured = crate::train::capture_tails(&model, &[&seq], adapter).unwrap();
+            assert_eq!(tail, &captured[0]);
+        }
+        checked += 1;
+    }
+    assert!(checked > 20);
+    // Past the tail's positions is an error, not a panic.
+    let tail = served[0].tail.as_ref().unwrap();
+    assert!(
+        model
+            .tail_logits(tail, tail.len(), 1, None, &CpuLoraKernel)
+            .is_err()
+    );
 }

@@ -9,7 +9,7 @@
 //! exact zeros, so even the logits of position `i` in a prefill equal, bit for bit, those of
 //! decoding token `i` on a cache of `i` positions.
 
-use super::{LlamaModel, Projection, Target, rope};
+use super::{LlamaModel, Projection, Target, rope, tail::TailActivations};
 use crate::{
     InferenceError, Result,
     adapter::LoraAdapter,
@@ -22,12 +22,28 @@ use candle_core::{DType, Device, Tensor};
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
     len: usize,
+    /// The last block's activations of every position fed, when asked for.
+    tail: Option<TailActivations>,
 }
 
 impl KvCache {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that also keeps the [`TailActivations`] of every position it is fed.
+    pub fn capturing_tail() -> Self {
+        Self {
+            tail: Some(TailActivations::default()),
+            ..Self::default()
+        }
+    }
+
+    /// The tail captured so far (`None` unless made by [`KvCache::capturing_tail`]); the cache
+    /// captures nothing more afterwards.
+    pub fn take_tail(&mut self) -> Option<TailActivations> {
+        self.tail.take()
     }
 
     /// Number of positions cached (the position of the next token).
@@ -152,6 +168,9 @@ impl LlamaModel {
             x = (x + project(&attn, Target::O)?)?;
             let h = rms_norm(&x, &block.post_norm, c.rms_norm_eps)?;
             let gated = (project(&h, Target::Gate)?.silu()? * project(&h, Target::Up)?)?;
+            if layer + 1 == c.num_hidden_layers {
+                capture_tail(seqs, &x, &gated)?;
+            }
             x = (x + project(&gated, Target::Down)?)?;
         }
         for s in seqs.iter_mut() {
@@ -175,7 +194,7 @@ impl LlamaModel {
     }
 
     /// A base projection plus the LoRA deltas of the adapters that target it.
-    fn project(
+    pub(super) fn project(
         &self,
         x: &Tensor,
         p: &Projection,
@@ -240,6 +259,20 @@ impl LlamaModel {
             .contiguous()?
             .reshape((t, nq * hd))
     }
+}
+
+/// Appends each capturing sequence's rows of the last block's residual and down-projection
+/// input to its cache's tail.
+fn capture_tail(seqs: &mut [SeqInput<'_>], residual: &Tensor, down_input: &Tensor) -> Result<()> {
+    let mut row = 0;
+    for s in seqs.iter_mut() {
+        let t = s.tokens.len();
+        if let Some(tail) = s.cache.tail.as_mut() {
+            tail.push(residual.narrow(0, row, t)?, down_input.narrow(0, row, t)?)?;
+        }
+        row += t;
+    }
+    Ok(())
 }
 
 /// `t` in `dtype` (the tables and masks are built in F32; only an F64 view converts them).

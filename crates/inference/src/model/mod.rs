@@ -11,6 +11,7 @@ mod load;
 pub(crate) mod names;
 mod rope;
 mod save;
+mod tail;
 #[cfg(test)]
 pub(crate) mod tests;
 mod tokenizer;
@@ -19,6 +20,7 @@ pub use forward::{KvCache, Logits, SeqInput};
 pub use load::{BaseModel, load_model_dir};
 pub use names::Target;
 pub use save::{SaveOptions, save_model_dir};
+pub use tail::TailActivations;
 pub use tokenizer::byte_level_tokenizer;
 
 use crate::{

@@ -32,6 +32,9 @@ pub struct SamplingParams {
     pub ignore_eos: bool,
     /// Return the logits of every step (for verification and tests).
     pub return_logits: bool,
+    /// Return the [`TailActivations`](crate::model::TailActivations) of every position fed,
+    /// which attribution differentiates instead of running the forward pass again.
+    pub return_tail: bool,
     /// Return the sampled token's log-probability and this many most likely alternatives per
     /// step (`None`: no log-probabilities).
     pub logprobs: Option<usize>,
@@ -48,6 +51,7 @@ impl Default for SamplingParams {
             stop_token_ids: Vec::new(),
             ignore_eos: false,
             return_logits: false,
+            return_tail: false,
             logprobs: None,
         }
     }

@@ -143,6 +143,16 @@ pub struct AdapterVars {
     modules: Vec<Module>,
 }
 
+impl Module {
+    /// `lora_A` and `lora_B` by PEFT tensor name.
+    fn named_vars(&self) -> [(String, Var); 2] {
+        [
+            (tensor_name(self.layer, self.target, 0), self.a.clone()),
+            (tensor_name(self.layer, self.target, 1), self.b.clone()),
+        ]
+    }
+}
+
 impl AdapterVars {
     /// A fresh adapter as PEFT initialises one (`init_lora_weights=True`): `lora_A` from
     /// Kaiming-uniform with `a = √5`, i.e. uniform in `±1/√in`, drawn from `seed`; `lora_B`
@@ -233,14 +243,18 @@ impl AdapterVars {
 
     /// The variables by PEFT tensor name, module by module (`lora_A` then `lora_B`).
     pub fn vars(&self) -> Vec<(String, Var)> {
+        self.modules.iter().flat_map(Module::named_vars).collect()
+    }
+
+    /// The variables of the last block's down projection (`lora_A`, `lora_B`), the factors a
+    /// loss computed from captured tails ([`super::tail_mean_nll`]) is differentiable in;
+    /// empty when the adapter does not target that projection.
+    pub fn tail_vars(&self) -> Vec<(String, Var)> {
+        let last = self.base.num_hidden_layers.saturating_sub(1);
         self.modules
             .iter()
-            .flat_map(|m| {
-                [
-                    (tensor_name(m.layer, m.target, 0), m.a.clone()),
-                    (tensor_name(m.layer, m.target, 1), m.b.clone()),
-                ]
-            })
+            .filter(|m| m.layer == last && m.target == Target::Down)
+            .flat_map(Module::named_vars)
             .collect()
     }
 

@@ -118,7 +118,7 @@ impl Default for TrainingParams {
             weight_decay: spec.weight_decay,
             heldout_fraction: spec.heldout_fraction,
             seed: spec.seed,
-            projection_dim: 2048,
+            projection_dim: 4096,
         }
     }
 }

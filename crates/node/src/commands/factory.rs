@@ -149,8 +149,8 @@ pub struct TrainArgs {
     /// Seed of the initialisation, the held-out split and the shuffles.
     #[arg(long = "seed", default_value_t = 0, value_name = "N")]
     pub seed: u64,
-    /// Projected dimension of the gradient store.
-    #[arg(long = "projection-dim", default_value_t = 2048, value_name = "N")]
+    /// Projected dimension of the gradient store (a gradient no larger is stored exactly).
+    #[arg(long = "projection-dim", default_value_t = 4096, value_name = "N")]
     pub projection_dim: usize,
     /// Continue an interrupted job from its checkpoint in `<out>.partial/`.
     #[arg(long = "resume")]
