@@ -11,7 +11,7 @@
 //! method (the node's `jobs_*_seconds` metrics), and how busy the job service's worker was over
 //! the run.
 
-use super::target::Target;
+use super::target::{DEV_GAS_LIMIT, Target};
 use alloy::{
     consensus::{SignableTransaction as _, TxEip1559, TxEnvelope},
     eips::eip2718::Encodable2718 as _,
@@ -68,10 +68,10 @@ pub struct BenchLifecycleCommand {
     #[arg(long = "max-tokens", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub max_tokens: u32,
 
-    /// The node's block gas limit (`node --gas-limit`; default: the dev chain's 60M): a higher
-    /// one shows what the pipeline does when the chain's gas is not the bound
-    #[arg(long = "gas-limit", value_name = "GAS")]
-    pub gas_limit: Option<u64>,
+    /// The node's block gas limit (`node --gas-limit`; the dev chain's 60M by default): a
+    /// higher one shows what the pipeline does when the chain's gas is not the bound
+    #[arg(long = "gas-limit", value_name = "GAS", default_value_t = DEV_GAS_LIMIT)]
+    pub gas_limit: u64,
 
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
@@ -301,15 +301,12 @@ impl BenchLifecycleCommand {
         let contributors = [2, 3, 4].map(|i| dev_signer(i).address());
         eprintln!("training the base model from scratch ...");
         let (base, docs) = train_base(work.path(), contributors)?;
-        let mut args = vec![
+        let args = vec![
             "--jobs.base-model".into(),
             base.display().to_string(),
             "--jobs.settle".into(),
         ];
-        if let Some(gas) = self.gas_limit {
-            args.extend(["--gas-limit".into(), gas.to_string()]);
-        }
-        let node = Target::openledger_with(args).await?;
+        let node = Target::openledger_with(self.gas_limit, args).await?;
         let result = self.measure(&node, work.path(), &base, &docs).await;
         if result.is_err() {
             eprintln!("{}", node.log_tail(40));
@@ -632,8 +629,10 @@ impl BenchLifecycleCommand {
             pass_s_mean: delta("jobs_pass_seconds_sum") / delta("jobs_pass_seconds_count").max(1.0),
         };
         println!(
-            "paid inference end to end ({} requests, {} output tokens each, settled by the node, 1 worker)",
-            report.requests, self.max_tokens
+            "paid inference end to end ({} requests, {} output tokens each, settled by the node, 1 worker, {}M gas blocks)",
+            report.requests,
+            self.max_tokens,
+            self.gas_limit / 1_000_000
         );
         println!(
             "  fulfilled/s                 {:>8.2}",

@@ -15,8 +15,8 @@ use std::{
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
-/// The node's default block gas limit.
-const DEFAULT_GAS_LIMIT: u64 = 60_000_000;
+/// The dev chain's block gas limit, the node's default.
+pub(crate) const DEV_GAS_LIMIT: u64 = 60_000_000;
 
 /// How long a target may take to answer its first request.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -88,9 +88,9 @@ impl Target {
         Self::openledger_args(gas_limit, block_time, Vec::new()).await
     }
 
-    /// [`Self::openledger`] at the default gas limit and a 1 s block time, with `extra` flags.
-    pub(crate) async fn openledger_with(extra: Vec<String>) -> eyre::Result<Self> {
-        Self::openledger_args(DEFAULT_GAS_LIMIT, 1, extra).await
+    /// [`Self::openledger`] at a 1 s block time, with `extra` flags.
+    pub(crate) async fn openledger_with(gas_limit: u64, extra: Vec<String>) -> eyre::Result<Self> {
+        Self::openledger_args(gas_limit, 1, extra).await
     }
 
     async fn openledger_args(
