@@ -17,7 +17,7 @@ pub mod text;
 
 pub use adapters::{AdapterCache, AdapterInfo, AdapterSource, CacheStats, Lookup};
 pub use scheduler::{
-    Event, EventSink, Finish, GenerateRequest, Scheduler, SchedulerConfig, SchedulerStats,
-    SubmitError,
+    Event, EventSink, Finish, GenerateRequest, InlineSteps, Scheduler, SchedulerConfig,
+    SchedulerStats, Step, StepRunner, SubmitError,
 };
 pub use text::{IncrementalDecoder, StopMatcher};

@@ -3,7 +3,9 @@
 //! One thread owns the [`Engine`] and its [`Batch`]. Each turn it takes new requests, admits as
 //! many as the batch has room for (a cap on sequences and on prompt tokens per step, so a long
 //! prefill does not stall the decodes running beside it), runs one step for the whole batch,
-//! and streams each sequence's new text to its [`EventSink`].
+//! and streams each sequence's new text to its [`EventSink`]. Where the step computes is the
+//! embedder's choice ([`StepRunner`]): on the loop's thread, or handed to a worker pool that
+//! other work shares (the node's), the loop waiting for it.
 //!
 //! A request for an adapter that is not resident waits aside while a loader thread reads it;
 //! the batch keeps stepping for everyone else and the request joins when its adapter arrives.
@@ -42,6 +44,8 @@ pub struct SchedulerConfig {
     pub max_waiting: usize,
     /// Threads that load cold adapters.
     pub loader_threads: usize,
+    /// Where the engine's steps run.
+    pub steps: Arc<dyn StepRunner>,
 }
 
 impl Default for SchedulerConfig {
@@ -51,7 +55,30 @@ impl Default for SchedulerConfig {
             max_prefill_tokens: 2048,
             max_waiting: 256,
             loader_threads: 2,
+            steps: Arc::new(InlineSteps),
         }
+    }
+}
+
+/// A step of the serving loop, handed to a [`StepRunner`].
+pub type Step = Box<dyn FnOnce() + Send>;
+
+/// Runs the serving loop's engine steps. The loop hands over one step at a time and waits for
+/// it, so steps never overlap and the batch stays the loop's.
+pub trait StepRunner: Send + Sync + std::fmt::Debug {
+    /// Runs `step` to completion before returning. An error means it did not run and never
+    /// will (the step is dropped); the loop then fails the sequences of the batch.
+    fn run(&self, step: Step) -> Result<(), String>;
+}
+
+/// Runs each step on the loop's own thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InlineSteps;
+
+impl StepRunner for InlineSteps {
+    fn run(&self, step: Step) -> Result<(), String> {
+        step();
+        Ok(())
     }
 }
 
@@ -478,7 +505,22 @@ impl Loop {
 
     fn step(&mut self) {
         let started = Instant::now();
-        let outputs = match self.engine.step(&mut self.batch) {
+        let engine = self.engine.clone();
+        let mut batch = std::mem::take(&mut self.batch);
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        let handed = self.config.steps.run(Box::new(move || {
+            let outputs = engine.step(&mut batch);
+            let _ = done_tx.send((batch, outputs));
+        }));
+        // The step sends its batch back unless it never ran or panicked.
+        let Ok((batch, outputs)) = done_rx.recv() else {
+            let why = handed.err().unwrap_or_else(|| "the step panicked".into());
+            tracing::error!(target: "inference", error = %why, "batch step did not run");
+            self.fail_all(&format!("inference failed: {why}"), false);
+            return;
+        };
+        self.batch = batch;
+        let outputs = match outputs {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(target: "inference", error = %e, "batch step failed");

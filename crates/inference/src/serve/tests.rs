@@ -12,6 +12,15 @@ use std::{
 
 /// A tiny model over the byte-level tokenizer (256 bytes + `<s>`, `</s>`).
 fn setup(adapters: usize, budget: usize) -> (Scheduler, Arc<LlamaModel>, Vec<Arc<LoraAdapter>>) {
+    setup_with(adapters, budget, Arc::new(InlineSteps))
+}
+
+/// [`setup`] with the loop's steps run by `steps`.
+fn setup_with(
+    adapters: usize,
+    budget: usize,
+    steps: Arc<dyn StepRunner>,
+) -> (Scheduler, Arc<LlamaModel>, Vec<Arc<LoraAdapter>>) {
     let mut config = tiny_config();
     config.vocab_size = 258;
     config.eos_token_ids = vec![257];
@@ -49,6 +58,7 @@ fn setup(adapters: usize, budget: usize) -> (Scheduler, Arc<LlamaModel>, Vec<Arc
             max_prefill_tokens: 64,
             max_waiting: 40,
             loader_threads: 2,
+            steps,
         },
     )
     .unwrap();
@@ -114,9 +124,57 @@ fn collect(rx: mpsc::Receiver<Event>) -> (String, Vec<u32>, Vec<u32>, Finish) {
     }
 }
 
+/// Runs each step on a thread of its own (as a worker pool would) and counts them.
+#[derive(Debug, Default)]
+struct OtherThread {
+    steps: std::sync::atomic::AtomicUsize,
+}
+
+impl StepRunner for OtherThread {
+    fn run(&self, step: Step) -> Result<(), String> {
+        self.steps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::spawn(step)
+            .join()
+            .map_err(|_| "panicked".to_string())
+    }
+}
+
+/// Refuses every step, as a pool that is shutting down does.
+#[derive(Debug)]
+struct Refusing;
+
+impl StepRunner for Refusing {
+    fn run(&self, _step: Step) -> Result<(), String> {
+        Err("the worker pool is shutting down".into())
+    }
+}
+
 #[test]
 fn served_streams_equal_a_request_run_alone() {
     let (sched, model, adapters) = setup(5, 1 << 30);
+    served_equal_alone(&sched, &model, &adapters);
+}
+
+#[test]
+fn steps_run_where_the_runner_puts_them() {
+    let runner = Arc::new(OtherThread::default());
+    let (sched, model, adapters) = setup_with(5, 1 << 30, runner.clone());
+    served_equal_alone(&sched, &model, &adapters);
+    assert!(runner.steps.load(std::sync::atomic::Ordering::SeqCst) > 0);
+
+    // A step that cannot run fails its requests with the runner's reason; nothing hangs.
+    let (sched, _, _) = setup_with(0, 0, Arc::new(Refusing));
+    let rx = submit(&sched, None, vec![65, 66], params(0, 4), vec![]).unwrap();
+    match rx.recv_timeout(Duration::from_secs(30)).unwrap() {
+        Event::Failed(why) => assert_eq!(why, "inference failed: the worker pool is shutting down"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(sched.stats().waiting, 0);
+}
+
+/// Twenty requests at once over the base and five cold adapters: each stream equals the
+/// request run alone.
+fn served_equal_alone(sched: &Scheduler, model: &Arc<LlamaModel>, adapters: &[Arc<LoraAdapter>]) {
     let prompts: Vec<Vec<u32>> = (0..20u32)
         .map(|i| {
             (0..(3 + i % 7))
@@ -130,11 +188,11 @@ fn served_streams_equal_a_request_run_alone() {
         .enumerate()
         .map(|(i, p)| {
             let adapter = (i % 6 != 0).then(|| format!("ad{}", i % 5));
-            submit(&sched, adapter, p.clone(), params(i, 6 + i % 5), vec![]).unwrap()
+            submit(sched, adapter, p.clone(), params(i, 6 + i % 5), vec![]).unwrap()
         })
         .collect();
     let served: Vec<_> = rxs.into_iter().map(collect).collect();
-    let alone = Engine::new(model, 1).unwrap();
+    let alone = Engine::new(model.clone(), 1).unwrap();
     let tok = byte_level_tokenizer(&["<s>", "</s>"]).unwrap();
     for (i, p) in prompts.iter().enumerate() {
         let adapter = (i % 6 != 0).then(|| adapters[i % 5].clone());

@@ -93,7 +93,7 @@ pub struct JobService {
     journal: Journal,
     executor: Arc<Executor>,
     attestor: Attestor,
-    workers: WorkerPool,
+    workers: Arc<WorkerPool>,
     running: Mutex<HashSet<B256>>,
     results: mpsc::UnboundedSender<Finished>,
     inbox: Mutex<Option<mpsc::UnboundedReceiver<Finished>>>,
@@ -147,14 +147,16 @@ impl std::fmt::Debug for JobService {
 
 impl JobService {
     /// A service over `chain` that reads contributions and adapters from `content`, keeps its
-    /// journal in `journal`, runs jobs with `executor` on `workers` and sends from `attestor`.
+    /// journal in `journal`, runs jobs with `executor` on `workers` (at normal priority: the
+    /// node shares the pool with the inference API, whose steps go first) and sends from
+    /// `attestor`.
     pub fn new(
         chain: Arc<Chain>,
         content: Arc<dyn ContentStore>,
         journal: Journal,
         executor: Executor,
         attestor: Attestor,
-        workers: WorkerPool,
+        workers: Arc<WorkerPool>,
     ) -> Self {
         let (results, inbox) = mpsc::unbounded_channel();
         Self {
@@ -658,7 +660,7 @@ impl JobService {
         self.running.lock().insert(id);
         let submitted = self
             .workers
-            .submit("inference", Priority::High, move |_ctx| {
+            .submit("inference", Priority::Normal, move |_ctx| {
                 let result = executor.run(&task).map_err(|e| e.to_string());
                 let _ = results.send((id, result));
                 Ok(())

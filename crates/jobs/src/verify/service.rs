@@ -38,7 +38,7 @@ pub struct Verifier {
     source: Option<Arc<dyn ContentSource>>,
     store: Verifications,
     executor: Arc<Executor>,
-    workers: WorkerPool,
+    workers: Arc<WorkerPool>,
     reader: Address,
 }
 
@@ -63,7 +63,7 @@ impl Verifier {
         source: Option<Arc<dyn ContentSource>>,
         store: Verifications,
         executor: Executor,
-        workers: WorkerPool,
+        workers: Arc<WorkerPool>,
         reader: Address,
     ) -> Self {
         Self {

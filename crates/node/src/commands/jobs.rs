@@ -26,8 +26,9 @@ pub(super) struct Services {
 }
 
 /// Builds the job service and the trainer when `--jobs.base-model` is set: their journal,
-/// indexes and training jobs live under `<datadir>/jobs`, and each runs on a worker pool of its
-/// own, so a long training never holds back a paid request.
+/// indexes and training jobs live under `<datadir>/jobs`. Paid jobs run on the node's worker
+/// pool `workers` (shared with the inference API's steps, which go first); the trainer has a
+/// pool of its own, so a long training never holds back a paid request.
 pub(super) fn build(
     args: &JobsArgs,
     dev: bool,
@@ -35,6 +36,7 @@ pub(super) fn build(
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
     content: Arc<dyn ContentStore>,
+    workers: &Arc<WorkerPool>,
 ) -> eyre::Result<Option<Services>> {
     let Some(model) = &args.base_model else {
         return Ok(None);
@@ -43,7 +45,7 @@ pub(super) fn build(
     let root = datadir.join("jobs");
     let journal = Journal::open(&root.join("journal"))
         .wrap_err_with(|| format!("opening the job journal in {}", root.display()))?;
-    let (executor, workers) = engine(model, &root, args.threads, "job service")?;
+    let executor = engine(model, &root, args.threads, "job service")?;
     let attestor = Attestor::new(signer, chain.clone(), pool);
     info!(base = %executor.base_hash(), attestor = %attestor.address(), "job service configured");
     let training = TrainingService::start(
@@ -58,7 +60,7 @@ pub(super) fn build(
         pool_of(args.threads, "trainer")?,
     )
     .wrap_err("starting the Model Factory's trainer")?;
-    let mut service = JobService::new(chain, content, journal, executor, attestor, workers);
+    let mut service = JobService::new(chain, content, journal, executor, attestor, workers.clone());
     if args.settle {
         service = service.with_settle();
     }
@@ -73,13 +75,15 @@ pub(super) fn build(
 
 /// Builds the verifier when `--verify-attributions` is set: its verdicts and indexes live
 /// under `<datadir>/verify`; content it lacks is read from `--verify.content-rpc` (else the
-/// sequencer, `sequencer_http`) with `--verify.key`.
+/// sequencer, `sequencer_http`) with `--verify.key`. Its re-runs go on the node's worker pool
+/// `workers` at low priority.
 pub(super) fn build_verifier(
     args: &VerifyArgs,
     sequencer_http: Option<&str>,
     datadir: &Path,
     chain: Arc<Chain>,
     content: Arc<dyn ContentStore>,
+    workers: &Arc<WorkerPool>,
 ) -> eyre::Result<Option<Arc<Verifier>>> {
     if !args.enabled {
         return Ok(None);
@@ -117,25 +121,24 @@ pub(super) fn build_verifier(
     let root = datadir.join("verify");
     let store = Verifications::open(&root.join("verdicts"))
         .wrap_err_with(|| format!("opening the verifier's store in {}", root.display()))?;
-    let (executor, workers) = engine(model, &root, args.threads, "verifier")?;
+    let executor = engine(model, &root, args.threads, "verifier")?;
     info!(base = %executor.base_hash(), %reader, replicates = source.is_some(), "attribution verifier configured");
     Ok(Some(Arc::new(Verifier::new(
-        chain, content, source, store, executor, workers, reader,
+        chain,
+        content,
+        source,
+        store,
+        executor,
+        workers.clone(),
+        reader,
     ))))
 }
 
-/// The executor of `model` (its lineage indexes under `root`) and the one-worker pool it runs
-/// on, for `what` (in error messages): `threads` compute threads a job, by default the cores
-/// the node leaves to jobs.
-fn engine(
-    model: &Path,
-    root: &Path,
-    threads: Option<u64>,
-    what: &str,
-) -> eyre::Result<(Executor, WorkerPool)> {
-    let executor = Executor::new(model, root.join("lineage"), job_threads(threads))
-        .wrap_err_with(|| format!("loading the {what}'s base model {}", model.display()))?;
-    Ok((executor, pool_of(threads, what)?))
+/// The executor of `model` (its lineage indexes under `root`), for `what` (in error messages):
+/// `threads` compute threads a job, by default the cores the node leaves to jobs.
+fn engine(model: &Path, root: &Path, threads: Option<u64>, what: &str) -> eyre::Result<Executor> {
+    Executor::new(model, root.join("lineage"), job_threads(threads))
+        .wrap_err_with(|| format!("loading the {what}'s base model {}", model.display()))
 }
 
 /// `threads`, by default the cores the node leaves to jobs.
@@ -143,10 +146,18 @@ fn job_threads(threads: Option<u64>) -> usize {
     threads.map_or_else(|| ol_workers::thread_budget(1), |n| n as usize)
 }
 
-/// Jobs a pool holds waiting: enough that the worker never runs dry between two passes of the
-/// service (a pass refills the queue; at ~10 ms a job, 64 would last well under a pass), few
-/// enough that a queued job's inputs (shared bundle and documents, its own prompt) stay small.
+/// Jobs a pool holds waiting at each priority: enough that the worker never runs dry between
+/// two passes of the job service (a pass refills the queue; at ~10 ms a job, 64 would last well
+/// under a pass), few enough that a queued job's inputs (shared bundle and documents, its own
+/// prompt) stay small.
 const JOB_QUEUE_CAPACITY: usize = 1024;
+
+/// The node's worker pool: one worker, on which the inference API's steps (high priority), paid
+/// jobs (normal) and re-runs of the verifier (low) take turns, each computing with the threads
+/// of its own engine, so they never compete for the cores the node leaves to them.
+pub(super) fn node_pool() -> eyre::Result<Arc<WorkerPool>> {
+    pool_of(None, "node").map(Arc::new)
+}
 
 /// A one-worker pool whose job may use `threads` compute threads, for `what`.
 fn pool_of(threads: Option<u64>, what: &str) -> eyre::Result<WorkerPool> {

@@ -20,6 +20,7 @@ use ol_primitives::ChainSpec;
 use ol_rpc::TxSubmission;
 use ol_storage::Storage;
 use ol_txpool::TxPool;
+use ol_workers::WorkerPool;
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
@@ -207,6 +208,7 @@ impl NodeCommand {
         &self,
         shutdown: &watch::Receiver<bool>,
         tasks: &mut JoinSet<TaskResult>,
+        workers: &Arc<WorkerPool>,
     ) -> eyre::Result<()> {
         let Some(model) = &self.serving.model else {
             return Ok(());
@@ -219,6 +221,7 @@ impl NodeCommand {
             self.serving.adapters.as_deref(),
             &self.inference,
             None,
+            super::serve::PoolSteps::on(workers.clone()),
         )?;
         let addr = std::net::SocketAddr::new(self.serving.addr, self.serving.port);
         let listener = tokio::net::TcpListener::bind(addr)
@@ -315,6 +318,8 @@ impl NodeCommand {
         if self.jobs.base_model.is_some() && self.metrics.prometheus.is_some() {
             crate::metrics::describe_jobs();
         }
+        // One worker pool for the node's inference: API steps, paid jobs, verifier re-runs.
+        let workers = super::jobs::node_pool()?;
         let jobs = super::jobs::build(
             &self.jobs,
             self.dev.dev,
@@ -322,6 +327,7 @@ impl NodeCommand {
             chain.clone(),
             pool.clone(),
             content.store().clone(),
+            &workers,
         )?;
         if self.verify.enabled && self.metrics.prometheus.is_some() {
             crate::metrics::describe_verify();
@@ -332,6 +338,7 @@ impl NodeCommand {
             &datadir,
             chain.clone(),
             content.store().clone(),
+            &workers,
         )?;
         let mut api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
             .with_content(content);
@@ -353,7 +360,10 @@ impl NodeCommand {
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::<TaskResult>::new();
-        if let Err(err) = self.start_inference(&shutdown_rx, &mut tasks).await {
+        if let Err(err) = self
+            .start_inference(&shutdown_rx, &mut tasks, &workers)
+            .await
+        {
             rpc.stop().await;
             return Err(err);
         }

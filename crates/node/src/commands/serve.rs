@@ -5,13 +5,16 @@ use clap::Args;
 use eyre::{WrapErr, bail};
 use ol_inference::{
     Engine, adapter,
-    serve::{AdapterCache, AdapterSource, Scheduler, SchedulerConfig},
+    serve::{AdapterCache, AdapterSource, Scheduler, SchedulerConfig, Step, StepRunner},
 };
 use ol_serve::{ApiConfig, ApiState};
+use ol_workers::{Priority, SubmitError, WorkerPool};
+use parking_lot::Mutex;
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
 /// Serve a base model and its LoRA adapters over the OpenAI API (vLLM's routes)
@@ -53,7 +56,14 @@ impl ServeCommand {
                 .install_recorder()
                 .wrap_err("cannot install the metrics recorder")?;
             crate::metrics::describe_inference();
-            let state = start_api(&self.model, self.adapters.as_deref(), &self.inference, Some(metrics))?;
+            let workers = super::jobs::node_pool()?;
+            let state = start_api(
+                &self.model,
+                self.adapters.as_deref(),
+                &self.inference,
+                Some(metrics),
+                PoolSteps::on(workers),
+            )?;
             let addr = SocketAddr::new(self.http_addr, self.http_port);
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -71,12 +81,48 @@ impl ServeCommand {
     }
 }
 
-/// Loads the base model and the adapters folder and starts the serving loop.
+/// The serving loop's steps as high-priority jobs of a worker pool (the node's), so serving
+/// and the pool's other jobs take turns on its worker instead of competing for the cores.
+#[derive(Debug)]
+pub(crate) struct PoolSteps(Arc<WorkerPool>);
+
+impl PoolSteps {
+    /// Steps on `workers`.
+    pub(crate) fn on(workers: Arc<WorkerPool>) -> Arc<dyn StepRunner> {
+        Arc::new(Self(workers))
+    }
+}
+
+impl StepRunner for PoolSteps {
+    fn run(&self, step: Step) -> Result<(), String> {
+        // Kept outside the job so that a refused submission can be made again.
+        let slot = Arc::new(Mutex::new(Some(step)));
+        loop {
+            let job = slot.clone();
+            let submitted = self.0.submit("inference step", Priority::High, move |_| {
+                if let Some(step) = job.lock().take() {
+                    step();
+                }
+                Ok(())
+            });
+            match submitted {
+                Ok(handle) => return handle.wait().map_err(|e| e.to_string()),
+                // Only other high-priority work fills this queue; it drains in a step's time.
+                Err(SubmitError::QueueFull { .. }) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Loads the base model and the adapters folder and starts the serving loop, whose steps run
+/// on `steps`.
 pub(crate) fn start_api(
     model_dir: &Path,
     adapters_dir: Option<&Path>,
     args: &InferenceArgs,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    steps: Arc<dyn StepRunner>,
 ) -> eyre::Result<Arc<ApiState>> {
     let device = ol_workers::resolve_device(args.device).device;
     let started = std::time::Instant::now();
@@ -120,6 +166,7 @@ pub(crate) fn start_api(
             max_prefill_tokens: args.max_prefill_tokens,
             max_waiting: args.max_waiting,
             loader_threads: 2,
+            steps,
         },
     )
     .wrap_err("cannot start the scheduler")?;
