@@ -1,0 +1,468 @@
+//! The tabular tasks: logistic regression (LDS and leave-one-out against the exact influence
+//! function), the MLP (LDS) and mislabel detection, each through the gradient-store path.
+
+use super::*;
+
+fn tab_batch(data: &TabularData, idx: &[usize], dtype: DType) -> Result<TabularBatch> {
+    let rows: Vec<&[f64]> = idx.iter().map(|&i| data.x[i].as_slice()).collect();
+    let labels: Vec<u32> = idx.iter().map(|&i| data.y[i]).collect();
+    TabularBatch::new(&rows, &labels, dtype, &Device::Cpu)
+}
+
+fn full_batch(data: &TabularData, dtype: DType) -> Result<TabularBatch> {
+    TabularBatch::new(&data.rows(), &data.y, dtype, &Device::Cpu)
+}
+
+/// Per-example losses of a classifier given its logits function.
+fn per_example_loss(logits: &candle_core::Tensor, y: &candle_core::Tensor) -> Result<Vec<f64>> {
+    Ok(ops::nll_rows(&logits.to_dtype(DType::F64)?, y)?.to_vec1::<f64>()?)
+}
+
+fn datapoint_id(task: u64, i: usize) -> B256 {
+    keccak256([task.to_le_bytes(), (i as u64).to_le_bytes()].concat())
+}
+
+fn row_meta(task: u64, i: usize, label: u32) -> RowMeta {
+    RowMeta {
+        datapoint: datapoint_id(task, i),
+        contributor: Address::from_slice(&datapoint_id(task ^ 1, i)[12..]),
+        datanet: 0,
+        label,
+    }
+}
+
+/// Per-example training-gradient store of a tabular model, in `dir`.
+fn tabular_store<M: DiffModel<Batch = TabularBatch>>(
+    dir: &Path,
+    name: &str,
+    model: &M,
+    checkpoints: &[Checkpoint],
+    data: &TabularData,
+    spec: &EvalSpec,
+    method: &str,
+) -> Result<GradientStore> {
+    let examples = (0..data.len())
+        .map(|i| {
+            Ok((
+                row_meta(spec.seed, i, data.y[i]),
+                tab_batch(data, &[i], dtype_of(model))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let path = dir.join(name);
+    let store_spec = StoreSpec {
+        method: method.into(),
+        projection_dim: spec.projection_dim,
+        projection_seed: mix(&[spec.seed, 0x70726f6a]),
+        datanets: vec![B256::ZERO],
+        snapshot: None,
+    };
+    influence::build_store(
+        &path,
+        model,
+        checkpoints,
+        &examples,
+        &store_spec,
+        None,
+        |_, _| {},
+    )?;
+    GradientStore::open(&path)
+}
+
+fn dtype_of<M: DiffModel>(model: &M) -> DType {
+    model.params()[0].var.dtype()
+}
+
+/// DataInf and TracIn scores `τ[t][i]` for every test point, through the store.
+fn store_scores<M: DiffModel<Batch = TabularBatch>>(
+    store: &GradientStore,
+    model: &M,
+    checkpoints: &[Checkpoint],
+    test: &TabularData,
+    datainf: bool,
+    threads: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let projection = store.header().projection.clone();
+    let opts = ScanOptions {
+        threads,
+        cancel: None,
+    };
+    (0..test.len())
+        .map(|t| {
+            let batch = tab_batch(test, &[t], dtype_of(model))?;
+            let row = influence::gradient_row(model, &batch, checkpoints, &projection)?;
+            if datainf {
+                influence::datainf_scores(store, &influence::last_block(store, &row), opts)
+            } else {
+                influence::tracin_scores(store, &row, opts)
+            }
+        })
+        .collect()
+}
+
+/// Flat per-example gradients of the attribution groups.
+fn flat_example_grads<M: DiffModel<Batch = TabularBatch>>(
+    model: &M,
+    data: &TabularData,
+) -> Result<Vec<Vec<f64>>> {
+    let groups = model.attribution_groups();
+    (0..data.len())
+        .map(|i| Ok(flat_grads(model, &tab_batch(data, &[i], dtype_of(model))?, &groups)?.concat()))
+        .collect()
+}
+
+fn lds(tau: &[Vec<f64>], subsets: &[Vec<usize>], outputs: &[Vec<f64>]) -> f64 {
+    // outputs[j][t] = −loss of test point t under the model trained on subset j.
+    let per_test: Vec<f64> = (0..tau.len())
+        .map(|t| {
+            let f: Vec<f64> = outputs.iter().map(|o| o[t]).collect();
+            let g: Vec<f64> = subsets
+                .iter()
+                .map(|s| s.iter().map(|&i| tau[t][i]).sum())
+                .collect();
+            spearman(&f, &g)
+        })
+        .collect();
+    mean_finite(&per_test)
+}
+
+fn loo_corr(tau: &[Vec<f64>], points: &[usize], deltas: &[Vec<f64>]) -> f64 {
+    // deltas[k][t] = loss_t(without points[k]) − loss_t(full).
+    let per_test: Vec<f64> = (0..tau.len())
+        .map(|t| {
+            let a: Vec<f64> = points.iter().map(|&i| tau[t][i]).collect();
+            let b: Vec<f64> = deltas.iter().map(|d| d[t]).collect();
+            pearson(&a, &b)
+        })
+        .collect();
+    mean_finite(&per_test)
+}
+
+fn lr_objective(_spec: &EvalSpec, n: usize) -> LogRegObjective {
+    LogRegObjective {
+        reg: 1e-2,
+        norm: n as f64,
+    }
+}
+
+fn train_lr(data: &TabularData, spec: &EvalSpec, norm: usize) -> Result<LogisticRegression> {
+    let model = LogisticRegression::zeros(data.features(), data.classes, DType::F64, &Device::Cpu)?;
+    let gnorm = train::train_logreg_newton(&model, data, lr_objective(spec, norm), 100, 1e-10)?;
+    if gnorm > 1e-6 {
+        return Err(AttributionError::invalid(format!(
+            "Newton did not converge (gradient norm {gnorm})"
+        )));
+    }
+    Ok(model)
+}
+
+/// LDS and leave-one-out correlation on logistic regression.
+pub fn eval_logreg(
+    spec: &EvalSpec,
+    tasks: &TabularTasks,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<TaskReport> {
+    let start = Instant::now();
+    let (train_data, test) = tasks.logreg.clone();
+    let (features, classes) = (train_data.features(), train_data.classes);
+    let n = train_data.len();
+    let model = train_lr(&train_data, spec, n)?;
+    log("logreg: trained (Newton); computing gradients and stores");
+    // Exact influence: τ_i = g_tᵀ H_J⁻¹ g_i / N with H_J the Hessian of the objective.
+    let obj = lr_objective(spec, n);
+    let mut h = train::logreg_hessian(&model, &train_data, obj.norm)?;
+    h.add_diagonal(obj.reg);
+    let chol = cholesky(&h)?;
+    let g_train = flat_example_grads(&model, &train_data)?;
+    let g_test = flat_example_grads(&model, &test)?;
+    let tau_exact: Vec<Vec<f64>> = g_test
+        .iter()
+        .map(|gt| {
+            let v = cholesky_solve(&chol, gt);
+            g_train.iter().map(|gi| dot(&v, gi) / obj.norm).collect()
+        })
+        .collect();
+    let tau_dot: Vec<Vec<f64>> = g_test
+        .iter()
+        .map(|gt| g_train.iter().map(|gi| dot(gt, gi)).collect())
+        .collect();
+    let store = tabular_store(
+        dir,
+        "logreg.datainf",
+        &model,
+        &[],
+        &train_data,
+        spec,
+        "datainf",
+    )?;
+    let tau_datainf = store_scores(&store, &model, &[], &test, true, spec.threads)?;
+    // TracIn over the checkpoints of a gradient-descent run of the same model.
+    let gd_model = LogisticRegression::zeros(features, classes, DType::F64, &Device::Cpu)?;
+    let full = full_batch(&train_data, DType::F64)?;
+    let ckpts = train::train_steps(
+        &gd_model,
+        &[0, 1],
+        TrainSettings {
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.5,
+            weight_decay: 0.0,
+            steps: 200,
+            checkpoint_every: 40,
+        },
+        |_| Ok(full.clone()),
+        |_, _| {},
+    )?;
+    let tstore = tabular_store(
+        dir,
+        "logreg.tracin",
+        &gd_model,
+        &ckpts,
+        &train_data,
+        spec,
+        "tracin",
+    )?;
+    let tau_tracin = store_scores(&tstore, &gd_model, &ckpts, &test, false, spec.threads)?;
+    log("logreg: retraining on 50% subsets");
+    let mut rng = Rng::from_words(&[spec.seed, 0x6c6473]);
+    let subsets: Vec<Vec<usize>> = (0..spec.lr_subsets).map(|_| rng.subset(n, n / 2)).collect();
+    let test_batch = full_batch(&test, DType::F64)?;
+    let outputs = subsets
+        .iter()
+        .map(|s| {
+            let m = train_lr(&train_data.select(s), spec, n)?;
+            Ok(per_example_loss(&m.logits(&test_batch.x)?, &test_batch.y)?
+                .iter()
+                .map(|l| -l)
+                .collect())
+        })
+        .collect::<Result<Vec<Vec<f64>>>>()?;
+    log("logreg: leave-one-out retraining");
+    let base_loss = per_example_loss(&model.logits(&test_batch.x)?, &test_batch.y)?;
+    let loo_points = rng.subset(n, spec.loo_points.min(n));
+    let deltas = loo_points
+        .iter()
+        .map(|&i| {
+            let keep: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+            let m = train_lr(&train_data.select(&keep), spec, n)?;
+            let l = per_example_loss(&m.logits(&test_batch.x)?, &test_batch.y)?;
+            Ok(l.iter().zip(&base_loss).map(|(a, b)| a - b).collect())
+        })
+        .collect::<Result<Vec<Vec<f64>>>>()?;
+    let methods = [
+        ("DataInf", &tau_datainf),
+        ("TracIn", &tau_tracin),
+        ("Grad-Dot", &tau_dot),
+        ("IF (explicit)", &tau_exact),
+    ]
+    .into_iter()
+    .map(|(name, tau)| MethodResult {
+        lds: Some(lds(tau, &subsets, &outputs)),
+        loo: Some(loo_corr(tau, &loo_points, &deltas)),
+        ..MethodResult::new(name)
+    })
+    .collect();
+    Ok(TaskReport {
+        task: "logreg".into(),
+        setting: format!(
+            "{}, {} train / {} test; {} params; {} LDS subsets of 50%, {} LOO points; Newton to ‖∇‖<1e-10",
+            tasks.description,
+            n,
+            test.len(),
+            classes * (features + 1),
+            spec.lr_subsets,
+            loo_points.len()
+        ),
+        methods,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn train_mlp(
+    data: &TabularData,
+    spec: &EvalSpec,
+    checkpoint_every: usize,
+) -> Result<(Mlp, Vec<Checkpoint>)> {
+    let model = Mlp::new(
+        &[data.features(), spec.mlp_hidden, data.classes],
+        spec.seed,
+        DType::F32,
+        &Device::Cpu,
+    )?;
+    let batch = full_batch(data, DType::F32)?;
+    let groups: Vec<usize> = (0..model.params().len()).collect();
+    let ckpts = train::train_steps(
+        &model,
+        &groups,
+        TrainSettings {
+            optimizer: OptimizerKind::AdamW,
+            lr: 0.02,
+            weight_decay: 1e-3,
+            steps: spec.mlp_steps,
+            checkpoint_every,
+        },
+        |_| Ok(batch.clone()),
+        |_, _| {},
+    )?;
+    Ok((model, ckpts))
+}
+
+/// LDS on the MLP.
+pub fn eval_mlp(
+    spec: &EvalSpec,
+    tasks: &TabularTasks,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<TaskReport> {
+    let start = Instant::now();
+    let (train_data, test) = tasks.mlp.clone();
+    let n = train_data.len();
+    let (model, ckpts) = train_mlp(&train_data, spec, spec.mlp_steps / 5)?;
+    log("mlp: trained; computing gradients and stores");
+    let last = std::slice::from_ref(ckpts.last().expect("final checkpoint"));
+    let store = tabular_store(
+        dir,
+        "mlp.datainf",
+        &model,
+        last,
+        &train_data,
+        spec,
+        "datainf",
+    )?;
+    let tau_datainf = store_scores(&store, &model, last, &test, true, spec.threads)?;
+    let tstore = tabular_store(
+        dir,
+        "mlp.tracin",
+        &model,
+        &ckpts,
+        &train_data,
+        spec,
+        "tracin",
+    )?;
+    let tau_tracin = store_scores(&tstore, &model, &ckpts, &test, false, spec.threads)?;
+    let g_train = flat_example_grads(&model, &train_data)?;
+    let g_test = flat_example_grads(&model, &test)?;
+    let tau_dot: Vec<Vec<f64>> = g_test
+        .iter()
+        .map(|gt| g_train.iter().map(|gi| dot(gt, gi)).collect())
+        .collect();
+    log("mlp: retraining on 50% subsets");
+    let mut rng = Rng::from_words(&[spec.seed, 0x6d6c70]);
+    let subsets: Vec<Vec<usize>> = (0..spec.mlp_subsets)
+        .map(|_| rng.subset(n, n / 2))
+        .collect();
+    let test_batch = full_batch(&test, DType::F32)?;
+    let outputs = subsets
+        .iter()
+        .map(|s| {
+            let (m, _) = train_mlp(&train_data.select(s), spec, 0)?;
+            Ok(per_example_loss(&m.logits(&test_batch.x)?, &test_batch.y)?
+                .iter()
+                .map(|l| -l)
+                .collect())
+        })
+        .collect::<Result<Vec<Vec<f64>>>>()?;
+    let methods = [
+        ("DataInf", &tau_datainf),
+        ("TracIn", &tau_tracin),
+        ("Grad-Dot", &tau_dot),
+    ]
+    .into_iter()
+    .map(|(name, tau)| MethodResult {
+        lds: Some(lds(tau, &subsets, &outputs)),
+        ..MethodResult::new(name)
+    })
+    .collect();
+    let params: usize = model.params().iter().map(|p| p.len()).sum();
+    Ok(TaskReport {
+        task: "mlp".into(),
+        setting: format!(
+            "{}, MLP {}-{}-{} tanh ({params} params), {n} train / {} test, {} full-batch AdamW steps from a fixed init; {} LDS subsets of 50%",
+            tasks.description,
+            train_data.features(),
+            spec.mlp_hidden,
+            train_data.classes,
+            test.len(),
+            spec.mlp_steps,
+            spec.mlp_subsets
+        ),
+        methods,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Mislabel detection with 10% flipped labels on logistic regression.
+pub fn eval_mislabel(
+    spec: &EvalSpec,
+    tasks: &TabularTasks,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<TaskReport> {
+    let start = Instant::now();
+    let (mut train_data, clean) = tasks.mislabel.clone();
+    let flipped = data::flip_labels(&mut train_data, 0.1, spec.seed);
+    let n = train_data.len();
+    let labels: Vec<bool> = (0..n).map(|i| flipped.binary_search(&i).is_ok()).collect();
+    let model = train_lr(&train_data, spec, n)?;
+    log("mislabel: trained; self-influence");
+    let opts = ScanOptions {
+        threads: spec.threads,
+        cancel: None,
+    };
+    let store = tabular_store(
+        dir,
+        "mislabel.datainf",
+        &model,
+        &[],
+        &train_data,
+        spec,
+        "datainf",
+    )?;
+    let datainf = influence::datainf_self_influence(&store, opts)?;
+    let tracin = influence::tracin_self_influence(&store);
+    let features: Vec<Vec<f32>> = train_data
+        .x
+        .iter()
+        .map(|r| r.iter().map(|&v| v as f32).collect())
+        .collect();
+    let clean_features: Vec<Vec<f32>> = clean
+        .x
+        .iter()
+        .map(|r| r.iter().map(|&v| v as f32).collect())
+        .collect();
+    let knn = knn_shapley(&features, &train_data.y, &clean_features, &clean.y, 10);
+    let knn_suspicion: Vec<f64> = knn.iter().map(|v| -v).collect();
+    // KNN-Shapley over the store's projected gradients (the option the weights pipeline offers).
+    let clean_rows = (0..clean.len())
+        .map(|t| {
+            let b = tab_batch(&clean, &[t], DType::F64)?;
+            influence::gradient_row(&model, &b, &[], &store.header().projection)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let knn_grad: Vec<f64> = influence::knn_shapley_scores(&store, &clean_rows, &clean.y, 10)
+        .iter()
+        .map(|v| -v)
+        .collect();
+    let methods = [
+        ("DataInf (self-influence)", &datainf),
+        ("Grad-Dot (self-influence)", &tracin),
+        ("KNN-Shapley features (−v)", &knn_suspicion),
+        ("KNN-Shapley gradients (−v)", &knn_grad),
+    ]
+    .into_iter()
+    .map(|(name, s)| MethodResult {
+        auc: Some(roc_auc(s, &labels)),
+        ..MethodResult::new(name)
+    })
+    .collect();
+    Ok(TaskReport {
+        task: "mislabel".into(),
+        setting: format!(
+            "logistic regression, {}, {n} train with {} labels flipped (10%)",
+            tasks.description,
+            flipped.len()
+        ),
+        methods,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
