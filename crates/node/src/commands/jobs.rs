@@ -36,7 +36,7 @@ pub(super) fn build(
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
     content: Arc<dyn ContentStore>,
-    workers: &Arc<WorkerPool>,
+    workers: &NodeWorkers,
 ) -> eyre::Result<Option<Services>> {
     let Some(model) = &args.base_model else {
         return Ok(None);
@@ -60,7 +60,7 @@ pub(super) fn build(
         pool_of(args.threads, "trainer")?,
     )
     .wrap_err("starting the Model Factory's trainer")?;
-    let mut service = JobService::new(chain, content, journal, executor, attestor, workers.clone());
+    let mut service = JobService::new(chain, content, journal, executor, attestor, workers.get()?);
     if args.settle {
         service = service.with_settle();
     }
@@ -83,7 +83,7 @@ pub(super) fn build_verifier(
     datadir: &Path,
     chain: Arc<Chain>,
     content: Arc<dyn ContentStore>,
-    workers: &Arc<WorkerPool>,
+    workers: &NodeWorkers,
 ) -> eyre::Result<Option<Arc<Verifier>>> {
     if !args.enabled {
         return Ok(None);
@@ -129,7 +129,7 @@ pub(super) fn build_verifier(
         source,
         store,
         executor,
-        workers.clone(),
+        workers.get()?,
         reader,
     ))))
 }
@@ -157,6 +157,22 @@ const JOB_QUEUE_CAPACITY: usize = 1024;
 /// of its own engine, so they never compete for the cores the node leaves to them.
 pub(super) fn node_pool() -> eyre::Result<Arc<WorkerPool>> {
     pool_of(None, "node").map(Arc::new)
+}
+
+/// The node's worker pool ([`node_pool`]), started by the first service that needs one, so a
+/// node without inference, jobs or verification starts no worker.
+#[derive(Debug, Default)]
+pub(super) struct NodeWorkers(std::sync::OnceLock<Arc<WorkerPool>>);
+
+impl NodeWorkers {
+    /// The pool, started on first use.
+    pub(super) fn get(&self) -> eyre::Result<Arc<WorkerPool>> {
+        if let Some(pool) = self.0.get() {
+            return Ok(pool.clone());
+        }
+        let pool = node_pool()?;
+        Ok(self.0.get_or_init(|| pool).clone())
+    }
 }
 
 /// A one-worker pool whose job may use `threads` compute threads, for `what`.

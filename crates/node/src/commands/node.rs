@@ -1,7 +1,9 @@
 //! `openledger node`.
 
 use super::{
-    CATCH_UP_WARN_SLOTS, missed_slots,
+    CATCH_UP_WARN_SLOTS,
+    jobs::NodeWorkers,
+    missed_slots,
     rollup::{self, TaskResult},
     signals::Signals,
     unix_now,
@@ -20,7 +22,6 @@ use ol_primitives::ChainSpec;
 use ol_rpc::TxSubmission;
 use ol_storage::Storage;
 use ol_txpool::TxPool;
-use ol_workers::WorkerPool;
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
@@ -208,7 +209,7 @@ impl NodeCommand {
         &self,
         shutdown: &watch::Receiver<bool>,
         tasks: &mut JoinSet<TaskResult>,
-        workers: &Arc<WorkerPool>,
+        workers: &NodeWorkers,
     ) -> eyre::Result<()> {
         let Some(model) = &self.serving.model else {
             return Ok(());
@@ -221,7 +222,7 @@ impl NodeCommand {
             self.serving.adapters.as_deref(),
             &self.inference,
             None,
-            super::serve::PoolSteps::on(workers.clone()),
+            super::serve::PoolSteps::on(workers.get()?),
         )?;
         let addr = std::net::SocketAddr::new(self.serving.addr, self.serving.port);
         let listener = tokio::net::TcpListener::bind(addr)
@@ -319,7 +320,7 @@ impl NodeCommand {
             crate::metrics::describe_jobs();
         }
         // One worker pool for the node's inference: API steps, paid jobs, verifier re-runs.
-        let workers = super::jobs::node_pool()?;
+        let workers = NodeWorkers::default();
         let jobs = super::jobs::build(
             &self.jobs,
             self.dev.dev,
