@@ -1,14 +1,15 @@
 //! The gradient store loader and the scans over what it accepts never panic: stores arrive
 //! inside adapter bundles that anyone can upload and register, and the sequencer's job service
-//! opens them and runs DataInf over them. Inputs are raw bytes, or a valid store (two
-//! checkpoints, three layers, four rows) with bytes patched and its length cut, which reaches
-//! the header and the sections behind the magic.
+//! opens them and runs DataInf or the Gauss-Newton estimator over them. Inputs are raw bytes,
+//! or a valid store (two checkpoints, three layers, four rows, with the curvature section of a
+//! Gauss-Newton store) with bytes patched and its length cut, which reaches the header and the
+//! sections behind the magic.
 #![no_main]
 
 use alloy_primitives::{Address, B256};
 use libfuzzer_sys::fuzz_target;
 use ol_attribution::{
-    influence::{self, ScanOptions},
+    influence::{self, ScanOptions, gauss_newton::CurvatureBuilder},
     projection::ProjectionSpec,
     store::{GradientStore, RowMeta, StoreWriter},
 };
@@ -31,9 +32,11 @@ fn seed() -> &'static [u8] {
         ];
         let projection = ProjectionSpec::new(3, &groups, 16);
         let block = projection.output_dim();
+        let mut curvature =
+            CurvatureBuilder::new(&projection, 2, 1.0).expect("the seed's curvature");
         let mut writer = StoreWriter::create(
             &path,
-            "datainf",
+            influence::GAUSS_NEWTON,
             B256::repeat_byte(1),
             projection,
             vec![0.1, 0.05],
@@ -50,8 +53,16 @@ fn seed() -> &'static [u8] {
                 datanet: 0,
                 label: u32::from(i % 2),
             };
+            for (c, grad) in row.chunks(block).enumerate() {
+                curvature.add(c, grad, 1.0);
+            }
+            curvature.example_done("empirical-fisher");
             writer.push(meta, &row).expect("a seed row");
         }
+        let (info, factors) = curvature.finish().expect("the seed's factors");
+        writer
+            .set_curvature(info, factors)
+            .expect("the seed's curvature fits");
         writer.finish(None).expect("the seed store is written");
         let bytes = std::fs::read(&path).expect("the seed store is read");
         let _ = std::fs::remove_file(&path);
@@ -84,9 +95,13 @@ fn check(bytes: &[u8]) {
     let _ = influence::tracin_noise(&store, &row);
     let _ = influence::datainf_self_influence(&store, opts);
     let _ = influence::tracin_self_influence(&store);
+    let _ = influence::gauss_newton_scores(&store, &row, opts);
+    let _ = influence::gauss_newton_noise(&store, &row);
+    let _ = influence::gauss_newton_self_influence(&store, opts);
     // A query of the wrong size is an error, not a panic.
     let _ = influence::datainf_scores(&store, &block[..block.len() / 2], opts);
     let _ = influence::tracin_scores(&store, &[], opts);
+    let _ = influence::gauss_newton_scores(&store, &block, opts);
     for i in 0..store.len().min(8) {
         let _ = store.meta(i);
         let _ = store.row(i);

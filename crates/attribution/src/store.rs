@@ -13,13 +13,18 @@
 //! ...    norms   n × checkpoints × layers f32         ‖g‖² of each layer block
 //! ...    meta    n × 64 bytes                         datapoint (32) ‖ contributor (20) ‖
 //!                                                     datanet index u32 ‖ label u32 ‖ 4 zero
+//! ...    curvature (optional) f64 factors             per checkpoint, per curvature block, the
+//!                                                     packed lower Cholesky factor of the
+//!                                                     damped Gauss-Newton matrix
 //! ...    header  JSON (StoreHeader)
 //! end-16 header length u64, "OLGRADS1"
 //! ```
 //!
 //! The header (written last, so rows stream straight to disk) records the model hash, the
 //! Datanet snapshot, the projection (seed and per-layer dimensions), the method the store was
-//! built for, the checkpoints' learning rates and DataInf's per-layer damping `λ`.
+//! built for, the checkpoints' learning rates and DataInf's per-layer damping `λ`, and, for a
+//! store built for the Gauss-Newton estimator ([`crate::influence::gauss_newton`]), where its
+//! curvature factors lie.
 
 use crate::{AttributionError, Result, projection::ProjectionSpec, scan};
 use alloy_primitives::{Address, B256, keccak256};
@@ -101,6 +106,42 @@ pub struct StoreHeader {
     pub norms_offset: u64,
     /// Byte offset of the meta section.
     pub meta_offset: u64,
+    /// The curvature section, for stores built for the Gauss-Newton estimator (absent from
+    /// stores of the other methods, whose bytes it leaves as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curvature: Option<CurvatureInfo>,
+}
+
+/// Where a store's curvature factors lie and what they factor.
+///
+/// The projected coordinates of a checkpoint block are split into contiguous blocks of whole
+/// layers ([`CurvatureInfo::blocks`]); each block `b` of checkpoint `c` holds the packed lower
+/// Cholesky factor `L` (row-major, `i ≥ j`, `dim·(dim+1)/2` f64) of `F + λ_cb I`, with `F` the
+/// mean over the store's examples of their Gauss-Newton matrices in the projected space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvatureInfo {
+    /// `fisher` (labels drawn from the model's own predictive distribution, in expectation:
+    /// the Gauss-Newton matrix of a softmax cross-entropy) or `empirical-fisher` (the observed
+    /// labels: the rows' own gradients).
+    pub kind: String,
+    /// The damping, relative to the mean non-zero eigenvalue (`λ = factor · tr F / min(dim, m)`
+    /// for `F` a sum of `m` outer products).
+    pub damping_factor: f64,
+    /// `(offset, len)` of each curvature block within a checkpoint block, in order, covering it.
+    pub blocks: Vec<(usize, usize)>,
+    /// The absolute damping `λ` per checkpoint and block.
+    pub damping: Vec<Vec<f64>>,
+    /// Byte offset of the factors (right after the meta section).
+    pub offset: u64,
+}
+
+impl CurvatureInfo {
+    /// Number of f64 in the factors of one checkpoint.
+    pub fn floats_per_checkpoint(&self) -> Option<usize> {
+        self.blocks.iter().try_fold(0usize, |acc, &(_, len)| {
+            acc.checked_add(len.checked_mul(len.checked_add(1)?)? / 2)
+        })
+    }
 }
 
 impl StoreHeader {
@@ -147,6 +188,7 @@ pub struct StoreWriter {
     norms: Vec<f32>,
     meta: Vec<RowMeta>,
     sq_sums: Vec<f64>,
+    curvature: Option<(CurvatureInfo, Vec<f64>)>,
 }
 
 impl StoreWriter {
@@ -183,6 +225,7 @@ impl StoreWriter {
             datanets,
             norms: Vec::new(),
             meta: Vec::new(),
+            curvature: None,
         })
     }
 
@@ -225,7 +268,29 @@ impl StoreWriter {
         Ok(())
     }
 
-    /// Writes the norms, meta and header; `snapshot` overrides the Datanet snapshot id.
+    /// Attaches curvature factors (see [`CurvatureInfo`]; its `offset` is set by
+    /// [`StoreWriter::finish`]): `factors` holds one checkpoint after the other.
+    pub fn set_curvature(&mut self, info: CurvatureInfo, factors: Vec<f64>) -> Result<()> {
+        let block = self.projection.output_dim();
+        let covered = info.blocks.iter().try_fold(0usize, |at, &(offset, len)| {
+            (offset == at && len > 0).then_some(at + len)
+        });
+        let per = info.floats_per_checkpoint();
+        if covered != Some(block)
+            || info.damping.len() != self.lrs.len()
+            || info.damping.iter().any(|d| d.len() != info.blocks.len())
+            || per.and_then(|p| p.checked_mul(self.lrs.len())) != Some(factors.len())
+        {
+            return Err(AttributionError::invalid(
+                "curvature factors do not match the store's blocks and checkpoints",
+            ));
+        }
+        self.curvature = Some((info, factors));
+        Ok(())
+    }
+
+    /// Writes the norms, meta, curvature and header; `snapshot` overrides the Datanet
+    /// snapshot id.
     pub fn finish(mut self, snapshot: Option<B256>) -> Result<StoreHeader> {
         let n = self.meta.len();
         if n == 0 {
@@ -249,6 +314,18 @@ impl StoreWriter {
             snapshot_bytes.extend_from_slice(m.datapoint.as_slice());
             snapshot_bytes.extend_from_slice(m.contributor.as_slice());
         }
+        let curvature = match self.curvature.take() {
+            None => None,
+            Some((mut info, factors)) => {
+                info.offset = meta_offset + (n * META_BYTES) as u64;
+                let mut bytes = Vec::with_capacity(factors.len() * 8);
+                for v in &factors {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+                self.out.write_all(&bytes).map_err(io)?;
+                Some(info)
+            }
+        };
         let checkpoints = self
             .lrs
             .iter()
@@ -271,6 +348,7 @@ impl StoreWriter {
             rows: n as u64,
             norms_offset,
             meta_offset,
+            curvature,
         };
         let json = serde_json::to_vec(&header)?;
         self.out.write_all(&json).map_err(io)?;
@@ -290,6 +368,9 @@ pub struct GradientStore {
     path: PathBuf,
     map: memmap2::Mmap,
     header: StoreHeader,
+    factors: Vec<f64>,
+    /// The Gauss-Newton estimator's per-row norms for its noise band, computed on first use.
+    reach: std::sync::OnceLock<Vec<f64>>,
 }
 
 impl GradientStore {
@@ -344,11 +425,21 @@ impl GradientStore {
         let Some((rows_end, meta_start, meta_end)) = sections() else {
             return Err(bad("section sizes overflow"));
         };
+        let curvature_len = match &header.curvature {
+            None => Some(0),
+            Some(c) => c
+                .floats_per_checkpoint()
+                .and_then(|f| f.checked_mul(header.checkpoints.len()))
+                .and_then(|f| f.checked_mul(8)),
+        };
+        let Some(curvature_len) = curvature_len else {
+            return Err(bad("curvature section size overflows"));
+        };
         if header.version != 1
             || header.checkpoints.is_empty()
             || header.norms_offset as usize != rows_end
             || header.meta_offset as usize != meta_start
-            || meta_end != len - 16 - hlen
+            || meta_end.checked_add(curvature_len) != Some(len - 16 - hlen)
             || header
                 .checkpoints
                 .iter()
@@ -361,11 +452,64 @@ impl GradientStore {
         {
             return Err(bad("sections do not match the header"));
         }
+        let factors = match &header.curvature {
+            None => Vec::new(),
+            Some(c) => {
+                let block = header.block_dim();
+                let covered = c.blocks.iter().try_fold(0usize, |at, &(offset, len)| {
+                    (offset == at && len > 0)
+                        .then(|| at.checked_add(len))
+                        .flatten()
+                });
+                if c.offset as usize != meta_end
+                    || covered != Some(block)
+                    || c.damping.len() != header.checkpoints.len()
+                    || c.damping.iter().any(|d| d.len() != c.blocks.len())
+                {
+                    return Err(bad("curvature blocks do not match the header"));
+                }
+                let factors: Vec<f64> = map[meta_end..meta_end + curvature_len]
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                    .collect();
+                // A factor with a zero, negative or non-finite pivot would turn every score
+                // into NaN or infinity: refuse it here rather than answer with it.
+                let mut at = 0;
+                for _ in &header.checkpoints {
+                    for &(_, dim) in &c.blocks {
+                        let packed = &factors[at..at + dim * (dim + 1) / 2];
+                        let pivots_ok = (0..dim).all(|i| {
+                            let d = packed[i * (i + 1) / 2 + i];
+                            d.is_finite() && d > 0.0
+                        });
+                        if !pivots_ok || packed.iter().any(|v| !v.is_finite()) {
+                            return Err(bad("curvature factor is not a valid Cholesky factor"));
+                        }
+                        at += packed.len();
+                    }
+                }
+                factors
+            }
+        };
         Ok(Self {
             path: path.to_path_buf(),
             map,
             header,
+            factors,
+            reach: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The Gauss-Newton estimator's query-independent per-row values
+    /// ([`crate::influence::gauss_newton_noise`]), computed by `compute` the first time.
+    pub(crate) fn gauss_newton_reach(&self, compute: impl FnOnce() -> Vec<f64>) -> &[f64] {
+        self.reach.get_or_init(compute)
+    }
+
+    /// The curvature factors (see [`CurvatureInfo`]), one checkpoint after the other; empty
+    /// for a store without a curvature section.
+    pub fn curvature_factors(&self) -> &[f64] {
+        &self.factors
     }
 
     /// The header.

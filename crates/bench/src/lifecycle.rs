@@ -225,6 +225,7 @@ fn train_adapter(
             ..TrainSpec::default()
         },
         projection_dim: 4096,
+        curvature: false,
         resume: false,
     }
     .run(None, &mut |_| {})?;

@@ -73,6 +73,11 @@ pub struct StoreOptions {
     pub projection_dim: usize,
     /// Seed of the projection.
     pub seed: u64,
+    /// Also accumulate and store the Gauss-Newton curvature factors
+    /// ([`ol_attribution::influence::gauss_newton`]), so the store serves that method beside
+    /// DataInf (the adapter's loss has no pseudo-labels: the empirical Fisher of its
+    /// documents).
+    pub curvature: bool,
 }
 
 /// The LoRA factors of an adapter's last-block down projection, differentiated through the
@@ -211,8 +216,13 @@ fn store<M: DiffModel>(
     cancel: Option<&AtomicBool>,
     progress: impl FnMut(usize, usize),
 ) -> Result<StoreHeader> {
+    let method = if opts.curvature {
+        ol_attribution::influence::GAUSS_NEWTON
+    } else {
+        "datainf"
+    };
     let spec = StoreSpec {
-        method: "datainf".into(),
+        method: method.into(),
         projection_dim: opts.projection_dim,
         projection_seed: opts.seed,
         datanets: vec![opts.datanet],

@@ -65,6 +65,9 @@ pub struct AdapterJob {
     pub spec: TrainSpec,
     /// Total projected dimension of the gradient store.
     pub projection_dim: usize,
+    /// Build the gradient store with the Gauss-Newton curvature factors (the adapter can then
+    /// be registered for `AttributionMethod.GAUSS_NEWTON` as well as DataInf).
+    pub curvature: bool,
     /// Continue from the checkpoint of an interrupted run of the same job.
     pub resume: bool,
 }
@@ -146,6 +149,7 @@ impl AdapterJob {
                 snapshot: data.root,
                 projection_dim: self.projection_dim,
                 seed: self.spec.seed,
+                curvature: self.curvature,
             },
             cancel,
             |done, total| {

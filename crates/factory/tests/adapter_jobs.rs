@@ -75,6 +75,7 @@ fn job(base: &Path, docs: &Path, out: &Path, spec: TrainSpec) -> AdapterJob {
         out_dir: out.to_path_buf(),
         spec,
         projection_dim: 64,
+        curvature: false,
         resume: false,
     }
 }

@@ -73,6 +73,7 @@ fn adapter_job(base_out: &Path, docs: &Path, out: &Path, epochs: usize, lr: f64)
             ..TrainSpec::default()
         },
         projection_dim: 256,
+        curvature: false,
         resume: false,
     }
     .run(None, &mut |_| {})

@@ -18,7 +18,11 @@
 //!   (see `ol_factory::artifacts::TailModel`). For other adapters it is the loss of the prompt
 //!   and the output, differentiated through the whole adapter. Scores inside the estimator's
 //!   noise band are dropped (an unrelated output attributes nothing), and only documents still
-//!   approved at the request's block are paid.
+//!   approved at the request's block are paid;
+//! - the Gauss-Newton influence function (`AttributionMethod.GAUSS_NEWTON`): the same query
+//!   gradient and gradient store, preconditioned by the curvature factors the store carries
+//!   when the factory built it for that method (`factory train --attribution-method
+//!   gauss-newton`); a store without them is refused. Noise band and approval as for DataInf.
 
 use crate::{
     JobsError,
@@ -28,7 +32,10 @@ use alloy_primitives::{Address, B256, U256, keccak256};
 use candle_core::Device;
 use ol_attribution::{
     ContributorWeights,
-    influence::{ScanOptions, datainf_noise, datainf_scores, gradient_row, projection_for},
+    influence::{
+        ScanOptions, datainf_noise, datainf_scores, gauss_newton_noise, gauss_newton_scores,
+        gradient_row, projection_for,
+    },
     lineage::{LineageIndex, TextDocument, TraceConfig},
     models::{DiffModel as _, model_hash},
     projection::ProjectionSpec,
@@ -48,15 +55,18 @@ use std::{
 };
 
 pub use ol_primitives::contracts::attribution_method::{
-    DATAINF as METHOD_DATAINF, INFINIGRAM as METHOD_LINEAGE,
+    DATAINF as METHOD_DATAINF, GAUSS_NEWTON as METHOD_GAUSS_NEWTON, INFINIGRAM as METHOD_LINEAGE,
 };
+
+/// The attribution methods this node runs.
+pub const METHODS_RUN: [u8; 3] = [METHOD_DATAINF, METHOD_GAUSS_NEWTON, METHOD_LINEAGE];
 
 /// The chance that a DataInf attribution of an output unrelated to every document pays anyone
 /// (the false-positive rate of the noise band, Bonferroni over the documents).
 const DATAINF_ABSTAIN_ALPHA: f64 = 0.05;
 
 /// Histogram: seconds of a job's inference (decoding), by attribution method (`method`:
-/// `datainf`, `lineage`).
+/// `datainf`, `gauss-newton`, `lineage`).
 pub const INFERENCE_SECONDS: &str = "jobs_inference_seconds";
 /// Histogram: seconds of a job's attribution (lineage: index build when new, trace, weights;
 /// DataInf: the query gradient, two passes over the store, weights), by method.
@@ -122,6 +132,16 @@ struct DataInf {
     /// The store holds [`TailModel`] gradients (the last block's down projection), which the
     /// query takes from the tail captured while serving; otherwise the whole adapter's.
     tail: bool,
+}
+
+/// The metrics label and log name of an attribution method.
+const fn method_name(method: u8) -> &'static str {
+    match method {
+        METHOD_DATAINF => "datainf",
+        METHOD_GAUSS_NEWTON => "gauss-newton",
+        METHOD_LINEAGE => "lineage",
+        _ => "other",
+    }
 }
 
 /// Runs jobs on one base model.
@@ -206,9 +226,9 @@ impl Executor {
                 request.max_tokens_out
             )));
         }
-        if task.method != METHOD_LINEAGE && task.method != METHOD_DATAINF {
+        if !METHODS_RUN.contains(&task.method) {
             return Ok(Outcome::Refused(format!(
-                "attribution method {} is not one this node runs (DataInf {METHOD_DATAINF}, lineage {METHOD_LINEAGE})",
+                "attribution method {} is not one this node runs (DataInf {METHOD_DATAINF}, Gauss-Newton {METHOD_GAUSS_NEWTON}, lineage {METHOD_LINEAGE})",
                 task.method
             )));
         }
@@ -217,14 +237,22 @@ impl Executor {
             Err(reason) => return Ok(Outcome::Refused(reason)),
         };
         let datainf = match (&adapter.datainf, task.method) {
-            (None, METHOD_DATAINF) => {
+            (_, METHOD_LINEAGE) => None,
+            (None, method) => {
                 return Ok(Outcome::Refused(format!(
-                    "adapter {} is registered for DataInf but its bundle carries no gradient store",
-                    task.adapter_hash
+                    "adapter {} is registered for {} but its bundle carries no gradient store",
+                    task.adapter_hash,
+                    method_name(method)
                 )));
             }
-            (Some(datainf), METHOD_DATAINF) => Some(datainf),
-            _ => None,
+            (Some(datainf), METHOD_GAUSS_NEWTON) if datainf.store.header().curvature.is_none() => {
+                return Ok(Outcome::Refused(format!(
+                    "adapter {} is registered for the Gauss-Newton method but its gradient store was built for {}, without curvature factors",
+                    task.adapter_hash,
+                    datainf.store.header().method
+                )));
+            }
+            (Some(datainf), _) => Some(datainf),
         };
         let tokens_in = prompt.len() as u32;
         let prompt_tokens = prompt.clone();
@@ -255,7 +283,15 @@ impl Executor {
                 sequence.extend_from_slice(&completion.tokens);
                 let tail = completion.tail.take();
                 let prompt_len = completion.prompt_tokens;
-                match self.datainf(datainf, sequence, prompt_len, tail, &task.documents)? {
+                let curvature = task.method == METHOD_GAUSS_NEWTON;
+                match self.datainf(
+                    datainf,
+                    curvature,
+                    sequence,
+                    prompt_len,
+                    tail,
+                    &task.documents,
+                )? {
                     Ok(weights) => weights,
                     Err(reason) => return Ok(Outcome::Refused(reason)),
                 }
@@ -263,11 +299,7 @@ impl Executor {
             None => self.attribute(&completion.tokens, &task.documents, snapshot)?,
         };
         let attributed = started.elapsed() - inferred;
-        let method = if datainf.is_some() {
-            "datainf"
-        } else {
-            "lineage"
-        };
+        let method = method_name(task.method);
         metrics::histogram!(INFERENCE_SECONDS, "method" => method).record(inferred.as_secs_f64());
         metrics::histogram!(ATTRIBUTION_SECONDS, "method" => method)
             .record(attributed.as_secs_f64());
@@ -393,9 +425,12 @@ impl Executor {
     /// DataInf over the adapter's gradient store for `sequence` (the prompt then the output),
     /// paying only the rows still among `documents` (approved at the request's block); a
     /// store that does not fit the adapter's gradient is the reason.
+    /// Gradient attribution over the adapter's store: DataInf, or the Gauss-Newton estimator
+    /// when `curvature` (the store then carries its factors).
     fn datainf(
         &self,
         datainf: &DataInf,
+        curvature: bool,
         sequence: Vec<u32>,
         prompt_len: usize,
         tail: Option<TailActivations>,
@@ -436,8 +471,17 @@ impl Executor {
             )));
         }
         let opts = ScanOptions::default();
-        let scores = datainf_scores(store, &row, opts)?;
-        let noise = datainf_noise(store, &row, opts)?;
+        let (scores, noise) = if curvature {
+            (
+                gauss_newton_scores(store, &row, opts)?,
+                gauss_newton_noise(store, &row)?,
+            )
+        } else {
+            (
+                datainf_scores(store, &row, opts)?,
+                datainf_noise(store, &row, opts)?,
+            )
+        };
         let approved: HashSet<(B256, Address)> = documents
             .iter()
             .map(|d| (d.meta.datapoint, d.meta.contributor))

@@ -31,7 +31,9 @@ pub mod verify;
 
 pub use attestor::Attestor;
 pub use error::JobsError;
-pub use executor::{Executor, METHOD_DATAINF, METHOD_LINEAGE, Outcome, Task};
+pub use executor::{
+    Executor, METHOD_DATAINF, METHOD_GAUSS_NEWTON, METHOD_LINEAGE, METHODS_RUN, Outcome, Task,
+};
 pub use inputs::{ContentSource, Gather, JobInputs, LocalInputs, approved_documents, gather};
 pub use journal::{Answer, Evidence, Job, Journal, Stage};
 pub use service::{AdapterListing, HaltPoint, JobService};

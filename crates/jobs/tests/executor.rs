@@ -9,7 +9,10 @@ use ol_attribution::{
 };
 use ol_factory::{AdapterJob, BaseJob, LoraSpec, LrSchedule, TokenizerChoice, TrainSpec};
 use ol_inference::{AdapterConfig, LoraAdapter, ModelConfig, StoreDtype, Target};
-use ol_jobs::{Executor, METHOD_DATAINF, METHOD_LINEAGE, Outcome, Task, journal::RequestInfo};
+use ol_jobs::{
+    Executor, METHOD_DATAINF, METHOD_GAUSS_NEWTON, METHOD_LINEAGE, Outcome, Task,
+    journal::RequestInfo,
+};
 use std::{path::Path, sync::Arc};
 
 /// A base model trained briefly from scratch (a real HF folder with its tokenizer) and the
@@ -101,9 +104,10 @@ fn task(executor_dir: &Path, documents: Vec<TextDocument>, prompt: &str) -> Task
 }
 
 /// An adapter trained by the Model Factory on the base's documents: its bundle carries the
-/// DataInf gradient store of its training documents.
-fn trained_bundle(dir: &Path) -> Vec<u8> {
-    let out = dir.join("adapter");
+/// gradient store of its training documents (with the Gauss-Newton curvature factors when
+/// `curvature`).
+fn trained_bundle(dir: &Path, curvature: bool) -> Vec<u8> {
+    let out = dir.join(format!("adapter-{curvature}"));
     AdapterJob {
         base_dir: dir.join("base").join("model"),
         docs_dir: dir.join("docs"),
@@ -124,6 +128,7 @@ fn trained_bundle(dir: &Path) -> Vec<u8> {
             ..TrainSpec::default()
         },
         projection_dim: 2048,
+        curvature,
         resume: false,
     }
     .run(None, &mut |_| {})
@@ -202,7 +207,7 @@ fn datainf_on_the_bundled_gradient_store_is_deterministic_and_pays_only_approved
     let dir = tempfile::tempdir().unwrap();
     let documents = base(dir.path());
     let model = dir.path().join("base").join("model");
-    let bundle = trained_bundle(dir.path());
+    let bundle = trained_bundle(dir.path(), false);
     // Most of a training document: its gradient stands out of the noise band.
     let prompt: String = documents[1]
         .text
@@ -271,4 +276,68 @@ fn datainf_on_the_bundled_gradient_store_is_deterministic_and_pays_only_approved
     assert!(refused(&bare).contains("no gradient store"));
     bare.method = 3;
     assert!(refused(&bare).contains("method 3"));
+}
+
+#[test]
+fn gauss_newton_runs_deterministically_on_a_store_with_curvature_and_is_refused_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let documents = base(dir.path());
+    let model = dir.path().join("base").join("model");
+    let with_curvature = trained_bundle(dir.path(), true);
+    let prompt: String = documents[1]
+        .text
+        .split(' ')
+        .take(8)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut gn = task(&model, documents.clone(), &prompt);
+    gn.adapter_hash = keccak256(&with_curvature);
+    gn.adapter_bundle = Arc::from(with_curvature);
+    gn.method = METHOD_GAUSS_NEWTON;
+    let answers: Vec<_> = [1, 2]
+        .into_iter()
+        .map(|threads| {
+            let executor =
+                Executor::new(&model, dir.path().join(format!("gn-{threads}")), threads).unwrap();
+            match executor.run(&gn).unwrap() {
+                Outcome::Answer(answer) => answer,
+                Outcome::Refused(reason) => panic!("refused: {reason}"),
+            }
+        })
+        .collect();
+    assert_eq!(answers[0], answers[1], "1 and 2 threads, fresh executors");
+    let first = &answers[0];
+    assert_eq!(first.method, METHOD_GAUSS_NEWTON);
+    // Nine documents are too few for the estimator's scores to clear its noise band with
+    // confidence (the evaluation measures its quality); whatever it pays is a whole split of
+    // training documents.
+    let sum: u64 = first.weights_ppm.iter().map(|w| u64::from(*w)).sum();
+    assert!(
+        first.contributors.is_empty() || sum == 1_000_000,
+        "weights sum to 1,000,000 ppm: {sum}"
+    );
+    let known: Vec<_> = documents.iter().map(|d| d.meta.datapoint).collect();
+    assert!(first.evidence.iter().all(|(d, _, _)| known.contains(d)));
+
+    // The same store serves DataInf (its rows are DataInf's), with its own scores.
+    let executor = Executor::new(&model, dir.path().join("gn-datainf"), 1).unwrap();
+    let mut datainf = gn.clone();
+    datainf.method = METHOD_DATAINF;
+    match executor.run(&datainf).unwrap() {
+        Outcome::Answer(answer) => {
+            assert_eq!(answer.method, METHOD_DATAINF);
+            assert_eq!(answer.output, first.output, "the same inference");
+        }
+        Outcome::Refused(reason) => panic!("refused: {reason}"),
+    }
+
+    // A store built for DataInf alone has no curvature: registered for Gauss-Newton, refused.
+    let plain = trained_bundle(dir.path(), false);
+    let mut no_curvature = gn;
+    no_curvature.adapter_hash = keccak256(&plain);
+    no_curvature.adapter_bundle = Arc::from(plain);
+    match executor.run(&no_curvature).unwrap() {
+        Outcome::Refused(reason) => assert!(reason.contains("without curvature"), "{reason}"),
+        Outcome::Answer(_) => panic!("answered without curvature factors"),
+    }
 }

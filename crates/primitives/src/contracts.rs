@@ -45,4 +45,7 @@ pub mod attribution_method {
     pub const DATAINF: u8 = 0;
     /// Suffix-array span matching, infini-gram style (large models).
     pub const INFINIGRAM: u8 = 2;
+    /// Influence with curvature (the Gauss-Newton matrix in the gradient store's projected
+    /// space), over the same artifacts as DataInf when the store carries its curvature.
+    pub const GAUSS_NEWTON: u8 = 4;
 }

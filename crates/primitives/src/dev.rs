@@ -55,12 +55,13 @@ pub mod dev_params {
     /// GPU tolerance of every enabled method, ppm.
     pub const METHOD_GPU_TOLERANCE_PPM: u32 = 1_000;
     /// The enabled methods (`AttributionMethod` ids) with the name hashed into their config hash:
-    /// DataInf, TracIn, Infini-gram, KNN-Shapley.
-    pub const METHODS: [(u8, &str); 4] = [
+    /// DataInf, TracIn, Infini-gram, KNN-Shapley, Gauss-Newton influence.
+    pub const METHODS: [(u8, &str); 5] = [
         (0, "datainf"),
         (1, "tracin"),
         (2, "infinigram"),
         (3, "knn-shapley"),
+        (4, "gauss-newton"),
     ];
 }
 

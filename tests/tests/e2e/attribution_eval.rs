@@ -84,6 +84,11 @@ fn attribution_eval_on_a_users_csv() -> Result<()> {
         exact > 0.8 && datainf > 0.5 && exact >= datainf,
         "logreg LDS: exact {exact}, DataInf {datainf}"
     );
+    let gauss_newton = metric(&report, "logreg", "Gauss-Newton", "lds")?;
+    ensure!(
+        gauss_newton >= exact - 0.05,
+        "the curvature-aware estimator comes within 0.05 of exact: {gauss_newton} vs {exact}"
+    );
     ensure!(
         metric(&report, "logreg", "IF (explicit)", "loo")? > 0.8,
         "leave-one-out of the exact influence function"

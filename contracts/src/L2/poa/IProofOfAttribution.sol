@@ -14,6 +14,10 @@ library AttributionMethod {
     uint8 internal constant INFINIGRAM = 2;
     /// @notice KNN-Shapley values, for Datanets that ask for Shapley attribution.
     uint8 internal constant KNN_SHAPLEY = 3;
+    /// @notice Influence with curvature: the damped Gauss-Newton matrix of the adapter's loss,
+    ///         inverted in the gradient store's projected space (small models, where DataInf's
+    ///         closed form is too coarse).
+    uint8 internal constant GAUSS_NEWTON = 4;
 }
 
 /// @title IProofOfAttribution

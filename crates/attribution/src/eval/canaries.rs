@@ -115,7 +115,8 @@ pub fn eval_canaries(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
     let cm = canary_model(spec, log)?;
     let datanet = keccak256(b"canary-datanet");
     let docs = &cm.corpus.docs;
-    // DataInf: training gradients of every document over the adapters, projected and stored.
+    // Training gradients of every document over the adapters, projected and stored with their
+    // curvature: DataInf reads the rows, the Gauss-Newton estimator the rows and the factors.
     let examples = cm
         .doc_tokens
         .iter()
@@ -130,9 +131,9 @@ pub fn eval_canaries(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
             Ok((meta, TokenBatch::single(t, DType::F32, &Device::Cpu)?))
         })
         .collect::<Result<Vec<_>>>()?;
-    let path = dir.join("canary.datainf");
+    let path = dir.join("canary.gauss-newton");
     let store_spec = StoreSpec {
-        method: "datainf".into(),
+        method: influence::GAUSS_NEWTON.into(),
         projection_dim: spec.projection_dim,
         projection_seed: mix(&[spec.seed, 0x70726f6a]),
         datanets: vec![datanet],
@@ -167,6 +168,7 @@ pub fn eval_canaries(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
         .collect::<Result<_>>()?;
     index.add_token_documents(&token_docs, |_, _, _| {})?;
     let mut ranked_datainf = Vec::new();
+    let mut ranked_gauss_newton = Vec::new();
     let mut ranked_suffix = Vec::new();
     let opts = ScanOptions {
         threads: spec.threads,
@@ -176,25 +178,26 @@ pub fn eval_canaries(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
         let tokens = cm.tokenizer.encode(&canary.sentence)?;
         let batch = TokenBatch::single(&tokens, DType::F32, &Device::Cpu)?;
         let row = influence::gradient_row(&cm.model, &batch, &[], &store.header().projection)?;
-        let scores = influence::datainf_scores(&store, &row, opts)?;
-        let dps: Vec<DatapointScore> = (0..store.len())
-            .map(|i| {
-                let m = store.meta(i);
-                DatapointScore {
-                    datapoint: m.datapoint,
-                    contributor: m.contributor,
-                    datanet,
-                    score: scores[i],
-                }
-            })
-            .collect();
-        ranked_datainf.push(
-            contributor_weights(&dps)?
+        let ranked = |scores: Vec<f64>| -> Result<Vec<Address>> {
+            let dps: Vec<DatapointScore> = (0..store.len())
+                .map(|i| {
+                    let m = store.meta(i);
+                    DatapointScore {
+                        datapoint: m.datapoint,
+                        contributor: m.contributor,
+                        datanet,
+                        score: scores[i],
+                    }
+                })
+                .collect();
+            Ok(contributor_weights(&dps)?
                 .ranked()
                 .into_iter()
                 .map(|(a, _)| a)
-                .collect::<Vec<_>>(),
-        );
+                .collect())
+        };
+        ranked_datainf.push(ranked(influence::datainf_scores(&store, &row, opts)?)?);
+        ranked_gauss_newton.push(ranked(influence::gauss_newton_scores(&store, &row, opts)?)?);
         let trace = index.trace_tokens(&tokens, &TraceConfig::default())?;
         ranked_suffix.push(
             contributor_weights(&trace.scores)?
@@ -210,6 +213,11 @@ pub fn eval_canaries(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
             top1: Some(recall(&ranked_datainf, &truth, 1)),
             top5: Some(recall(&ranked_datainf, &truth, 5)),
             ..MethodResult::new("DataInf (LoRA)")
+        },
+        MethodResult {
+            top1: Some(recall(&ranked_gauss_newton, &truth, 1)),
+            top5: Some(recall(&ranked_gauss_newton, &truth, 5)),
+            ..MethodResult::new("Gauss-Newton (LoRA)")
         },
         MethodResult {
             top1: Some(recall(&ranked_suffix, &truth, 1)),

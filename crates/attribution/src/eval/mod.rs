@@ -336,7 +336,9 @@ fn fmt(v: Option<f64>) -> String {
 /// Targets of the issue, checked by the fast test.
 pub const TARGETS: &[(&str, &str, &str, f64)] = &[
     ("logreg", "DataInf", "lds", 0.7),
+    ("logreg", "Gauss-Newton", "lds", 0.9),
     ("mlp", "DataInf", "lds", 0.3),
+    ("mlp", "Gauss-Newton (5 ckpts)", "lds", 0.45),
     ("mislabel", "DataInf (self-influence)", "auc", 0.9),
     ("canaries", "Suffix lineage", "top1", 0.9),
     ("canaries", "DataInf (LoRA)", "top1", 0.7),

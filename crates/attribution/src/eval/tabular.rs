@@ -73,13 +73,12 @@ fn dtype_of<M: DiffModel>(model: &M) -> DType {
     model.params()[0].var.dtype()
 }
 
-/// DataInf and TracIn scores `τ[t][i]` for every test point, through the store.
+/// Scores `τ[t][i]` of every test point, through the store, by the method it was built for.
 fn store_scores<M: DiffModel<Batch = TabularBatch>>(
     store: &GradientStore,
     model: &M,
     checkpoints: &[Checkpoint],
     test: &TabularData,
-    datainf: bool,
     threads: usize,
 ) -> Result<Vec<Vec<f64>>> {
     let projection = store.header().projection.clone();
@@ -91,10 +90,12 @@ fn store_scores<M: DiffModel<Batch = TabularBatch>>(
         .map(|t| {
             let batch = tab_batch(test, &[t], dtype_of(model))?;
             let row = influence::gradient_row(model, &batch, checkpoints, &projection)?;
-            if datainf {
-                influence::datainf_scores(store, &influence::last_block(store, &row), opts)
-            } else {
-                influence::tracin_scores(store, &row, opts)
+            match store.header().method.as_str() {
+                "datainf" => {
+                    influence::datainf_scores(store, &influence::last_block(store, &row), opts)
+                }
+                influence::GAUSS_NEWTON => influence::gauss_newton_scores(store, &row, opts),
+                _ => influence::tracin_scores(store, &row, opts),
             }
         })
         .collect()
@@ -196,7 +197,17 @@ pub fn eval_logreg(
         spec,
         "datainf",
     )?;
-    let tau_datainf = store_scores(&store, &model, &[], &test, true, spec.threads)?;
+    let tau_datainf = store_scores(&store, &model, &[], &test, spec.threads)?;
+    let gstore = tabular_store(
+        dir,
+        "logreg.gauss-newton",
+        &model,
+        &[],
+        &train_data,
+        spec,
+        influence::GAUSS_NEWTON,
+    )?;
+    let tau_gn = store_scores(&gstore, &model, &[], &test, spec.threads)?;
     // TracIn over the checkpoints of a gradient-descent run of the same model.
     let gd_model = LogisticRegression::zeros(features, classes, DType::F64, &Device::Cpu)?;
     let full = full_batch(&train_data, DType::F64)?;
@@ -222,7 +233,7 @@ pub fn eval_logreg(
         spec,
         "tracin",
     )?;
-    let tau_tracin = store_scores(&tstore, &gd_model, &ckpts, &test, false, spec.threads)?;
+    let tau_tracin = store_scores(&tstore, &gd_model, &ckpts, &test, spec.threads)?;
     log("logreg: retraining on 50% subsets");
     let mut rng = Rng::from_words(&[spec.seed, 0x6c6473]);
     let subsets: Vec<Vec<usize>> = (0..spec.lr_subsets).map(|_| rng.subset(n, n / 2)).collect();
@@ -251,6 +262,7 @@ pub fn eval_logreg(
         .collect::<Result<Vec<Vec<f64>>>>()?;
     let methods = [
         ("DataInf", &tau_datainf),
+        ("Gauss-Newton", &tau_gn),
         ("TracIn", &tau_tracin),
         ("Grad-Dot", &tau_dot),
         ("IF (explicit)", &tau_exact),
@@ -329,7 +341,27 @@ pub fn eval_mlp(
         spec,
         "datainf",
     )?;
-    let tau_datainf = store_scores(&store, &model, last, &test, true, spec.threads)?;
+    let tau_datainf = store_scores(&store, &model, last, &test, spec.threads)?;
+    let gstore = tabular_store(
+        dir,
+        "mlp.gauss-newton",
+        &model,
+        last,
+        &train_data,
+        spec,
+        influence::GAUSS_NEWTON,
+    )?;
+    let tau_gn = store_scores(&gstore, &model, last, &test, spec.threads)?;
+    let estore = tabular_store(
+        dir,
+        "mlp.gauss-newton-ens",
+        &model,
+        &ckpts,
+        &train_data,
+        spec,
+        influence::GAUSS_NEWTON,
+    )?;
+    let tau_gn_ens = store_scores(&estore, &model, &ckpts, &test, spec.threads)?;
     let tstore = tabular_store(
         dir,
         "mlp.tracin",
@@ -339,7 +371,7 @@ pub fn eval_mlp(
         spec,
         "tracin",
     )?;
-    let tau_tracin = store_scores(&tstore, &model, &ckpts, &test, false, spec.threads)?;
+    let tau_tracin = store_scores(&tstore, &model, &ckpts, &test, spec.threads)?;
     let g_train = flat_example_grads(&model, &train_data)?;
     let g_test = flat_example_grads(&model, &test)?;
     let tau_dot: Vec<Vec<f64>> = g_test
@@ -364,6 +396,8 @@ pub fn eval_mlp(
         .collect::<Result<Vec<Vec<f64>>>>()?;
     let methods = [
         ("DataInf", &tau_datainf),
+        ("Gauss-Newton", &tau_gn),
+        ("Gauss-Newton (5 ckpts)", &tau_gn_ens),
         ("TracIn", &tau_tracin),
         ("Grad-Dot", &tau_dot),
     ]
@@ -419,6 +453,16 @@ pub fn eval_mislabel(
         "datainf",
     )?;
     let datainf = influence::datainf_self_influence(&store, opts)?;
+    let gstore = tabular_store(
+        dir,
+        "mislabel.gauss-newton",
+        &model,
+        &[],
+        &train_data,
+        spec,
+        influence::GAUSS_NEWTON,
+    )?;
+    let gauss_newton = influence::gauss_newton_self_influence(&gstore, opts)?;
     let tracin = influence::tracin_self_influence(&store);
     let features: Vec<Vec<f32>> = train_data
         .x
@@ -445,6 +489,7 @@ pub fn eval_mislabel(
         .collect();
     let methods = [
         ("DataInf (self-influence)", &datainf),
+        ("Gauss-Newton (self-influence)", &gauss_newton),
         ("Grad-Dot (self-influence)", &tracin),
         ("KNN-Shapley features (−v)", &knn_suspicion),
         ("KNN-Shapley gradients (−v)", &knn_grad),

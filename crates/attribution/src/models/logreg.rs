@@ -67,4 +67,14 @@ impl DiffModel for LogisticRegression {
     fn loss(&self, batch: &TabularBatch) -> Result<Tensor> {
         Ok(ops::cross_entropy(&self.logits(&batch.x)?, &batch.y)?)
     }
+
+    fn fisher_batches(
+        &self,
+        batch: &TabularBatch,
+    ) -> Result<Option<super::FisherBatches<TabularBatch>>> {
+        Ok(Some(super::softmax_fisher_batches(
+            &self.logits(&batch.x)?,
+            batch,
+        )?))
+    }
 }

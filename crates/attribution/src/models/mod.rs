@@ -61,6 +61,9 @@ impl Param {
     }
 }
 
+/// Pseudo-examples of a batch with their weights ([`DiffModel::fisher_batches`]).
+pub type FisherBatches<B> = Vec<(B, f64)>;
+
 /// A model with named parameter groups and a differentiable loss over a batch.
 pub trait DiffModel {
     /// What a loss is computed on (a batch of examples).
@@ -77,6 +80,15 @@ pub trait DiffModel {
 
     /// The mean loss over `batch`, as a scalar tensor.
     fn loss(&self, batch: &Self::Batch) -> Result<Tensor>;
+
+    /// Pseudo-examples `(batch, weight)` whose weighted gradient outer products sum to the
+    /// Gauss-Newton matrix of [`DiffModel::loss`] on `batch` (the curvature of
+    /// [`crate::influence::gauss_newton`]). `None`, the default, takes the curvature at the
+    /// observed labels instead (the empirical Fisher: the batch's own gradient), which needs no
+    /// extra backward pass.
+    fn fisher_batches(&self, _batch: &Self::Batch) -> Result<Option<FisherBatches<Self::Batch>>> {
+        Ok(None)
+    }
 
     /// The device the parameters live on.
     fn device(&self) -> Device {
@@ -242,6 +254,30 @@ impl TabularBatch {
         let y = Tensor::from_slice(labels, n, device)?;
         Ok(Self { x, y })
     }
+}
+
+/// The Gauss-Newton pseudo-examples of a softmax classifier's mean cross-entropy over `batch`
+/// ([`DiffModel::fisher_batches`]), given its `logits`: every row `r` relabelled with every class
+/// `c`, weighted by the model's probability `p_rc` over the `m` rows. For cross-entropy the
+/// expected outer product `Σ_c p_c ∇ℓ_c ∇ℓ_cᵀ` is exactly `Jᵀ (diag p − p pᵀ) J`, the
+/// Gauss-Newton matrix (the Hessian itself for logistic regression).
+pub fn softmax_fisher_batches(
+    logits: &Tensor,
+    batch: &TabularBatch,
+) -> Result<FisherBatches<TabularBatch>> {
+    let probs = candle_nn::ops::softmax(&logits.to_dtype(DType::F64)?, candle_core::D::Minus1)?
+        .to_vec2::<f64>()?;
+    let m = probs.len() as f64;
+    let device = batch.x.device();
+    let mut out = Vec::new();
+    for (r, p) in probs.iter().enumerate() {
+        let x = batch.x.narrow(0, r, 1)?;
+        for (c, &pc) in p.iter().enumerate() {
+            let y = Tensor::from_slice(&[c as u32], 1, device)?;
+            out.push((TabularBatch { x: x.clone(), y }, pc / m));
+        }
+    }
+    Ok(out)
 }
 
 /// Initialises a tensor with N(0, std²) entries from the crate's seeded generator.

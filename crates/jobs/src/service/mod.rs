@@ -5,7 +5,7 @@
 use crate::{
     JobsError,
     attestor::{Attestor, Sending, TxState},
-    executor::{Executor, METHOD_DATAINF, METHOD_LINEAGE, Outcome},
+    executor::{Executor, METHODS_RUN, Outcome},
     inputs::{AdapterInputs, Gather, LocalInputs, check_prompt, gather_adapter, task},
     journal::{Job, Journal, RequestInfo, Stage},
     private::PrivateError,
@@ -230,7 +230,7 @@ impl JobService {
                 && base.active
                 && base.weightsHash == self.executor.base_hash()
                 && held
-                && [METHOD_DATAINF, METHOD_LINEAGE].contains(&adapter.attributionMethod);
+                && METHODS_RUN.contains(&adapter.attributionMethod);
             out.push(AdapterListing {
                 adapter_id: U256::from(id),
                 base_model_id: adapter.baseModelId,

@@ -321,6 +321,7 @@ impl TrainingService {
                 out_dir: out_dir.clone(),
                 spec: params.spec(),
                 projection_dim: params.projection_dim,
+                curvature: false,
                 resume: folder.join("adapter.partial").exists(),
             };
             let mut events = |event: JobEvent<'_>| self.report(id, &event);

@@ -152,6 +152,10 @@ pub struct TrainArgs {
     /// Projected dimension of the gradient store (a gradient no larger is stored exactly).
     #[arg(long = "projection-dim", default_value_t = 4096, value_name = "N")]
     pub projection_dim: usize,
+    /// The attribution method the gradient store is built for: `datainf` (rows only) or
+    /// `gauss-newton` (rows and curvature factors; serves DataInf too).
+    #[arg(long = "attribution-method", default_value = "datainf", value_parser = ["datainf", "gauss-newton"], value_name = "METHOD")]
+    pub attribution_method: String,
     /// Continue an interrupted job from its checkpoint in `<out>.partial/`.
     #[arg(long = "resume")]
     pub resume: bool,
@@ -412,6 +416,7 @@ impl FactoryCommand {
                         out_dir: args.out.clone(),
                         spec,
                         projection_dim: args.projection_dim,
+                        curvature: args.attribution_method == "gauss-newton",
                         resume: args.resume,
                     }
                     .run(None, &mut show)?

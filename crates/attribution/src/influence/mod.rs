@@ -1,4 +1,5 @@
-//! Gradient-based influence over a [`GradientStore`]: DataInf and TracIn.
+//! Gradient-based influence over a [`GradientStore`]: DataInf, TracIn and, with the curvature
+//! kept, the Gauss-Newton influence function ([`gauss_newton`]).
 //!
 //! **Sign convention.** Every score here is *positive when the training point helps*, i.e. when
 //! up-weighting it lowers the loss of the query. DataInf's reference code returns
@@ -28,6 +29,12 @@ use crate::{
 };
 use alloy_primitives::B256;
 use std::sync::atomic::AtomicBool;
+
+pub mod gauss_newton;
+
+pub use gauss_newton::{
+    GAUSS_NEWTON, gauss_newton_noise, gauss_newton_scores, gauss_newton_self_influence,
+};
 
 /// How a scan runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -169,14 +176,9 @@ fn noise_band(store: &GradientStore, queries: &[(usize, &[f32], f64)]) -> Vec<f6
 /// The noise band of [`tracin_scores`] for `query` (see [`noise_band`]: one term per
 /// checkpoint, weighted by its learning rate).
 pub fn tracin_noise(store: &GradientStore, query: &[f32]) -> Result<Vec<f64>> {
+    check_row_query(store, query)?;
     let h = store.header();
-    let (block, row_dim) = (h.block_dim(), h.row_dim());
-    if query.len() != row_dim {
-        return Err(AttributionError::invalid(format!(
-            "query gradient has {} floats, the store's rows {row_dim}",
-            query.len()
-        )));
-    }
+    let block = h.block_dim();
     let queries: Vec<(usize, &[f32], f64)> = h
         .checkpoints
         .iter()
@@ -198,6 +200,31 @@ pub fn datainf_noise(
     Ok(noise_band(store, &[(last, &hvp, 1.0)]))
 }
 
+/// Refuses a query row whose length is not the store's `row_dim`.
+fn check_row_query(store: &GradientStore, query: &[f32]) -> Result<()> {
+    let row_dim = store.header().row_dim();
+    if query.len() != row_dim {
+        return Err(AttributionError::invalid(format!(
+            "query gradient has {} floats, the store's rows {row_dim}",
+            query.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `v · row_k` for every row: one pass over the store.
+fn dot_rows(store: &GradientStore, v: &[f32], opts: ScanOptions<'_>) -> Result<Vec<f64>> {
+    let row_dim = store.header().row_dim();
+    let rows = store.rows();
+    let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
+        range
+            .map(|k| f64::from(scan::dot(v, &rows[k * row_dim..(k + 1) * row_dim])))
+            .collect::<Vec<f64>>()
+    })
+    .ok_or_else(cancelled)?;
+    Ok(scores.concat())
+}
+
 /// TracIn scores of every row for a query gradient with one block per checkpoint
 /// (`row_dim` floats): `Σc ηc g_kc · q_c`.
 pub fn tracin_scores(
@@ -205,28 +232,15 @@ pub fn tracin_scores(
     query: &[f32],
     opts: ScanOptions<'_>,
 ) -> Result<Vec<f64>> {
+    check_row_query(store, query)?;
     let h = store.header();
-    let row_dim = h.row_dim();
-    if query.len() != row_dim {
-        return Err(AttributionError::invalid(format!(
-            "query gradient has {} floats, the store's rows {row_dim}",
-            query.len()
-        )));
-    }
     let block = h.block_dim();
     let scaled: Vec<f32> = query
         .iter()
         .enumerate()
         .map(|(j, q)| (f64::from(*q) * h.checkpoints[j / block].lr) as f32)
         .collect();
-    let rows = store.rows();
-    let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
-        range
-            .map(|k| f64::from(scan::dot(&scaled, &rows[k * row_dim..(k + 1) * row_dim])))
-            .collect::<Vec<f64>>()
-    })
-    .ok_or_else(cancelled)?;
-    Ok(scores.concat())
+    dot_rows(store, &scaled, opts)
 }
 
 /// TracIn self-influence `Σc ηc ‖g_kc‖²` of every row (from the stored norms; no pass over
@@ -351,17 +365,28 @@ pub fn gradient_row<M: DiffModel>(
     checkpoints: &[Checkpoint],
     projection: &ProjectionSpec,
 ) -> Result<Vec<f32>> {
+    checkpoint_gradients(model, batch, checkpoints, projection, |_, _| Ok(()))
+}
+
+/// [`gradient_row`], calling `at_checkpoint(c, block)` with the model still at checkpoint `c`
+/// (so a caller can take more gradients there).
+fn checkpoint_gradients<M: DiffModel>(
+    model: &M,
+    batch: &M::Batch,
+    checkpoints: &[Checkpoint],
+    projection: &ProjectionSpec,
+    mut at_checkpoint: impl FnMut(usize, &[f32]) -> Result<()>,
+) -> Result<Vec<f32>> {
     let groups = model.attribution_groups();
-    let mut row = Vec::with_capacity(projection.output_dim() * checkpoints.len().max(1));
-    if checkpoints.is_empty() {
-        row.extend(projection.project(&flat_grads(model, batch, &groups)?));
-        return Ok(row);
-    }
-    for ck in checkpoints {
+    let count = checkpoints.len().max(1);
+    let mut row = Vec::with_capacity(projection.output_dim() * count);
+    for c in 0..count {
         if checkpoints.len() > 1 {
-            restore(model.params(), &ck.values)?;
+            restore(model.params(), &checkpoints[c].values)?;
         }
-        row.extend(projection.project(&flat_grads(model, batch, &groups)?));
+        let block = projection.project(&flat_grads(model, batch, &groups)?);
+        at_checkpoint(c, &block)?;
+        row.extend(block);
     }
     Ok(row)
 }
@@ -382,7 +407,8 @@ pub fn projection_for<M: DiffModel>(model: &M, dim: usize, seed: u64) -> Project
 /// What [`build_store`] needs to know.
 #[derive(Debug, Clone)]
 pub struct StoreSpec {
-    /// `datainf` or `tracin` (recorded in the header; both read the same layout).
+    /// `datainf`, `tracin` or [`GAUSS_NEWTON`] (recorded in the header; all read the same rows,
+    /// and a Gauss-Newton store also carries its curvature factors).
     pub method: String,
     /// Total projected dimension per checkpoint.
     pub projection_dim: usize,
@@ -425,16 +451,49 @@ pub fn build_store<M: DiffModel>(
         lrs,
         spec.datanets.clone(),
     )?;
+    let mut curvature = (spec.method == GAUSS_NEWTON)
+        .then(|| {
+            gauss_newton::CurvatureBuilder::new(
+                &projection,
+                checkpoints.len().max(1),
+                gauss_newton::DEFAULT_DAMPING,
+            )
+        })
+        .transpose()?;
+    let groups = model.attribution_groups();
     for (done, (meta, batch)) in examples.iter().enumerate() {
         if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
             return Err(cancelled());
         }
-        let row = gradient_row(model, batch, checkpoints, &projection)?;
+        let mut kind = "empirical-fisher";
+        let row = checkpoint_gradients(model, batch, checkpoints, &projection, |c, block| {
+            let Some(curvature) = curvature.as_mut() else {
+                return Ok(());
+            };
+            match model.fisher_batches(batch)? {
+                None => curvature.add(c, block, 1.0),
+                Some(pseudo) => {
+                    kind = "fisher";
+                    for (pseudo_batch, weight) in &pseudo {
+                        let g = projection.project(&flat_grads(model, pseudo_batch, &groups)?);
+                        curvature.add(c, &g, *weight);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(curvature) = curvature.as_mut() {
+            curvature.example_done(kind);
+        }
         writer.push(*meta, &row)?;
         progress(done + 1, examples.len());
     }
     if let Some(last) = checkpoints.last() {
         restore(model.params(), &last.values)?;
+    }
+    if let Some(curvature) = curvature {
+        let (info, factors) = curvature.finish()?;
+        writer.set_curvature(info, factors)?;
     }
     writer.finish(spec.snapshot)
 }
