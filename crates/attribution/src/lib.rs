@@ -3,7 +3,8 @@
 //! Two families of methods, as in OpenLedger's PoA design (`shared/DESIGN.md`):
 //!
 //! - **Gradient-based influence for small models** ([`influence`]): DataInf (closed-form,
-//!   per-layer damping, Sherman–Morrison per example) and TracIn over saved checkpoints, on
+//!   per-layer damping, Sherman–Morrison per example), TracIn over saved checkpoints and the
+//!   Gauss-Newton influence function (the damped curvature factored in the projected space), on
 //!   models written with candle ops whose gradients are correct ([`models`], checked against
 //!   finite differences in [`gradcheck`]). Training gradients are computed once per
 //!   (model, Datanet snapshot), randomly projected ([`projection`]) and stored on disk
