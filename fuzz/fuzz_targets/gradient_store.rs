@@ -2,8 +2,8 @@
 //! inside adapter bundles that anyone can upload and register, and the sequencer's job service
 //! opens them and runs DataInf or the Gauss-Newton estimator over them. Inputs are raw bytes,
 //! or a valid store (two checkpoints, three layers, four rows, with the curvature section of a
-//! Gauss-Newton store) with bytes patched and its length cut, which reaches the header and the
-//! sections behind the magic.
+//! Gauss-Newton store; rows in f32, f16 or int8 with its scales) with bytes patched and its
+//! length cut, which reaches the header and the sections behind the magic.
 #![no_main]
 
 use alloy_primitives::{Address, B256};
@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use ol_attribution::{
     influence::{self, ScanOptions, gauss_newton::CurvatureBuilder},
     projection::ProjectionSpec,
-    store::{GradientStore, RowMeta, StoreWriter},
+    store::{GradientStore, Precision, RowMeta, StoreWriter},
 };
 use std::{path::PathBuf, sync::OnceLock};
 
@@ -20,11 +20,15 @@ fn scratch() -> PathBuf {
     std::env::temp_dir().join(format!("ol-fuzz-gradient-store-{}", std::process::id()))
 }
 
-/// The bytes of a small valid store.
-fn seed() -> &'static [u8] {
-    static SEED: OnceLock<Vec<u8>> = OnceLock::new();
-    SEED.get_or_init(|| {
-        let path = scratch().with_extension("seed");
+/// The bytes of a small valid store with rows at `precision`.
+fn seed(precision: Precision) -> &'static [u8] {
+    static SEEDS: [OnceLock<Vec<u8>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = Precision::ALL
+        .iter()
+        .position(|p| *p == precision)
+        .expect("a precision");
+    SEEDS[slot].get_or_init(|| {
+        let path = scratch().with_extension(format!("seed-{precision}"));
         let groups = [
             ("a".to_string(), 40),
             ("b".to_string(), 6),
@@ -42,7 +46,8 @@ fn seed() -> &'static [u8] {
             vec![0.1, 0.05],
             vec![B256::repeat_byte(2)],
         )
-        .expect("the seed store is created");
+        .expect("the seed store is created")
+        .with_precision(precision);
         for i in 0..4u8 {
             let row: Vec<f32> = (0..block * 2)
                 .map(|j| f32::from(i) - (j % 7) as f32 * 0.25)
@@ -102,9 +107,11 @@ fn check(bytes: &[u8]) {
     let _ = influence::datainf_scores(&store, &block[..block.len() / 2], opts);
     let _ = influence::tracin_scores(&store, &[], opts);
     let _ = influence::gauss_newton_scores(&store, &block, opts);
+    let mut buf = Vec::new();
     for i in 0..store.len().min(8) {
         let _ = store.meta(i);
         let _ = store.row(i);
+        let _ = store.block_into(i, header.checkpoints.len() - 1, &mut buf);
     }
 }
 
@@ -116,8 +123,8 @@ fuzz_target!(|data: &[u8]| {
         check(payload);
         return;
     }
-    // Patches: (offset u16, byte) pairs applied to the seed store, then a cut.
-    let mut bytes = seed().to_vec();
+    // Patches: (offset u16, byte) pairs applied to a seed store, then a cut.
+    let mut bytes = seed(Precision::ALL[usize::from(mode / 2) % 3]).to_vec();
     let mut chunks = payload.chunks_exact(3);
     for patch in &mut chunks {
         let at = usize::from(u16::from_le_bytes([patch[0], patch[1]])) % bytes.len();

@@ -9,7 +9,7 @@ use crate::{
     projection::ProjectionSpec,
     rng::Rng,
     scan,
-    store::{GradientStore, RowMeta, StoreWriter},
+    store::{GradientStore, Precision, RowMeta, StoreWriter},
 };
 use alloy_primitives::{Address, B256, keccak256};
 use serde::Serialize;
@@ -42,6 +42,8 @@ pub struct ScanBench {
     pub points: usize,
     /// Projected dimension.
     pub dim: usize,
+    /// The number type of the rows.
+    pub precision: Precision,
     /// Size of the rows section, bytes.
     pub store_bytes: usize,
     /// DataInf query latency (two passes), milliseconds (median of runs).
@@ -77,8 +79,15 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Writes a store of `points` random rows of `dim` floats (one layer, one checkpoint) to `path`.
-pub fn synthetic_store(path: &Path, points: usize, dim: usize, seed: u64) -> Result<GradientStore> {
+/// Writes a store of `points` random rows of `dim` values (one layer, one checkpoint) to `path`
+/// at `precision`.
+pub fn synthetic_store(
+    path: &Path,
+    points: usize,
+    dim: usize,
+    precision: Precision,
+    seed: u64,
+) -> Result<GradientStore> {
     let projection = ProjectionSpec::new(seed, &[("layer".into(), dim)], dim);
     let mut w = StoreWriter::create(
         path,
@@ -87,7 +96,8 @@ pub fn synthetic_store(path: &Path, points: usize, dim: usize, seed: u64) -> Res
         projection,
         vec![1.0],
         vec![B256::ZERO],
-    )?;
+    )?
+    .with_precision(precision);
     let mut rng = Rng::new(seed);
     let mut row = vec![0.0f32; dim];
     for i in 0..points {
@@ -111,11 +121,12 @@ pub fn scan_bench(
     dir: &Path,
     points: usize,
     dim: usize,
+    precision: Precision,
     threads: usize,
     runs: usize,
 ) -> Result<ScanBench> {
-    let path = dir.join(format!("bench-{points}-{dim}.olgs"));
-    let store = synthetic_store(&path, points, dim, 7)?;
+    let path = dir.join(format!("bench-{points}-{dim}-{precision}.olgs"));
+    let store = synthetic_store(&path, points, dim, precision, 7)?;
     let query: Vec<f32> = store.row(0).to_vec();
     let opts = ScanOptions {
         threads,
@@ -135,17 +146,16 @@ pub fn scan_bench(
     }
     let bytes = store.rows_bytes();
     let (d, t) = (median(di), median(tr));
-    let plain = plain_pass_seconds(
-        store.rows(),
-        store.rows().len() / points.max(1),
-        threads,
-        runs,
-    );
+    // The baseline reads the same bytes: the rows section as 4-byte lanes, whatever the
+    // precision.
+    let raw = store.rows_raw();
+    let plain = plain_pass_seconds(raw, (raw.len() / points.max(1)).max(1), threads, runs);
     drop(store);
     let _ = std::fs::remove_file(&path);
     Ok(ScanBench {
         points,
         dim,
+        precision,
         store_bytes: bytes,
         datainf_ms: d * 1e3,
         datainf_gbs: 2.0 * bytes as f64 / d / 1e9,
@@ -272,6 +282,8 @@ pub struct BenchConfig {
     pub dims: Vec<usize>,
     /// Suffix-array corpus sizes (tokens); empty skips the suffix arrays.
     pub tokens: Vec<usize>,
+    /// Row precisions of the scan grid.
+    pub precisions: Vec<Precision>,
     /// Measurements per scan configuration.
     pub runs: usize,
     /// 256-token traces per corpus.
@@ -287,6 +299,7 @@ impl Default for BenchConfig {
             points: vec![1_000, 10_000, 100_000],
             dims: vec![256, 1024, 4096],
             tokens: vec![10_000_000, 100_000_000],
+            precisions: vec![Precision::F32],
             runs: 5,
             queries: 50,
             threads: 1,
@@ -325,9 +338,10 @@ pub fn run(config: &BenchConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resul
             config.threads
         ));
         log(&format!(
-            "{:>8} {:>6} {:>10} {:>10} {:>12} {:>8} {:>6} {:>12} {:>8} {:>6}",
+            "{:>8} {:>6} {:>5} {:>10} {:>10} {:>12} {:>8} {:>6} {:>12} {:>8} {:>6}",
             "points",
             "dim",
+            "prec",
             "store MB",
             "pass GB/s",
             "DataInf ms",
@@ -337,13 +351,20 @@ pub fn run(config: &BenchConfig, dir: &Path, log: &mut dyn FnMut(&str)) -> Resul
             "GB/s",
             "%bw"
         ));
-        for &p in &config.points {
-            for &d in &config.dims {
-                let r = scan_bench(dir, p, d, config.threads, config.runs)?;
+        let grid = config.points.iter().flat_map(|&p| {
+            config
+                .dims
+                .iter()
+                .flat_map(move |&d| config.precisions.iter().map(move |&q| (p, d, q)))
+        });
+        for (p, d, q) in grid {
+            {
+                let r = scan_bench(dir, p, d, q, config.threads, config.runs)?;
                 log(&format!(
-                    "{:>8} {:>6} {:>10.1} {:>10.2} {:>12.3} {:>8.2} {:>5.0}% {:>12.3} {:>8.2} {:>5.0}%",
+                    "{:>8} {:>6} {:>5} {:>10.1} {:>10.2} {:>12.3} {:>8.2} {:>5.0}% {:>12.3} {:>8.2} {:>5.0}%",
                     r.points,
                     r.dim,
+                    r.precision.name(),
                     r.store_bytes as f64 / 1e6,
                     r.plain_pass_gbs,
                     r.datainf_ms,

@@ -87,6 +87,7 @@ fn pipeline(threads: usize) -> String {
         projection_seed: 42,
         datanets: vec![B256::repeat_byte(3)],
         snapshot: None,
+        precision: ol_attribution::store::Precision::F32,
     };
     let header = influence::build_store(
         &path,

@@ -227,6 +227,7 @@ fn store<M: DiffModel>(
         projection_seed: opts.seed,
         datanets: vec![opts.datanet],
         snapshot: Some(opts.snapshot),
+        precision: ol_attribution::store::Precision::F32,
     };
     Ok(build_store(
         path,

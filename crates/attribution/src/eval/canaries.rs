@@ -138,6 +138,7 @@ pub fn eval_canaries(spec: &EvalSpec, dir: &Path, log: &mut dyn FnMut(&str)) -> 
         projection_seed: mix(&[spec.seed, 0x70726f6a]),
         datanets: vec![datanet],
         snapshot: None,
+        precision: Precision::F32,
     };
     influence::build_store(
         &path,

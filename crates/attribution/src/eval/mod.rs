@@ -32,7 +32,7 @@ use crate::{
     },
     rng::{Rng, mix},
     stats::{mean_finite, pearson, roc_auc, spearman},
-    store::{GradientStore, RowMeta},
+    store::{GradientStore, Precision, RowMeta},
     tokenizer::TextTokenizer,
     train::{self, Checkpoint, LogRegObjective, OptimizerKind, TrainSettings},
     weights::{DatapointScore, contributor_weights},

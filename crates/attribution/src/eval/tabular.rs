@@ -39,7 +39,7 @@ fn tabular_store<M: DiffModel<Batch = TabularBatch>>(
     checkpoints: &[Checkpoint],
     data: &TabularData,
     spec: &EvalSpec,
-    method: &str,
+    (method, precision): (&str, Precision),
 ) -> Result<GradientStore> {
     let examples = (0..data.len())
         .map(|i| {
@@ -56,6 +56,7 @@ fn tabular_store<M: DiffModel<Batch = TabularBatch>>(
         projection_seed: mix(&[spec.seed, 0x70726f6a]),
         datanets: vec![B256::ZERO],
         snapshot: None,
+        precision,
     };
     influence::build_store(
         &path,
@@ -97,6 +98,35 @@ fn store_scores<M: DiffModel<Batch = TabularBatch>>(
                 influence::GAUSS_NEWTON => influence::gauss_newton_scores(store, &row, opts),
                 _ => influence::tracin_scores(store, &row, opts),
             }
+        })
+        .collect()
+}
+
+/// The scores of the store method `method` through stores of each precision narrower than
+/// `f32`, labelled `"<label> (<precision> store)"`: what storing the rows in fewer bytes costs.
+fn narrow_store_scores<M: DiffModel<Batch = TabularBatch>>(
+    dir: &Path,
+    name: &str,
+    model: &M,
+    checkpoints: &[Checkpoint],
+    (train, test): (&TabularData, &TabularData),
+    spec: &EvalSpec,
+    (method, label): (&str, &str),
+) -> Result<Vec<(String, Vec<Vec<f64>>)>> {
+    [Precision::F16, Precision::Int8]
+        .into_iter()
+        .map(|p| {
+            let store = tabular_store(
+                dir,
+                &format!("{name}.{p}"),
+                model,
+                checkpoints,
+                train,
+                spec,
+                (method, p),
+            )?;
+            let tau = store_scores(&store, model, checkpoints, test, spec.threads)?;
+            Ok((format!("{label} ({p} store)"), tau))
         })
         .collect()
 }
@@ -195,7 +225,7 @@ pub fn eval_logreg(
         &[],
         &train_data,
         spec,
-        "datainf",
+        ("datainf", Precision::F32),
     )?;
     let tau_datainf = store_scores(&store, &model, &[], &test, spec.threads)?;
     let gstore = tabular_store(
@@ -205,9 +235,28 @@ pub fn eval_logreg(
         &[],
         &train_data,
         spec,
-        influence::GAUSS_NEWTON,
+        (influence::GAUSS_NEWTON, Precision::F32),
     )?;
     let tau_gn = store_scores(&gstore, &model, &[], &test, spec.threads)?;
+    let mut narrow = Vec::new();
+    for (name, method, label) in [
+        ("logreg.datainf", "datainf", "DataInf"),
+        (
+            "logreg.gauss-newton",
+            influence::GAUSS_NEWTON,
+            "Gauss-Newton",
+        ),
+    ] {
+        narrow.extend(narrow_store_scores(
+            dir,
+            name,
+            &model,
+            &[],
+            (&train_data, &test),
+            spec,
+            (method, label),
+        )?);
+    }
     // TracIn over the checkpoints of a gradient-descent run of the same model.
     let gd_model = LogisticRegression::zeros(features, classes, DType::F64, &Device::Cpu)?;
     let full = full_batch(&train_data, DType::F64)?;
@@ -231,7 +280,7 @@ pub fn eval_logreg(
         &ckpts,
         &train_data,
         spec,
-        "tracin",
+        ("tracin", Precision::F32),
     )?;
     let tau_tracin = store_scores(&tstore, &gd_model, &ckpts, &test, spec.threads)?;
     log("logreg: retraining on 50% subsets");
@@ -268,6 +317,7 @@ pub fn eval_logreg(
         ("IF (explicit)", &tau_exact),
     ]
     .into_iter()
+    .chain(narrow.iter().map(|(name, tau)| (name.as_str(), tau)))
     .map(|(name, tau)| MethodResult {
         lds: Some(lds(tau, &subsets, &outputs)),
         loo: Some(loo_corr(tau, &loo_points, &deltas)),
@@ -339,7 +389,7 @@ pub fn eval_mlp(
         last,
         &train_data,
         spec,
-        "datainf",
+        ("datainf", Precision::F32),
     )?;
     let tau_datainf = store_scores(&store, &model, last, &test, spec.threads)?;
     let gstore = tabular_store(
@@ -349,7 +399,7 @@ pub fn eval_mlp(
         last,
         &train_data,
         spec,
-        influence::GAUSS_NEWTON,
+        (influence::GAUSS_NEWTON, Precision::F32),
     )?;
     let tau_gn = store_scores(&gstore, &model, last, &test, spec.threads)?;
     let estore = tabular_store(
@@ -359,9 +409,27 @@ pub fn eval_mlp(
         &ckpts,
         &train_data,
         spec,
-        influence::GAUSS_NEWTON,
+        (influence::GAUSS_NEWTON, Precision::F32),
     )?;
     let tau_gn_ens = store_scores(&estore, &model, &ckpts, &test, spec.threads)?;
+    let mut narrow = narrow_store_scores(
+        dir,
+        "mlp.datainf",
+        &model,
+        last,
+        (&train_data, &test),
+        spec,
+        ("datainf", "DataInf"),
+    )?;
+    narrow.extend(narrow_store_scores(
+        dir,
+        "mlp.gauss-newton-ens",
+        &model,
+        &ckpts,
+        (&train_data, &test),
+        spec,
+        (influence::GAUSS_NEWTON, "Gauss-Newton (5 ckpts)"),
+    )?);
     let tstore = tabular_store(
         dir,
         "mlp.tracin",
@@ -369,7 +437,7 @@ pub fn eval_mlp(
         &ckpts,
         &train_data,
         spec,
-        "tracin",
+        ("tracin", Precision::F32),
     )?;
     let tau_tracin = store_scores(&tstore, &model, &ckpts, &test, spec.threads)?;
     let g_train = flat_example_grads(&model, &train_data)?;
@@ -402,6 +470,7 @@ pub fn eval_mlp(
         ("Grad-Dot", &tau_dot),
     ]
     .into_iter()
+    .chain(narrow.iter().map(|(name, tau)| (name.as_str(), tau)))
     .map(|(name, tau)| MethodResult {
         lds: Some(lds(tau, &subsets, &outputs)),
         ..MethodResult::new(name)
@@ -450,7 +519,7 @@ pub fn eval_mislabel(
         &[],
         &train_data,
         spec,
-        "datainf",
+        ("datainf", Precision::F32),
     )?;
     let datainf = influence::datainf_self_influence(&store, opts)?;
     let gstore = tabular_store(
@@ -460,7 +529,7 @@ pub fn eval_mislabel(
         &[],
         &train_data,
         spec,
-        influence::GAUSS_NEWTON,
+        (influence::GAUSS_NEWTON, Precision::F32),
     )?;
     let gauss_newton = influence::gauss_newton_self_influence(&gstore, opts)?;
     let tracin = influence::tracin_self_influence(&store);

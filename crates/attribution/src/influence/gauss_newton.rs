@@ -354,15 +354,15 @@ pub fn gauss_newton_noise(store: &GradientStore, query: &[f32]) -> Result<Vec<f6
 /// `‖M_cb g_kcb‖²` for every row `k`, checkpoint `c` and block `b`, row-major.
 fn preconditioned_row_norms(store: &GradientStore, info: &CurvatureInfo) -> Vec<f64> {
     let h = store.header();
-    let (block, row_dim) = (h.block_dim(), h.row_dim());
+    let block = h.block_dim();
     let mut factors = Vec::new();
     for_each_factor(store, info, |c, b, offset, l| {
         factors.push((c * block + offset, info.blocks[b].1, l));
     });
-    let rows = store.rows();
+    let mut buf = Vec::new();
     (0..store.len())
         .flat_map(|k| {
-            let row = &rows[k * row_dim..(k + 1) * row_dim];
+            let row = store.row_into(k, &mut buf);
             factors
                 .iter()
                 .map(|&(at, dim, l)| {
@@ -382,17 +382,17 @@ pub fn gauss_newton_self_influence(
 ) -> Result<Vec<f64>> {
     let info = curvature(store)?;
     let h = store.header();
-    let (block, row_dim) = (h.block_dim(), h.row_dim());
+    let block = h.block_dim();
     let mut factors = Vec::new();
     for_each_factor(store, info, |c, b, offset, l| {
         factors.push((c * block + offset, info.blocks[b].1, l));
     });
     let scale = 1.0 / (store.len() as f64 * h.checkpoints.len() as f64);
-    let rows = store.rows();
     let out = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
+        let mut buf = Vec::new();
         range
             .map(|k| {
-                let row = &rows[k * row_dim..(k + 1) * row_dim];
+                let row = store.row_into(k, &mut buf);
                 let mut total = 0.0;
                 for &(at, dim, l) in &factors {
                     let mut y: Vec<f64> = row[at..at + dim].iter().map(|g| f64::from(*g)).collect();

@@ -24,7 +24,7 @@ use crate::{
     models::{DiffModel, flat_grads},
     projection::ProjectionSpec,
     scan::{self, par_chunks},
-    store::{GradientStore, RowMeta, StoreWriter},
+    store::{GradientStore, Precision, RowMeta, StoreWriter},
     train::{Checkpoint, restore},
 };
 use alloy_primitives::B256;
@@ -57,17 +57,12 @@ pub fn datainf_scores(
     opts: ScanOptions<'_>,
 ) -> Result<Vec<f64>> {
     let hvp = datainf_hvp(store, query, opts)?;
-    let h = store.header();
-    let (block, row_dim) = (h.block_dim(), h.row_dim());
-    let c = h.checkpoints.len() - 1;
-    let rows = store.rows();
+    let c = store.header().checkpoints.len() - 1;
     // Pass 2: score(k) = hvp · g_k.
     let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
+        let mut buf = Vec::new();
         range
-            .map(|k| {
-                let g = &rows[k * row_dim + c * block..k * row_dim + (c + 1) * block];
-                f64::from(scan::dot(&hvp, g))
-            })
+            .map(|k| f64::from(scan::dot(&hvp, store.block_into(k, c, &mut buf))))
             .collect::<Vec<f64>>()
     })
     .ok_or_else(cancelled)?;
@@ -90,15 +85,14 @@ fn datainf_hvp(store: &GradientStore, query: &[f32], opts: ScanOptions<'_>) -> R
     let ranges = h.layer_ranges();
     let layers = h.layers();
     let n = store.len();
-    let row_dim = h.row_dim();
-    let rows = store.rows();
     let norms = store.norms();
     let n_ckpt = h.checkpoints.len();
     // Pass 1: w_l = Σᵢ (v_l·g_il) / (λ_l + ‖g_il‖²) · g_il, per chunk, combined in chunk order.
     let partials = par_chunks(n, opts.threads, opts.cancel, |_, range| {
         let mut w = vec![0.0f32; block];
+        let mut buf = Vec::new();
         for i in range {
-            let g = &rows[i * row_dim + c * block..i * row_dim + (c + 1) * block];
+            let g = store.block_into(i, c, &mut buf);
             for (l, &(at, len)) in ranges.iter().enumerate() {
                 if lambda[l] <= 0.0 {
                     continue;
@@ -214,11 +208,10 @@ fn check_row_query(store: &GradientStore, query: &[f32]) -> Result<()> {
 
 /// `v · row_k` for every row: one pass over the store.
 fn dot_rows(store: &GradientStore, v: &[f32], opts: ScanOptions<'_>) -> Result<Vec<f64>> {
-    let row_dim = store.header().row_dim();
-    let rows = store.rows();
     let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
+        let mut buf = Vec::new();
         range
-            .map(|k| f64::from(scan::dot(v, &rows[k * row_dim..(k + 1) * row_dim])))
+            .map(|k| f64::from(scan::dot(v, store.row_into(k, &mut buf))))
             .collect::<Vec<f64>>()
     })
     .ok_or_else(cancelled)?;
@@ -269,21 +262,18 @@ pub fn tracin_self_influence(store: &GradientStore) -> Vec<f64> {
 /// Layers must be at most 8,192 wide after projection.
 pub fn datainf_self_influence(store: &GradientStore, opts: ScanOptions<'_>) -> Result<Vec<f64>> {
     let h = store.header();
-    let block = h.block_dim();
     let c = h.checkpoints.len() - 1;
     let lambda = &h.checkpoints[c].lambda;
     let ranges = h.layer_ranges();
     let layers = h.layers();
     let n_ckpt = h.checkpoints.len();
-    let (n, row_dim) = (store.len(), h.row_dim());
+    let n = store.len();
     if let Some(&(_, len)) = ranges.iter().find(|(_, len)| *len > 8192) {
         return Err(AttributionError::invalid(format!(
             "DataInf self-influence needs layers of at most 8192 projected coordinates, got {len}"
         )));
     }
-    let rows = store.rows();
     let norms = store.norms();
-    let block_of = |i: usize| &rows[i * row_dim + c * block..i * row_dim + (c + 1) * block];
     let mut out = vec![0.0f64; n];
     for (l, &(at, len)) in ranges.iter().enumerate() {
         if lambda[l] <= 0.0 {
@@ -292,8 +282,9 @@ pub fn datainf_self_influence(store: &GradientStore, opts: ScanOptions<'_>) -> R
         // A_l, accumulated per chunk (f64) and combined in chunk order.
         let partials = par_chunks(n, opts.threads, opts.cancel, |_, range| {
             let mut a = vec![0.0f64; len * len];
+            let mut buf = Vec::new();
             for i in range {
-                let g = &block_of(i)[at..at + len];
+                let g = &store.block_into(i, c, &mut buf)[at..at + len];
                 let w = 1.0 / (lambda[l] + f64::from(norms[(i * n_ckpt + c) * layers + l]));
                 for (r, gr) in g.iter().enumerate() {
                     let wr = w * f64::from(*gr);
@@ -313,9 +304,10 @@ pub fn datainf_self_influence(store: &GradientStore, opts: ScanOptions<'_>) -> R
             }
         }
         let contrib = par_chunks(n, opts.threads, opts.cancel, |_, range| {
+            let mut buf = Vec::new();
             range
                 .map(|k| {
-                    let g: Vec<f64> = block_of(k)[at..at + len]
+                    let g: Vec<f64> = store.block_into(k, c, &mut buf)[at..at + len]
                         .iter()
                         .map(|v| f64::from(*v))
                         .collect();
@@ -348,9 +340,9 @@ pub fn knn_shapley_scores(
     k: usize,
 ) -> Vec<f64> {
     let h = store.header();
-    let (block, c) = (h.block_dim(), h.checkpoints.len() - 1);
+    let c = h.checkpoints.len() - 1;
     let train: Vec<Vec<f32>> = (0..store.len())
-        .map(|i| store.row(i)[c * block..(c + 1) * block].to_vec())
+        .map(|i| store.block_into(i, c, &mut Vec::new()).to_vec())
         .collect();
     let labels: Vec<u32> = (0..store.len()).map(|i| store.meta(i).label).collect();
     crate::knn_shapley::knn_shapley(&train, &labels, queries, query_labels, k)
@@ -419,6 +411,8 @@ pub struct StoreSpec {
     /// Overrides the Datanet snapshot id (default: hash of the rows' datapoints and
     /// contributors).
     pub snapshot: Option<B256>,
+    /// The number type the rows are stored in.
+    pub precision: Precision,
 }
 
 /// Computes the projected training gradient of every example at every checkpoint (the last
@@ -450,7 +444,8 @@ pub fn build_store<M: DiffModel>(
         projection.clone(),
         lrs,
         spec.datanets.clone(),
-    )?;
+    )?
+    .with_precision(spec.precision);
     let mut curvature = (spec.method == GAUSS_NEWTON)
         .then(|| {
             gauss_newton::CurvatureBuilder::new(
@@ -593,7 +588,7 @@ mod tests {
         // Self-influence: the closed form equals scoring each row against itself.
         let selfs = datainf_self_influence(&store, ScanOptions::default()).unwrap();
         for k in [0, 17, 599] {
-            let s = datainf_scores(&store, store.row(k), ScanOptions::default()).unwrap()[k];
+            let s = datainf_scores(&store, &store.row(k), ScanOptions::default()).unwrap()[k];
             assert!(
                 (selfs[k] - s).abs() <= 1e-3 * s.abs().max(1.0),
                 "{} vs {s}",

@@ -229,6 +229,9 @@ pub struct BenchCommand {
     /// Projected dimensions.
     #[arg(long = "dims", value_delimiter = ',', default_value = "256,1024,4096")]
     pub dims: Vec<usize>,
+    /// Row precisions of the scanned stores (`f32`, `f16`, `int8`).
+    #[arg(long = "precisions", value_delimiter = ',', default_value = "f32")]
+    pub precisions: Vec<ol_attribution::store::Precision>,
     /// Suffix-array corpus sizes (tokens).
     #[arg(
         long = "tokens",
@@ -633,6 +636,7 @@ fn run_bench(args: &BenchCommand, threads: usize) -> eyre::Result<()> {
             args.points.clone()
         },
         dims: args.dims.clone(),
+        precisions: args.precisions.clone(),
         tokens: if args.no_suffix {
             Vec::new()
         } else {

@@ -8,9 +8,12 @@
 //! ```text
 //! 0      "OLGRADS1"                                   magic, 8 bytes
 //! 8      zero padding to 64
-//! 64     rows    n × row_dim f32                      row = checkpoint-major blocks of the
-//!                                                     per-layer projected gradients
-//! ...    norms   n × checkpoints × layers f32         ‖g‖² of each layer block
+//! 64     rows    n × row_dim values                   row = checkpoint-major blocks of the
+//!                                                     per-layer projected gradients, f32, f16
+//!                                                     or int8 ([`Precision`]); zero-padded to
+//!                                                     a multiple of 4 bytes
+//! ...    norms   n × checkpoints × layers f32         ‖g‖² of each layer block as stored
+//! ...    scales  n × checkpoints × layers f32         int8 stores only: each block's scale
 //! ...    meta    n × 64 bytes                         datapoint (32) ‖ contributor (20) ‖
 //!                                                     datanet index u32 ‖ label u32 ‖ 4 zero
 //! ...    curvature (optional) f64 factors             per checkpoint, per curvature block, the
@@ -26,14 +29,25 @@
 //! store built for the Gauss-Newton estimator ([`crate::influence::gauss_newton`]), where its
 //! curvature factors lie.
 
-use crate::{AttributionError, Result, projection::ProjectionSpec, scan};
-use alloy_primitives::{Address, B256, keccak256};
+use crate::{AttributionError, Result, projection::ProjectionSpec};
+use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 use std::{
+    borrow::Cow,
     fs::File,
-    io::{BufWriter, Write},
     path::{Path, PathBuf},
 };
+
+mod precision;
+mod writer;
+
+pub use precision::Precision;
+pub use writer::StoreWriter;
+
+/// Bytes of the rows section: `n × row_dim` values, padded to a multiple of 4.
+fn rows_section_bytes(n: usize, row_dim: usize, precision: Precision) -> usize {
+    (n * row_dim * precision.bytes()).next_multiple_of(4)
+}
 
 const MAGIC: &[u8; 8] = b"OLGRADS1";
 const ROWS_OFFSET: u64 = 64;
@@ -110,6 +124,9 @@ pub struct StoreHeader {
     /// stores of the other methods, whose bytes it leaves as they were).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curvature: Option<CurvatureInfo>,
+    /// The number type of the rows (absent, so `f32`, in stores written before it existed).
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 /// Where a store's curvature factors lie and what they factor.
@@ -175,193 +192,6 @@ impl StoreHeader {
     }
 }
 
-/// Writes a store row by row.
-#[derive(Debug)]
-pub struct StoreWriter {
-    path: PathBuf,
-    out: BufWriter<File>,
-    projection: ProjectionSpec,
-    lrs: Vec<f64>,
-    method: String,
-    model_hash: B256,
-    datanets: Vec<B256>,
-    norms: Vec<f32>,
-    meta: Vec<RowMeta>,
-    sq_sums: Vec<f64>,
-    curvature: Option<(CurvatureInfo, Vec<f64>)>,
-}
-
-impl StoreWriter {
-    /// Creates `path` for gradients of the model `model_hash` projected with `projection`, at
-    /// checkpoints with learning rates `lrs`.
-    pub fn create(
-        path: &Path,
-        method: &str,
-        model_hash: B256,
-        projection: ProjectionSpec,
-        lrs: Vec<f64>,
-        datanets: Vec<B256>,
-    ) -> Result<Self> {
-        if lrs.is_empty() {
-            return Err(AttributionError::invalid(
-                "a gradient store needs at least one checkpoint",
-            ));
-        }
-        let file = File::create(path).map_err(|e| AttributionError::io("creating", path, e))?;
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        let mut head = [0u8; ROWS_OFFSET as usize];
-        head[..8].copy_from_slice(MAGIC);
-        out.write_all(&head)
-            .map_err(|e| AttributionError::io("writing", path, e))?;
-        let layers = projection.layers.len();
-        Ok(Self {
-            path: path.to_path_buf(),
-            out,
-            sq_sums: vec![0.0; layers * lrs.len()],
-            projection,
-            lrs,
-            method: method.to_string(),
-            model_hash,
-            datanets,
-            norms: Vec::new(),
-            meta: Vec::new(),
-            curvature: None,
-        })
-    }
-
-    /// The projection rows must use.
-    pub const fn projection(&self) -> &ProjectionSpec {
-        &self.projection
-    }
-
-    /// Appends a row: `row` holds one projected block per checkpoint, concatenated.
-    pub fn push(&mut self, meta: RowMeta, row: &[f32]) -> Result<()> {
-        let block = self.projection.output_dim();
-        if row.len() != block * self.lrs.len() {
-            return Err(AttributionError::invalid(format!(
-                "row of {} floats, expected {}",
-                row.len(),
-                block * self.lrs.len()
-            )));
-        }
-        if meta.datanet as usize >= self.datanets.len().max(1) {
-            return Err(AttributionError::invalid("datanet index out of range"));
-        }
-        let layers = self.projection.layers.len();
-        for (c, chunk) in row.chunks(block).enumerate() {
-            let mut at = 0;
-            for (l, spec) in self.projection.layers.iter().enumerate() {
-                let sq = scan::sum_sq(&chunk[at..at + spec.output_dim]);
-                self.norms.push(sq);
-                self.sq_sums[c * layers + l] += f64::from(sq) / spec.output_dim as f64;
-                at += spec.output_dim;
-            }
-        }
-        let mut bytes = Vec::with_capacity(row.len() * 4);
-        for v in row {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        self.out
-            .write_all(&bytes)
-            .map_err(|e| AttributionError::io("writing", &self.path, e))?;
-        self.meta.push(meta);
-        Ok(())
-    }
-
-    /// Attaches curvature factors (see [`CurvatureInfo`]; its `offset` is set by
-    /// [`StoreWriter::finish`]): `factors` holds one checkpoint after the other.
-    pub fn set_curvature(&mut self, info: CurvatureInfo, factors: Vec<f64>) -> Result<()> {
-        let block = self.projection.output_dim();
-        let covered = info.blocks.iter().try_fold(0usize, |at, &(offset, len)| {
-            (offset == at && len > 0).then_some(at + len)
-        });
-        let per = info.floats_per_checkpoint();
-        if covered != Some(block)
-            || info.damping.len() != self.lrs.len()
-            || info.damping.iter().any(|d| d.len() != info.blocks.len())
-            || per.and_then(|p| p.checked_mul(self.lrs.len())) != Some(factors.len())
-        {
-            return Err(AttributionError::invalid(
-                "curvature factors do not match the store's blocks and checkpoints",
-            ));
-        }
-        self.curvature = Some((info, factors));
-        Ok(())
-    }
-
-    /// Writes the norms, meta, curvature and header; `snapshot` overrides the Datanet
-    /// snapshot id.
-    pub fn finish(mut self, snapshot: Option<B256>) -> Result<StoreHeader> {
-        let n = self.meta.len();
-        if n == 0 {
-            return Err(AttributionError::invalid(
-                "a gradient store needs at least one row",
-            ));
-        }
-        let layers = self.projection.layers.len();
-        let row_bytes = (self.projection.output_dim() * self.lrs.len() * 4) as u64;
-        let norms_offset = ROWS_OFFSET + row_bytes * n as u64;
-        let meta_offset = norms_offset + (self.norms.len() * 4) as u64;
-        let io = |e| AttributionError::io("writing", self.path.clone(), e);
-        let mut bytes = Vec::with_capacity(self.norms.len() * 4);
-        for v in &self.norms {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        self.out.write_all(&bytes).map_err(io)?;
-        let mut snapshot_bytes = Vec::with_capacity(n * 52);
-        for m in &self.meta {
-            self.out.write_all(&m.encode()).map_err(io)?;
-            snapshot_bytes.extend_from_slice(m.datapoint.as_slice());
-            snapshot_bytes.extend_from_slice(m.contributor.as_slice());
-        }
-        let curvature = match self.curvature.take() {
-            None => None,
-            Some((mut info, factors)) => {
-                info.offset = meta_offset + (n * META_BYTES) as u64;
-                let mut bytes = Vec::with_capacity(factors.len() * 8);
-                for v in &factors {
-                    bytes.extend_from_slice(&v.to_le_bytes());
-                }
-                self.out.write_all(&bytes).map_err(io)?;
-                Some(info)
-            }
-        };
-        let checkpoints = self
-            .lrs
-            .iter()
-            .enumerate()
-            .map(|(c, &lr)| CheckpointInfo {
-                lr,
-                lambda: (0..layers)
-                    .map(|l| 0.1 * self.sq_sums[c * layers + l] / n as f64)
-                    .collect(),
-            })
-            .collect();
-        let header = StoreHeader {
-            version: 1,
-            method: self.method.clone(),
-            model_hash: self.model_hash,
-            datanet_snapshot: snapshot.unwrap_or_else(|| keccak256(&snapshot_bytes)),
-            datanets: self.datanets.clone(),
-            projection: self.projection.clone(),
-            checkpoints,
-            rows: n as u64,
-            norms_offset,
-            meta_offset,
-            curvature,
-        };
-        let json = serde_json::to_vec(&header)?;
-        self.out.write_all(&json).map_err(io)?;
-        self.out
-            .write_all(&(json.len() as u64).to_le_bytes())
-            .map_err(io)?;
-        self.out.write_all(MAGIC).map_err(io)?;
-        let file = self.out.into_inner().map_err(|e| io(e.into_error()))?;
-        file.sync_all().map_err(io)?;
-        Ok(header)
-    }
-}
-
 /// A memory-mapped gradient store.
 #[derive(Debug)]
 pub struct GradientStore {
@@ -369,6 +199,8 @@ pub struct GradientStore {
     map: memmap2::Mmap,
     header: StoreHeader,
     factors: Vec<f64>,
+    /// `(offset, len)` of each layer within a checkpoint block.
+    ranges: Vec<(usize, usize)>,
     /// The Gauss-Newton estimator's per-row norms for its noise band, computed on first use.
     reach: std::sync::OnceLock<Vec<f64>>,
 }
@@ -411,16 +243,21 @@ impl GradientStore {
             let row_dim = block.checked_mul(header.checkpoints.len())?;
             let rows_end = n
                 .checked_mul(row_dim)?
-                .checked_mul(4)?
+                .checked_mul(header.precision.bytes())?
+                .checked_next_multiple_of(4)?
                 .checked_add(ROWS_OFFSET as usize)?;
             let norms_len = n
                 .checked_mul(header.checkpoints.len())?
                 .checked_mul(header.layers())?
                 .checked_mul(4)?;
-            let meta_end = rows_end
-                .checked_add(norms_len)?
-                .checked_add(n.checked_mul(META_BYTES)?)?;
-            Some((rows_end, rows_end + norms_len, meta_end))
+            let scales_len = if header.precision.has_scales() {
+                norms_len
+            } else {
+                0
+            };
+            let meta_start = rows_end.checked_add(norms_len)?.checked_add(scales_len)?;
+            let meta_end = meta_start.checked_add(n.checked_mul(META_BYTES)?)?;
+            Some((rows_end, meta_start, meta_end))
         };
         let Some((rows_end, meta_start, meta_end)) = sections() else {
             return Err(bad("section sizes overflow"));
@@ -494,6 +331,7 @@ impl GradientStore {
         Ok(Self {
             path: path.to_path_buf(),
             map,
+            ranges: header.layer_ranges(),
             header,
             factors,
             reach: std::sync::OnceLock::new(),
@@ -544,15 +382,87 @@ impl GradientStore {
         floats
     }
 
-    /// All rows, row-major (`len() × row_dim()` floats).
-    pub fn rows(&self) -> &[f32] {
-        self.floats(ROWS_OFFSET as usize, self.len() * self.header.row_dim())
+    /// All rows, row-major (`len() × row_dim()` floats), for an `f32` store; `None` for a
+    /// narrower one, whose rows are read with [`GradientStore::row_into`].
+    pub fn rows_f32(&self) -> Option<&[f32]> {
+        self.header
+            .precision
+            .is_f32()
+            .then(|| self.floats(ROWS_OFFSET as usize, self.len() * self.header.row_dim()))
     }
 
-    /// Row `i`.
-    pub fn row(&self, i: usize) -> &[f32] {
+    /// The rows section as raw 4-byte lanes, whatever the precision: what a plain pass over
+    /// the stored bytes reads (the benchmarks' baseline).
+    pub fn rows_raw(&self) -> &[f32] {
+        let bytes = rows_section_bytes(self.len(), self.header.row_dim(), self.header.precision);
+        self.floats(ROWS_OFFSET as usize, bytes / 4)
+    }
+
+    /// Row `k` as `f32`: borrowed from the map for an `f32` store, decoded into `buf`
+    /// otherwise.
+    pub fn row_into<'a>(&'a self, k: usize, buf: &'a mut Vec<f32>) -> &'a [f32] {
         let d = self.header.row_dim();
-        &self.rows()[i * d..(i + 1) * d]
+        if let Some(rows) = self.rows_f32() {
+            return &rows[k * d..(k + 1) * d];
+        }
+        buf.resize(d, 0.0);
+        let block = self.header.block_dim();
+        for (c, out) in buf.chunks_mut(block).enumerate() {
+            self.decode_block(k, c, out);
+        }
+        buf
+    }
+
+    /// The block of checkpoint `c` of row `k` as `f32` (see [`GradientStore::row_into`]).
+    pub fn block_into<'a>(&'a self, k: usize, c: usize, buf: &'a mut Vec<f32>) -> &'a [f32] {
+        let block = self.header.block_dim();
+        if let Some(rows) = self.rows_f32() {
+            let at = k * self.header.row_dim() + c * block;
+            return &rows[at..at + block];
+        }
+        buf.resize(block, 0.0);
+        self.decode_block(k, c, buf);
+        buf
+    }
+
+    /// Row `k`, decoded (a copy only for a narrow store).
+    pub fn row(&self, k: usize) -> Cow<'_, [f32]> {
+        match self.rows_f32() {
+            Some(rows) => {
+                let d = self.header.row_dim();
+                Cow::Borrowed(&rows[k * d..(k + 1) * d])
+            }
+            None => {
+                let mut buf = Vec::new();
+                self.row_into(k, &mut buf);
+                Cow::Owned(buf)
+            }
+        }
+    }
+
+    fn decode_block(&self, k: usize, c: usize, out: &mut [f32]) {
+        let h = &self.header;
+        let p = h.precision;
+        let start = ROWS_OFFSET as usize + (k * h.row_dim() + c * h.block_dim()) * p.bytes();
+        let scales = self.scales();
+        for (l, &(at, len)) in self.ranges.iter().enumerate() {
+            let bytes = &self.map[start + at * p.bytes()..start + (at + len) * p.bytes()];
+            let scale = scales
+                .get((k * h.checkpoints.len() + c) * self.ranges.len() + l)
+                .copied()
+                .unwrap_or(1.0);
+            precision::decode(p, bytes, scale, &mut out[at..at + len]);
+        }
+    }
+
+    /// The scale of each (row, checkpoint, layer) block, row-major, for an `int8` store; empty
+    /// otherwise.
+    pub fn scales(&self) -> &[f32] {
+        if !self.header.precision.has_scales() {
+            return &[];
+        }
+        let count = self.len() * self.header.checkpoints.len() * self.header.layers();
+        self.floats(self.header.norms_offset as usize + count * 4, count)
     }
 
     /// `‖g‖²` per (row, checkpoint, layer), row-major.
@@ -571,7 +481,7 @@ impl GradientStore {
 
     /// Size of the rows section in bytes (what a full pass reads).
     pub fn rows_bytes(&self) -> usize {
-        self.len() * self.header.row_dim() * 4
+        rows_section_bytes(self.len(), self.header.row_dim(), self.header.precision)
     }
 
     /// Refuses the store unless it was built for `model_hash` (and `snapshot`, when given).
@@ -656,5 +566,68 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
         assert!(GradientStore::open(&path).is_err());
+    }
+
+    /// Every precision stores the same rows within its resolution, in proportion to its width;
+    /// norms are those of the values as stored; an `f32` header does not name its precision
+    /// (stores written before precisions existed read, and hash, as they did).
+    #[test]
+    fn precisions_round_trip_within_their_resolution() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = ProjectionSpec::new(5, &[("a".into(), 7), ("b".into(), 3)], 100);
+        let rows: Vec<Vec<f32>> = (0..5u8)
+            .map(|i| {
+                (0..20)
+                    .map(|j| (f32::from(i) - 2.0) * (j as f32 - 9.5) * 0.1)
+                    .collect()
+            })
+            .collect();
+        let mut sizes = Vec::new();
+        for p in Precision::ALL {
+            let path = dir.path().join(format!("g.{p}"));
+            let mut w = StoreWriter::create(
+                &path,
+                "datainf",
+                B256::ZERO,
+                proj.clone(),
+                vec![0.1, 0.2],
+                vec![B256::ZERO],
+            )
+            .unwrap()
+            .with_precision(p);
+            for (i, r) in rows.iter().enumerate() {
+                let meta = RowMeta {
+                    datapoint: B256::with_last_byte(i as u8),
+                    contributor: Address::ZERO,
+                    datanet: 0,
+                    label: 0,
+                };
+                w.push(meta, r).unwrap();
+            }
+            w.finish(None).unwrap();
+            let store = GradientStore::open(&path).unwrap();
+            assert_eq!(store.header().precision, p);
+            assert_eq!(store.rows_f32().is_some(), p == Precision::F32);
+            let mut buf = Vec::new();
+            for (k, r) in rows.iter().enumerate() {
+                let max = r.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let tol = match p {
+                    Precision::F32 => 0.0,
+                    Precision::F16 => max / 1024.0,
+                    Precision::Int8 => max / 127.0 / 2.0 + 1e-6,
+                };
+                let got = store.row_into(k, &mut buf).to_vec();
+                for (a, b) in r.iter().zip(&got) {
+                    assert!((a - b).abs() <= tol, "{p} row {k}: {a} vs {b}");
+                }
+                assert_eq!(store.block_into(k, 1, &mut buf), &got[10..]);
+                let stored: f32 = got[..7].iter().map(|v| v * v).sum();
+                assert!((store.norms()[k * 4] - stored).abs() <= 1e-5 * stored.max(1.0));
+            }
+            let json = serde_json::to_string(store.header()).unwrap();
+            assert_eq!(json.contains("precision"), p != Precision::F32, "{json}");
+            sizes.push(store.rows_bytes());
+        }
+        assert_eq!(sizes, vec![400, 200, 100], "rows section bytes");
     }
 }
