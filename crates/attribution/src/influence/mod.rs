@@ -60,9 +60,8 @@ pub fn datainf_scores(
     let c = store.header().checkpoints.len() - 1;
     // Pass 2: score(k) = hvp · g_k.
     let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
-        let mut buf = Vec::new();
         range
-            .map(|k| f64::from(scan::dot(&hvp, store.block_into(k, c, &mut buf))))
+            .map(|k| f64::from(store.dot_block(k, c, &hvp)))
             .collect::<Vec<f64>>()
     })
     .ok_or_else(cancelled)?;
@@ -90,18 +89,16 @@ fn datainf_hvp(store: &GradientStore, query: &[f32], opts: ScanOptions<'_>) -> R
     // Pass 1: w_l = Σᵢ (v_l·g_il) / (λ_l + ‖g_il‖²) · g_il, per chunk, combined in chunk order.
     let partials = par_chunks(n, opts.threads, opts.cancel, |_, range| {
         let mut w = vec![0.0f32; block];
-        let mut buf = Vec::new();
         for i in range {
-            let g = store.block_into(i, c, &mut buf);
             for (l, &(at, len)) in ranges.iter().enumerate() {
                 if lambda[l] <= 0.0 {
                     continue;
                 }
-                let gl = &g[at..at + len];
-                let vg = scan::dot(&query[at..at + len], gl);
+                let gl = store.layer(i, c, l);
+                let vg = gl.dot(&query[at..at + len]);
                 let norm = norms[(i * n_ckpt + c) * layers + l];
                 let coef = (f64::from(vg) / (lambda[l] + f64::from(norm))) as f32;
-                scan::axpy(coef, gl, &mut w[at..at + len]);
+                gl.axpy(coef, &mut w[at..at + len]);
             }
         }
         w
@@ -209,9 +206,8 @@ fn check_row_query(store: &GradientStore, query: &[f32]) -> Result<()> {
 /// `v · row_k` for every row: one pass over the store.
 fn dot_rows(store: &GradientStore, v: &[f32], opts: ScanOptions<'_>) -> Result<Vec<f64>> {
     let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
-        let mut buf = Vec::new();
         range
-            .map(|k| f64::from(scan::dot(v, store.row_into(k, &mut buf))))
+            .map(|k| f64::from(store.dot_row(k, v)))
             .collect::<Vec<f64>>()
     })
     .ok_or_else(cancelled)?;
@@ -516,40 +512,25 @@ pub fn last_block(store: &GradientStore, row: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{projection::ProjectionSpec, rng::Rng};
-    use alloy_primitives::Address;
+    use crate::{projection::ProjectionSpec, rng::Rng, store::test_store};
 
     /// The streaming two-pass DataInf equals the reference formula written out naively.
     #[test]
     fn datainf_matches_the_reference_formula() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s");
         let proj = ProjectionSpec::new(0, &[("a".into(), 5), ("b".into(), 3)], 100);
-        let mut w = StoreWriter::create(
-            &path,
-            "datainf",
-            B256::ZERO,
-            proj,
-            vec![1.0],
-            vec![B256::ZERO],
-        )
-        .unwrap();
         let mut rng = Rng::new(4);
         let n = 600; // more than two chunks
         let rows: Vec<Vec<f32>> = (0..n)
             .map(|_| (0..8).map(|_| rng.normal() as f32).collect())
             .collect();
-        for (i, r) in rows.iter().enumerate() {
-            let meta = RowMeta {
-                datapoint: B256::with_last_byte(i as u8),
-                contributor: Address::ZERO,
-                datanet: 0,
-                label: 0,
-            };
-            w.push(meta, r).unwrap();
-        }
-        w.finish(None).unwrap();
-        let store = GradientStore::open(&path).unwrap();
+        let store = test_store(
+            &dir.path().join("s"),
+            "datainf",
+            proj,
+            &rows,
+            Precision::F32,
+        );
         let v: Vec<f32> = (0..8).map(|_| rng.normal() as f32).collect();
         let got = datainf_scores(&store, &v, ScanOptions::default()).unwrap();
         let got2 = datainf_scores(
@@ -594,6 +575,48 @@ mod tests {
                 "{} vs {s}",
                 selfs[k]
             );
+        }
+    }
+
+    /// Every scan over an f16 or int8 store gives the same bits at any thread count, and
+    /// stays close to the f32 store's scores.
+    #[test]
+    fn narrow_stores_scan_the_same_at_any_thread_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = ProjectionSpec::new(0, &[("a".into(), 40), ("b".into(), 9)], 1000);
+        let mut rng = Rng::new(8);
+        let rows: Vec<Vec<f32>> = (0..700)
+            .map(|_| (0..49).map(|_| rng.normal() as f32).collect())
+            .collect();
+        let v: Vec<f32> = (0..49).map(|_| rng.normal() as f32).collect();
+        let scores = |p: Precision| {
+            let path = dir.path().join(format!("s.{p}"));
+            let store = test_store(&path, "datainf", proj.clone(), &rows, p);
+            let run = |threads| {
+                let opts = ScanOptions {
+                    threads,
+                    cancel: None,
+                };
+                (
+                    datainf_scores(&store, &v, opts).unwrap(),
+                    tracin_scores(&store, &v, opts).unwrap(),
+                    datainf_self_influence(&store, opts).unwrap(),
+                )
+            };
+            let one = run(1);
+            assert_eq!(one, run(3), "{p}: thread count changed the result");
+            one
+        };
+        let exact = scores(Precision::F32);
+        for p in [Precision::F16, Precision::Int8] {
+            let narrow = scores(p);
+            let close = |a: &[f64], b: &[f64]| {
+                let scale = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 0.05 * scale)
+            };
+            assert!(close(&exact.0, &narrow.0), "{p}: DataInf");
+            assert!(close(&exact.1, &narrow.1), "{p}: TracIn");
+            assert!(close(&exact.2, &narrow.2), "{p}: self-influence");
         }
     }
 }

@@ -192,6 +192,37 @@ impl StoreHeader {
     }
 }
 
+/// One stored layer block of a row, read in place by the scans.
+#[derive(Debug, Clone, Copy)]
+pub enum LayerRef<'a> {
+    /// `f32` values.
+    F32(&'a [f32]),
+    /// Little-endian `f16` bytes.
+    F16(&'a [u8]),
+    /// Signed bytes and their scale.
+    Int8(&'a [u8], f32),
+}
+
+impl LayerRef<'_> {
+    /// `v · g` ([`crate::scan::dot`] over the decoded values, decoded in registers).
+    pub fn dot(&self, v: &[f32]) -> f32 {
+        match *self {
+            Self::F32(g) => crate::scan::dot(v, g),
+            Self::F16(g) => crate::scan::dot_f16(v, g),
+            Self::Int8(q, scale) => crate::scan::dot_i8(v, q, scale),
+        }
+    }
+
+    /// `y += c · g` ([`crate::scan::axpy`] over the decoded values).
+    pub fn axpy(&self, c: f32, y: &mut [f32]) {
+        match *self {
+            Self::F32(g) => crate::scan::axpy(c, g, y),
+            Self::F16(g) => crate::scan::axpy_f16(c, g, y),
+            Self::Int8(q, scale) => crate::scan::axpy_i8(c, q, scale, y),
+        }
+    }
+}
+
 /// A memory-mapped gradient store.
 #[derive(Debug)]
 pub struct GradientStore {
@@ -440,6 +471,72 @@ impl GradientStore {
         }
     }
 
+    /// `v · row_k` for `v` of `row_dim()` floats, a narrow row decoded in registers
+    /// ([`crate::scan::dot_f16`], [`crate::scan::dot_i8`]): for `f32` and `f16` the same bits as
+    /// `dot(v, row_into(k))`; for `int8` the sum of one such dot per layer block, in order.
+    pub fn dot_row(&self, k: usize, v: &[f32]) -> f32 {
+        let d = self.header.row_dim();
+        match self.header.precision {
+            Precision::F32 => {
+                crate::scan::dot(v, &self.rows_f32().unwrap_or_default()[k * d..(k + 1) * d])
+            }
+            Precision::F16 => {
+                let at = ROWS_OFFSET as usize + k * d * 2;
+                crate::scan::dot_f16(v, &self.map[at..at + d * 2])
+            }
+            Precision::Int8 => (0..self.header.checkpoints.len())
+                .map(|c| {
+                    let block = self.header.block_dim();
+                    self.dot_block(k, c, &v[c * block..(c + 1) * block])
+                })
+                .sum(),
+        }
+    }
+
+    /// `v · block_kc` for `v` of `block_dim()` floats (see [`GradientStore::dot_row`]).
+    pub fn dot_block(&self, k: usize, c: usize, v: &[f32]) -> f32 {
+        let h = &self.header;
+        let block = h.block_dim();
+        let first = k * h.row_dim() + c * block;
+        match h.precision {
+            Precision::F32 => crate::scan::dot(
+                v,
+                &self.rows_f32().unwrap_or_default()[first..first + block],
+            ),
+            Precision::F16 => {
+                let at = ROWS_OFFSET as usize + first * 2;
+                crate::scan::dot_f16(v, &self.map[at..at + block * 2])
+            }
+            Precision::Int8 => self
+                .ranges
+                .iter()
+                .enumerate()
+                .map(|(l, &(offset, len))| self.layer(k, c, l).dot(&v[offset..offset + len]))
+                .sum(),
+        }
+    }
+
+    /// Layer `l` of checkpoint `c` of row `k`, in place.
+    pub fn layer(&self, k: usize, c: usize, l: usize) -> LayerRef<'_> {
+        let h = &self.header;
+        let (offset, len) = self.ranges[l];
+        let first = k * h.row_dim() + c * h.block_dim() + offset;
+        match h.precision {
+            Precision::F32 => {
+                LayerRef::F32(&self.rows_f32().unwrap_or_default()[first..first + len])
+            }
+            Precision::F16 => {
+                let at = ROWS_OFFSET as usize + first * 2;
+                LayerRef::F16(&self.map[at..at + len * 2])
+            }
+            Precision::Int8 => {
+                let at = ROWS_OFFSET as usize + first;
+                let scale = self.scales()[(k * h.checkpoints.len() + c) * self.ranges.len() + l];
+                LayerRef::Int8(&self.map[at..at + len], scale)
+            }
+        }
+    }
+
     fn decode_block(&self, k: usize, c: usize, out: &mut [f32]) {
         let h = &self.header;
         let p = h.precision;
@@ -504,6 +601,38 @@ impl GradientStore {
         }
         Ok(())
     }
+}
+
+/// Writes `rows` (one checkpoint, learning rate 1) to a store at `path` and opens it.
+#[cfg(test)]
+pub(crate) fn test_store(
+    path: &Path,
+    method: &str,
+    projection: ProjectionSpec,
+    rows: &[Vec<f32>],
+    precision: Precision,
+) -> GradientStore {
+    let mut w = StoreWriter::create(
+        path,
+        method,
+        B256::ZERO,
+        projection,
+        vec![1.0],
+        vec![B256::ZERO],
+    )
+    .unwrap()
+    .with_precision(precision);
+    for (i, r) in rows.iter().enumerate() {
+        let meta = RowMeta {
+            datapoint: B256::with_last_byte(i as u8),
+            contributor: Address::ZERO,
+            datanet: 0,
+            label: 0,
+        };
+        w.push(meta, r).unwrap();
+    }
+    w.finish(None).unwrap();
+    GradientStore::open(path).unwrap()
 }
 
 #[cfg(test)]
@@ -621,6 +750,25 @@ mod tests {
                     assert!((a - b).abs() <= tol, "{p} row {k}: {a} vs {b}");
                 }
                 assert_eq!(store.block_into(k, 1, &mut buf), &got[10..]);
+                // The fused dot reads the stored bytes: the dot of the decoded row, to the bit
+                // where the row is one run of lanes (f32, f16), per layer for int8.
+                let v: Vec<f32> = (0..20).map(|j| (j as f32).sin()).collect();
+                let decoded = crate::scan::dot(&v, &got);
+                let fused = store.dot_row(k, &v);
+                if p == Precision::Int8 {
+                    assert!((fused - decoded).abs() <= 1e-5 * decoded.abs().max(1.0));
+                } else {
+                    assert_eq!(fused.to_bits(), decoded.to_bits(), "{p}");
+                }
+                assert_eq!(
+                    store.dot_block(k, 1, &v[10..]).to_bits(),
+                    if p == Precision::Int8 {
+                        let dot = crate::scan::dot;
+                        (dot(&v[10..17], &got[10..17]) + dot(&v[17..], &got[17..])).to_bits()
+                    } else {
+                        crate::scan::dot(&v[10..], &got[10..]).to_bits()
+                    }
+                );
                 let stored: f32 = got[..7].iter().map(|v| v * v).sum();
                 assert!((store.norms()[k * 4] - stored).abs() <= 1e-5 * stored.max(1.0));
             }

@@ -15,6 +15,10 @@ pub const CHUNK_ROWS: usize = 256;
 
 const LANES: usize = 16;
 
+mod narrow;
+
+pub use narrow::{axpy_f16, axpy_i8, dot_f16, dot_i8};
+
 /// `Σ aᵢ bᵢ` with 16 interleaved `f32` accumulators combined pairwise at the end.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
