@@ -321,7 +321,7 @@ impl TrainingService {
                 out_dir: out_dir.clone(),
                 spec: params.spec(),
                 projection_dim: params.projection_dim,
-                curvature: false,
+                curvature: params.curvature,
                 resume: folder.join("adapter.partial").exists(),
             };
             let mut events = |event: JobEvent<'_>| self.report(id, &event);

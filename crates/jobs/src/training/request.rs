@@ -94,6 +94,9 @@ pub struct TrainingParams {
     pub seed: u64,
     /// Projected dimension of the gradient store (1–8192).
     pub projection_dim: usize,
+    /// Also store the Gauss-Newton curvature factors, so the adapter can be registered for
+    /// `AttributionMethod.GAUSS_NEWTON` (4) as well as DataInf.
+    pub curvature: bool,
 }
 
 impl Default for TrainingParams {
@@ -119,6 +122,7 @@ impl Default for TrainingParams {
             heldout_fraction: spec.heldout_fraction,
             seed: spec.seed,
             projection_dim: 4096,
+            curvature: false,
         }
     }
 }
@@ -307,7 +311,14 @@ mod tests {
             spec.lora.map(|l| (l.rank, l.target_modules)),
             Some((16, vec!["q_proj".to_string()]))
         );
+        assert!(!params.curvature, "DataInf's store by default");
+        assert!(
+            TrainingParams::parse(r#"{"curvature": true}"#)
+                .unwrap()
+                .curvature
+        );
         for bad in [
+            r#"{"curvature": "yes"}"#,
             r#"{"rank": 0}"#,
             r#"{"rank": 65}"#,
             r#"{"epochs": 1000}"#,

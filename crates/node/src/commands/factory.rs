@@ -214,6 +214,7 @@ impl TrainArgs {
             heldout_fraction: self.heldout_fraction,
             seed: self.seed,
             projection_dim: self.projection_dim,
+            curvature: self.attribution_method == "gauss-newton",
         };
         let mut spec = params.spec();
         if self.from_scratch {
