@@ -164,7 +164,7 @@ fn noise_band(store: &GradientStore, queries: &[(usize, &[f32], f64)]) -> Vec<f6
         .collect()
 }
 
-/// The noise band of [`tracin_scores`] for `query` (see [`noise_band`]: one term per
+/// The noise band of [`tracin_scores`] for `query` (see `noise_band`: one term per
 /// checkpoint, weighted by its learning rate).
 pub fn tracin_noise(store: &GradientStore, query: &[f32]) -> Result<Vec<f64>> {
     check_row_query(store, query)?;
@@ -179,7 +179,7 @@ pub fn tracin_noise(store: &GradientStore, query: &[f32]) -> Result<Vec<f64>> {
     Ok(noise_band(store, &queries))
 }
 
-/// The noise band of [`datainf_scores`] for `query` (see [`noise_band`]: the rows' last block
+/// The noise band of [`datainf_scores`] for `query` (see `noise_band`: the rows' last block
 /// against DataInf's inverse-Hessian-vector product; one pass over the rows to form it).
 pub fn datainf_noise(
     store: &GradientStore,

@@ -25,7 +25,7 @@
 //! distribution (OLMoTrace's unigram log-probability ranking: longer and rarer weigh more).
 //!
 //! **Evidence.** Only a span whose self-information exceeds the index's calibrated threshold
-//! earns ([`calibrate`]: the threshold is set on text that occurs nowhere in the corpus, drawn
+//! earns (`calibrate`: the threshold is set on text that occurs nowhere in the corpus, drawn
 //! from the index by leave-one-contributor-out, so that such text holds an evidence span with
 //! probability about `α`). Short or common shared phrases fall below it; an output without an
 //! evidence span attributes nothing (an empty record, whose contributors' share the market
