@@ -33,7 +33,7 @@ use candle_core::Device;
 use ol_attribution::{
     ContributorWeights,
     influence::{
-        ScanOptions, datainf_noise, datainf_scores, gauss_newton_noise, gauss_newton_scores,
+        ScanOptions, datainf_scores_with_noise, gauss_newton_noise, gauss_newton_scores,
         gradient_row, projection_for,
     },
     lineage::{LineageIndex, TextDocument, TraceConfig},
@@ -477,10 +477,7 @@ impl Executor {
                 gauss_newton_noise(store, &row)?,
             )
         } else {
-            (
-                datainf_scores(store, &row, opts)?,
-                datainf_noise(store, &row, opts)?,
-            )
+            datainf_scores_with_noise(store, &row, opts)?
         };
         let approved: HashSet<(B256, Address)> = documents
             .iter()

@@ -10,7 +10,7 @@ use ol_attribution::{
 use ol_factory::{AdapterJob, BaseJob, LoraSpec, LrSchedule, TokenizerChoice, TrainSpec};
 use ol_inference::{AdapterConfig, LoraAdapter, ModelConfig, StoreDtype, Target};
 use ol_jobs::{
-    Executor, METHOD_DATAINF, METHOD_GAUSS_NEWTON, METHOD_LINEAGE, Outcome, Task,
+    Answer, Executor, METHOD_DATAINF, METHOD_GAUSS_NEWTON, METHOD_LINEAGE, Outcome, Task,
     journal::RequestInfo,
 };
 use std::{path::Path, sync::Arc};
@@ -136,6 +136,42 @@ fn trained_bundle(dir: &Path, curvature: bool) -> Vec<u8> {
     std::fs::read(out.join(ol_factory::ADAPTER_BUNDLE)).unwrap()
 }
 
+/// The answer `executor` gives `task` (a refusal fails the test).
+fn answered(executor: &Executor, task: &Task) -> Answer {
+    match executor.run(task).unwrap() {
+        Outcome::Answer(answer) => answer,
+        Outcome::Refused(reason) => panic!("refused: {reason}"),
+    }
+}
+
+/// Why `executor` refuses `task` (an answer fails the test).
+fn refused(executor: &Executor, task: &Task) -> String {
+    match executor.run(task).unwrap() {
+        Outcome::Refused(reason) => reason,
+        Outcome::Answer(_) => panic!("answered"),
+    }
+}
+
+/// The opening words of a training document (most of it: its gradient stands out of the noise
+/// band).
+fn opening(documents: &[TextDocument]) -> String {
+    documents[1]
+        .text
+        .split(' ')
+        .take(8)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A task for the adapter in `bundle`, attributed with `method`, prompted with [`opening`].
+fn bundled_task(model: &Path, documents: &[TextDocument], bundle: Vec<u8>, method: u8) -> Task {
+    let mut task = task(model, documents.to_vec(), &opening(documents));
+    task.adapter_hash = keccak256(&bundle);
+    task.adapter_bundle = Arc::from(bundle);
+    task.method = method;
+    task
+}
+
 #[test]
 fn the_same_task_gives_the_same_answer_at_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,10 +191,7 @@ fn the_same_task_gives_the_same_answer_at_any_thread_count() {
         .map(|(i, threads)| {
             let executor =
                 Executor::new(&model, dir.path().join(format!("lineage-{i}")), threads).unwrap();
-            match executor.run(&task).unwrap() {
-                Outcome::Answer(answer) => answer,
-                Outcome::Refused(reason) => panic!("refused: {reason}"),
-            }
+            answered(&executor, &task)
         })
         .collect();
     assert_eq!(answers[0], answers[1], "1 and 2 threads");
@@ -182,10 +215,7 @@ fn bad_inputs_are_refused_with_a_reason() {
     let model = dir.path().join("base").join("model");
     let executor = Executor::new(&model, dir.path().join("lineage"), 1).unwrap();
     let good = task(&model, documents, "some words");
-    let refused = |task: &Task| match executor.run(task).unwrap() {
-        Outcome::Refused(reason) => reason,
-        Outcome::Answer(_) => panic!("answered"),
-    };
+    let refused = |task: &Task| refused(&executor, task);
     let mut long = good.clone();
     long.prompt = "word ".repeat(200).into_bytes();
     assert!(refused(&long).contains("maxTokensIn"));
@@ -208,21 +238,8 @@ fn datainf_on_the_bundled_gradient_store_is_deterministic_and_pays_only_approved
     let documents = base(dir.path());
     let model = dir.path().join("base").join("model");
     let bundle = trained_bundle(dir.path(), false);
-    // Most of a training document: its gradient stands out of the noise band.
-    let prompt: String = documents[1]
-        .text
-        .split(' ')
-        .take(8)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut datainf = task(&model, documents.clone(), &prompt);
-    datainf.adapter_hash = keccak256(&bundle);
-    datainf.adapter_bundle = Arc::from(bundle);
-    datainf.method = METHOD_DATAINF;
-    let answer = |task: &Task, executor: &Executor| match executor.run(task).unwrap() {
-        Outcome::Answer(answer) => answer,
-        Outcome::Refused(reason) => panic!("refused: {reason}"),
-    };
+    let datainf = bundled_task(&model, &documents, bundle, METHOD_DATAINF);
+    let answer = |task: &Task, executor: &Executor| answered(executor, task);
     let answers: Vec<_> = [1, 2]
         .into_iter()
         .enumerate()
@@ -267,12 +284,9 @@ fn datainf_on_the_bundled_gradient_store_is_deterministic_and_pays_only_approved
 
     // An adapter without a gradient store cannot be registered for DataInf, nor can a method
     // the node does not run be served.
-    let mut bare = task(&model, documents, &prompt);
+    let mut bare = task(&model, documents.clone(), &opening(&documents));
     bare.method = METHOD_DATAINF;
-    let refused = |task: &Task| match executor.run(task).unwrap() {
-        Outcome::Refused(reason) => reason,
-        Outcome::Answer(_) => panic!("answered"),
-    };
+    let refused = |task: &Task| refused(&executor, task);
     assert!(refused(&bare).contains("no gradient store"));
     bare.method = 3;
     assert!(refused(&bare).contains("method 3"));
@@ -284,25 +298,13 @@ fn gauss_newton_runs_deterministically_on_a_store_with_curvature_and_is_refused_
     let documents = base(dir.path());
     let model = dir.path().join("base").join("model");
     let with_curvature = trained_bundle(dir.path(), true);
-    let prompt: String = documents[1]
-        .text
-        .split(' ')
-        .take(8)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut gn = task(&model, documents.clone(), &prompt);
-    gn.adapter_hash = keccak256(&with_curvature);
-    gn.adapter_bundle = Arc::from(with_curvature);
-    gn.method = METHOD_GAUSS_NEWTON;
+    let gn = bundled_task(&model, &documents, with_curvature, METHOD_GAUSS_NEWTON);
     let answers: Vec<_> = [1, 2]
         .into_iter()
         .map(|threads| {
             let executor =
                 Executor::new(&model, dir.path().join(format!("gn-{threads}")), threads).unwrap();
-            match executor.run(&gn).unwrap() {
-                Outcome::Answer(answer) => answer,
-                Outcome::Refused(reason) => panic!("refused: {reason}"),
-            }
+            answered(&executor, &gn)
         })
         .collect();
     assert_eq!(answers[0], answers[1], "1 and 2 threads, fresh executors");
@@ -321,23 +323,15 @@ fn gauss_newton_runs_deterministically_on_a_store_with_curvature_and_is_refused_
 
     // The same store serves DataInf (its rows are DataInf's), with its own scores.
     let executor = Executor::new(&model, dir.path().join("gn-datainf"), 1).unwrap();
-    let mut datainf = gn.clone();
+    let mut datainf = gn;
     datainf.method = METHOD_DATAINF;
-    match executor.run(&datainf).unwrap() {
-        Outcome::Answer(answer) => {
-            assert_eq!(answer.method, METHOD_DATAINF);
-            assert_eq!(answer.output, first.output, "the same inference");
-        }
-        Outcome::Refused(reason) => panic!("refused: {reason}"),
-    }
+    let answer = answered(&executor, &datainf);
+    assert_eq!(answer.method, METHOD_DATAINF);
+    assert_eq!(answer.output, first.output, "the same inference");
 
     // A store built for DataInf alone has no curvature: registered for Gauss-Newton, refused.
     let plain = trained_bundle(dir.path(), false);
-    let mut no_curvature = gn;
-    no_curvature.adapter_hash = keccak256(&plain);
-    no_curvature.adapter_bundle = Arc::from(plain);
-    match executor.run(&no_curvature).unwrap() {
-        Outcome::Refused(reason) => assert!(reason.contains("without curvature"), "{reason}"),
-        Outcome::Answer(_) => panic!("answered without curvature factors"),
-    }
+    let no_curvature = bundled_task(&model, &documents, plain, METHOD_GAUSS_NEWTON);
+    let reason = refused(&executor, &no_curvature);
+    assert!(reason.contains("without curvature"), "{reason}");
 }

@@ -102,6 +102,34 @@ fn store_scores<M: DiffModel<Batch = TabularBatch>>(
         .collect()
 }
 
+/// The scores `τ[t][i]` of the test points through a store of `method` at `precision` built in
+/// `dir` (named `name`, with the precision appended when narrower than f32).
+fn store_tau<M: DiffModel<Batch = TabularBatch>>(
+    dir: &Path,
+    name: &str,
+    model: &M,
+    checkpoints: &[Checkpoint],
+    (train, test): (&TabularData, &TabularData),
+    spec: &EvalSpec,
+    (method, precision): (&str, Precision),
+) -> Result<Vec<Vec<f64>>> {
+    let name = if precision.is_f32() {
+        name.to_string()
+    } else {
+        format!("{name}.{precision}")
+    };
+    let store = tabular_store(
+        dir,
+        &name,
+        model,
+        checkpoints,
+        train,
+        spec,
+        (method, precision),
+    )?;
+    store_scores(&store, model, checkpoints, test, spec.threads)
+}
+
 /// The scores of the store method `method` through stores of each precision narrower than
 /// `f32`, labelled `"<label> (<precision> store)"`: what storing the rows in fewer bytes costs.
 fn narrow_store_scores<M: DiffModel<Batch = TabularBatch>>(
@@ -116,16 +144,15 @@ fn narrow_store_scores<M: DiffModel<Batch = TabularBatch>>(
     [Precision::F16, Precision::Int8]
         .into_iter()
         .map(|p| {
-            let store = tabular_store(
+            let tau = store_tau(
                 dir,
-                &format!("{name}.{p}"),
+                name,
                 model,
                 checkpoints,
-                train,
+                (train, test),
                 spec,
                 (method, p),
             )?;
-            let tau = store_scores(&store, model, checkpoints, test, spec.threads)?;
             Ok((format!("{label} ({p} store)"), tau))
         })
         .collect()
@@ -218,26 +245,24 @@ pub fn eval_logreg(
         .iter()
         .map(|gt| g_train.iter().map(|gi| dot(gt, gi)).collect())
         .collect();
-    let store = tabular_store(
+    let tau_datainf = store_tau(
         dir,
         "logreg.datainf",
         &model,
         &[],
-        &train_data,
+        (&train_data, &test),
         spec,
         ("datainf", Precision::F32),
     )?;
-    let tau_datainf = store_scores(&store, &model, &[], &test, spec.threads)?;
-    let gstore = tabular_store(
+    let tau_gn = store_tau(
         dir,
         "logreg.gauss-newton",
         &model,
         &[],
-        &train_data,
+        (&train_data, &test),
         spec,
         (influence::GAUSS_NEWTON, Precision::F32),
     )?;
-    let tau_gn = store_scores(&gstore, &model, &[], &test, spec.threads)?;
     let mut narrow = Vec::new();
     for (name, method, label) in [
         ("logreg.datainf", "datainf", "DataInf"),
@@ -273,16 +298,15 @@ pub fn eval_logreg(
         |_| Ok(full.clone()),
         |_, _| {},
     )?;
-    let tstore = tabular_store(
+    let tau_tracin = store_tau(
         dir,
         "logreg.tracin",
         &gd_model,
         &ckpts,
-        &train_data,
+        (&train_data, &test),
         spec,
         ("tracin", Precision::F32),
     )?;
-    let tau_tracin = store_scores(&tstore, &gd_model, &ckpts, &test, spec.threads)?;
     log("logreg: retraining on 50% subsets");
     let mut rng = Rng::from_words(&[spec.seed, 0x6c6473]);
     let subsets: Vec<Vec<usize>> = (0..spec.lr_subsets).map(|_| rng.subset(n, n / 2)).collect();
@@ -382,36 +406,33 @@ pub fn eval_mlp(
     let (model, ckpts) = train_mlp(&train_data, spec, spec.mlp_steps / 5)?;
     log("mlp: trained; computing gradients and stores");
     let last = std::slice::from_ref(ckpts.last().expect("final checkpoint"));
-    let store = tabular_store(
+    let tau_datainf = store_tau(
         dir,
         "mlp.datainf",
         &model,
         last,
-        &train_data,
+        (&train_data, &test),
         spec,
         ("datainf", Precision::F32),
     )?;
-    let tau_datainf = store_scores(&store, &model, last, &test, spec.threads)?;
-    let gstore = tabular_store(
+    let tau_gn = store_tau(
         dir,
         "mlp.gauss-newton",
         &model,
         last,
-        &train_data,
+        (&train_data, &test),
         spec,
         (influence::GAUSS_NEWTON, Precision::F32),
     )?;
-    let tau_gn = store_scores(&gstore, &model, last, &test, spec.threads)?;
-    let estore = tabular_store(
+    let tau_gn_ens = store_tau(
         dir,
         "mlp.gauss-newton-ens",
         &model,
         &ckpts,
-        &train_data,
+        (&train_data, &test),
         spec,
         (influence::GAUSS_NEWTON, Precision::F32),
     )?;
-    let tau_gn_ens = store_scores(&estore, &model, &ckpts, &test, spec.threads)?;
     let mut narrow = narrow_store_scores(
         dir,
         "mlp.datainf",
@@ -430,16 +451,15 @@ pub fn eval_mlp(
         spec,
         (influence::GAUSS_NEWTON, "Gauss-Newton (5 ckpts)"),
     )?);
-    let tstore = tabular_store(
+    let tau_tracin = store_tau(
         dir,
         "mlp.tracin",
         &model,
         &ckpts,
-        &train_data,
+        (&train_data, &test),
         spec,
         ("tracin", Precision::F32),
     )?;
-    let tau_tracin = store_scores(&tstore, &model, &ckpts, &test, spec.threads)?;
     let g_train = flat_example_grads(&model, &train_data)?;
     let g_test = flat_example_grads(&model, &test)?;
     let tau_dot: Vec<Vec<f64>> = g_test

@@ -267,22 +267,28 @@ fn curvature(store: &GradientStore) -> Result<&CurvatureInfo> {
     })
 }
 
-/// Calls `each(checkpoint, block, offset_in_block, factor)` for every curvature block, in
-/// storage order.
-fn for_each_factor<'a>(
-    store: &'a GradientStore,
-    info: &CurvatureInfo,
-    mut each: impl FnMut(usize, usize, usize, &'a [f64]),
-) {
+/// One curvature block of one checkpoint: where it lies in a row, its width, its factor.
+type FactorBlock<'a> = (usize, usize, &'a [f64]);
+
+/// Every curvature block, checkpoint by checkpoint, in storage order.
+fn factor_blocks<'a>(store: &'a GradientStore, info: &CurvatureInfo) -> Vec<FactorBlock<'a>> {
     let factors = store.curvature_factors();
+    let block = store.header().block_dim();
     let mut at = 0;
+    let mut out = Vec::new();
     for c in 0..store.header().checkpoints.len() {
-        for (b, &(offset, dim)) in info.blocks.iter().enumerate() {
+        for &(offset, dim) in &info.blocks {
             let len = dim * (dim + 1) / 2;
-            each(c, b, offset, &factors[at..at + len]);
+            out.push((c * block + offset, dim, &factors[at..at + len]));
             at += len;
         }
     }
+    out
+}
+
+/// `1 / (n C)`: the influence of one row, averaged over the checkpoints.
+fn row_scale(store: &GradientStore) -> f64 {
+    1.0 / (store.len() as f64 * store.header().checkpoints.len() as f64)
 }
 
 /// `v = (F + λI)⁻¹ q / (n C)` for a query row `q` (one block per checkpoint): the vector every
@@ -290,18 +296,14 @@ fn for_each_factor<'a>(
 fn preconditioned(store: &GradientStore, query: &[f32]) -> Result<Vec<f32>> {
     let info = curvature(store)?;
     check_row_query(store, query)?;
-    let h = store.header();
-    let (block, row_dim) = (h.block_dim(), h.row_dim());
-    let scale = 1.0 / (store.len() as f64 * h.checkpoints.len() as f64);
-    let mut v = vec![0.0f32; row_dim];
-    for_each_factor(store, info, |c, b, offset, l| {
-        let dim = info.blocks[b].1;
-        let at = c * block + offset;
+    let scale = row_scale(store);
+    let mut v = vec![0.0f32; query.len()];
+    for (at, dim, l) in factor_blocks(store, info) {
         let x = solve(l, &query[at..at + dim]);
         for (o, xi) in v[at..at + dim].iter_mut().zip(&x) {
             *o = (xi * scale) as f32;
         }
-    });
+    }
     Ok(v)
 }
 
@@ -318,7 +320,8 @@ pub fn gauss_newton_scores(
 /// The noise band of [`gauss_newton_scores`] for `query`: for row `k`,
 /// `σ_k = Σ_c sqrt(Σ_b ‖M_cb g_kcb‖² ‖q_cb‖² / dim_b) / (n C)` with `M_cb = (F_cb + λ_cb I)⁻¹`:
 /// the spread of the scores of a query unrelated to the row (a random direction with the
-/// query's norms), as [`super::datainf_noise`] and [`super::tracin_noise`] are for the other estimators.
+/// query's norms), as [`super::datainf_noise`] and [`super::tracin_noise`] are for the other
+/// estimators.
 ///
 /// It randomises the query rather than the row, because only the row side is bounded: in a
 /// store of fewer rows than coordinates (a small Datanet), `M` multiplies the query's
@@ -328,24 +331,19 @@ pub fn gauss_newton_scores(
 pub fn gauss_newton_noise(store: &GradientStore, query: &[f32]) -> Result<Vec<f64>> {
     let info = curvature(store)?;
     check_row_query(store, query)?;
-    let h = store.header();
-    let block = h.block_dim();
-    let reach = store.gauss_newton_reach(|| preconditioned_row_norms(store, info));
-    let blocks = info.blocks.len();
-    let q_norms: Vec<f64> = (0..h.checkpoints.len())
-        .flat_map(|c| {
-            info.blocks.iter().map(move |&(offset, dim)| {
-                let at = c * block + offset;
-                f64::from(scan::sum_sq(&query[at..at + dim])) / dim as f64
-            })
-        })
+    let blocks = factor_blocks(store, info);
+    let reach = store.gauss_newton_reach(|| preconditioned_row_norms(store, &blocks));
+    let q_norms: Vec<f64> = blocks
+        .iter()
+        .map(|&(at, dim, _)| f64::from(scan::sum_sq(&query[at..at + dim])) / dim as f64)
         .collect();
-    let scale = 1.0 / (store.len() as f64 * h.checkpoints.len() as f64);
+    let per_checkpoint = info.blocks.len();
+    let scale = row_scale(store);
     Ok(reach
-        .chunks(h.checkpoints.len() * blocks)
+        .chunks(blocks.len())
         .map(|row| {
-            row.chunks(blocks)
-                .zip(q_norms.chunks(blocks))
+            row.chunks(per_checkpoint)
+                .zip(q_norms.chunks(per_checkpoint))
                 .map(|(r, q)| r.iter().zip(q).map(|(a, b)| a * b).sum::<f64>().sqrt())
                 .sum::<f64>()
                 * scale
@@ -354,18 +352,12 @@ pub fn gauss_newton_noise(store: &GradientStore, query: &[f32]) -> Result<Vec<f6
 }
 
 /// `‖M_cb g_kcb‖²` for every row `k`, checkpoint `c` and block `b`, row-major.
-fn preconditioned_row_norms(store: &GradientStore, info: &CurvatureInfo) -> Vec<f64> {
-    let h = store.header();
-    let block = h.block_dim();
-    let mut factors = Vec::new();
-    for_each_factor(store, info, |c, b, offset, l| {
-        factors.push((c * block + offset, info.blocks[b].1, l));
-    });
+fn preconditioned_row_norms(store: &GradientStore, blocks: &[FactorBlock<'_>]) -> Vec<f64> {
     let mut buf = Vec::new();
     (0..store.len())
         .flat_map(|k| {
             let row = store.row_into(k, &mut buf);
-            factors
+            blocks
                 .iter()
                 .map(|&(at, dim, l)| {
                     let x = solve(l, &row[at..at + dim]);
@@ -382,21 +374,15 @@ pub fn gauss_newton_self_influence(
     store: &GradientStore,
     opts: ScanOptions<'_>,
 ) -> Result<Vec<f64>> {
-    let info = curvature(store)?;
-    let h = store.header();
-    let block = h.block_dim();
-    let mut factors = Vec::new();
-    for_each_factor(store, info, |c, b, offset, l| {
-        factors.push((c * block + offset, info.blocks[b].1, l));
-    });
-    let scale = 1.0 / (store.len() as f64 * h.checkpoints.len() as f64);
+    let blocks = factor_blocks(store, curvature(store)?);
+    let scale = row_scale(store);
     let out = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
         let mut buf = Vec::new();
         range
             .map(|k| {
                 let row = store.row_into(k, &mut buf);
                 let mut total = 0.0;
-                for &(at, dim, l) in &factors {
+                for &(at, dim, l) in &blocks {
                     let mut y: Vec<f64> = row[at..at + dim].iter().map(|g| f64::from(*g)).collect();
                     forward_solve(l, &mut y);
                     total += dot64(&y, &y);
@@ -415,9 +401,8 @@ mod tests {
     use crate::{
         linalg::{Matrix, cholesky, cholesky_solve},
         rng::Rng,
-        store::{RowMeta, StoreWriter},
+        store::{Precision, test_store, test_writer},
     };
-    use alloy_primitives::{Address, B256};
 
     fn store_with_curvature(
         dir: &std::path::Path,
@@ -432,25 +417,10 @@ mod tests {
         let proj = ProjectionSpec::new(0, &groups, layers.iter().sum());
         let mut curv = CurvatureBuilder::new(&proj, 1, DEFAULT_DAMPING).unwrap();
         let path = dir.join("gn");
-        let mut w = StoreWriter::create(
-            &path,
-            GAUSS_NEWTON,
-            B256::ZERO,
-            proj,
-            vec![1.0],
-            vec![B256::ZERO],
-        )
-        .unwrap();
-        for (i, r) in rows.iter().enumerate() {
+        let mut w = test_writer(&path, (GAUSS_NEWTON, proj, vec![1.0]), rows, Precision::F32);
+        for r in rows {
             curv.add(0, r, 1.0);
             curv.example_done("empirical-fisher");
-            let meta = RowMeta {
-                datapoint: B256::with_last_byte(i as u8),
-                contributor: Address::ZERO,
-                datanet: 0,
-                label: 0,
-            };
-            w.push(meta, r).unwrap();
         }
         let (info, factors) = curv.finish().unwrap();
         w.set_curvature(info, factors).unwrap();
@@ -598,24 +568,13 @@ mod tests {
 
         let plain = dir.path().join("plain");
         let proj = ProjectionSpec::new(0, &[("a".into(), 3)], 3);
-        let mut w = StoreWriter::create(
+        let store = test_store(
             &plain,
             "datainf",
-            B256::ZERO,
             proj,
-            vec![1.0],
-            vec![B256::ZERO],
-        )
-        .unwrap();
-        let meta = RowMeta {
-            datapoint: B256::ZERO,
-            contributor: Address::ZERO,
-            datanet: 0,
-            label: 0,
-        };
-        w.push(meta, &[1.0, 2.0, 3.0]).unwrap();
-        w.finish(None).unwrap();
-        let store = GradientStore::open(&plain).unwrap();
+            &[vec![1.0, 2.0, 3.0]],
+            Precision::F32,
+        );
         let err = gauss_newton_scores(&store, &[1.0, 0.0, 0.0], ScanOptions::default())
             .unwrap_err()
             .to_string();

@@ -56,12 +56,30 @@ pub fn datainf_scores(
     query: &[f32],
     opts: ScanOptions<'_>,
 ) -> Result<Vec<f64>> {
+    scores_against(store, &datainf_hvp(store, query, opts)?, opts)
+}
+
+/// [`datainf_scores`] and [`datainf_noise`] for one query, sharing the first pass (what a paid
+/// attribution needs: three passes over the store instead of four).
+pub fn datainf_scores_with_noise(
+    store: &GradientStore,
+    query: &[f32],
+    opts: ScanOptions<'_>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let hvp = datainf_hvp(store, query, opts)?;
+    let last = store.header().checkpoints.len() - 1;
+    Ok((
+        scores_against(store, &hvp, opts)?,
+        noise_band(store, &[(last, &hvp, 1.0)]),
+    ))
+}
+
+/// DataInf's pass 2: `score(k) = hvp · g_k` over the last checkpoint's blocks.
+fn scores_against(store: &GradientStore, hvp: &[f32], opts: ScanOptions<'_>) -> Result<Vec<f64>> {
     let c = store.header().checkpoints.len() - 1;
-    // Pass 2: score(k) = hvp · g_k.
     let scores = par_chunks(store.len(), opts.threads, opts.cancel, |_, range| {
         range
-            .map(|k| f64::from(store.dot_block(k, c, &hvp)))
+            .map(|k| f64::from(store.dot_block(k, c, hvp)))
             .collect::<Vec<f64>>()
     })
     .ok_or_else(cancelled)?;
@@ -543,6 +561,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got, got2, "thread count changed the result");
+        let noise = datainf_noise(&store, &v, ScanOptions::default()).unwrap();
+        assert_eq!(
+            datainf_scores_with_noise(&store, &v, ScanOptions::default()).unwrap(),
+            (got.clone(), noise),
+            "the shared first pass changes nothing"
+        );
         // Reference, in f64.
         let layers = [(0usize, 5usize), (5, 3)];
         let f = |x: &[f32]| x.iter().map(|v| f64::from(*v)).collect::<Vec<f64>>();

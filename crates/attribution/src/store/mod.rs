@@ -153,6 +153,19 @@ pub struct CurvatureInfo {
 }
 
 impl CurvatureInfo {
+    /// Whether the blocks cover a checkpoint block of `block_dim` coordinates in order and
+    /// there is one damping per block for each of `checkpoints` checkpoints.
+    pub fn fits(&self, block_dim: usize, checkpoints: usize) -> bool {
+        let covered = self.blocks.iter().try_fold(0usize, |at, &(offset, len)| {
+            (offset == at && len > 0)
+                .then(|| at.checked_add(len))
+                .flatten()
+        });
+        covered == Some(block_dim)
+            && self.damping.len() == checkpoints
+            && self.damping.iter().all(|d| d.len() == self.blocks.len())
+    }
+
     /// Number of f64 in the factors of one checkpoint.
     pub fn floats_per_checkpoint(&self) -> Option<usize> {
         self.blocks.iter().try_fold(0usize, |acc, &(_, len)| {
@@ -323,16 +336,8 @@ impl GradientStore {
         let factors = match &header.curvature {
             None => Vec::new(),
             Some(c) => {
-                let block = header.block_dim();
-                let covered = c.blocks.iter().try_fold(0usize, |at, &(offset, len)| {
-                    (offset == at && len > 0)
-                        .then(|| at.checked_add(len))
-                        .flatten()
-                });
                 if c.offset as usize != meta_end
-                    || covered != Some(block)
-                    || c.damping.len() != header.checkpoints.len()
-                    || c.damping.iter().any(|d| d.len() != c.blocks.len())
+                    || !c.fits(header.block_dim(), header.checkpoints.len())
                 {
                     return Err(bad("curvature blocks do not match the header"));
                 }
@@ -603,25 +608,18 @@ impl GradientStore {
     }
 }
 
-/// Writes `rows` (one checkpoint, learning rate 1) to a store at `path` and opens it.
+/// A writer at `path` (checkpoints of learning rates `lrs`) that holds `rows` already, each
+/// with a distinct datapoint; for tests.
 #[cfg(test)]
-pub(crate) fn test_store(
+pub(crate) fn test_writer(
     path: &Path,
-    method: &str,
-    projection: ProjectionSpec,
+    (method, projection, lrs): (&str, ProjectionSpec, Vec<f64>),
     rows: &[Vec<f32>],
     precision: Precision,
-) -> GradientStore {
-    let mut w = StoreWriter::create(
-        path,
-        method,
-        B256::ZERO,
-        projection,
-        vec![1.0],
-        vec![B256::ZERO],
-    )
-    .unwrap()
-    .with_precision(precision);
+) -> StoreWriter {
+    let mut w = StoreWriter::create(path, method, B256::ZERO, projection, lrs, vec![B256::ZERO])
+        .unwrap()
+        .with_precision(precision);
     for (i, r) in rows.iter().enumerate() {
         let meta = RowMeta {
             datapoint: B256::with_last_byte(i as u8),
@@ -631,7 +629,21 @@ pub(crate) fn test_store(
         };
         w.push(meta, r).unwrap();
     }
-    w.finish(None).unwrap();
+    w
+}
+
+/// Writes `rows` (one checkpoint, learning rate 1) to a store at `path` and opens it.
+#[cfg(test)]
+pub(crate) fn test_store(
+    path: &Path,
+    method: &str,
+    projection: ProjectionSpec,
+    rows: &[Vec<f32>],
+    precision: Precision,
+) -> GradientStore {
+    test_writer(path, (method, projection, vec![1.0]), rows, precision)
+        .finish(None)
+        .unwrap();
     GradientStore::open(path).unwrap()
 }
 
@@ -714,25 +726,7 @@ mod tests {
         let mut sizes = Vec::new();
         for p in Precision::ALL {
             let path = dir.path().join(format!("g.{p}"));
-            let mut w = StoreWriter::create(
-                &path,
-                "datainf",
-                B256::ZERO,
-                proj.clone(),
-                vec![0.1, 0.2],
-                vec![B256::ZERO],
-            )
-            .unwrap()
-            .with_precision(p);
-            for (i, r) in rows.iter().enumerate() {
-                let meta = RowMeta {
-                    datapoint: B256::with_last_byte(i as u8),
-                    contributor: Address::ZERO,
-                    datanet: 0,
-                    label: 0,
-                };
-                w.push(meta, r).unwrap();
-            }
+            let w = test_writer(&path, ("datainf", proj.clone(), vec![0.1, 0.2]), &rows, p);
             w.finish(None).unwrap();
             let store = GradientStore::open(&path).unwrap();
             assert_eq!(store.header().precision, p);

@@ -119,14 +119,8 @@ impl StoreWriter {
     /// Attaches curvature factors (see [`CurvatureInfo`]; its `offset` is set by
     /// [`StoreWriter::finish`]): `factors` holds one checkpoint after the other.
     pub fn set_curvature(&mut self, info: CurvatureInfo, factors: Vec<f64>) -> Result<()> {
-        let block = self.projection.output_dim();
-        let covered = info.blocks.iter().try_fold(0usize, |at, &(offset, len)| {
-            (offset == at && len > 0).then_some(at + len)
-        });
         let per = info.floats_per_checkpoint();
-        if covered != Some(block)
-            || info.damping.len() != self.lrs.len()
-            || info.damping.iter().any(|d| d.len() != info.blocks.len())
+        if !info.fits(self.projection.output_dim(), self.lrs.len())
             || per.and_then(|p| p.checked_mul(self.lrs.len())) != Some(factors.len())
         {
             return Err(AttributionError::invalid(
