@@ -199,18 +199,23 @@ mod tests {
             threads: 1,
             max_requests: 2,
         });
-        // One job holds the only thread, a second waits in the queue: the pool is full.
+        // One job holds the only thread, a second waits in the queue: the pool is full. The
+        // second is sent only once the first runs, so it cannot take the thread first (the
+        // third request would then be admitted and wait behind the held job forever).
         let release = Arc::new(Barrier::new(2));
+        let (started, running) = oneshot::channel();
         let held = {
             let (pool, release) = (pool.clone(), release.clone());
             tokio::spawn(async move {
                 pool.run(move || {
+                    let _ = started.send(());
                     release.wait();
                     Ok(1)
                 })
                 .await
             })
         };
+        running.await.unwrap();
         let queued = {
             let pool = pool.clone();
             tokio::spawn(async move { pool.run(|| Ok(2)).await })
