@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 FORGE=../node_modules/.bin/forge
-EXPORTED=(L1Block L2ToL1MessagePasser EventEmitter BenchToken
+EXPORTED=(L1Block L2ToL1MessagePasser EventEmitter CallTree CallTreeChild BenchToken
   IProofOfAttribution ProofOfAttributionImpl Governance TimelockController DatanetRegistry ModelRegistry Staking
   InferenceMarket AttestorBatch OptimismPortal L2OutputOracle SystemConfig)
 "$FORGE" build --quiet

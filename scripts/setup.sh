@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing the node needs on a fresh Debian/Ubuntu machine:
 # clang and libclang (RocksDB's build), the pinned npm tools (forge, cast, anvil, solc, and the
-# viem client of the dApp test), and the Python packages of the test oracles (the independent
+# viem and ethers clients of the dApp tests), and the Python packages of the test oracles (the independent
 # state-root check; transformers + peft for the inference interop test) in a venv cached outside
 # the clone. Safe to run again: it skips what is there.
 set -euo pipefail
@@ -17,6 +17,7 @@ if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev
 fi
 
 if [ ! -x node_modules/.bin/forge ] || [ ! -f node_modules/viem/package.json ] \
+  || [ ! -f node_modules/ethers/package.json ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # `npm install` rather than `npm ci`: the lock pins every version, but `npm ci` insists on
   # lock entries for the other platforms' optional Foundry binaries, which this registry lacks.

@@ -63,6 +63,16 @@ pub mod contracts {
     );
     alloy::sol!(
         #[sol(rpc)]
+        CallTree,
+        "../contracts/artifacts/CallTree.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        CallTreeChild,
+        "../contracts/artifacts/CallTreeChild.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
         #[derive(Debug)]
         DatanetRegistry,
         "../contracts/artifacts/DatanetRegistry.json"
@@ -590,10 +600,21 @@ pub async fn run_command<S: AsRef<OsStr>>(
     args: &[S],
     cwd: &Path,
 ) -> Result<CommandOutput> {
+    run_command_with_env(program, args, cwd, &[]).await
+}
+
+/// [`run_command`] with extra environment variables.
+pub async fn run_command_with_env<S: AsRef<OsStr>>(
+    program: &Path,
+    args: &[S],
+    cwd: &Path,
+    env: &[(&str, String)],
+) -> Result<CommandOutput> {
     let args: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
     let command = describe(program, &args);
     let child = Command::new(program)
         .args(&args)
+        .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -149,12 +149,17 @@ impl Chain {
                 &header,
                 &body,
                 &built.receipts,
+                &built.activity,
                 &prepared,
                 safe,
             )?,
-            None => self
-                .storage()
-                .commit_block(&header, &body, &built.receipts, &prepared)?,
+            None => self.storage().commit_block(
+                &header,
+                &body,
+                &built.receipts,
+                &built.activity,
+                &prepared,
+            )?,
         }
         let commit = commit_started.elapsed();
 

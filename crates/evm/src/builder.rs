@@ -1,6 +1,7 @@
 //! Block building: the L1-info deposit, protocol deposits, then transactions from a source in
 //! fee order, through `OpBlockExecutor`, into a header ready for its state root.
 
+use crate::activity::ActivityInspector;
 use crate::{EvmError, OlEvmConfig, config::next_block_base_fee};
 use alloy_consensus::{
     EMPTY_OMMER_ROOT_HASH, Header, Sealed, TxReceipt,
@@ -9,13 +10,14 @@ use alloy_consensus::{
 };
 use alloy_eips::{eip2718::Encodable2718, eip7685::EMPTY_REQUESTS_HASH};
 use alloy_evm::{
-    EvmFactory,
+    Evm, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockExecutorFactory, BlockValidationError},
 };
 use alloy_op_evm::OpBlockExecutionCtx;
 use alloy_primitives::{Address, B256, Bloom, Bytes};
 use ol_primitives::{
-    L1BlockInfo, OpReceiptEnvelope, OpTxEnvelope, TxDeposit, addresses::DEPOSITOR_ACCOUNT,
+    BlockActivity, L1BlockInfo, OpReceiptEnvelope, OpTxEnvelope, TxDeposit,
+    addresses::DEPOSITOR_ACCOUNT,
 };
 use revm::database::{BundleState, DatabaseRef, State, states::bundle_state::BundleRetention};
 
@@ -69,6 +71,8 @@ pub struct BuiltBlock {
     pub senders: Vec<Address>,
     /// Their receipts.
     pub receipts: Vec<OpReceiptEnvelope>,
+    /// What each of them touched, for the address index.
+    pub activity: BlockActivity,
     /// The state changes of the block.
     pub bundle: BundleState,
 }
@@ -101,7 +105,11 @@ impl OlEvmConfig {
             .with_database_ref(db)
             .with_bundle_update()
             .build();
-        let evm = self.factory.evm_factory().create_evm(&mut state, env);
+        let evm = self.factory.evm_factory().create_evm_with_inspector(
+            &mut state,
+            env,
+            ActivityInspector::default(),
+        );
         let ctx = OpBlockExecutionCtx {
             parent_hash: parent.hash(),
             parent_beacon_block_root: Some(attributes.parent_beacon_block_root),
@@ -111,9 +119,12 @@ impl OlEvmConfig {
         executor
             .apply_pre_execution_changes()
             .map_err(|err| EvmError::System(err.to_string()))?;
+        // The system calls are no transaction's activity.
+        executor.evm_mut().inspector_mut().take();
 
         let mut transactions = Vec::new();
         let mut senders = Vec::new();
+        let mut activity = BlockActivity::default();
 
         // Protocol transactions first: they must all succeed as transactions (a deposit that
         // reverts still lands with a failed receipt, which is not an error here).
@@ -130,6 +141,9 @@ impl OlEvmConfig {
             executor
                 .execute_transaction(Recovered::new_unchecked(&tx, sender))
                 .map_err(|err| EvmError::System(err.to_string()))?;
+            activity
+                .transactions
+                .push(executor.evm_mut().inspector_mut().take());
             transactions.push(tx);
             senders.push(sender);
         }
@@ -148,12 +162,15 @@ impl OlEvmConfig {
                 source.skip(&tx, SkipReason::Invalid, "deposits only come from L1");
                 continue;
             }
-            match executor.execute_transaction_without_commit(tx.as_recovered_ref()) {
+            let outcome = executor.execute_transaction_without_commit(tx.as_recovered_ref());
+            let touched = executor.evm_mut().inspector_mut().take();
+            match outcome {
                 Ok(output) => {
                     let gas = executor
                         .commit_transaction(output)
                         .map_err(|err| EvmError::Internal(err.to_string()))?;
                     gas_left = gas_left.saturating_sub(gas.tx_gas_used());
+                    activity.transactions.push(touched);
                     senders.push(tx.signer());
                     transactions.push(tx.into_inner());
                 }
@@ -214,6 +231,7 @@ impl OlEvmConfig {
             transactions,
             senders,
             receipts,
+            activity,
             bundle,
         })
     }

@@ -3,9 +3,10 @@
 //! This crate owns what every other crate agrees on and nothing that executes or stores: the
 //! predeploy and system addresses, the rollup configuration (`rollup.json` in op-node's format),
 //! genesis loading and the embedded dev genesis, the dev accounts, and the L1-info deposit
-//! transaction in its Jovian encoding, the output root formula, and the ABI of the Proof of
-//! Attribution contracts.
+//! transaction in its Jovian encoding, the output root formula, the ABI of the Proof of
+//! Attribution contracts, and what a block's transactions touched ([`BlockActivity`]).
 
+pub mod activity;
 pub mod addresses;
 pub mod config;
 pub mod contracts;
@@ -14,6 +15,7 @@ pub mod genesis;
 pub mod l1_info;
 pub mod output;
 
+pub use activity::{BlockActivity, Creation, TxActivity};
 pub use config::{
     ChainSpec, ForkTimes, GenesisAnchor, L1BlockRef, OpenLedgerConfig, RollupConfig, SystemConfig,
 };

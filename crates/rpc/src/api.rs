@@ -4,8 +4,8 @@
 //! blocks and transactions in their RPC shapes, and running work on the worker pool.
 
 use crate::{
-    RpcConfig, TxSubmission, blocking::BlockingPool, convert, debug::TraceLimits, error,
-    filter::Filters, logs::LogLimits,
+    RpcConfig, TxSubmission, blocking::BlockingPool, convert, error, filter::Filters,
+    logs::LogLimits, reexec::TraceLimits,
 };
 use alloy_consensus::{Header, Sealed};
 use alloy_eips::{BlockId, BlockNumberOrTag};

@@ -121,6 +121,26 @@ fn block_size(header: &Sealed<Header>, body: &BlockBody) -> usize {
     header.inner().length() + txs + 2 + 3
 }
 
+/// A log of transaction `index` (hash `hash`) of block `header`, at `log_index` in the block.
+pub(crate) fn rpc_log(
+    inner: alloy_primitives::Log,
+    header: &Sealed<Header>,
+    hash: alloy_primitives::B256,
+    index: usize,
+    log_index: u64,
+) -> Log {
+    Log {
+        inner,
+        block_hash: Some(header.hash()),
+        block_number: Some(header.number),
+        block_timestamp: Some(header.timestamp),
+        transaction_hash: Some(hash),
+        transaction_index: Some(index as u64),
+        log_index: Some(log_index),
+        removed: false,
+    }
+}
+
 /// The receipt of transaction `index` of a block, with OP's L1 fee fields.
 pub(crate) fn receipt(
     evm: &OlEvmConfig,
@@ -143,16 +163,7 @@ pub(crate) fn receipt(
     let mut log_index = first_log_index as u64;
     let logs_bloom = *stored.logs_bloom();
     let with_rpc_logs = stored.map_logs(|inner| {
-        let log = Log {
-            inner,
-            block_hash: Some(header.hash()),
-            block_number: Some(header.number),
-            block_timestamp: Some(header.timestamp),
-            transaction_hash: Some(hash),
-            transaction_index: Some(index as u64),
-            log_index: Some(log_index),
-            removed: false,
-        };
+        let log = rpc_log(inner, header, hash, index, log_index);
         log_index += 1;
         log
     });

@@ -64,20 +64,25 @@ pub fn call(err: CallError) -> ErrorObjectOwned {
 }
 
 fn revert(data: &Bytes) -> ErrorObjectOwned {
-    // geth's wording: `execution reverted: <reason>` for `Error(string)`; alloy's display of a
-    // decoded revert adds its own `revert: ` in front, which clients matching geth do not expect.
-    let reason = alloy_sol_types::GenericRevertReason::decode(data).map(|reason| match reason {
-        alloy_sol_types::GenericRevertReason::ContractError(
+    ErrorObjectOwned::owned(EXECUTION_REVERTED, revert_message(data), Some(data.clone()))
+}
+
+/// geth's message for a revert with `data`: `execution reverted: <reason>` for `Error(string)`,
+/// plain `execution reverted` for anything else;
+/// alloy's display of a decoded revert adds its own `revert: ` in front, which clients matching
+/// geth do not expect.
+pub(crate) fn revert_message(data: &Bytes) -> String {
+    // Only `Error(string)` carries a reason geth prints; a custom error or a panic is data.
+    let reason = match alloy_sol_types::GenericRevertReason::decode(data) {
+        Some(alloy_sol_types::GenericRevertReason::ContractError(
             alloy_sol_types::GenericContractError::Revert(revert),
-        ) => revert.reason,
-        other => other.to_string(),
-    });
-    let reason = reason.filter(|reason| !reason.is_empty());
-    let message = match reason {
+        )) => Some(revert.reason),
+        _ => None,
+    };
+    match reason.filter(|reason| !reason.is_empty()) {
         Some(reason) => format!("execution reverted: {reason}"),
         None => "execution reverted".to_string(),
-    };
-    ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(data.clone()))
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,11 @@
 //! This crate owns the `eth`, `net`, `web3` and `txpool` namespaces over jsonrpsee, on HTTP and
 //! (optionally) WebSocket: reading blocks, transactions, receipts (with the OP fields: L1 fee,
 //! L1 gas, fee scalars, deposit nonce) and state; logs, installed filters and, over WebSocket,
-//! subscriptions ([`EthPubSubApiServer`]); Merkle proofs (`eth_getProof`); `eth_call`, gas
-//! estimation and access lists; geth-style tracing (`debug_trace*`, [`DebugApiServer`]); fee
+//! subscriptions ([`EthPubSubApiServer`]); Merkle proofs (`eth_getProof`); `eth_simulateV1`
+//! ([`EthSimulateApiServer`]); `eth_call`, gas
+//! estimation and access lists; geth-style tracing (`debug_trace*`, [`DebugApiServer`]);
+//! Parity-style traces (`trace_*`, [`TraceApiServer`]); Otterscan's explorer methods (`ots_*`,
+//! [`OtsApiServer`]) over the storage's address index; fee
 //! suggestions; transaction submission into the pool and its
 //! content; and the `ol` namespace of the Proof of Attribution services ([`ol`]: the content
 //! store of contributions). Answers use go-ethereum's field names and hex formats (through alloy's RPC types)
@@ -24,18 +27,20 @@ mod logs;
 mod middleware;
 pub mod ol;
 mod optimism;
+mod otterscan;
 mod proof;
 mod pubsub;
+mod reexec;
 mod server;
+mod simulate;
 mod struct_log;
+mod trace;
 mod txpool;
 
 pub use api::EthRpc;
 pub use blocking::{BLOCKING_QUEUE_METRIC, BLOCKING_REFUSED_METRIC, BlockingConfig};
 pub use convert::RpcReceipt;
-pub use debug::{
-    BlockTrace, DEFAULT_MAX_TRACE_BYTES, DebugApiServer, default_max_tracing_requests,
-};
+pub use debug::{BlockTrace, DebugApiServer};
 pub use error::RpcError;
 pub use eth::{EthApiServer, NetApiServer, Web3ApiServer};
 pub use filter::{
@@ -51,6 +56,10 @@ pub use middleware::{
 };
 pub use ol::OlApiServer;
 pub use optimism::{OptimismApiServer, OutputResponse, SyncStatus};
+pub use otterscan::{OTS_API_LEVEL, OtsApiServer};
 pub use pubsub::{EthPubSubApiServer, HexIdProvider};
+pub use reexec::{DEFAULT_MAX_TRACE_BYTES, default_max_tracing_requests};
 pub use server::{RpcConfig, RpcServers, start, start_api, start_http};
+pub use simulate::EthSimulateApiServer;
+pub use trace::{MAX_TRACE_FILTER_BLOCKS, TraceApiServer};
 pub use txpool::{BySender, TxPoolApiServer, TxpoolContent, TxpoolContentFrom, TxpoolStatus};

@@ -10,7 +10,6 @@ use crate::{
     DebugApiServer, EthApiServer, EthPubSubApiServer, EthRpc, NetApiServer, OlApiServer,
     OptimismApiServer, RpcError, TxPoolApiServer, Web3ApiServer,
     blocking::BlockingConfig,
-    debug::{DEFAULT_MAX_TRACE_BYTES, default_max_tracing_requests},
     filter::FilterLimits,
     logs::{DEFAULT_MAX_BLOCKS_PER_FILTER, DEFAULT_MAX_LOGS_PER_RESPONSE},
     middleware::{
@@ -18,6 +17,7 @@ use crate::{
         rate_limit::{RateLimiter, WsClient, WsRateLimitLayer},
     },
     pubsub::HexIdProvider,
+    reexec::{DEFAULT_MAX_TRACE_BYTES, default_max_tracing_requests},
 };
 use jsonrpsee::{
     RpcModule,
@@ -166,6 +166,15 @@ fn module(api: EthRpc, pubsub: bool) -> RpcModule<()> {
     module
         .merge(DebugApiServer::into_rpc(api.clone()))
         .expect("debug methods are unique");
+    module
+        .merge(crate::EthSimulateApiServer::into_rpc(api.clone()))
+        .expect("eth_simulateV1 is unique");
+    module
+        .merge(crate::TraceApiServer::into_rpc(api.clone()))
+        .expect("trace methods are unique");
+    module
+        .merge(crate::OtsApiServer::into_rpc(api.clone()))
+        .expect("ots methods are unique");
     module
         .merge(OptimismApiServer::into_rpc(api.clone()))
         .expect("optimism methods are unique");

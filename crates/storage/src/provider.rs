@@ -366,15 +366,17 @@ impl Storage {
     }
 
     /// Commits a sealed block in one synced batch: header, body, senders, receipts, transaction
-    /// index, state and trie writes, and the head pointer. Either all of it lands or none of it.
+    /// and address indexes, state and trie writes, and the head pointer. Either all of it lands
+    /// or none of it.
     pub fn commit_block(
         &self,
         header: &Sealed<Header>,
         body: &BlockBody,
         receipts: &[OpReceiptEnvelope],
+        activity: &ol_primitives::BlockActivity,
         state: &PreparedState,
     ) -> Result<(), StorageError> {
-        let batch = self.block_batch(header, body, receipts, state)?;
+        let batch = self.block_batch(header, body, receipts, activity, state)?;
         self.write(batch)
     }
 
@@ -385,10 +387,11 @@ impl Storage {
         header: &Sealed<Header>,
         body: &BlockBody,
         receipts: &[OpReceiptEnvelope],
+        activity: &ol_primitives::BlockActivity,
         state: &PreparedState,
         safe_head: &crate::DerivedHead,
     ) -> Result<(), StorageError> {
-        let mut batch = self.block_batch(header, body, receipts, state)?;
+        let mut batch = self.block_batch(header, body, receipts, activity, state)?;
         self.put_derived_head(&mut batch, tables::SAFE_HEAD_KEY, safe_head)?;
         self.write(batch)
     }
@@ -399,6 +402,7 @@ impl Storage {
         header: &Sealed<Header>,
         body: &BlockBody,
         receipts: &[OpReceiptEnvelope],
+        activity: &ol_primitives::BlockActivity,
         state: &PreparedState,
     ) -> Result<WriteBatch, StorageError> {
         let head = self.head_number()?;
@@ -418,6 +422,7 @@ impl Storage {
             );
         }
         self.put_block(&mut batch, header, body, receipts);
+        self.put_activity(&mut batch, header.number, body, activity);
         Ok(batch)
     }
 

@@ -38,8 +38,16 @@ pub const ACCOUNT_HISTORY: &str = "account_history";
 /// zero), read like [`ACCOUNT_HISTORY`].
 pub const STORAGE_HISTORY: &str = "storage_history";
 
+/// Address ++ block number ++ transaction index → nothing: the transactions that touched an
+/// address (sender, recipient, any internal call frame, created contracts), in chain order.
+pub const ADDRESS_TRANSACTIONS: &str = "address_transactions";
+/// Sender ++ nonce → the location of that transaction (as [`TX_LOOKUP`]'s values).
+pub const SENDER_NONCES: &str = "sender_nonces";
+/// Contract address → the location of the transaction that created it ++ the creator address.
+pub const CONTRACT_CREATORS: &str = "contract_creators";
+
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 18] = [
     META,
     HEADERS,
     CANONICAL,
@@ -55,6 +63,9 @@ pub const ALL: [&str; 15] = [
     STORAGE_TRIE,
     ACCOUNT_HISTORY,
     STORAGE_HISTORY,
+    ADDRESS_TRANSACTIONS,
+    SENDER_NONCES,
+    CONTRACT_CREATORS,
 ];
 
 /// Key of the head block number in [`META`].
@@ -70,7 +81,7 @@ pub const CHAIN_SPEC_KEY: &[u8] = b"chain_spec";
 /// Key of the schema version in [`META`].
 pub const SCHEMA_KEY: &[u8] = b"schema";
 /// The on-disk schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Key of a block number.
 pub const fn number_key(number: u64) -> [u8; 8] {

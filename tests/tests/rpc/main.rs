@@ -1,9 +1,11 @@
 //! End-to-end tests of the JSON-RPC surface beyond the everyday tour: block and transaction
-//! lookups by position, block receipts and block tags, `eth_getLogs` and installed filters, the
-//! `txpool` namespace, the WebSocket server with `eth_subscribe`, `eth_getProof`, the
-//! Prometheus metrics of RPC calls and the pool, a viem dApp client, and the matrix of bad input the node must refuse without a change of state. Each test
-//! starts its own node (own temporary data directory and ports) and checks values, not just
-//! shapes.
+//! lookups by position, block receipts and block tags, `eth_getLogs` and installed filters,
+//! `eth_simulateV1` against anvil's, the `txpool` namespace, the WebSocket server with
+//! `eth_subscribe`, `eth_getProof`, the Prometheus metrics of RPC calls and the pool, the
+//! `trace_` and `ots_` namespaces explorers read, a viem dApp client, an ethers v6 script,
+//! forge (`forge script --broadcast`, `forge test --fork-url`), and the matrix of bad input the
+//! node must refuse without a change of state. Each test starts its own node (own temporary
+//! data directory and ports) and checks values, not just shapes.
 //!
 //! ```text
 //! cargo build -p openledger
@@ -15,11 +17,15 @@ mod access_list;
 mod bad_input;
 mod blocks;
 mod debug;
+mod dev_tools;
+mod ethers;
+mod explorer;
 mod geth_fidelity;
 mod logs;
 mod metrics;
 mod optimism;
 mod proof;
+mod simulate;
 mod txpool;
 mod versus_anvil;
 mod viem;

@@ -205,7 +205,7 @@ impl Bench {
             senders,
         };
         self.storage
-            .commit_block(&header, &body, &[], &prepared)
+            .commit_block(&header, &body, &[], &Default::default(), &prepared)
             .unwrap();
         self.expected.push((number, user_txs));
         number

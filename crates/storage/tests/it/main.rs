@@ -1,13 +1,15 @@
 //! Storage integration tests: the incremental state root against a full recomputation, atomic
 //! commits, and reopening.
 
+mod address_index;
+
 use alloy_consensus::{Header, Sealable};
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_trie::KECCAK_EMPTY;
 use ol_storage::{AccountChange, BlockBody, StateChanges, Storage, StorageError};
 use proptest::prelude::*;
 
-fn dev_storage(dir: &std::path::Path) -> Storage {
+pub(crate) fn dev_storage(dir: &std::path::Path) -> Storage {
     let storage = Storage::open(dir).unwrap();
     let spec = ol_primitives::dev::dev_chain_spec(None, 1_700_000_000).unwrap();
     storage.init_genesis(&spec).unwrap();
@@ -32,7 +34,7 @@ fn commit(storage: &Storage, changes: &StateChanges) -> B256 {
         senders: vec![],
     };
     storage
-        .commit_block(&header, &body, &[], &prepared)
+        .commit_block(&header, &body, &[], &Default::default(), &prepared)
         .unwrap();
     prepared.state_root
 }
@@ -192,7 +194,7 @@ fn a_block_that_does_not_extend_the_head_changes_nothing() {
         senders: vec![],
     };
     let err = storage
-        .commit_block(&header, &body, &[], &prepared)
+        .commit_block(&header, &body, &[], &Default::default(), &prepared)
         .unwrap_err();
     assert!(matches!(
         err,
