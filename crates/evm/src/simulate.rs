@@ -202,10 +202,10 @@ impl OlEvmConfig {
             }
             // The spec fills a gap in the numbers with empty blocks.
             while parent.header.number + 1 < number {
-                let empty = self.simulated_header(&parent, None, &[], &[], &[])?;
+                let empty = self.simulated_header(&parent, None)?;
                 parent = self.advance(&mut state, &mut out, empty, Vec::new());
             }
-            let mut header = self.simulated_header(&parent, Some(&overrides), &[], &[], &[])?;
+            let mut header = self.simulated_header(&parent, Some(&overrides))?;
             if !options.validation && overrides.base_fee.is_none() {
                 // As geth: without validation a call pays no base fee, and BASEFEE reads 0.
                 header.base_fee_per_gas = Some(0);
@@ -274,26 +274,13 @@ impl OlEvmConfig {
                     result,
                 });
             }
-            let transactions: Vec<OpTxEnvelope> = calls
-                .iter()
-                .map(|call| call.transaction.inner().clone())
-                .collect();
-            let receipts = receipts_of(&calls);
-            let roots = self.simulated_header(&parent, None, &transactions, &receipts, &calls)?;
-            let header = Header {
-                transactions_root: roots.transactions_root,
-                receipts_root: roots.receipts_root,
-                logs_bloom: roots.logs_bloom,
-                gas_used: roots.gas_used,
-                ..header
-            };
             parent = self.advance(&mut state, &mut out, header, calls);
         }
         Ok(out)
     }
 
-    /// Seals `header` as the next simulated block, makes its hash visible to `BLOCKHASH` and
-    /// returns it as the parent of the next.
+    /// Seals `header` with the roots, bloom and gas of `calls` as the next simulated block,
+    /// makes its hash visible to `BLOCKHASH` and returns it as the parent of the next.
     fn advance<DB: DatabaseRef>(
         &self,
         state: &mut CacheDB<DB>,
@@ -301,7 +288,7 @@ impl OlEvmConfig {
         header: Header,
         calls: Vec<SimulatedCall>,
     ) -> Parent {
-        let sealed = header.seal_slow();
+        let sealed = with_calls(header, &calls).seal_slow();
         state
             .cache
             .block_hashes
@@ -320,14 +307,7 @@ impl OlEvmConfig {
     /// The EVM environment of a simulated block: a simulation without validation checks no
     /// nonces and no base fee.
     fn env_of(&self, header: &Header, validation: bool) -> EvmEnv<OpSpecId> {
-        let mut env = self.evm_env(
-            header.number,
-            header.timestamp,
-            header.beneficiary,
-            header.mix_hash,
-            header.gas_limit,
-            header.base_fee_per_gas.unwrap_or_default(),
-        );
+        let mut env = self.evm_env_for_header(header);
         if !validation {
             env.cfg_env.disable_nonce_check = true;
             env.cfg_env.disable_base_fee = true;
@@ -379,16 +359,13 @@ impl OlEvmConfig {
         Ok(outcome.result)
     }
 
-    /// A simulated block's header on `parent`: number, time and fees from `overrides` or the
-    /// defaults (the next number, 12 s later, the parent's gas limit, and the base fee the
-    /// parent implies), roots of `transactions` and `receipts`.
+    /// A simulated block's header on `parent`, before its calls: number, time and fees from
+    /// `overrides` or the defaults (the next number, 12 s later, the parent's gas limit, and
+    /// the base fee the parent implies).
     fn simulated_header(
         &self,
         parent: &Parent,
         overrides: Option<&alloy_rpc_types_eth::BlockOverrides>,
-        transactions: &[OpTxEnvelope],
-        receipts: &[OpReceiptEnvelope],
-        calls: &[SimulatedCall],
     ) -> Result<Header, SimulateError> {
         let base_fee = next_block_base_fee(&parent.header)
             .map_err(|err: EvmError| SimulateError::Parent(err.to_string()))?;
@@ -399,25 +376,14 @@ impl OlEvmConfig {
         let timestamp = overrides
             .time
             .unwrap_or(parent.header.timestamp + DEFAULT_BLOCK_SPACING_SECS);
-        let logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, receipt| {
-            bloom.accrue_bloom(receipt.logs_bloom());
-            bloom
-        });
-        let gas_used = calls.iter().map(|call| call.result.tx_gas_used()).sum();
         Ok(Header {
             parent_hash: parent.hash,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: overrides.coinbase.unwrap_or(parent.header.beneficiary),
             state_root: B256::ZERO,
-            transactions_root: calculate_transaction_root(transactions),
-            receipts_root: ordered_trie_root_with_encoder(receipts, |receipt, buf| {
-                receipt.encode_2718(buf)
-            }),
-            logs_bloom,
             difficulty: U256::ZERO,
             number,
             gas_limit: overrides.gas_limit.unwrap_or(parent.header.gas_limit),
-            gas_used,
             timestamp,
             extra_data: parent.header.extra_data.clone(),
             mix_hash: overrides.random.unwrap_or(parent.header.mix_hash),
@@ -433,6 +399,30 @@ impl OlEvmConfig {
             requests_hash: Some(EMPTY_REQUESTS_HASH),
             ..Default::default()
         })
+    }
+}
+
+/// `header` with the transactions root, receipts root, logs bloom and gas used of `calls`.
+fn with_calls(header: Header, calls: &[SimulatedCall]) -> Header {
+    let transactions: Vec<OpTxEnvelope> = calls
+        .iter()
+        .map(|call| call.transaction.inner().clone())
+        .collect();
+    let receipts = receipts_of(calls);
+    let logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut bloom, receipt| {
+        bloom.accrue_bloom(receipt.logs_bloom());
+        bloom
+    });
+    Header {
+        transactions_root: calculate_transaction_root(&transactions),
+        receipts_root: ordered_trie_root_with_encoder(&receipts, |receipt, buf| {
+            receipt.encode_2718(buf)
+        }),
+        logs_bloom,
+        gas_used: receipts
+            .last()
+            .map_or(0, |receipt| receipt.cumulative_gas_used()),
+        ..header
     }
 }
 

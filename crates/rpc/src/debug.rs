@@ -6,7 +6,7 @@
 
 use crate::{
     EthRpc, error,
-    reexec::{Guards, TraceLimits, stopped},
+    reexec::{Guards, ReplayDb, TraceLimits},
 };
 use alloy_consensus::{Header, Sealed};
 use alloy_eips::{BlockId, BlockNumberOrTag};
@@ -14,7 +14,7 @@ use alloy_primitives::B256;
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_trace::geth::{GethDebugTracingCallOptions, GethDebugTracingOptions};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
-use ol_evm::{EvmError, call::Overrides, limits::StepRecording};
+use ol_evm::{EvmError, Inspected, call::Overrides, limits::StepRecording};
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -123,43 +123,33 @@ fn guarded(
     Ok((guards, inspector(options)?))
 }
 
-impl EthRpc {
-    /// Re-executes block `header` up to and including transaction `last` (all of it when
-    /// `None`) and traces the transactions `wanted` selects, in block order.
-    fn trace_block_transactions(
-        &self,
-        header: &Sealed<Header>,
-        last: Option<usize>,
-        wanted: impl Fn(usize) -> bool,
-        (guards, tracer): (Guards, DebugInspector),
-    ) -> RpcResult<Vec<(B256, Box<RawValue>)>> {
-        self.replay_traced(
-            header,
-            last,
-            wanted,
-            guards,
-            tracer,
-            |index, hash, inspected| {
-                let context = TransactionContext {
-                    block_hash: Some(header.hash()),
-                    tx_index: Some(index),
-                    tx_hash: Some(hash),
-                };
-                let tracer = inspected.inspector;
-                let trace = rendered(
-                    tracer,
-                    Some(context),
-                    inspected.tx,
-                    inspected.block,
-                    inspected.result,
-                    inspected.db,
-                )?;
-                tracer.fuse().map_err(trace_failed)?;
-                Ok((hash, trace))
-            },
-        )
-    }
+/// The geth trace of transaction `index` (hash `hash`) of block `header`, leaving the tracer
+/// ready for the next transaction.
+fn traced(
+    header: &Sealed<Header>,
+    index: usize,
+    hash: B256,
+    inspected: Inspected<'_, DebugInspector, ReplayDb>,
+) -> Result<Box<RawValue>, EvmError> {
+    let context = TransactionContext {
+        block_hash: Some(header.hash()),
+        tx_index: Some(index),
+        tx_hash: Some(hash),
+    };
+    let tracer = inspected.inspector;
+    let trace = rendered(
+        tracer,
+        Some(context),
+        inspected.tx,
+        inspected.block,
+        inspected.result,
+        inspected.db,
+    )?;
+    tracer.fuse().map_err(trace_failed)?;
+    Ok(trace)
+}
 
+impl EthRpc {
     async fn trace_block(
         &self,
         header: Option<Sealed<Header>>,
@@ -167,13 +157,22 @@ impl EthRpc {
     ) -> RpcResult<Vec<BlockTrace>> {
         let header = header.ok_or_else(|| error::server("block not found"))?;
         let _turn = self.tracing.turn().await?;
-        let tracer = guarded(&self.tracing, options.unwrap_or_default())?;
+        let (guards, tracer) = guarded(&self.tracing, options.unwrap_or_default())?;
         self.run_blocking(move |this| {
-            let traces = this.trace_block_transactions(&header, None, |_| true, tracer)?;
-            Ok(traces
-                .into_iter()
-                .map(|(tx_hash, result)| BlockTrace { tx_hash, result })
-                .collect())
+            this.replay_traced(
+                &header,
+                None,
+                |_| true,
+                guards,
+                tracer,
+                |index, hash, inspected| {
+                    let result = traced(&header, index, hash, inspected)?;
+                    Ok(BlockTrace {
+                        tx_hash: hash,
+                        result,
+                    })
+                },
+            )
         })
         .await
     }
@@ -186,28 +185,14 @@ impl DebugApiServer for EthRpc {
         hash: B256,
         options: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Box<RawValue>> {
-        let (number, index) = self
-            .chain
-            .storage()
-            .transaction_location(&hash)
-            .map_err(error::internal)?
-            .ok_or_else(|| error::server("transaction not found"))?;
-        let index = index as usize;
-        let _turn = self.tracing.turn().await?;
-        let tracer = guarded(&self.tracing, options.unwrap_or_default())?;
-        self.run_blocking(move |this| {
-            let header = this
-                .chain
-                .storage()
-                .header_by_number(number)
-                .map_err(error::internal)?
-                .ok_or_else(|| error::internal("header of an indexed transaction missing"))?;
-            this.trace_block_transactions(&header, Some(index), |i| i == index, tracer)?
-                .pop()
-                .map(|(_, trace)| trace)
-                .ok_or_else(|| error::internal("the transaction was not re-executed"))
-        })
-        .await
+        let options = options.unwrap_or_default();
+        self.reexecute_mined(
+            hash,
+            |limits| guarded(limits, options),
+            move |header, index, inspected| traced(header, index, hash, inspected),
+        )
+        .await?
+        .ok_or_else(|| error::server("transaction not found"))
     }
 
     async fn trace_call(
@@ -224,34 +209,26 @@ impl DebugApiServer for EthRpc {
             state: options.state_overrides,
             block: options.block_overrides.map(Box::new),
         };
-        let header = self.state_header(block)?;
-        let tx = self.tx_env(&request, self.gas_cap)?;
         // Checked before waiting for a turn: a bad tracer name is refused at once.
         inspector(options.tracing_options.clone())?;
-        let _turn = self.tracing.turn().await?;
-        let tracer = guarded(&self.tracing, options.tracing_options)?;
-        self.run_blocking(move |this| {
-            let env = this.chain.evm().evm_env_for_header(header.inner());
-            let db = this.state_db(header.number);
-            this.chain
-                .evm()
-                .inspect_call(&db, env, tx, &overrides, tracer, |inspected| {
-                    let (guards, tracer) = inspected.inspector;
-                    if let Some(err) = stopped(guards) {
-                        return Err(err);
-                    }
-                    rendered(
-                        tracer,
-                        None,
-                        inspected.tx,
-                        inspected.block,
-                        inspected.result,
-                        inspected.db,
-                    )
-                    .map_err(error::internal)
-                })
-                .map_err(error::call)?
-        })
+        let tracing = options.tracing_options;
+        self.call_traced(
+            &request,
+            block,
+            overrides,
+            |limits| guarded(limits, tracing),
+            |inspected| {
+                rendered(
+                    inspected.inspector,
+                    None,
+                    inspected.tx,
+                    inspected.block,
+                    inspected.result,
+                    inspected.db,
+                )
+                .map_err(error::internal)
+            },
+        )
         .await
     }
 

@@ -4,7 +4,7 @@
 //! operations, revert data and call traces come from re-executing the transaction behind the
 //! trace limits of [`reexec`](crate::reexec).
 
-use crate::{EthRpc, convert, error};
+use crate::{EthRpc, convert, error, reexec::start_with};
 use alloy_consensus::{Header, Sealed, Transaction as _, TxReceipt};
 use alloy_eips::{BlockId, BlockNumberOrTag, eip1898::LenientBlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -190,8 +190,9 @@ fn check_page_size(page_size: usize) -> RpcResult<()> {
 }
 
 impl EthRpc {
-    /// The mined transaction `hash` re-executed with `inspector`, handed to `finish`.
-    async fn reexecute_mined<I, T>(
+    /// The mined transaction `hash` re-executed with `inspector`, handed to `finish`; an
+    /// unknown transaction is an error.
+    async fn reexecute_known<I, T>(
         &self,
         hash: B256,
         inspector: I,
@@ -201,30 +202,13 @@ impl EthRpc {
         I: revm::Inspector<alloy_op_evm::OpEvmContext<crate::reexec::ReplayDb>> + Send + 'static,
         T: Send + 'static,
     {
-        let (header, index) = self
-            .mined_location(hash)?
-            .ok_or_else(|| error::server("transaction not found"))?;
-        let _turn = self.tracing.turn().await?;
-        let guards = self.tracing.guards(None, StepRecording::default())?;
-        self.run_blocking(move |this| {
-            let mut finish = Some(finish);
-            this.replay_traced(
-                &header,
-                Some(index),
-                |i| i == index,
-                guards,
-                inspector,
-                |_, _, inspected| {
-                    let finish = finish
-                        .take()
-                        .ok_or_else(|| ol_evm::EvmError::Internal("re-executed twice".into()))?;
-                    Ok(finish(inspected))
-                },
-            )?
-            .pop()
-            .ok_or_else(|| error::internal("the transaction was not re-executed"))
-        })
-        .await
+        self.reexecute_mined(
+            hash,
+            start_with(inspector, StepRecording::default()),
+            |_, _, inspected| Ok(finish(inspected)),
+        )
+        .await?
+        .ok_or_else(|| error::server("transaction not found"))
     }
 
     fn block_details(
@@ -401,7 +385,7 @@ impl OtsApiServer for EthRpc {
     }
 
     async fn get_internal_operations(&self, hash: B256) -> RpcResult<Vec<InternalOperation>> {
-        self.reexecute_mined(hash, frame_tracer(), |inspected| {
+        self.reexecute_known(hash, frame_tracer(), |inspected| {
             internal_operations(
                 &std::mem::take(inspected.inspector)
                     .into_traces()
@@ -412,7 +396,7 @@ impl OtsApiServer for EthRpc {
     }
 
     async fn get_transaction_error(&self, hash: B256) -> RpcResult<Bytes> {
-        self.reexecute_mined(hash, NoOpInspector, |inspected| {
+        self.reexecute_known(hash, NoOpInspector, |inspected| {
             match &inspected.result.result {
                 revm::context::result::ExecutionResult::Revert { output, .. } => output.clone(),
                 _ => Bytes::new(),
@@ -422,7 +406,7 @@ impl OtsApiServer for EthRpc {
     }
 
     async fn trace_transaction(&self, hash: B256) -> RpcResult<Vec<TraceEntry>> {
-        self.reexecute_mined(hash, frame_tracer(), |inspected| {
+        self.reexecute_known(hash, frame_tracer(), |inspected| {
             let nodes = std::mem::take(inspected.inspector)
                 .into_traces()
                 .into_nodes();

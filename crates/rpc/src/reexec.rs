@@ -10,15 +10,18 @@
 
 use crate::{EthRpc, error};
 use alloy_consensus::{Header, Sealed, transaction::Recovered};
+use alloy_eips::BlockId;
 use alloy_primitives::B256;
+use alloy_rpc_types_eth::TransactionRequest;
 use jsonrpsee::{core::RpcResult, types::ErrorObjectOwned};
 use ol_evm::{
     EvmError, Inspected, ReplayState,
+    call::Overrides,
     limits::{Deadline, StepRecording, TraceBudget},
 };
 use ol_primitives::OpTxEnvelope;
 use ol_storage::StateProviderDb;
-use revm::Inspector;
+use revm::{Inspector, database::CacheDB};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -95,6 +98,15 @@ impl TraceLimits {
         let deadline = Deadline::new(timeout.map(|timeout| Instant::now() + timeout));
         Ok((deadline, TraceBudget::new(self.max_bytes, recording)))
     }
+}
+
+/// A tracer start for [`EthRpc::reexecute_mined`] and [`EthRpc::call_traced`]: `inspector`
+/// behind the default deadline and a byte budget for a tracer that records `recording`.
+pub(crate) fn start_with<I>(
+    inspector: I,
+    recording: StepRecording,
+) -> impl FnOnce(&TraceLimits) -> RpcResult<(Guards, I)> {
+    move |limits| Ok((limits.guards(None, recording)?, inspector))
 }
 
 /// Why a trace was stopped, if it was: its deadline passed or it outgrew its budget.
@@ -214,6 +226,112 @@ impl EthRpc {
         }
         replayed.map_err(error::internal)?;
         Ok(traced)
+    }
+}
+
+impl EthRpc {
+    /// The header of the block holding a mined transaction, and its index there.
+    pub(crate) fn mined_location(&self, hash: B256) -> RpcResult<Option<(Sealed<Header>, usize)>> {
+        let storage = self.chain.storage();
+        let Some((number, index)) = storage
+            .transaction_location(&hash)
+            .map_err(error::internal)?
+        else {
+            return Ok(None);
+        };
+        let header = storage
+            .header_by_number(number)
+            .map_err(error::internal)?
+            .ok_or_else(|| error::internal("header of an indexed transaction missing"))?;
+        Ok(Some((header, index as usize)))
+    }
+
+    /// Re-executes the mined transaction `hash` with the tracer `start` makes (once it has a
+    /// turn, so its deadline runs from there) and hands the execution to `finish` with the
+    /// block header and the transaction's index; `None` when the transaction is unknown.
+    pub(crate) async fn reexecute_mined<I, T>(
+        &self,
+        hash: B256,
+        start: impl FnOnce(&TraceLimits) -> RpcResult<(Guards, I)>,
+        finish: impl FnOnce(&Sealed<Header>, usize, Inspected<'_, I, ReplayDb>) -> Result<T, EvmError>
+        + Send
+        + 'static,
+    ) -> RpcResult<Option<T>>
+    where
+        I: Inspector<alloy_op_evm::OpEvmContext<ReplayDb>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some((header, index)) = self.mined_location(hash)? else {
+            return Ok(None);
+        };
+        let _turn = self.tracing.turn().await?;
+        let (guards, inspector) = start(&self.tracing)?;
+        self.run_blocking(move |this| {
+            let mut finish = Some(finish);
+            this.replay_traced(
+                &header,
+                Some(index),
+                |i| i == index,
+                guards,
+                inspector,
+                |_, _, inspected| {
+                    let finish = finish
+                        .take()
+                        .ok_or_else(|| EvmError::Internal("re-executed twice".into()))?;
+                    finish(&header, index, inspected)
+                },
+            )?
+            .pop()
+            .map(Some)
+            .ok_or_else(|| error::internal("the transaction was not re-executed"))
+        })
+        .await
+    }
+
+    /// Runs `request` as `eth_call` would on the state after `block` (with `overrides`), with
+    /// the tracer `start` makes once it has a turn, and hands the execution to `finish`; a trace
+    /// its guards stopped is refused with their error.
+    pub(crate) async fn call_traced<I, T>(
+        &self,
+        request: &TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Overrides,
+        start: impl FnOnce(&TraceLimits) -> RpcResult<(Guards, I)>,
+        finish: impl FnOnce(Inspected<'_, I, CacheDB<&StateProviderDb>>) -> RpcResult<T>
+        + Send
+        + 'static,
+    ) -> RpcResult<T>
+    where
+        I: for<'db> Inspector<alloy_op_evm::OpEvmContext<CacheDB<&'db StateProviderDb>>>
+            + Send
+            + 'static,
+        T: Send + 'static,
+    {
+        let header = self.state_header(block)?;
+        let tx = self.tx_env(request, self.gas_cap)?;
+        let _turn = self.tracing.turn().await?;
+        let tracer = start(&self.tracing)?;
+        self.run_blocking(move |this| {
+            let env = this.chain.evm().evm_env_for_header(header.inner());
+            let db = this.state_db(header.number);
+            this.chain
+                .evm()
+                .inspect_call(&db, env, tx, &overrides, tracer, |inspected| {
+                    let (guards, inspector) = inspected.inspector;
+                    if let Some(err) = stopped(guards) {
+                        return Err(err);
+                    }
+                    finish(Inspected {
+                        inspector,
+                        tx: inspected.tx,
+                        block: inspected.block,
+                        result: inspected.result,
+                        db: inspected.db,
+                    })
+                })
+                .map_err(error::call)?
+        })
+        .await
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::{
     EthRpc, error,
-    reexec::{Guards, ReplayDb, stopped, too_large},
+    reexec::{Guards, ReplayDb, start_with, too_large},
 };
 use alloy_consensus::{Header, Sealed};
 use alloy_eips::BlockId;
@@ -138,6 +138,18 @@ fn filter_range(filter: &TraceFilter, head: u64) -> RpcResult<(u64, u64)> {
     Ok((from, to))
 }
 
+/// Where transaction `index` (hash `hash`) of block `header` sits, for localized traces.
+fn tx_info(header: &Sealed<Header>, index: usize, hash: B256) -> TransactionInfo {
+    TransactionInfo {
+        hash: Some(hash),
+        index: Some(index as u64),
+        block_hash: Some(header.hash()),
+        block_number: Some(header.number),
+        base_fee: header.base_fee_per_gas,
+        block_timestamp: Some(header.timestamp),
+    }
+}
+
 impl EthRpc {
     /// The call traces of the transactions of `header` that `wanted` selects (re-executing up
     /// to `last`), with their block positions.
@@ -155,15 +167,8 @@ impl EthRpc {
             guards,
             call_tracer(),
             |index, hash, inspected: Inspected<'_, TracingInspector, ReplayDb>| {
-                let info = TransactionInfo {
-                    hash: Some(hash),
-                    index: Some(index as u64),
-                    block_hash: Some(header.hash()),
-                    block_number: Some(header.number),
-                    base_fee: header.base_fee_per_gas,
-                    block_timestamp: Some(header.timestamp),
-                };
-                Ok(take(inspected.inspector).into_localized_transaction_traces(info))
+                Ok(take(inspected.inspector)
+                    .into_localized_transaction_traces(tx_info(header, index, hash)))
             },
         )?;
         Ok(per_tx.into_iter().flatten().collect())
@@ -174,32 +179,15 @@ impl EthRpc {
         &self,
         hash: B256,
     ) -> RpcResult<Option<Vec<LocalizedTransactionTrace>>> {
-        let Some((header, index)) = self.mined_location(hash)? else {
-            return Ok(None);
-        };
-        let _turn = self.tracing.turn().await?;
-        let guards = self.tracing.guards(None, StepRecording::default())?;
-        self.run_blocking(move |this| {
-            this.localized_traces(&header, Some(index), |i| i == index, guards)
-                .map(Some)
-        })
+        self.reexecute_mined(
+            hash,
+            start_with(call_tracer(), StepRecording::default()),
+            move |header, index, inspected| {
+                Ok(take(inspected.inspector)
+                    .into_localized_transaction_traces(tx_info(header, index, hash)))
+            },
+        )
         .await
-    }
-
-    /// The header of the block holding a mined transaction, and its index there.
-    pub(crate) fn mined_location(&self, hash: B256) -> RpcResult<Option<(Sealed<Header>, usize)>> {
-        let storage = self.chain.storage();
-        let Some((number, index)) = storage
-            .transaction_location(&hash)
-            .map_err(error::internal)?
-        else {
-            return Ok(None);
-        };
-        let header = storage
-            .header_by_number(number)
-            .map_err(error::internal)?
-            .ok_or_else(|| error::internal("header of an indexed transaction missing"))?;
-        Ok(Some((header, index as usize)))
     }
 }
 
@@ -301,32 +289,14 @@ impl TraceApiServer for EthRpc {
             state: state_overrides,
             block: block_overrides,
         };
-        let header = self.state_header(block)?;
-        let tx = self.tx_env(&request, self.gas_cap)?;
-        let _turn = self.tracing.turn().await?;
         let (tracer, recording) = parity_tracer(&trace_types);
-        let guards = self.tracing.guards(None, recording)?;
-        self.run_blocking(move |this| {
-            let env = this.chain.evm().evm_env_for_header(header.inner());
-            let db = this.state_db(header.number);
-            this.chain
-                .evm()
-                .inspect_call(&db, env, tx, &overrides, (guards, tracer), |inspected| {
-                    let (guards, tracer) = inspected.inspector;
-                    if let Some(err) = stopped(guards) {
-                        return Err(err);
-                    }
-                    let one = Inspected {
-                        inspector: tracer,
-                        tx: inspected.tx,
-                        block: inspected.block,
-                        result: inspected.result,
-                        db: inspected.db,
-                    };
-                    results(one, &trace_types).map_err(error::internal)
-                })
-                .map_err(error::call)?
-        })
+        self.call_traced(
+            &request,
+            block,
+            overrides,
+            start_with(tracer, recording),
+            move |inspected| results(inspected, &trace_types).map_err(error::internal),
+        )
         .await
     }
 
@@ -335,25 +305,14 @@ impl TraceApiServer for EthRpc {
         hash: B256,
         trace_types: HashSet<TraceType>,
     ) -> RpcResult<TraceResults> {
-        let (header, index) = self
-            .mined_location(hash)?
-            .ok_or_else(|| error::server("transaction not found"))?;
-        let _turn = self.tracing.turn().await?;
         let (tracer, recording) = parity_tracer(&trace_types);
-        let guards = self.tracing.guards(None, recording)?;
-        self.run_blocking(move |this| {
-            this.replay_traced(
-                &header,
-                Some(index),
-                |i| i == index,
-                guards,
-                tracer,
-                |_, _, inspected| results(inspected, &trace_types),
-            )?
-            .pop()
-            .ok_or_else(|| error::internal("the transaction was not re-executed"))
-        })
-        .await
+        self.reexecute_mined(
+            hash,
+            start_with(tracer, recording),
+            move |_, _, inspected| results(inspected, &trace_types),
+        )
+        .await?
+        .ok_or_else(|| error::server("transaction not found"))
     }
 
     async fn trace_replay_block_transactions(

@@ -73,14 +73,17 @@ impl Storage {
         for (index, (tx, sender)) in body.transactions.iter().zip(&body.senders).enumerate() {
             let location = (number, index as u32);
             let seen = activity.transactions.get(index).unwrap_or(&no_activity);
-            let mut touched = seen.touched.clone();
-            touched.insert(*sender);
-            touched.extend(tx.to());
-            touched.extend(seen.created.iter().map(|creation| creation.contract));
-            for address in &touched {
+            // Execution saw the sender, the recipient and the created contracts too; they are
+            // added here for a block committed without its activity.
+            let implied = [Some(*sender), tx.to()]
+                .into_iter()
+                .flatten()
+                .chain(seen.created.iter().map(|creation| creation.contract))
+                .filter(|address| !seen.touched.contains(address));
+            for address in seen.touched.iter().copied().chain(implied) {
                 batch.put_cf(
                     self.cf(tables::ADDRESS_TRANSACTIONS),
-                    appearance_key(address, location),
+                    appearance_key(&address, location),
                     [],
                 );
             }

@@ -2,8 +2,8 @@
 //! whole blocks; the sender-and-nonce lookup; contract creators; all of it written in the
 //! block's own batch and kept across a reopen.
 
-use crate::dev_storage;
-use alloy_consensus::{Header, Sealable, Signed, TxLegacy};
+use crate::{commit_with, dev_storage};
+use alloy_consensus::{Signed, TxLegacy};
 use alloy_primitives::{Address, B256, Signature, TxKind};
 use ol_primitives::{BlockActivity, Creation, OpTxEnvelope, TxActivity, TxDeposit};
 use ol_storage::{AddressPage, StateChanges, Storage, TxLocation, Walk};
@@ -43,25 +43,12 @@ fn signed(from: Address, nonce: u64, to: Address) -> (OpTxEnvelope, Address) {
 
 /// Commits the next block with `transactions` and their `activity`.
 fn commit(storage: &Storage, transactions: Vec<(OpTxEnvelope, Address)>, activity: BlockActivity) {
-    let prepared = storage.prepare_state(&StateChanges::default()).unwrap();
-    let head = storage.head_header().unwrap();
-    let header = Header {
-        parent_hash: head.hash(),
-        number: head.number + 1,
-        state_root: prepared.state_root,
-        timestamp: head.timestamp + 1,
-        withdrawals_root: Some(prepared.withdrawals_root),
-        ..head.inner().clone()
-    }
-    .seal_slow();
     let (transactions, senders) = transactions.into_iter().unzip();
     let body = ol_storage::BlockBody {
         transactions,
         senders,
     };
-    storage
-        .commit_block(&header, &body, &[], &activity, &prepared)
-        .unwrap();
+    commit_with(storage, &StateChanges::default(), &body, &activity);
 }
 
 fn page(locations: &[TxLocation], exhausted: bool) -> AddressPage {

@@ -18,6 +18,20 @@ pub(crate) fn dev_storage(dir: &std::path::Path) -> Storage {
 
 /// Commits `changes` as the next block (no transactions) and returns its state root.
 fn commit(storage: &Storage, changes: &StateChanges) -> B256 {
+    let body = BlockBody {
+        transactions: vec![],
+        senders: vec![],
+    };
+    commit_with(storage, changes, &body, &Default::default())
+}
+
+/// Commits `changes`, `body` and its `activity` as the next block; returns its state root.
+pub(crate) fn commit_with(
+    storage: &Storage,
+    changes: &StateChanges,
+    body: &BlockBody,
+    activity: &ol_primitives::BlockActivity,
+) -> B256 {
     let prepared = storage.prepare_state(changes).unwrap();
     let head = storage.head_header().unwrap();
     let header = Header {
@@ -29,12 +43,8 @@ fn commit(storage: &Storage, changes: &StateChanges) -> B256 {
         ..head.inner().clone()
     }
     .seal_slow();
-    let body = BlockBody {
-        transactions: vec![],
-        senders: vec![],
-    };
     storage
-        .commit_block(&header, &body, &[], &Default::default(), &prepared)
+        .commit_block(&header, body, &[], activity, &prepared)
         .unwrap();
     prepared.state_root
 }
