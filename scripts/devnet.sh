@@ -3,10 +3,14 @@
 # (`openledger l1 deploy`), the built-in DA server, a sequencer running the batcher and the
 # proposer, and a follower that derives every block from L1 + DA. Prints the endpoints and runs
 # until Ctrl-C, which stops everything. State lives in $DEVNET_DIR (default .devnet/), wiped at
-# each start.
+# each start. It installs what it needs first (scripts/setup.sh devnet: clang for the build, the
+# npm tools for anvil), so a fresh clone needs only Rust, Node.js and curl.
 #
 #   scripts/devnet.sh                      # builds the release binary first
 #   OPENLEDGER_BIN=/path/to/openledger scripts/devnet.sh
+#
+# docker/docker-compose.yml runs the same processes with the same flags in containers
+# (tests/tests/operator checks that the two agree).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,8 +19,11 @@ l1_port="${L1_PORT:-8545}"
 da_port="${DA_PORT:-3100}"
 seq_port="${SEQUENCER_PORT:-9545}"
 follower_port="${FOLLOWER_PORT:-10545}"
+seq_metrics_port="${SEQUENCER_METRICS_PORT:-9001}"
+follower_metrics_port="${FOLLOWER_METRICS_PORT:-9002}"
+
+"$root/scripts/setup.sh" devnet
 anvil="$root/node_modules/.bin/anvil"
-[[ -x "$anvil" ]] || { echo "anvil is missing: run scripts/setup.sh (npm install) first" >&2; exit 1; }
 
 bin="${OPENLEDGER_BIN:-}"
 if [[ -z "$bin" ]]; then
@@ -25,9 +32,9 @@ if [[ -z "$bin" ]]; then
 fi
 
 # The dev mnemonic's accounts 8 and 9 ("test ... junk"): the batcher and proposer that
-# `openledger l1 deploy` registers by default.
-batcher_key=0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97
-proposer_key=0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6
+# `openledger l1 deploy` registers by default. Public keys for a local devnet only; the nodes
+# read them from files, as the containers read their mounted secrets.
+keys="$root/docker/devnet-keys"
 
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -72,15 +79,15 @@ wait_http "$da" "the DA server"
 
 setsid "$bin" node --datadir "$dir/sequencer" --http --http.port "$seq_port" --ws --ws.port "$((seq_port + 1))" \
   --l1.rpc "$l1" --l1.confirmations 2 --l1.poll-interval 1s --da.url "$da" \
-  --batcher.key "$batcher_key" --batcher.max-channel-duration 2 \
-  --proposer.key "$proposer_key" --proposer.l2oo "$oracle" \
-  --metrics "127.0.0.1:9001" >"$dir/sequencer.log" 2>&1 &
+  --batcher.key-file "$keys/batcher.key" --batcher.max-channel-duration 2 \
+  --proposer.key-file "$keys/proposer.key" --proposer.l2oo "$oracle" \
+  --metrics "127.0.0.1:$seq_metrics_port" >"$dir/sequencer.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$seq_port" "the sequencer"
 
 setsid "$bin" node --datadir "$dir/follower" --follow --http --http.port "$follower_port" \
   --l1.rpc "$l1" --l1.confirmations 1 --l1.poll-interval 1s --da.url "$da" \
-  --rollup.sequencer-http "http://127.0.0.1:$seq_port" --metrics "127.0.0.1:9002" >"$dir/follower.log" 2>&1 &
+  --rollup.sequencer-http "http://127.0.0.1:$seq_port" --metrics "127.0.0.1:$follower_metrics_port" >"$dir/follower.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$follower_port" "the follower"
 
@@ -88,8 +95,8 @@ cat <<INFO
 OpenLedger devnet is up (state and logs in $dir):
   L1 (anvil)        $l1          chain id $(node -p "require('$dir/config/l1-deployment.json').l1ChainId")
   DA server         $da
-  sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$((seq_port + 1))  metrics http://127.0.0.1:9001/metrics
-  follower RPC      http://127.0.0.1:$follower_port  (forwards transactions to the sequencer)  metrics http://127.0.0.1:9002/metrics
+  sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$((seq_port + 1))  metrics http://127.0.0.1:$seq_metrics_port/metrics
+  follower RPC      http://127.0.0.1:$follower_port  (forwards transactions to the sequencer)  metrics http://127.0.0.1:$follower_metrics_port/metrics
   OptimismPortal    $portal   (deposit: cast send $portal 'depositTransaction(address,uint256,uint64,bool,bytes)' <to> <wei> 100000 false 0x --value <wei> ...)
   L2OutputOracle    $oracle
   L2 accounts: the 'test ... junk' mnemonic, 10,000 OPEN each; L2 chain id $(node -p "require('$dir/config/rollup.json').l2_chain_id")

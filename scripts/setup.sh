@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Installs what building and testing the node needs on a fresh Debian/Ubuntu machine:
 # clang and libclang (RocksDB's build), the pinned npm tools (forge, cast, anvil, solc, and the
-# viem and ethers clients of the dApp tests), and the Python packages of the test oracles (the independent
-# state-root check; transformers + peft for the inference interop test) in a venv cached outside
-# the clone. Safe to run again: it skips what is there.
+# viem and ethers clients of the dApp tests; Hardhat 3 with its own Node.js 22 in tests/hardhat),
+# and the Python packages of the test oracles (the independent state-root check; transformers +
+# peft for the inference interop test) in a venv cached outside the clone. Safe to run again:
+# it skips what is there.
+#
+#   scripts/setup.sh          # everything the tests need
+#   scripts/setup.sh devnet   # only what scripts/devnet.sh needs (clang, the npm tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only="${1:-all}"
+case "$only" in
+  all | devnet) ;;
+  *) echo "usage: scripts/setup.sh [devnet]" >&2; exit 2 ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -15,6 +24,12 @@ if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq clang libclang-dev >/dev/null
 fi
+# Debian's docker-compose validates docker/docker-compose.yml without a Docker engine.
+if [ "$only" = all ] && ! command -v docker-compose >/dev/null; then
+  echo "==> installing docker-compose (apt), to validate the compose file"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq docker-compose >/dev/null
+fi
 
 if [ ! -x node_modules/.bin/forge ] || [ ! -f node_modules/viem/package.json ] \
   || [ ! -f node_modules/ethers/package.json ] \
@@ -23,6 +38,23 @@ if [ ! -x node_modules/.bin/forge ] || [ ! -f node_modules/viem/package.json ] \
   # lock entries for the other platforms' optional Foundry binaries, which this registry lacks.
   echo "==> installing pinned npm tools (npm install, from package-lock.json)"
   npm install --no-audit --no-fund --loglevel=error
+fi
+
+[ "$only" = devnet ] && exit 0
+
+# Hardhat 3 (tests/hardhat, its own npm project) needs Node.js 22, which the npm `node` package
+# provides inside that project. npm skips optional packages whose engines the running Node.js does
+# not meet (Hardhat's native EDR binding asks for Node.js 22), so a second pass runs npm under the
+# Node.js 22 that the first pass installed.
+if [ ! -x tests/hardhat/node_modules/.bin/hardhat ] || [ ! -x tests/hardhat/node_modules/.bin/node ] \
+  || [ tests/hardhat/package-lock.json -nt tests/hardhat/node_modules/.package-lock.json ] \
+  || ! ls -d tests/hardhat/node_modules/@nomicfoundation/edr-linux-* >/dev/null 2>&1; then
+  echo "==> installing Hardhat 3 and Node.js 22 for the Hardhat test (npm install in tests/hardhat)"
+  (
+    cd tests/hardhat
+    npm install --no-audit --no-fund --loglevel=error
+    PATH="$PWD/node_modules/.bin:$PATH" npm install --no-audit --no-fund --loglevel=error
+  )
 fi
 
 # The Python venv of the test oracles (tests/requirements.txt: the trie check, and torch +
@@ -46,6 +78,7 @@ REQ_HASH="$(sha256sum tests/requirements.txt | cut -d' ' -f1)"
 if ! .venv/bin/python -c 'import importlib.util as u, sys
 sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))' \
   trie rlp eth_hash torch transformers peft safetensors openai 2>/dev/null \
+  || [ ! -x .venv/bin/hadolint ] \
   || [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$REQ_HASH" ]; then
   echo "==> installing Python test requirements into $VENV (torch alone is ~5 GB the first time)"
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt

@@ -1,5 +1,6 @@
 //! Smoke test of `openledger bench inference --quick`: it runs end to end on a tiny model and
-//! writes a report with every section (the timings themselves are not checked).
+//! writes a report with every section, as JSON and as an HTML page with its charts (the timings
+//! themselves are not checked).
 
 use clap::Parser;
 use ol_bench::BenchCommand;
@@ -22,6 +23,7 @@ fn array<'a>(report: &'a Value, key: &str) -> &'a Vec<Value> {
 fn quick_inference_bench_reports_every_section() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("inference.json");
+    let html = dir.path().join("inference.html");
     let cli = Cli::try_parse_from([
         "bench",
         "inference",
@@ -30,10 +32,20 @@ fn quick_inference_bench_reports_every_section() {
         "2",
         "--json",
         json.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
     ])
     .unwrap();
     cli.bench.execute().unwrap();
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+
+    // The HTML report: the two charts, with a point for every base and mixed run and a ratio
+    // for every mixed one.
+    let page = std::fs::read_to_string(&html).unwrap();
+    let runs = array(&report, "batches");
+    let mixed = runs.iter().filter(|r| r["path"] == "mixed").count();
+    assert_eq!(page.matches("<svg").count(), 2);
+    assert_eq!(page.matches("<circle").count(), runs.len() + mixed);
 
     assert_eq!(report["model"]["weights"], "random");
     assert!(report["model"]["parameters"].as_u64().unwrap() > 0);

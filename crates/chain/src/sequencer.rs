@@ -143,6 +143,8 @@ impl<E: EpochSource> Sequencer<E> {
             "sealed block"
         );
         metrics::gauge!("chain_head_number").set(header.number as f64);
+        metrics::gauge!("sequencer_l1_origin_number")
+            .set(next.attributes.l1_info.origin.number as f64);
         let timings = committed.timings;
         metrics::histogram!("sequencer_block_execution_seconds")
             .record(timings.execution.as_secs_f64());

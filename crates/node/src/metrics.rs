@@ -40,12 +40,17 @@ pub fn describe_jobs() {
         Unit::Seconds,
         "Attribution time of a paid request's job (with an index build on a new data snapshot)"
     );
+    describe_gauge!(
+        "jobs_open_requests",
+        Unit::Count,
+        "Paid requests the job service has seen and not yet fulfilled, refused or expired"
+    );
     describe_counter!(
         ol_jobs::executor::BUSY_SECONDS,
         Unit::Microseconds,
         "Time the job service's worker pool spent on jobs"
     );
-    for (name, what) in [
+    counters_from_zero(&[
         (
             "jobs_requests_total",
             "Paid inference requests seen in sealed blocks",
@@ -67,22 +72,22 @@ pub fn describe_jobs() {
             "jobs_fee_bumps_total",
             "Attestor transactions replaced with higher fees after the base fee rose above them",
         ),
-        (
-            "training_jobs_total",
-            "Model Factory training jobs, by outcome (accepted, trained, failed)",
-        ),
-    ] {
-        describe_counter!(name, Unit::Count, what);
-    }
+    ]);
+    describe_counter!(
+        "training_jobs_total",
+        Unit::Count,
+        "Model Factory training jobs, by outcome (accepted, trained, failed)"
+    );
 }
 
 /// Describes the metrics of the attribution verifier (recorded by `ol-jobs`).
 pub fn describe_verify() {
-    for (name, what) in [
-        (
-            "verify_records_total",
-            "Attribution records checked, by verdict (agrees, mismatch, unverifiable)",
-        ),
+    describe_counter!(
+        "verify_records_total",
+        Unit::Count,
+        "Attribution records checked, by verdict (agrees, mismatch, unverifiable)"
+    );
+    counters_from_zero(&[
         (
             "verify_mismatches_total",
             "Attribution records the verifier did not reproduce",
@@ -95,8 +100,114 @@ pub fn describe_verify() {
             "content_replicated_total",
             "Contributions and adapter bundles copied from the content source",
         ),
-    ] {
+    ]);
+}
+
+/// Describes the metrics of the batcher (recorded by `ol-batcher`).
+pub fn describe_batcher() {
+    counters_from_zero(&[
+        (
+            "batcher_channels_sealed_total",
+            "Channels sealed for posting",
+        ),
+        (
+            "batcher_blocks_batched_total",
+            "L2 blocks put into channels",
+        ),
+        ("batcher_l1_txs_total", "Batcher transactions sent to L1"),
+        (
+            "batcher_da_bytes_total",
+            "Frame bytes posted to the DA server",
+        ),
+        (
+            "batcher_calldata_fallbacks_total",
+            "Frames posted as L1 calldata because the DA server failed (failover)",
+        ),
+        (
+            "batcher_rebroadcasts_total",
+            "Batcher transactions sent again after they left the L1 mempool",
+        ),
+        (
+            "batcher_resubmitted_blocks_total",
+            "L2 blocks batched again after their batch fell out of L1 or was not derived",
+        ),
+        (
+            "batcher_step_errors_total",
+            "Batcher steps that failed and are retried",
+        ),
+    ]);
+}
+
+/// Describes the metrics of the proposer (recorded by `ol-proposer`).
+pub fn describe_proposer() {
+    describe_gauge!(
+        "proposer_last_output_block",
+        Unit::Count,
+        "L2 block of the last output root proposed to the L2OutputOracle"
+    );
+    counters_from_zero(&[
+        ("proposer_outputs_total", "Output roots proposed"),
+        (
+            "proposer_errors_total",
+            "Proposals that failed and are retried",
+        ),
+    ]);
+}
+
+/// Describes the metrics of L1 derivation (recorded by `ol-l1`, `ol-derive` and `ol-chain`).
+pub fn describe_derivation() {
+    describe_gauge!("l1_head_number", Unit::Count, "Number of the L1 head seen");
+    describe_gauge!(
+        "derive_l1_consumed_number",
+        Unit::Count,
+        "Last L1 block whose batches have been derived"
+    );
+    describe_gauge!("chain_safe_number", Unit::Count, "Number of the safe head");
+    describe_gauge!(
+        "chain_finalized_number",
+        Unit::Count,
+        "Number of the finalized head"
+    );
+    describe_counter!(
+        "l1_rpc_errors_total",
+        Unit::Count,
+        "L1 JSON-RPC calls that failed, by method (retried)"
+    );
+    describe_counter!(
+        "derive_blocks_total",
+        Unit::Count,
+        "L2 blocks derived, by kind"
+    );
+    describe_counter!(
+        "derive_channels_dropped_total",
+        Unit::Count,
+        "Channels dropped, by reason"
+    );
+    counters_from_zero(&[
+        ("l1_reorgs_total", "L1 reorgs seen by the L1 watcher"),
+        ("derive_l1_blocks_total", "L1 blocks read by derivation"),
+        ("derive_channels_total", "Channels assembled from frames"),
+        (
+            "derive_frames_dropped_total",
+            "Frames dropped (duplicates, past a closed channel)",
+        ),
+        (
+            "derive_resets_total",
+            "Derivation resets onto the safe head",
+        ),
+        (
+            "derive_step_errors_total",
+            "Derivation steps that failed and are retried",
+        ),
+    ]);
+}
+
+/// Describes each counter and registers it at zero, so that it is exported (and `rate()` sees
+/// its first increment) before the event it counts first happens.
+fn counters_from_zero(counters: &[(&'static str, &'static str)]) {
+    for &(name, what) in counters {
         describe_counter!(name, Unit::Count, what);
+        metrics::counter!(name).increment(0);
     }
 }
 
@@ -187,6 +298,11 @@ pub fn describe() {
         "chain_head_number",
         Unit::Count,
         "Number of the canonical head block"
+    );
+    describe_gauge!(
+        "sequencer_l1_origin_number",
+        Unit::Count,
+        "L1 origin of the last block the sequencer sealed"
     );
     describe_histogram!(
         "sequencer_block_execution_seconds",

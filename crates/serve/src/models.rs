@@ -127,14 +127,8 @@ pub(crate) async fn health() -> StatusCode {
 }
 
 pub(crate) async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
-    let stats = state.scheduler.cache().stats();
-    metrics::gauge!("inference_adapter_cache_resident_bytes").set(stats.resident_bytes as f64);
-    metrics::gauge!("inference_adapter_cache_resident").set(stats.resident as f64);
-    metrics::gauge!("inference_adapters_registered").set(stats.registered as f64);
-    metrics::counter!("inference_adapter_cache_hits_total").absolute(stats.hits);
-    metrics::counter!("inference_adapter_cache_misses_total").absolute(stats.misses);
-    metrics::counter!("inference_adapter_cache_evictions_total").absolute(stats.evictions);
-    metrics::counter!("inference_adapter_loads_total").absolute(stats.loads);
+    // Up to date even between scheduler passes.
+    state.scheduler.cache().stats().publish();
     match &state.metrics {
         Some(h) => h.render().into_response(),
         None => ApiError::new(StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),

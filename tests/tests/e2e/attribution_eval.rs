@@ -56,13 +56,41 @@ fn attribution_eval_on_a_users_csv() -> Result<()> {
     let file = dir.path().join("flowers.csv");
     std::fs::write(&file, csv())?;
     let path = file.to_str().ok_or_else(|| eyre!("path"))?;
-    let out = eval(&["--dataset", path, "--label", "species", "--json"])?;
+    let html = dir.path().join("eval.html");
+    let out = eval(&[
+        "--dataset",
+        path,
+        "--label",
+        "species",
+        "--json",
+        "--report",
+        html.to_str().ok_or_else(|| eyre!("path"))?,
+    ])?;
     ensure!(
         out.status.success(),
         "eval failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout)?;
+    // The HTML report: one LDS scatter per method with an LDS, every pair of the JSON a point.
+    let page = std::fs::read_to_string(&html)?;
+    let scattered: Vec<usize> = report["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["methods"].as_array().into_iter().flatten())
+        .filter_map(|m| m["lds_points"].as_array().map(Vec::len))
+        .collect();
+    ensure!(
+        scattered.len() >= 5 && scattered.iter().all(|&n| n > 0),
+        "LDS pairs in the JSON: {scattered:?}"
+    );
+    ensure!(
+        page.starts_with("<!DOCTYPE html>")
+            && page.matches("<svg").count() == scattered.len()
+            && page.matches("<circle").count() == scattered.iter().sum::<usize>(),
+        "the report draws each method's LDS pairs ({scattered:?})"
+    );
     let tasks: Vec<&str> = report["tasks"]
         .as_array()
         .ok_or_else(|| eyre!("tasks"))?

@@ -8,6 +8,7 @@
 //! cargo test -p ol-e2e --test rollup
 //! ```
 
+mod dashboard;
 mod devnet;
 mod faults;
 mod happy_path;

@@ -6,7 +6,8 @@
 //! with the honest ones. A second attestor, added by governance through the timelock, records
 //! altered weights for a request before it is even made (request ids are predictable): the
 //! sequencer does not fulfil a record it did not write, and the follower flags it in
-//! `ol_verification` and in its metrics.
+//! `ol_verification` and in its metrics. Every metric of the Grafana dashboard is then in the
+//! scrapes of the two nodes.
 
 use crate::devnet::{Devnet, metric};
 use alloy::{
@@ -60,10 +61,17 @@ async fn a_follower_re_checks_every_record_and_flags_a_forged_one() -> Result<()
     // The genesis of `l1 deploy` has the dev attestor (account 10) as its attestor.
     let attestor_key = work.path().join("attestor.key");
     std::fs::write(&attestor_key, dev_private_key_hex(10))?;
+    // The sequencer also serves the OpenAI API on the base model, so that the dashboard check
+    // at the end sees the inference server's metrics next to the job service's.
+    let inference_port = ol_e2e::free_port()?;
     let devnet = Devnet::start_with(
         2,
         true,
         vec![
+            "--inference.model".into(),
+            path(&base_dir).into(),
+            "--inference.port".into(),
+            inference_port.to_string(),
             "--jobs.base-model".into(),
             path(&base_dir).into(),
             "--jobs.attestor-key".into(),
@@ -314,6 +322,21 @@ async fn a_follower_re_checks_every_record_and_flags_a_forged_one() -> Result<()
         metric(port, "content_replicated_total").await? == (docs.len() + 1) as f64,
         "the follower replicated the Datanet's contributions and the bundle"
     );
+
+    // One completion through the API, then every metric the Grafana dashboard reads must be in
+    // one of the two scrapes.
+    let completion: Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{inference_port}/v1/completions"))
+        .json(&serde_json::json!({"model": "model", "prompt": "the", "max_tokens": 4, "ignore_eos": true}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        completion["usage"]["completion_tokens"] == 4,
+        "completion: {completion}"
+    );
+    crate::dashboard::check_dashboard_against(&[devnet.metrics.0, devnet.metrics.1]).await?;
     devnet.finish().await
 }
 

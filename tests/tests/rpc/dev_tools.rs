@@ -2,7 +2,8 @@
 //! deploys and uses a small system, and every transaction of its `broadcast/` record must be on
 //! chain with the receipt and the contract it names; then `forge test --fork-url
 //! --fork-block-number` runs a suite on a fork of the node at a past block, which must see that
-//! block's state and not the head's.
+//! block's state and not the head's. Hardhat 3 with hardhat-ethers (`tests/hardhat/`), the node
+//! configured as an HTTP network, compiles, deploys and runs a test file.
 
 use alloy::{
     primitives::{Address, B256, U256},
@@ -171,6 +172,65 @@ async fn forge_script_broadcasts_and_forge_test_forks_a_past_block() -> Result<(
             .stdout
             .contains("[FAIL: value after the fork block]"),
         "a fork at block {fork_block} saw the head's value:\n{control}"
+    );
+    node.finish().await
+}
+
+/// The dev account Hardhat deploys from.
+const HARDHAT_DEPLOYER: u32 = 8;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hardhat_deploys_and_runs_a_test_file_against_the_node() -> Result<()> {
+    let project = repo_root().join("tests/hardhat");
+    let hardhat = repo_file("tests/hardhat/node_modules/.bin/hardhat").map_err(|err| {
+        err.wrap_err(
+            "Hardhat is not installed: run scripts/setup.sh (npm install in tests/hardhat)",
+        )
+    })?;
+    let node = TestNode::start().await?;
+    let provider = node.provider();
+    // Hardhat 3 needs Node.js 22: the project's own `node` package comes first on PATH.
+    let path = format!(
+        "{}:{}",
+        project.join("node_modules/.bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [
+        ("OPENLEDGER_RPC_URL", node.url().to_string()),
+        ("DEPLOYER_KEY", dev_private_key_hex(HARDHAT_DEPLOYER)),
+        ("PATH", path),
+        ("CI", "true".to_owned()),
+    ];
+    let output = run_command_with_env(
+        &hardhat,
+        &["test", "nodejs", "--network", "openledger"],
+        &project,
+        &env,
+    )
+    .await?
+    .ensure_success()?;
+    ensure!(
+        output.stdout.contains("2 passing") && !output.stdout.contains("failing"),
+        "the Hardhat test file did not pass:\n{output}"
+    );
+    // What Hardhat reports is what the node holds: two deployments and two registrations, each
+    // mined from the configured account.
+    let deployer = dev_address(HARDHAT_DEPLOYER);
+    assert_eq!(provider.get_transaction_count(deployer).await?, 4);
+    let registry: Address = output
+        .stdout
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("registered alice in block ")?
+                .split(" at ")
+                .nth(1)
+        })
+        .ok_or_else(|| eyre!("the test did not report its Registry:\n{output}"))?
+        .trim()
+        .parse()?;
+    ensure!(
+        !provider.get_code_at(registry).await?.is_empty(),
+        "no code at the Registry Hardhat deployed ({registry})"
     );
     node.finish().await
 }

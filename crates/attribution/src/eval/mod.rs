@@ -158,6 +158,11 @@ pub struct MethodResult {
     pub top1: Option<f64>,
     /// Canary top-5 contributor recall.
     pub top5: Option<f64>,
+    /// The pairs behind the LDS: for each test point and retrained subset, the predicted
+    /// (the subset's summed scores) against the actual (the retrained model's output), each
+    /// standardised over the subsets of its test point; what `--report` plots.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lds_points: Vec<(f64, f64)>,
 }
 
 impl MethodResult {
@@ -169,6 +174,7 @@ impl MethodResult {
             auc: None,
             top1: None,
             top5: None,
+            lds_points: Vec::new(),
         }
     }
 }

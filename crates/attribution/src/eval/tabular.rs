@@ -169,8 +169,10 @@ fn flat_example_grads<M: DiffModel<Batch = TabularBatch>>(
         .collect()
 }
 
-fn lds(tau: &[Vec<f64>], subsets: &[Vec<usize>], outputs: &[Vec<f64>]) -> f64 {
+/// The LDS (mean Spearman over test points) and its standardised (predicted, actual) pairs.
+fn lds(tau: &[Vec<f64>], subsets: &[Vec<usize>], outputs: &[Vec<f64>]) -> (f64, Vec<(f64, f64)>) {
     // outputs[j][t] = −loss of test point t under the model trained on subset j.
+    let mut points = Vec::with_capacity(tau.len() * subsets.len());
     let per_test: Vec<f64> = (0..tau.len())
         .map(|t| {
             let f: Vec<f64> = outputs.iter().map(|o| o[t]).collect();
@@ -178,10 +180,22 @@ fn lds(tau: &[Vec<f64>], subsets: &[Vec<usize>], outputs: &[Vec<f64>]) -> f64 {
                 .iter()
                 .map(|s| s.iter().map(|&i| tau[t][i]).sum())
                 .collect();
+            points.extend(standardised(&g).into_iter().zip(standardised(&f)));
             spearman(&f, &g)
         })
         .collect();
-    mean_finite(&per_test)
+    (mean_finite(&per_test), points)
+}
+
+/// `values` as z-scores (all zero when they do not vary).
+fn standardised(values: &[f64]) -> Vec<f64> {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    values
+        .iter()
+        .map(|v| if sd > 0.0 { (v - mean) / sd } else { 0.0 })
+        .collect()
 }
 
 fn loo_corr(tau: &[Vec<f64>], points: &[usize], deltas: &[Vec<f64>]) -> f64 {
@@ -342,10 +356,14 @@ pub fn eval_logreg(
     ]
     .into_iter()
     .chain(narrow.iter().map(|(name, tau)| (name.as_str(), tau)))
-    .map(|(name, tau)| MethodResult {
-        lds: Some(lds(tau, &subsets, &outputs)),
-        loo: Some(loo_corr(tau, &loo_points, &deltas)),
-        ..MethodResult::new(name)
+    .map(|(name, tau)| {
+        let (lds, lds_points) = lds(tau, &subsets, &outputs);
+        MethodResult {
+            lds: Some(lds),
+            loo: Some(loo_corr(tau, &loo_points, &deltas)),
+            lds_points,
+            ..MethodResult::new(name)
+        }
     })
     .collect();
     Ok(TaskReport {
@@ -491,9 +509,13 @@ pub fn eval_mlp(
     ]
     .into_iter()
     .chain(narrow.iter().map(|(name, tau)| (name.as_str(), tau)))
-    .map(|(name, tau)| MethodResult {
-        lds: Some(lds(tau, &subsets, &outputs)),
-        ..MethodResult::new(name)
+    .map(|(name, tau)| {
+        let (lds, lds_points) = lds(tau, &subsets, &outputs);
+        MethodResult {
+            lds: Some(lds),
+            lds_points,
+            ..MethodResult::new(name)
+        }
     })
     .collect();
     let params: usize = model.params().iter().map(|p| p.len()).sum();

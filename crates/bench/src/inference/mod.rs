@@ -106,6 +106,11 @@ pub struct BenchInferenceCommand {
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write the results as an HTML page with charts (tokens/s per adapter count) to this
+    /// file
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// The flags with their defaults filled in.
@@ -193,6 +198,11 @@ impl BenchInferenceCommand {
         report::print(&report);
         if let Some(path) = &self.json {
             std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+                .wrap_err_with(|| format!("writing {}", path.display()))?;
+        }
+        if let Some(path) = &self.report {
+            report::html(&report)
+                .write(path)
                 .wrap_err_with(|| format!("writing {}", path.display()))?;
         }
         Ok(())

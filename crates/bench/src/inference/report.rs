@@ -1,6 +1,7 @@
-//! The printed form of the inference benchmark's report.
+//! The printed and the HTML form of the inference benchmark's report.
 
 use super::{Report, batches::RunResult};
+use ol_report::{Axis, Chart, SeriesKind, Table};
 
 fn row(label: &str, run: &RunResult) {
     let rank = run.rank.map_or_else(|| "-".to_owned(), |r| r.to_string());
@@ -140,4 +141,83 @@ pub(super) fn print(report: &Report) {
         "  (serve: {} clients in flight, {} tokens per request; {} adapters resident at the end)",
         c.concurrency, c.max_tokens, c.resident_after
     );
+}
+
+/// `report` as an HTML page: decode tokens/s and the ratio to the base alone against the
+/// number of adapters in the batch, one line per rank, and the tables behind them.
+pub(super) fn html(report: &Report) -> ol_report::Report {
+    let mut page = ol_report::Report::new("openledger bench inference");
+    page.paragraph(format!(
+        "Decode tokens/s after each request's first token, {} requests at least per point; \
+         mixed batches hold one adapter per sequence, against the base model alone at the same \
+         batch size.",
+        report.plan.baseline_requests
+    ));
+    let mut ranks: Vec<usize> = report.batches.iter().filter_map(|r| r.rank).collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    let mixed = |rank: usize| {
+        report
+            .batches
+            .iter()
+            .filter(move |r| r.path == "mixed" && r.rank == Some(rank))
+    };
+    let mut speed = Chart::new(
+        "decode tokens/s by adapters in the batch",
+        Axis::log("adapters in the batch (= batch size)"),
+        Axis::linear("decode tokens/s"),
+    )
+    .with_series(
+        "base alone",
+        SeriesKind::Line,
+        report
+            .batches
+            .iter()
+            .filter(|r| r.path == "base")
+            .map(|r| (r.batch as f64, r.decode_tokens_per_s)),
+    );
+    let mut ratio = Chart::new(
+        "mixed adapters against the base alone",
+        Axis::log("adapters in the batch"),
+        Axis::linear("tokens/s as a share of the base's"),
+    );
+    for &rank in &ranks {
+        speed = speed.with_series(
+            format!("mixed, rank {rank}"),
+            SeriesKind::Line,
+            mixed(rank).map(|r| (r.adapters as f64, r.decode_tokens_per_s)),
+        );
+        ratio = ratio.with_series(
+            format!("rank {rank}"),
+            SeriesKind::Line,
+            mixed(rank).filter_map(|r| Some((r.adapters as f64, r.vs_base?))),
+        );
+    }
+    page.chart(speed).chart(ratio);
+    let mut table = Table::new([
+        "path", "batch", "adapters", "rank", "tok/s", "TTFT ms", "vs base",
+    ]);
+    for run in report.batches.iter().chain(&report.baselines) {
+        table.row([
+            run.path.to_owned(),
+            run.batch.to_string(),
+            run.adapters.to_string(),
+            run.rank.map_or_else(|| "-".to_owned(), |r| r.to_string()),
+            format!("{:.1}", run.decode_tokens_per_s),
+            format!("{:.1}", run.ttft_ms),
+            run.vs_base.map_or_else(String::new, |v| format!("{v:.2}")),
+        ]);
+    }
+    page.table(table);
+    for goal in &report.goal {
+        page.paragraph(format!(
+            "Goal: {} adapters in a batch at >= {:.0}% of the base's tokens/s, rank {}: {:.1}% ({}).",
+            goal.batch,
+            goal.target * 100.0,
+            goal.rank,
+            goal.ratio * 100.0,
+            if goal.met { "met" } else { "missed" }
+        ));
+    }
+    page
 }

@@ -93,6 +93,20 @@ pub struct CacheStats {
     pub registered: usize,
 }
 
+impl CacheStats {
+    /// Exports the counters as the `inference_adapter_cache_*` and `inference_adapter*`
+    /// metrics (the scheduler does after every pass, so any Prometheus endpoint sees them).
+    pub fn publish(&self) {
+        metrics::gauge!("inference_adapter_cache_resident_bytes").set(self.resident_bytes as f64);
+        metrics::gauge!("inference_adapter_cache_resident").set(self.resident as f64);
+        metrics::gauge!("inference_adapters_registered").set(self.registered as f64);
+        metrics::counter!("inference_adapter_cache_hits_total").absolute(self.hits);
+        metrics::counter!("inference_adapter_cache_misses_total").absolute(self.misses);
+        metrics::counter!("inference_adapter_cache_evictions_total").absolute(self.evictions);
+        metrics::counter!("inference_adapter_loads_total").absolute(self.loads);
+    }
+}
+
 /// What a lookup found.
 #[derive(Debug, Clone)]
 pub enum Lookup {

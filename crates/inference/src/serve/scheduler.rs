@@ -398,6 +398,7 @@ impl Loop {
             metrics::gauge!("inference_running_sequences").set(self.batch.active() as f64);
             metrics::gauge!("inference_waiting_requests")
                 .set(self.waiting.load(Ordering::SeqCst) as f64);
+            self.cache.stats().publish();
         }
     }
 

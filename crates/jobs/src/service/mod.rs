@@ -360,7 +360,9 @@ impl JobService {
         let sending = self.attestor.sending()?;
         let mut sends = Vec::new();
         let mut stuck: BTreeMap<B256, Vec<Job>> = BTreeMap::new();
-        for job in self.journal.open_jobs()? {
+        let open = self.journal.open_jobs()?;
+        metrics::gauge!("jobs_open_requests").set(open.len() as f64);
+        for job in open {
             if self.is_halted() {
                 return Ok(());
             }

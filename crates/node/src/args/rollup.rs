@@ -6,7 +6,10 @@ use alloy_primitives::{Address, B256};
 use clap::{Args, ValueEnum};
 use ol_batcher::BatcherConfig;
 use ol_rollup::CompressionAlgo;
-use std::time::Duration;
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 /// Which commitments the DA client asks the DA server for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -95,6 +98,16 @@ pub struct RollupArgs {
     )]
     pub batcher_key: Option<B256>,
 
+    /// File holding the batcher key (hex), instead of `--batcher.key`: keeps the key out of the
+    /// command line and the environment (a secret mounted into a container)
+    #[arg(
+        long = "batcher.key-file",
+        value_name = "PATH",
+        conflicts_with_all = ["batcher_key", "follow"],
+        requires = "l1_rpc"
+    )]
+    pub batcher_key_file: Option<PathBuf>,
+
     /// L1 blocks after which an open channel is posted even if not full
     #[arg(long = "batcher.max-channel-duration", value_name = "BLOCKS", default_value_t = BatcherConfig::default().max_channel_age_l1)]
     pub batcher_max_channel_duration: u64,
@@ -116,19 +129,46 @@ pub struct RollupArgs {
     pub batcher_compression: Compression,
 
     /// Proposer key (hex): posts output roots to the L2 output oracle
-    #[arg(long = "proposer.key", value_name = "HEX", env = "OPENLEDGER_PROPOSER_KEY", hide_env_values = true, conflicts_with = "follow", requires_all = ["l1_rpc", "proposer_oracle"])]
+    #[arg(long = "proposer.key", value_name = "HEX", env = "OPENLEDGER_PROPOSER_KEY", hide_env_values = true, group = PROPOSER_KEYS, conflicts_with = "follow", requires_all = ["l1_rpc", "proposer_oracle"])]
     pub proposer_key: Option<B256>,
+
+    /// File holding the proposer key (hex), instead of `--proposer.key`
+    #[arg(long = "proposer.key-file", value_name = "PATH", group = PROPOSER_KEYS, conflicts_with = "follow", requires_all = ["l1_rpc", "proposer_oracle"])]
+    pub proposer_key_file: Option<PathBuf>,
 
     /// The L2OutputOracle contract on L1
     #[arg(
         long = "proposer.l2oo",
         value_name = "ADDRESS",
-        requires = "proposer_key"
+        requires = PROPOSER_KEYS
     )]
     pub proposer_oracle: Option<Address>,
 }
 
+/// The group of the two ways to give the proposer's key (at most one).
+const PROPOSER_KEYS: &str = "proposer_keys";
+
 impl RollupArgs {
+    /// The batcher's signer, from `--batcher.key` or `--batcher.key-file`; `None` runs no
+    /// batcher.
+    pub fn batcher_signer(&self) -> eyre::Result<Option<PrivateKeySigner>> {
+        key_from(
+            self.batcher_key.as_ref(),
+            self.batcher_key_file.as_deref(),
+            "--batcher.key",
+        )
+    }
+
+    /// The proposer's signer, from `--proposer.key` or `--proposer.key-file`; `None` runs no
+    /// proposer.
+    pub fn proposer_signer(&self) -> eyre::Result<Option<PrivateKeySigner>> {
+        key_from(
+            self.proposer_key.as_ref(),
+            self.proposer_key_file.as_deref(),
+            "--proposer.key",
+        )
+    }
+
     /// The batcher settings from the flags.
     pub fn batcher_config(&self) -> BatcherConfig {
         BatcherConfig {
@@ -149,4 +189,17 @@ impl RollupArgs {
 pub fn signer(key: &B256, flag: &str) -> eyre::Result<PrivateKeySigner> {
     PrivateKeySigner::from_bytes(key)
         .map_err(|err| eyre::eyre!("{flag} is not a valid secp256k1 key: {err}"))
+}
+
+/// The signer of `flag`, given inline or (`<flag>-file`) in a file.
+fn key_from(
+    key: Option<&B256>,
+    file: Option<&Path>,
+    flag: &str,
+) -> eyre::Result<Option<PrivateKeySigner>> {
+    match (key, file) {
+        (Some(key), _) => signer(key, flag).map(Some),
+        (None, Some(file)) => super::read_key_file(file, &format!("{flag}-file")).map(Some),
+        (None, None) => Ok(None),
+    }
 }

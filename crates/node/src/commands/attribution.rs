@@ -214,6 +214,10 @@ pub struct EvalCommand {
     /// With --dataset: the label column.
     #[arg(long = "label", value_name = "COLUMN", requires = "dataset")]
     pub label: Option<String>,
+    /// Also write the results as an HTML page with charts (the LDS scatters of predicted
+    /// against actual) to this file.
+    #[arg(long = "report", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// `openledger attribution bench`.
@@ -257,6 +261,21 @@ pub struct BenchCommand {
     /// Working directory (default: a temporary directory).
     #[arg(long = "workdir", value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Also write the results as an HTML page with charts (scan rate against bandwidth, trace
+    /// latency by corpus size) to this file.
+    #[arg(long = "report", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+}
+
+/// Writes `page` to `path` when one was asked for.
+fn write_report(path: Option<&Path>, page: impl FnOnce() -> ol_report::Report) -> eyre::Result<()> {
+    if let Some(path) = path {
+        page()
+            .write(path)
+            .wrap_err_with(|| format!("writing the report {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(())
 }
 
 /// A Datanet id from the command line: a 0x-prefixed 32-byte id, or a name hashed with keccak256.
@@ -560,6 +579,9 @@ fn run_eval(args: &EvalCommand, threads: usize) -> eyre::Result<()> {
             );
             let tasks = TabularTasks::from_dataset(&name, &data, spec.n_train, spec.seed)?;
             let report = eval::run_tabular(&spec, &tasks, &dir, &mut log)?;
+            write_report(args.report.as_deref(), || {
+                super::attribution_report::eval_report(&report)
+            })?;
             // The targets are those of the generated tasks; a user's data is measured, not
             // graded.
             if args.json {
@@ -571,6 +593,9 @@ fn run_eval(args: &EvalCommand, threads: usize) -> eyre::Result<()> {
         }
         _ => eval::run(&spec, &dir, &mut log)?,
     };
+    write_report(args.report.as_deref(), || {
+        super::attribution_report::eval_report(&report)
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -608,6 +633,9 @@ fn run_corpus_eval(args: &EvalCommand, corpus: &Path) -> eyre::Result<()> {
         if !quiet {
             eprintln!("{msg}");
         }
+    })?;
+    write_report(args.report.as_deref(), || {
+        super::attribution_report::corpus_eval_report(&report)
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -651,6 +679,9 @@ fn run_bench(args: &BenchCommand, threads: usize) -> eyre::Result<()> {
         if !quiet {
             println!("{line}");
         }
+    })?;
+    write_report(args.report.as_deref(), || {
+        super::attribution_report::bench_report(&report)
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -1,6 +1,7 @@
 //! The commands of the `openledger` binary.
 
 pub mod attribution;
+mod attribution_report;
 pub mod da;
 pub mod db;
 mod dev_suite;

@@ -2,7 +2,7 @@
 //! head of a sequencer, the whole chain of a follower), the L1-following sequencer, the batcher
 //! and the proposer, each a task that stops when the node shuts down.
 
-use crate::args::{DaPutMode, RollupArgs, signer};
+use crate::args::{DaPutMode, RollupArgs};
 use eyre::{WrapErr, bail, eyre};
 use ol_batcher::Batcher;
 use ol_chain::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
@@ -117,6 +117,7 @@ pub(crate) async fn start(
         "following L1"
     );
 
+    crate::metrics::describe_derivation();
     let derivation = Derivation::new(chain.clone(), l1.clone(), da.clone(), view.clone())
         .wrap_err("cannot start derivation")?;
     let stop = shutdown.clone();
@@ -149,8 +150,7 @@ pub(crate) async fn start(
     });
     info!(block_time, "sequencer started on L1 origins");
 
-    if let Some(key) = &args.batcher_key {
-        let signer = signer(key, "--batcher.key")?;
+    if let Some(signer) = args.batcher_signer()? {
         if signer.address() != rollup.genesis.system_config.batcher_addr {
             bail!(
                 "--batcher.key is for {}, but the rollup's batcher is {}: followers would ignore its batches",
@@ -158,6 +158,7 @@ pub(crate) async fn start(
                 rollup.genesis.system_config.batcher_addr
             );
         }
+        crate::metrics::describe_batcher();
         let config = args.batcher_config();
         config
             .validate()
@@ -182,12 +183,13 @@ pub(crate) async fn start(
         tasks.spawn(drain(events));
     }
 
-    if let (Some(key), Some(oracle)) = (&args.proposer_key, args.proposer_oracle) {
+    if let (Some(signer), Some(oracle)) = (args.proposer_signer()?, args.proposer_oracle) {
+        crate::metrics::describe_proposer();
         let proposer = Proposer::new(
             ProposerConfig::new(oracle),
             chain.storage().clone(),
             l1.clone(),
-            signer(key, "--proposer.key")?,
+            signer,
         );
         let safe = chain.subscribe_safe();
         let stop = shutdown.clone();

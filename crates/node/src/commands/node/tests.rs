@@ -320,6 +320,118 @@ fn rollup_flags_parse_and_conflict_as_documented() {
 }
 
 #[test]
+fn rollup_keys_can_be_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let batcher = dir.path().join("batcher.key");
+    let proposer = dir.path().join("proposer.key");
+    std::fs::write(
+        &batcher,
+        "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &proposer,
+        "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+    )
+    .unwrap();
+    let (batcher, proposer) = (batcher.to_str().unwrap(), proposer.to_str().unwrap());
+    let node = parse(&[
+        "--l1.rpc",
+        "http://x",
+        "--batcher.key-file",
+        batcher,
+        "--proposer.key-file",
+        proposer,
+        "--proposer.l2oo",
+        "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
+    ]);
+    let rollup = &node.rollup;
+    let address = |signer: eyre::Result<Option<alloy::signers::local::PrivateKeySigner>>| {
+        signer.unwrap().unwrap().address()
+    };
+    assert_eq!(
+        address(rollup.batcher_signer()),
+        ol_primitives::dev::dev_signer(8).address()
+    );
+    assert_eq!(
+        address(rollup.proposer_signer()),
+        ol_primitives::dev::dev_signer(9).address()
+    );
+    // Without a key no batcher or proposer runs.
+    let plain = parse(&["--l1.rpc", "http://x"]);
+    assert!(plain.rollup.batcher_signer().unwrap().is_none());
+    assert!(plain.rollup.proposer_signer().unwrap().is_none());
+    // A file without a key is a clear error naming the flag.
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "not a key").unwrap();
+    let node = parse(&[
+        "--l1.rpc",
+        "http://x",
+        "--batcher.key-file",
+        bad.to_str().unwrap(),
+    ]);
+    let err = node.rollup.batcher_signer().unwrap_err().to_string();
+    assert!(err.contains("32-byte hex key"), "{err}");
+    let missing = parse(&[
+        "--l1.rpc",
+        "http://x",
+        "--batcher.key-file",
+        "/nonexistent/key",
+    ]);
+    let err = format!("{:#}", missing.rollup.batcher_signer().unwrap_err());
+    assert!(err.contains("--batcher.key-file"), "{err}");
+    // One way per key; the oracle needs a proposer key; followers run neither.
+    for args in [
+        &[
+            "node",
+            "--l1.rpc",
+            "http://x",
+            "--batcher.key",
+            "0x01",
+            "--batcher.key-file",
+            batcher,
+        ][..],
+        &[
+            "node",
+            "--l1.rpc",
+            "http://x",
+            "--proposer.key",
+            "0x01",
+            "--proposer.key-file",
+            proposer,
+            "--proposer.l2oo",
+            "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
+        ],
+        &[
+            "node",
+            "--l1.rpc",
+            "http://x",
+            "--proposer.key-file",
+            proposer,
+        ],
+        &[
+            "node",
+            "--l1.rpc",
+            "http://x",
+            "--proposer.l2oo",
+            "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0",
+        ],
+        &[
+            "node",
+            "--l1.rpc",
+            "http://x",
+            "--follow",
+            "--batcher.key-file",
+            batcher,
+        ],
+        &["node", "--batcher.key-file", batcher],
+    ] {
+        let result = Cli::try_parse_from(std::iter::once("openledger").chain(args.iter().copied()));
+        assert!(result.is_err(), "{args:?} must be refused");
+    }
+}
+
+#[test]
 fn datadir_resolution() {
     let explicit = parse(&["--dev", "--datadir", "/srv/ol"]);
     assert_eq!(
