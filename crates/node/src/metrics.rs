@@ -103,6 +103,20 @@ pub fn describe_verify() {
     ]);
 }
 
+/// Describes the metrics of a sequencer that takes its origins from L1 (recorded by
+/// `ol-chain`).
+pub fn describe_sequencer() {
+    describe_gauge!(
+        "sequencer_l1_origin_number",
+        Unit::Count,
+        "L1 origin of the last block the sequencer sealed"
+    );
+    counters_from_zero(&[(
+        "sequencer_origin_errors_total",
+        "Block slots whose next L1 origin could not be read (retried)",
+    )]);
+}
+
 /// Describes the metrics of the batcher (recorded by `ol-batcher`).
 pub fn describe_batcher() {
     counters_from_zero(&[
@@ -299,11 +313,6 @@ pub fn describe() {
         Unit::Count,
         "Number of the canonical head block"
     );
-    describe_gauge!(
-        "sequencer_l1_origin_number",
-        Unit::Count,
-        "L1 origin of the last block the sequencer sealed"
-    );
     describe_histogram!(
         "sequencer_block_execution_seconds",
         Unit::Seconds,
@@ -360,9 +369,19 @@ pub fn describe() {
         Unit::Seconds,
         "Time from receiving a JSON-RPC call to having its answer, by method"
     );
-    describe_counter!(
-        ol_rpc::RATE_LIMITED_METRIC,
+    describe_gauge!(
+        ol_rpc::BLOCKING_QUEUE_METRIC,
         Unit::Count,
-        "Requests refused by the per-IP rate limit (--rpc.rate-limit)"
+        "Blocking calls (traces, simulations) running or waiting for a place"
     );
+    counters_from_zero(&[
+        (
+            ol_rpc::RATE_LIMITED_METRIC,
+            "Requests refused by the per-IP rate limit (--rpc.rate-limit)",
+        ),
+        (
+            ol_rpc::BLOCKING_REFUSED_METRIC,
+            "Blocking calls refused because --rpc.max-tracing-requests were already running",
+        ),
+    ]);
 }

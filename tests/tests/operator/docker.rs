@@ -152,16 +152,17 @@ fn commands_of_devnet_script(text: &str) -> BTreeMap<&'static str, BTreeSet<Stri
     roles
 }
 
-/// The flags of each service's command in the compose file.
+/// The flags of each service's `command` in the compose file (not its health check).
 fn flags_of_compose_services(text: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut services: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut current: Option<String> = None;
     let mut in_services = false;
+    let mut in_command = false;
     for line in text.lines() {
-        if line.trim_start().starts_with('#') {
+        if line.trim_start().starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        if !line.starts_with(' ') && !line.is_empty() {
+        if !line.starts_with(' ') {
             in_services = line == "services:";
             current = None;
             continue;
@@ -173,9 +174,16 @@ fn flags_of_compose_services(text: &str) -> BTreeMap<String, BTreeSet<String>> {
             && !name.starts_with(' ')
         {
             current = Some(name.to_owned());
+            in_command = false;
             continue;
         }
-        if let Some(service) = &current {
+        // A service's own keys are indented by four spaces; its command's lines by more.
+        if let Some(key) = line.strip_prefix("    ")
+            && !key.starts_with(' ')
+        {
+            in_command = key.starts_with("command:");
+        }
+        if let (Some(service), true) = (&current, in_command) {
             let words: Vec<&str> = line
                 .split(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == '[' || c == ']')
                 .collect();

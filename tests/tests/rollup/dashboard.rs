@@ -19,6 +19,10 @@ const ONLY_ON_FAILURE: &[(&str, &str)] = &[
         "derive_channels_dropped_total",
         "labelled by the reason a channel was dropped; recorded on the first dropped channel",
     ),
+    (
+        "rpc_errors_total",
+        "labelled by method and error code; recorded on the first call answered with an error",
+    ),
 ];
 
 /// PromQL words that are not metric names: functions, aggregations and their modifiers.

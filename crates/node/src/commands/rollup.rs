@@ -135,6 +135,7 @@ pub(crate) async fn start(
         return Ok(watcher);
     }
 
+    crate::metrics::describe_sequencer();
     let sequencer = Sequencer::with_epochs(
         chain.clone(),
         pool,
