@@ -63,7 +63,7 @@ pub enum Commands {
     /// `bench rollup` measures the batcher and follower derivation, `bench inference` OpenLoRA
     /// serving (mixed-adapter batches, adapter loads, the adapter cache).
     #[command(name = "bench", verbatim_doc_comment)]
-    Bench(BenchCommand),
+    Bench(Box<BenchCommand>),
     /// Serve a base model and its LoRA adapters over the OpenAI API (OpenLoRA)
     ///
     /// `POST /v1/completions` and `/v1/chat/completions` with the adapter named in `model`,

@@ -17,7 +17,7 @@ const PALETTE: [&str; 7] = [
 ];
 
 /// One axis of a chart.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Axis {
     /// The label under or beside the axis (with its unit).
     pub label: String,
