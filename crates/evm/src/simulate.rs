@@ -29,7 +29,7 @@ use op_revm::OpHaltReason;
 use revm::{
     DatabaseCommit,
     context::{TxEnv, result::ExecutionResult},
-    database::{CacheDB, DatabaseRef},
+    database::{Cache, CacheDB, DatabaseRef},
 };
 use revm_inspectors::transfer::TransferInspector;
 use std::time::Instant;
@@ -39,6 +39,22 @@ pub const MAX_SIMULATED_BLOCKS: u64 = 256;
 
 /// How far apart simulated blocks are when no timestamp is given (the spec's default).
 const DEFAULT_BLOCK_SPACING_SECS: u64 = 12;
+
+/// The roots of a simulated block's state: the base state with every change the simulation
+/// has made so far (`overlay`, what the simulation's cache holds over the base).
+pub trait SimulatedRoots {
+    /// The state root and the L2ToL1MessagePasser's storage root (the header's withdrawals
+    /// root), or `None` when they cannot be computed on this base; the block's state root is
+    /// then zero.
+    fn roots(&self, overlay: &Cache) -> Option<(B256, B256)>;
+}
+
+/// No roots: every simulated block's state root is zero.
+impl SimulatedRoots for () {
+    fn roots(&self, _overlay: &Cache) -> Option<(B256, B256)> {
+        None
+    }
+}
 
 /// How a simulation runs.
 #[derive(Debug, Clone, Copy)]
@@ -158,13 +174,14 @@ struct Parent {
 impl OlEvmConfig {
     /// Runs `blocks` on `db`, the state after `base`. `to_tx` turns a call request into a
     /// transaction; a missing nonce then becomes the sender's nonce and a missing gas limit
-    /// what is left of the block.
+    /// what is left of the block. Each block's state and withdrawals roots come from `roots`.
     pub fn simulate<DB>(
         &self,
         db: DB,
         base: &Sealed<Header>,
         blocks: &[SimBlock],
         options: SimulationOptions,
+        roots: &dyn SimulatedRoots,
         to_tx: impl Fn(&TransactionRequest) -> Result<TxEnv, CallError>,
     ) -> Result<Vec<SimulatedBlockOutput>, SimulateError>
     where
@@ -203,7 +220,7 @@ impl OlEvmConfig {
             // The spec fills a gap in the numbers with empty blocks.
             while parent.header.number + 1 < number {
                 let empty = self.simulated_header(&parent, None)?;
-                parent = self.advance(&mut state, &mut out, empty, Vec::new());
+                parent = self.advance(&mut state, roots, &mut out, empty, Vec::new());
             }
             let mut header = self.simulated_header(&parent, Some(&overrides))?;
             if !options.validation && overrides.base_fee.is_none() {
@@ -274,20 +291,28 @@ impl OlEvmConfig {
                     result,
                 });
             }
-            parent = self.advance(&mut state, &mut out, header, calls);
+            parent = self.advance(&mut state, roots, &mut out, header, calls);
         }
         Ok(out)
     }
 
-    /// Seals `header` with the roots, bloom and gas of `calls` as the next simulated block,
-    /// makes its hash visible to `BLOCKHASH` and returns it as the parent of the next.
+    /// Seals `header` with the roots, bloom and gas of `calls` and the state roots of what the
+    /// simulation has changed as the next simulated block, makes its hash visible to
+    /// `BLOCKHASH` and returns it as the parent of the next.
     fn advance<DB: DatabaseRef>(
         &self,
         state: &mut CacheDB<DB>,
+        roots: &dyn SimulatedRoots,
         out: &mut Vec<SimulatedBlockOutput>,
-        header: Header,
+        mut header: Header,
         calls: Vec<SimulatedCall>,
     ) -> Parent {
+        if let Some((state_root, withdrawals_root)) = roots.roots(&state.cache) {
+            header.state_root = state_root;
+            if header.withdrawals_root.is_some() {
+                header.withdrawals_root = Some(withdrawals_root);
+            }
+        }
         let sealed = with_calls(header, &calls).seal_slow();
         state
             .cache

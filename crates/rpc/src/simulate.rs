@@ -1,19 +1,20 @@
 //! `eth_simulateV1`: blocks of calls simulated on a block's state ([`ol_evm::simulate`]),
 //! answered as blocks with a `calls` list, in the execution-apis shape geth and reth serve,
-//! with their error codes.
+//! with their error codes; on the head, each block has the state root its changes give.
 
 use crate::{EthRpc, convert, error};
 use alloy_eips::BlockId;
-use alloy_primitives::U256;
+use alloy_primitives::{B256, U256};
 use alloy_rpc_types_eth::{
     Block, BlockTransactions,
     simulate::{SimCallResult, SimulateError as CallFailure, SimulatePayload, SimulatedBlock},
 };
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 use ol_evm::simulate::{
-    MAX_SIMULATED_BLOCKS, SimulateError, SimulatedBlockOutput, SimulationOptions,
+    MAX_SIMULATED_BLOCKS, SimulateError, SimulatedBlockOutput, SimulatedRoots, SimulationOptions,
 };
-use revm::context::result::ExecutionResult;
+use ol_storage::{StateChanges, Storage};
+use revm::{context::result::ExecutionResult, database::Cache};
 use std::time::Instant;
 
 /// `eth_simulateV1`, beside the rest of the `eth` namespace.
@@ -26,6 +27,33 @@ pub trait EthSimulateApi {
         payload: SimulatePayload,
         block: Option<BlockId>,
     ) -> RpcResult<Vec<SimulatedBlock<convert::RpcBlock>>>;
+}
+
+/// The roots of blocks simulated on the head: the head's stored trie with the simulation's
+/// changes applied, nothing written. The node keeps only its head's trie, so blocks simulated
+/// on an older block, or on a head that moved while they ran, get zero roots (never wrong
+/// ones).
+struct HeadRoots<'a> {
+    storage: &'a Storage,
+    base: B256,
+}
+
+impl SimulatedRoots for HeadRoots<'_> {
+    fn roots(&self, overlay: &Cache) -> Option<(B256, B256)> {
+        let on_base = || {
+            self.storage
+                .head_header()
+                .is_ok_and(|head| head.hash() == self.base)
+        };
+        if !on_base() {
+            return None;
+        }
+        let prepared = self
+            .storage
+            .prepare_state(&StateChanges::from_cache(overlay))
+            .ok()?;
+        on_base().then_some((prepared.state_root, prepared.withdrawals_root))
+    }
 }
 
 fn simulate_error(err: SimulateError) -> ErrorObjectOwned {
@@ -168,6 +196,10 @@ impl EthSimulateApiServer for EthRpc {
                     &header,
                     &payload.block_state_calls,
                     options,
+                    &HeadRoots {
+                        storage: this.chain.storage(),
+                        base: header.hash(),
+                    },
                     |request| {
                         this.tx_env(request, this.gas_cap).map_err(|err| {
                             ol_evm::call::CallError::BadOverride(err.message().to_owned())

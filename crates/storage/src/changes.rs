@@ -5,7 +5,10 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
 use alloy_trie::{EMPTY_ROOT_HASH, KECCAK_EMPTY, TrieAccount};
 use ol_trie::{NodeReader, TrieError};
-use revm::database::BundleState;
+use revm::{
+    bytecode::Bytecode,
+    database::{AccountState, BundleState, Cache},
+};
 use std::collections::BTreeMap;
 
 /// The new state of one account after a block.
@@ -33,7 +36,7 @@ pub struct StateChanges {
 impl StateChanges {
     /// Extracts the changes from revm's bundle state after a block.
     pub fn from_bundle(bundle: &BundleState) -> Self {
-        let mut accounts: Vec<AccountChange> = bundle
+        let accounts: Vec<AccountChange> = bundle
             .state
             .iter()
             .map(|(address, account)| AccountChange {
@@ -51,10 +54,48 @@ impl StateChanges {
                     .collect(),
             })
             .collect();
-        accounts.sort_by_key(|change| change.address);
-        let mut contracts: Vec<(B256, Bytes)> = bundle
-            .contracts
+        Self::sorted(accounts, &bundle.contracts)
+    }
+
+    /// The changes a simulation's cache holds over its base state (`eth_simulateV1`): every
+    /// account it read or wrote, as it is now. Accounts only read give back their stored
+    /// values, which leaves the roots as they are; an account that does not exist, and one
+    /// touched and left empty (EIP-161), is deleted.
+    pub fn from_cache(cache: &Cache) -> Self {
+        let accounts: Vec<AccountChange> = cache
+            .accounts
             .iter()
+            .map(|(address, account)| {
+                let gone = account.account_state == AccountState::NotExisting
+                    || (account.account_state != AccountState::None && account.info.is_empty());
+                AccountChange {
+                    address: *address,
+                    info: (!gone).then_some((
+                        account.info.nonce,
+                        account.info.balance,
+                        account.info.code_hash,
+                    )),
+                    wipe_storage: gone || account.account_state.is_storage_cleared(),
+                    storage: account
+                        .storage
+                        .iter()
+                        .map(|(slot, value)| (B256::from(*slot), *value))
+                        .collect(),
+                }
+            })
+            .collect();
+        Self::sorted(accounts, &cache.contracts)
+    }
+
+    /// The changes in a canonical order: accounts by address, new code by hash (the empty code
+    /// left out).
+    fn sorted<'a>(
+        mut accounts: Vec<AccountChange>,
+        contracts: impl IntoIterator<Item = (&'a B256, &'a Bytecode)>,
+    ) -> Self {
+        accounts.sort_by_key(|change| change.address);
+        let mut contracts: Vec<(B256, Bytes)> = contracts
+            .into_iter()
             .filter(|(hash, _)| **hash != KECCAK_EMPTY)
             .map(|(hash, code)| (*hash, code.original_bytes()))
             .collect();

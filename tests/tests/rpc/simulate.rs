@@ -194,6 +194,48 @@ async fn simulated_blocks_agree_with_anvil() -> Result<()> {
         mine[1]["calls"][0]["returnData"],
         json!(format!("{:#066x}", 5))
     );
+    // On the head, a simulated block's state root is that of the state its changes leave: a
+    // transfer changes its parent's, an empty block keeps the one before it. (A head that
+    // moves during the simulation gives zero roots, never wrong ones: then it is tried again.)
+    let roots_payload = json!({
+        "blockStateCalls": [
+            {
+                "stateOverrides": { fresh.to_string(): { "balance": "0xde0b6b3a7640000" } },
+                "calls": [ { "from": fresh, "to": payee, "value": "0x3e8" } ]
+            },
+            { "calls": [] }
+        ]
+    });
+    let mut checked = false;
+    for _ in 0..5 {
+        let blocks = raw_rpc(&ours, "eth_simulateV1", json!([roots_payload, "latest"])).await?;
+        let root = |index: usize| {
+            blocks[index]["stateRoot"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        if root(0) == format!("{:#066x}", 0) {
+            continue;
+        }
+        let parent = raw_rpc(
+            &ours,
+            "eth_getBlockByHash",
+            json!([blocks[0]["parentHash"], false]),
+        )
+        .await?;
+        ensure!(
+            parent["stateRoot"].as_str() != Some(root(0).as_str()),
+            "the transfer left the parent's root: {blocks}"
+        );
+        ensure!(
+            root(1) == root(0),
+            "an empty block changed the root: {blocks}"
+        );
+        checked = true;
+        break;
+    }
+    ensure!(checked, "five simulations on the head all got zero roots");
     // Nothing was mined: the contract still holds 0 and the fresh account has nothing.
     let contract = EventEmitter::new(emitter, ours.clone());
     assert_eq!(contract.value().call().await?, U256::ZERO);

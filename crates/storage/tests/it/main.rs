@@ -2,6 +2,7 @@
 //! commits, and reopening.
 
 mod address_index;
+mod simulation;
 
 use alloy_consensus::{Header, Sealable};
 use alloy_primitives::{Address, B256, U256, keccak256};
