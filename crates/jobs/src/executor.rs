@@ -26,7 +26,7 @@
 
 use crate::{
     JobsError,
-    journal::{Answer, RequestInfo},
+    journal::{Answer, OutputSpan, RequestInfo, SpanDocument},
 };
 use alloy_primitives::{Address, B256, U256, keccak256};
 use candle_core::Device;
@@ -36,7 +36,7 @@ use ol_attribution::{
         ScanOptions, datainf_scores_with_noise, gauss_newton_noise, gauss_newton_scores,
         gradient_row, projection_for,
     },
-    lineage::{LineageIndex, TextDocument, TraceConfig},
+    lineage::{LineageIndex, Span, TextDocument, TraceConfig},
     models::{DiffModel as _, model_hash},
     projection::ProjectionSpec,
     store::GradientStore,
@@ -99,7 +99,7 @@ pub struct Task {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Served and attributed.
-    Answer(Answer),
+    Answer(Box<Answer>),
     /// Not servable, for a reason that will not change (a bad prompt, a broken adapter).
     Refused(String),
 }
@@ -277,7 +277,7 @@ impl Executor {
             .map_err(|e| JobsError::Model(format!("decoding the output: {e}")))?;
         let inferred = started.elapsed();
         let snapshot = snapshot_root(&task.documents);
-        let weights = match datainf {
+        let (weights, spans) = match datainf {
             Some(datainf) => {
                 let mut sequence = prompt_tokens;
                 sequence.extend_from_slice(&completion.tokens);
@@ -292,11 +292,16 @@ impl Executor {
                     tail,
                     &task.documents,
                 )? {
-                    Ok(weights) => weights,
+                    Ok(weights) => (weights, Vec::new()),
                     Err(reason) => return Ok(Outcome::Refused(reason)),
                 }
             }
-            None => self.attribute(&completion.tokens, &task.documents, snapshot)?,
+            None => {
+                let (weights, spans) =
+                    self.attribute(&completion.tokens, &task.documents, snapshot)?;
+                let spans = self.output_spans(&completion.tokens, &output, &spans)?;
+                (weights, spans)
+            }
         };
         let attributed = started.elapsed() - inferred;
         let method = method_name(task.method);
@@ -316,7 +321,7 @@ impl Executor {
             .iter()
             .map(|&(account, ppm)| (account, ppm as u32))
             .unzip();
-        Ok(Outcome::Answer(Answer {
+        Ok(Outcome::Answer(Box::new(Answer {
             output_hash: keccak256(output.as_bytes()),
             output,
             tokens_in,
@@ -331,7 +336,52 @@ impl Executor {
                 .map(|&(datapoint, contributor, score)| (datapoint, contributor, U256::from(score)))
                 .collect(),
             snapshot,
-        }))
+            spans,
+        })))
+    }
+
+    /// The trace's evidence spans as byte ranges of the decoded `output`. A span whose ends do
+    /// not fall on characters of the output (a token splitting a character) is left out: the
+    /// spans are for display, the weights do not depend on them.
+    fn output_spans(
+        &self,
+        tokens: &[u32],
+        output: &str,
+        spans: &[Span],
+    ) -> Result<Vec<OutputSpan>, JobsError> {
+        let offset = |n: usize| -> Result<usize, JobsError> {
+            let prefix = self
+                .base
+                .tokenizer
+                .decode(&tokens[..n.min(tokens.len())], true)
+                .map_err(|e| JobsError::Model(format!("decoding the output: {e}")))?;
+            Ok(if output.starts_with(&prefix) {
+                prefix.len()
+            } else {
+                usize::MAX
+            })
+        };
+        let mut out = Vec::with_capacity(spans.len());
+        for span in spans {
+            let (start, end) = (offset(span.start)?, offset(span.start + span.len)?);
+            if start >= end || end > output.len() {
+                continue;
+            }
+            out.push(OutputSpan {
+                start: start as u32,
+                end: end as u32,
+                count: span.count,
+                documents: span
+                    .docs
+                    .iter()
+                    .map(|doc| SpanDocument {
+                        datapoint: doc.datapoint,
+                        contributor: doc.contributor,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(out)
     }
 
     /// The adapter of `task`, loaded once (with its DataInf artifacts when the bundle has
@@ -507,18 +557,19 @@ impl Executor {
         Ok(Ok(contributor_weights(&points)?))
     }
 
+    /// Lineage attribution of `output`: the weights and the evidence spans that earned them.
     fn attribute(
         &self,
         output: &[u32],
         documents: &[TextDocument],
         snapshot: B256,
-    ) -> Result<ContributorWeights, JobsError> {
+    ) -> Result<(ContributorWeights, Vec<Span>), JobsError> {
         if documents.is_empty() || output.is_empty() {
-            return Ok(contributor_weights(&[])?);
+            return Ok((contributor_weights(&[])?, Vec::new()));
         }
         let index = self.index(documents, snapshot)?;
         let trace = index.trace_tokens(output, &TraceConfig::default())?;
-        Ok(contributor_weights(&trace.scores)?)
+        Ok((contributor_weights(&trace.scores)?, trace.spans))
     }
 
     /// The index of `snapshot`, built on first use.

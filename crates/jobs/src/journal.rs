@@ -86,6 +86,34 @@ pub struct Answer {
     pub evidence: Vec<(B256, Address, U256)>,
     /// The data snapshot attributed over (root of its sorted datapoints).
     pub snapshot: B256,
+    /// The spans of the output that earned (lineage attribution): what an explorer highlights.
+    /// Not part of the record; empty for the gradient methods and for an abstention.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<OutputSpan>,
+}
+
+/// A span of the output found verbatim in the Datanet's documents, OLMoTrace-style.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputSpan {
+    /// Its first byte in the output text.
+    pub start: u32,
+    /// The byte after its last (exclusive).
+    pub end: u32,
+    /// Its occurrences in the Datanet's documents.
+    pub count: u64,
+    /// The documents credited for it.
+    pub documents: Vec<SpanDocument>,
+}
+
+/// A document a span was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpanDocument {
+    /// The datapoint (its contribution's content hash).
+    pub datapoint: B256,
+    /// Its contributor.
+    pub contributor: Address,
 }
 
 /// One contributor's evidence: a leaf of the record's evidence tree with its Merkle proof, as

@@ -35,7 +35,7 @@ pub use executor::{
     Executor, METHOD_DATAINF, METHOD_GAUSS_NEWTON, METHOD_LINEAGE, METHODS_RUN, Outcome, Task,
 };
 pub use inputs::{ContentSource, Gather, JobInputs, LocalInputs, approved_documents, gather};
-pub use journal::{Answer, Evidence, Job, Journal, Stage};
+pub use journal::{Answer, Evidence, Job, Journal, OutputSpan, SpanDocument, Stage};
 pub use service::{AdapterListing, HaltPoint, JobService};
 pub use training::{TrainingConfig, TrainingService};
 pub use verify::{Entry, Mismatch, OnChain, Verdict, Verifications, Verifier, compare};

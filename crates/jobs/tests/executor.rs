@@ -139,7 +139,7 @@ fn trained_bundle(dir: &Path, curvature: bool) -> Vec<u8> {
 /// The answer `executor` gives `task` (a refusal fails the test).
 fn answered(executor: &Executor, task: &Task) -> Answer {
     match executor.run(task).unwrap() {
-        Outcome::Answer(answer) => answer,
+        Outcome::Answer(answer) => *answer,
         Outcome::Refused(reason) => panic!("refused: {reason}"),
     }
 }

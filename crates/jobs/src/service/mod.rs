@@ -699,7 +699,7 @@ impl JobService {
                     "served and attributed"
                 );
                 job.stage = Stage::Answered {
-                    answer,
+                    answer: *answer,
                     record_tx: None,
                 };
                 self.journal.put(&job)?;

@@ -117,6 +117,7 @@ mod tests {
             evidence_root: B256::repeat_byte(3),
             evidence: Vec::new(),
             snapshot: B256::ZERO,
+            spans: Vec::new(),
         };
         let mut record = OnChain {
             output_hash: answer.output_hash,

@@ -10,7 +10,9 @@ use super::{codes, unix_now};
 use crate::EthRpc;
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
-use ol_jobs::{AdapterListing, Evidence, Job, JobService, Stage, private::PrivateError};
+use ol_jobs::{
+    AdapterListing, Evidence, Job, JobService, SpanDocument, Stage, private::PrivateError,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -112,6 +114,23 @@ pub struct AttributionAnswer {
     pub contributors: Vec<ContributorWeight>,
     /// Every datapoint's evidence with its proof.
     pub evidence: Vec<Evidence>,
+    /// The output's spans found verbatim in the Datanet that earned the weights (lineage
+    /// attribution; empty for the gradient methods), OLMoTrace-style.
+    pub spans: Vec<AttributionSpan>,
+}
+
+/// A span of the output traced to the Datanet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributionSpan {
+    /// Its first byte in the output.
+    pub start: U64,
+    /// The byte after its last.
+    pub end: U64,
+    /// Its occurrences in the Datanet's documents.
+    pub count: U64,
+    /// The documents credited for it.
+    pub documents: Vec<SpanDocument>,
 }
 
 /// The job service's reads.
@@ -305,6 +324,16 @@ impl OlJobsApiServer for EthRpc {
                     })
                     .collect(),
                 evidence: answer.evidence_proofs(),
+                spans: answer
+                    .spans
+                    .iter()
+                    .map(|span| AttributionSpan {
+                        start: U64::from(span.start),
+                        end: U64::from(span.end),
+                        count: U64::from(span.count),
+                        documents: span.documents.clone(),
+                    })
+                    .collect(),
             })
         }))
     }

@@ -335,6 +335,45 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
         );
     }
 
+    // The spans that earned the weights: byte ranges of the output found in documents of the
+    // evidence, the planted passage's among them, credited to its planter.
+    let spans = attribution["spans"]
+        .as_array()
+        .ok_or_else(|| eyre!("no spans: {attribution}"))?;
+    ensure!(
+        !spans.is_empty(),
+        "the lineage spans are served: {attribution}"
+    );
+    let cited: Vec<&Value> = evidence.iter().map(|item| &item["datapoint"]).collect();
+    let planted_twice = format!("{PLANTED} {PLANTED}");
+    let mut planted_span = false;
+    for span in spans {
+        let start = usize::try_from(json_quantity(span, "start")?)?;
+        let end = usize::try_from(json_quantity(span, "end")?)?;
+        let text = output
+            .get(start..end)
+            .filter(|text| !text.is_empty())
+            .ok_or_else(|| eyre!("span {span} is not a piece of the output {output:?}"))?;
+        let documents = span["documents"]
+            .as_array()
+            .filter(|documents| !documents.is_empty())
+            .ok_or_else(|| eyre!("span {span} credits no document"))?;
+        ensure!(
+            documents
+                .iter()
+                .all(|document| cited.contains(&&document["datapoint"])),
+            "span {span} credits a document outside the evidence"
+        );
+        planted_span |= planted_twice.contains(text.trim())
+            && documents
+                .iter()
+                .any(|document| document["contributor"] == serde_json::json!(planter.address()));
+    }
+    ensure!(
+        planted_span,
+        "a span of the planted passage is credited to its planter: {spans:?}"
+    );
+
     // --- a verifier re-runs it from the node's RPC and the model files ---------------------
     let verify = |id: B256, url: String| {
         let (base, key) = (base_dir.clone(), verifier_key.clone());
