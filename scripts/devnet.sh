@@ -18,6 +18,7 @@ dir="${DEVNET_DIR:-$root/.devnet}"
 l1_port="${L1_PORT:-8545}"
 da_port="${DA_PORT:-3100}"
 seq_port="${SEQUENCER_PORT:-9545}"
+seq_ws_port="${SEQUENCER_WS_PORT:-$((seq_port + 1))}"
 follower_port="${FOLLOWER_PORT:-10545}"
 seq_metrics_port="${SEQUENCER_METRICS_PORT:-9001}"
 follower_metrics_port="${FOLLOWER_METRICS_PORT:-9002}"
@@ -77,7 +78,7 @@ pids+=($!)
 da="http://127.0.0.1:$da_port"
 wait_http "$da" "the DA server"
 
-setsid "$bin" node --datadir "$dir/sequencer" --http --http.port "$seq_port" --ws --ws.port "$((seq_port + 1))" \
+setsid "$bin" node --datadir "$dir/sequencer" --http --http.port "$seq_port" --ws --ws.port "$seq_ws_port" \
   --l1.rpc "$l1" --l1.confirmations 2 --l1.poll-interval 1s --da.url "$da" \
   --batcher.key-file "$keys/batcher.key" --batcher.max-channel-duration 2 \
   --proposer.key-file "$keys/proposer.key" --proposer.l2oo "$oracle" \
@@ -95,7 +96,7 @@ cat <<INFO
 OpenLedger devnet is up (state and logs in $dir):
   L1 (anvil)        $l1          chain id $(node -p "require('$dir/config/l1-deployment.json').l1ChainId")
   DA server         $da
-  sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$((seq_port + 1))  metrics http://127.0.0.1:$seq_metrics_port/metrics
+  sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$seq_ws_port  metrics http://127.0.0.1:$seq_metrics_port/metrics
   follower RPC      http://127.0.0.1:$follower_port  (forwards transactions to the sequencer)  metrics http://127.0.0.1:$follower_metrics_port/metrics
   OptimismPortal    $portal   (deposit: cast send $portal 'depositTransaction(address,uint256,uint64,bool,bytes)' <to> <wei> 100000 false 0x --value <wei> ...)
   L2OutputOracle    $oracle

@@ -219,8 +219,11 @@ impl OlEvmConfig {
             }
             // The spec fills a gap in the numbers with empty blocks.
             while parent.header.number + 1 < number {
-                let empty = self.simulated_header(&parent, None)?;
-                parent = self.advance(&mut state, roots, &mut out, empty, Vec::new());
+                // A block of the gap changes nothing: it keeps its parent's roots.
+                let mut empty = self.simulated_header(&parent, None)?;
+                empty.state_root = parent.header.state_root;
+                empty.withdrawals_root = parent.header.withdrawals_root;
+                parent = self.advance(&mut state, None, &mut out, empty, Vec::new());
             }
             let mut header = self.simulated_header(&parent, Some(&overrides))?;
             if !options.validation && overrides.base_fee.is_none() {
@@ -291,23 +294,32 @@ impl OlEvmConfig {
                     result,
                 });
             }
+            // Past the deadline no more roots are computed (they can be as costly as the calls).
+            let roots = options
+                .deadline
+                .is_none_or(|at| Instant::now() < at)
+                .then_some(roots);
             parent = self.advance(&mut state, roots, &mut out, header, calls);
         }
         Ok(out)
     }
 
-    /// Seals `header` with the roots, bloom and gas of `calls` and the state roots of what the
-    /// simulation has changed as the next simulated block, makes its hash visible to
-    /// `BLOCKHASH` and returns it as the parent of the next.
+    /// Seals `header` with the roots, bloom and gas of `calls` as the next simulated block,
+    /// with the state and withdrawals roots of what the simulation has changed when `roots` is
+    /// given (zero when it cannot compute them; `None` keeps the header's), makes its hash
+    /// visible to `BLOCKHASH` and returns it as the parent of the next.
     fn advance<DB: DatabaseRef>(
         &self,
         state: &mut CacheDB<DB>,
-        roots: &dyn SimulatedRoots,
+        roots: Option<&dyn SimulatedRoots>,
         out: &mut Vec<SimulatedBlockOutput>,
         mut header: Header,
         calls: Vec<SimulatedCall>,
     ) -> Parent {
-        if let Some((state_root, withdrawals_root)) = roots.roots(&state.cache) {
+        if let Some(roots) = roots {
+            let (state_root, withdrawals_root) = roots
+                .roots(&state.cache)
+                .unwrap_or((B256::ZERO, B256::ZERO));
             header.state_root = state_root;
             if header.withdrawals_root.is_some() {
                 header.withdrawals_root = Some(withdrawals_root);

@@ -49,7 +49,7 @@ use ol_inference::{
 };
 use parking_lot::Mutex;
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -299,7 +299,7 @@ impl Executor {
             None => {
                 let (weights, spans) =
                     self.attribute(&completion.tokens, &task.documents, snapshot)?;
-                let spans = self.output_spans(&completion.tokens, &output, &spans)?;
+                let spans = self.output_spans(&completion.tokens, &output, &spans);
                 (weights, spans)
             }
         };
@@ -340,48 +340,44 @@ impl Executor {
         })))
     }
 
-    /// The trace's evidence spans as byte ranges of the decoded `output`. A span whose ends do
-    /// not fall on characters of the output (a token splitting a character) is left out: the
-    /// spans are for display, the weights do not depend on them.
-    fn output_spans(
-        &self,
-        tokens: &[u32],
-        output: &str,
-        spans: &[Span],
-    ) -> Result<Vec<OutputSpan>, JobsError> {
-        let offset = |n: usize| -> Result<usize, JobsError> {
-            let prefix = self
-                .base
-                .tokenizer
-                .decode(&tokens[..n.min(tokens.len())], true)
-                .map_err(|e| JobsError::Model(format!("decoding the output: {e}")))?;
-            Ok(if output.starts_with(&prefix) {
-                prefix.len()
-            } else {
-                usize::MAX
+    /// The trace's evidence spans as byte ranges of the decoded `output`. The spans are for
+    /// display and the weights do not depend on them, so a span whose ends cannot be placed in
+    /// the output (a token splitting a character, a decoding error) is left out rather than
+    /// failing the job.
+    fn output_spans(&self, tokens: &[u32], output: &str, spans: &[Span]) -> Vec<OutputSpan> {
+        // Each boundary decoded once: the byte length of the output up to that token.
+        let boundaries: BTreeSet<usize> = spans
+            .iter()
+            .flat_map(|span| [span.start, span.start + span.len])
+            .filter(|&n| n <= tokens.len())
+            .collect();
+        let offsets: BTreeMap<usize, usize> = boundaries
+            .into_iter()
+            .filter_map(|n| {
+                let prefix = self.base.tokenizer.decode(&tokens[..n], true).ok()?;
+                output.starts_with(&prefix).then_some((n, prefix.len()))
             })
-        };
-        let mut out = Vec::with_capacity(spans.len());
-        for span in spans {
-            let (start, end) = (offset(span.start)?, offset(span.start + span.len)?);
-            if start >= end || end > output.len() {
-                continue;
-            }
-            out.push(OutputSpan {
-                start: start as u32,
-                end: end as u32,
-                count: span.count,
-                documents: span
-                    .docs
-                    .iter()
-                    .map(|doc| SpanDocument {
-                        datapoint: doc.datapoint,
-                        contributor: doc.contributor,
-                    })
-                    .collect(),
-            });
-        }
-        Ok(out)
+            .collect();
+        spans
+            .iter()
+            .filter_map(|span| {
+                let start = *offsets.get(&span.start)?;
+                let end = *offsets.get(&(span.start + span.len))?;
+                (start < end).then(|| OutputSpan {
+                    start: start as u32,
+                    end: end as u32,
+                    count: span.count,
+                    documents: span
+                        .docs
+                        .iter()
+                        .map(|doc| SpanDocument {
+                            datapoint: doc.datapoint,
+                            contributor: doc.contributor,
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
     }
 
     /// The adapter of `task`, loaded once (with its DataInf artifacts when the bundle has

@@ -72,25 +72,44 @@ fn attribution_eval_on_a_users_csv() -> Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout)?;
-    // The HTML report: one LDS scatter per method with an LDS, every pair of the JSON a point.
+    // The HTML report: one LDS scatter per method with an LDS, each with a point per test
+    // point and retrained subset (a whole number of test points' worth of subsets).
     let page = std::fs::read_to_string(&html)?;
-    let scattered: Vec<usize> = report["tasks"]
+    let spec = &report["spec"];
+    let count = |key: &str| {
+        spec[key]
+            .as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| eyre!("spec.{key}: {spec}"))
+    };
+    let (lr_subsets, mlp_subsets) = (count("lr_subsets")?, count("mlp_subsets")?);
+    let with_lds = report["tasks"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|t| t["methods"].as_array().into_iter().flatten())
-        .filter_map(|m| m["lds_points"].as_array().map(Vec::len))
-        .collect();
+        .filter(|m| m["lds"].is_f64())
+        .count();
+    let charts: Vec<&str> = page.split("<svg").skip(1).collect();
     ensure!(
-        scattered.len() >= 5 && scattered.iter().all(|&n| n > 0),
-        "LDS pairs in the JSON: {scattered:?}"
+        page.starts_with("<!DOCTYPE html>") && with_lds >= 5 && charts.len() == with_lds,
+        "{} charts for {with_lds} methods with an LDS",
+        charts.len()
     );
-    ensure!(
-        page.starts_with("<!DOCTYPE html>")
-            && page.matches("<svg").count() == scattered.len()
-            && page.matches("<circle").count() == scattered.iter().sum::<usize>(),
-        "the report draws each method's LDS pairs ({scattered:?})"
-    );
+    for chart in charts {
+        let subsets = if chart.contains("<title>logreg, ") {
+            lr_subsets
+        } else if chart.contains("<title>mlp, ") {
+            mlp_subsets
+        } else {
+            eyre::bail!("a chart of no LDS task: {chart:.200}")
+        };
+        let points = chart.matches("<circle").count();
+        ensure!(
+            points > 0 && points % subsets == 0,
+            "{points} points for {subsets} subsets: {chart:.200}"
+        );
+    }
     let tasks: Vec<&str> = report["tasks"]
         .as_array()
         .ok_or_else(|| eyre!("tasks"))?

@@ -39,11 +39,12 @@ async fn devnet_script_sets_up_a_fresh_clone_and_every_endpoint_answers() -> Res
         );
     }
 
-    let ports = [(); 6].map(|_| free_port());
+    let ports = [(); 7].map(|_| free_port());
     let [
         l1,
         da,
         sequencer,
+        sequencer_ws,
         follower,
         sequencer_metrics,
         follower_metrics,
@@ -55,6 +56,7 @@ async fn devnet_script_sets_up_a_fresh_clone_and_every_endpoint_answers() -> Res
         .env("L1_PORT", l1?)
         .env("DA_PORT", da?)
         .env("SEQUENCER_PORT", sequencer?)
+        .env("SEQUENCER_WS_PORT", sequencer_ws?)
         .env("FOLLOWER_PORT", follower?)
         .env("SEQUENCER_METRICS_PORT", sequencer_metrics?)
         .env("FOLLOWER_METRICS_PORT", follower_metrics?)

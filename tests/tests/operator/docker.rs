@@ -80,9 +80,16 @@ async fn the_dockerfile_passes_hadolint() -> Result<()> {
 }
 
 /// Flags a container needs and the script does not: listening on every interface (the script
-/// listens on 127.0.0.1), and anvil's state file (a container's L1 must survive a restart,
-/// since the deployment is kept in a volume).
-const CONTAINER_ONLY: &[&str] = &["--http.addr", "--ws.addr", "--da.addr", "--host", "--state"];
+/// listens on 127.0.0.1), and anvil's state file and how often it is written (a container's L1
+/// must survive a restart, since the deployment is kept in a volume).
+const CONTAINER_ONLY: &[&str] = &[
+    "--http.addr",
+    "--ws.addr",
+    "--da.addr",
+    "--host",
+    "--state",
+    "--state-interval",
+];
 
 #[test]
 fn containers_run_the_devnet_scripts_commands() -> Result<()> {

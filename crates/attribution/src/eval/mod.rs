@@ -160,8 +160,9 @@ pub struct MethodResult {
     pub top5: Option<f64>,
     /// The pairs behind the LDS: for each test point and retrained subset, the predicted
     /// (the subset's summed scores) against the actual (the retrained model's output), each
-    /// standardised over the subsets of its test point; what `--report` plots.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// standardised over the subsets of its test point; what `--report` plots (not in the
+    /// JSON: test points × subsets pairs per method).
+    #[serde(skip)]
     pub lds_points: Vec<(f64, f64)>,
 }
 

@@ -364,7 +364,9 @@ async fn a_paid_inference_is_served_attributed_recorded_and_settled() -> Result<
                 .all(|document| cited.contains(&&document["datapoint"])),
             "span {span} credits a document outside the evidence"
         );
-        planted_span |= planted_twice.contains(text.trim())
+        // A span of at least three words, so that a common word alone does not count.
+        planted_span |= text.split_whitespace().count() >= 3
+            && planted_twice.contains(text.trim())
             && documents
                 .iter()
                 .any(|document| document["contributor"] == serde_json::json!(planter.address()));
