@@ -49,13 +49,6 @@ pub trait SimulatedRoots {
     fn roots(&self, overlay: &Cache) -> Option<(B256, B256)>;
 }
 
-/// No roots: every simulated block's state root is zero.
-impl SimulatedRoots for () {
-    fn roots(&self, _overlay: &Cache) -> Option<(B256, B256)> {
-        None
-    }
-}
-
 /// How a simulation runs.
 #[derive(Debug, Clone, Copy)]
 pub struct SimulationOptions {
@@ -220,9 +213,7 @@ impl OlEvmConfig {
             // The spec fills a gap in the numbers with empty blocks.
             while parent.header.number + 1 < number {
                 // A block of the gap changes nothing: it keeps its parent's roots.
-                let mut empty = self.simulated_header(&parent, None)?;
-                empty.state_root = parent.header.state_root;
-                empty.withdrawals_root = parent.header.withdrawals_root;
+                let empty = self.simulated_header(&parent, None)?;
                 parent = self.advance(&mut state, None, &mut out, empty, Vec::new());
             }
             let mut header = self.simulated_header(&parent, Some(&overrides))?;
@@ -294,31 +285,30 @@ impl OlEvmConfig {
                     result,
                 });
             }
-            // Past the deadline no more roots are computed (they can be as costly as the calls).
-            let roots = options
-                .deadline
-                .is_none_or(|at| Instant::now() < at)
-                .then_some(roots);
-            parent = self.advance(&mut state, roots, &mut out, header, calls);
+            let roots = (roots, options.deadline);
+            parent = self.advance(&mut state, Some(roots), &mut out, header, calls);
         }
         Ok(out)
     }
 
     /// Seals `header` with the roots, bloom and gas of `calls` as the next simulated block,
-    /// with the state and withdrawals roots of what the simulation has changed when `roots` is
-    /// given (zero when it cannot compute them; `None` keeps the header's), makes its hash
-    /// visible to `BLOCKHASH` and returns it as the parent of the next.
+    /// makes its hash visible to `BLOCKHASH` and returns it as the parent of the next. With
+    /// `roots`, the block changed the state: its state and withdrawals roots are computed,
+    /// unless the deadline has passed (they can cost as much as the calls) or they cannot be,
+    /// and then they are zero; without, it keeps its parent's, which the header carries.
     fn advance<DB: DatabaseRef>(
         &self,
         state: &mut CacheDB<DB>,
-        roots: Option<&dyn SimulatedRoots>,
+        roots: Option<(&dyn SimulatedRoots, Option<Instant>)>,
         out: &mut Vec<SimulatedBlockOutput>,
         mut header: Header,
         calls: Vec<SimulatedCall>,
     ) -> Parent {
-        if let Some(roots) = roots {
-            let (state_root, withdrawals_root) = roots
-                .roots(&state.cache)
+        if let Some((roots, deadline)) = roots {
+            let (state_root, withdrawals_root) = deadline
+                .is_none_or(|at| Instant::now() < at)
+                .then(|| roots.roots(&state.cache))
+                .flatten()
                 .unwrap_or((B256::ZERO, B256::ZERO));
             header.state_root = state_root;
             if header.withdrawals_root.is_some() {
@@ -417,7 +407,8 @@ impl OlEvmConfig {
             parent_hash: parent.hash,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: overrides.coinbase.unwrap_or(parent.header.beneficiary),
-            state_root: B256::ZERO,
+            // The parent's, until the block's changes give it its own (`advance`).
+            state_root: parent.header.state_root,
             difficulty: U256::ZERO,
             number,
             gas_limit: overrides.gas_limit.unwrap_or(parent.header.gas_limit),

@@ -111,20 +111,15 @@ fn metric_names(expr: &str) -> Vec<String> {
     names
 }
 
-/// The metric names in one `/metrics` scrape (histograms and summaries under their base name).
+/// The metric names in one `/metrics` scrape, as queries name them (a histogram's `_bucket`,
+/// `_sum` and `_count` series each under its own name).
 fn exported(scrape: &str) -> BTreeSet<String> {
     scrape
         .lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| line.split(['{', ' ']).next())
         .filter(|name| !name.is_empty())
-        .flat_map(|name| {
-            let base = ["_bucket", "_sum", "_count"]
-                .iter()
-                .find_map(|suffix| name.strip_suffix(suffix));
-            [Some(name.to_owned()), base.map(str::to_owned)]
-        })
-        .flatten()
+        .map(str::to_owned)
         .collect()
 }
 
@@ -147,13 +142,7 @@ pub(crate) async fn check_dashboard_against(ports: &[u16]) -> Result<()> {
     let missing: Vec<&String> = wanted
         .iter()
         .filter(|name| {
-            let base = ["_bucket", "_sum", "_count"]
-                .iter()
-                .find_map(|suffix| name.strip_suffix(suffix))
-                .unwrap_or(name);
-            !seen.contains(name.as_str())
-                && !seen.contains(base)
-                && !ONLY_ON_FAILURE.iter().any(|(known, _)| *known == base)
+            !seen.contains(name.as_str()) && !ONLY_ON_FAILURE.iter().any(|(known, _)| known == name)
         })
         .collect();
     ensure!(

@@ -1,7 +1,12 @@
 //! `--report FILE` of `openledger attribution eval` and `attribution bench`: the results as an
 //! HTML page with charts (`ol-report`), next to the printed tables.
 
-use ol_attribution::{bench::BenchReport, corpus_eval::CorpusEvalReport, eval::EvalReport};
+use ol_attribution::{
+    bench::{BenchReport, ScanBench},
+    corpus_eval::CorpusEvalReport,
+    eval::EvalReport,
+    store::Precision,
+};
 use ol_report::{Axis, Chart, Report, SeriesKind, Table};
 
 /// Formats an optional figure for a table cell.
@@ -109,51 +114,51 @@ pub(crate) fn bench_report(report: &BenchReport) -> Report {
             "Memory read bandwidth with the scan threads: {:.2} GB/s (1 GiB buffer, best of 3).",
             report.memory_bandwidth_gbs
         ));
-        let mut dims: Vec<(usize, String)> = report
-            .scan
-            .iter()
-            .map(|s| (s.dim, format!("{:?}", s.precision)))
-            .collect();
-        dims.sort();
-        dims.dedup();
+        // One set of lines per (dimension, precision), in the order measured.
+        let mut groups: Vec<(usize, Precision)> = Vec::new();
+        for s in &report.scan {
+            if !groups.contains(&(s.dim, s.precision)) {
+                groups.push((s.dim, s.precision));
+            }
+        }
+        let mb = |s: &ScanBench| s.store_bytes as f64 / 1e6;
         let mut chart = Chart::new(
             "scan read rate against bandwidth",
             Axis::log("store size (MB)"),
             Axis::linear("GB/s"),
         );
-        for (dim, precision) in &dims {
+        for &(dim, precision) in &groups {
             let rows = || {
                 report
                     .scan
                     .iter()
-                    .filter(move |s| s.dim == *dim && format!("{:?}", s.precision) == *precision)
+                    .filter(move |s| (s.dim, s.precision) == (dim, precision))
             };
-            let mb = |s: &ol_attribution::bench::ScanBench| s.store_bytes as f64 / 1e6;
+            let name = format!("d={dim} {precision:?}");
             chart = chart
                 .with_series(
-                    format!("DataInf, d={dim} {precision}"),
+                    format!("DataInf, {name}"),
                     SeriesKind::Line,
                     rows().map(|s| (mb(s), s.datainf_gbs)),
                 )
                 .with_series(
-                    format!("TracIn, d={dim} {precision}"),
+                    format!("TracIn, {name}"),
                     SeriesKind::Line,
                     rows().map(|s| (mb(s), s.tracin_gbs)),
                 )
                 .with_series(
-                    format!("plain pass, d={dim} {precision}"),
+                    format!("plain pass, {name}"),
                     SeriesKind::Line,
                     rows().map(|s| (mb(s), s.plain_pass_gbs)),
                 );
         }
-        let sizes: Vec<f64> = report
+        let (lo, hi) = report
             .scan
             .iter()
-            .map(|s| s.store_bytes as f64 / 1e6)
-            .collect();
-        let (lo, hi) = sizes
-            .iter()
-            .fold((f64::INFINITY, 0f64), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+            .map(mb)
+            .fold((f64::INFINITY, 0f64), |(lo, hi), size| {
+                (lo.min(size), hi.max(size))
+            });
         chart = chart.with_series(
             "memory bandwidth",
             SeriesKind::Line,
@@ -179,7 +184,7 @@ pub(crate) fn bench_report(report: &BenchReport) -> Report {
                 s.points.to_string(),
                 s.dim.to_string(),
                 format!("{:?}", s.precision),
-                format!("{:.1}", s.store_bytes as f64 / 1e6),
+                format!("{:.1}", mb(s)),
                 format!("{:.2}", s.datainf_ms),
                 format!("{:.2}", s.datainf_gbs),
                 format!("{:.2}", s.tracin_ms),
@@ -239,10 +244,7 @@ pub(crate) fn bench_report(report: &BenchReport) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ol_attribution::{
-        bench::{BenchConfig, ScanBench, SuffixBench},
-        store::Precision,
-    };
+    use ol_attribution::bench::{BenchConfig, SuffixBench};
 
     #[test]
     fn the_bench_report_charts_each_scan_against_the_bandwidth() {
