@@ -25,12 +25,19 @@ async fn node_serves_inference_next_to_the_chain() -> Result<()> {
     .await?;
     let url = format!("http://127.0.0.1:{port}/v1");
     let client = reqwest::Client::new();
-    let models: Value = client
-        .get(format!("{url}/models"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    // The API comes up after the JSON-RPC server the harness waits for (the model loads first).
+    let models: Value = ol_e2e::wait_until(
+        "the inference API to answer",
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_millis(100),
+        async || {
+            Ok(match client.get(format!("{url}/models")).send().await {
+                Ok(answer) => Some(answer.json::<Value>().await?),
+                Err(_) => None,
+            })
+        },
+    )
+    .await?;
     let ids: Vec<&str> = models["data"]
         .as_array()
         .map(|a| a.iter().filter_map(|m| m["id"].as_str()).collect())
