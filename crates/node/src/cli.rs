@@ -3,7 +3,8 @@
 use crate::{
     args::LogArgs,
     commands::{
-        attribution::AttributionCommand, da::DaCommand, db::DbCommand, factory::FactoryCommand,
+        attribution::AttributionCommand, da::DaCommand, db::DbCommand, explorer::ExplorerCommand,
+        factory::FactoryCommand,
         genesis::GenesisCommand, init::InitCommand, l1::L1Command, node::NodeCommand,
         serve::ServeCommand,
     },
@@ -77,6 +78,15 @@ pub enum Commands {
     /// L1 tools: deploy the rollup's L1 contracts.
     #[command(name = "l1")]
     L1(L1Command),
+    /// Serve the attribution explorer of a node
+    ///
+    /// Web pages read from the node's JSON-RPC: blocks and transactions, Datanets with their
+    /// contributions and curators, models and adapters with prices, paid inferences with the
+    /// spans of the output traced to the Datanet, the contributors' weights and paid shares and
+    /// the verifier's verdict, and each contributor's earnings. `openledger node --explorer`
+    /// serves the same pages next to its own RPC.
+    #[command(name = "explorer", verbatim_doc_comment)]
+    Explorer(ExplorerCommand),
 }
 
 impl Cli {
@@ -94,6 +104,7 @@ impl Cli {
             Commands::Serve(command) => command.execute(),
             Commands::Da(command) => command.execute(),
             Commands::L1(command) => command.execute(),
+            Commands::Explorer(command) => command.execute(),
         }
     }
 }

@@ -3,6 +3,7 @@
 mod content;
 mod datadir;
 mod dev;
+mod explorer;
 mod inference;
 mod jobs;
 mod log;
@@ -16,6 +17,7 @@ mod verify;
 pub use content::ContentArgs;
 pub use datadir::DatadirArgs;
 pub use dev::DevArgs;
+pub use explorer::{DEFAULT_EXPLORER_PORT, ExplorerArgs};
 pub use inference::{InferenceArgs, NodeInferenceArgs};
 pub use jobs::{JobsArgs, read_key_file};
 pub use log::{LogArgs, LogFormat};

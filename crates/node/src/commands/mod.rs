@@ -5,6 +5,7 @@ mod attribution_report;
 pub mod da;
 pub mod db;
 mod dev_suite;
+pub mod explorer;
 pub mod factory;
 pub mod genesis;
 pub mod init;

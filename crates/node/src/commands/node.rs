@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     args::{
-        ContentArgs, DatadirArgs, DevArgs, InferenceArgs, JobsArgs, MetricsArgs, NodeInferenceArgs,
+        ContentArgs, DatadirArgs, DevArgs, ExplorerArgs, InferenceArgs, JobsArgs, MetricsArgs, NodeInferenceArgs,
         RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs, VerifyArgs,
     },
     dirs,
@@ -101,6 +101,10 @@ pub struct NodeCommand {
     /// The attribution verifier: every record re-run and compared.
     #[command(flatten)]
     pub verify: VerifyArgs,
+
+    /// The attribution explorer.
+    #[command(flatten)]
+    pub explorer: ExplorerArgs,
 }
 
 impl NodeCommand {
@@ -247,6 +251,43 @@ impl NodeCommand {
         Ok(())
     }
 
+    /// Starts the explorer when `--explorer` is set, reading this node's RPC at `rpc_addr`.
+    async fn start_explorer(
+        &self,
+        rpc_addr: std::net::SocketAddr,
+        shutdown: &watch::Receiver<bool>,
+        tasks: &mut JoinSet<TaskResult>,
+    ) -> eyre::Result<()> {
+        if !self.explorer.explorer {
+            return Ok(());
+        }
+        // A server bound to every interface is reached on the loopback one.
+        let mut rpc_addr = rpc_addr;
+        if rpc_addr.ip().is_unspecified() {
+            rpc_addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let rpc_url = format!("http://{rpc_addr}")
+            .parse()
+            .wrap_err("the RPC URL of the explorer")?;
+        let listener = super::explorer::bind(std::net::SocketAddr::new(
+            self.explorer.addr,
+            self.explorer.port,
+        ))
+        .await?;
+        let verifier = self.explorer.verifier_url.clone();
+        let mut stop = shutdown.clone();
+        tasks.spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            (
+                "explorer",
+                super::explorer::serve(listener, rpc_url, verifier, stopped).await,
+            )
+        });
+        Ok(())
+    }
+
     async fn run(self) -> eyre::Result<()> {
         // Handle stop signals from the start, so that one arriving during startup still stops
         // the node gracefully.
@@ -361,10 +402,17 @@ impl NodeCommand {
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::<TaskResult>::new();
-        if let Err(err) = self
+        let started = match self
             .start_inference(&shutdown_rx, &mut tasks, &workers)
             .await
         {
+            Ok(()) => {
+                self.start_explorer(rpc.http_addr, &shutdown_rx, &mut tasks)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        if let Err(err) = started {
             rpc.stop().await;
             return Err(err);
         }
