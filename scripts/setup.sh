@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing the node needs on a fresh Debian/Ubuntu machine:
 # clang and libclang (RocksDB's build), the pinned npm tools (forge, cast, anvil, solc, and the
-# viem and ethers clients of the dApp tests; Hardhat 3 with its own Node.js 22 in tests/hardhat),
+# viem and ethers clients of the dApp tests, puppeteer-core for the explorer's test in Debian's
+# chromium; Hardhat 3 with its own Node.js 22 in tests/hardhat),
 # and the Python packages of the test oracles (the independent state-root check; transformers +
 # peft for the inference interop test) in a venv cached outside the clone. Safe to run again:
 # it skips what is there.
@@ -31,8 +32,15 @@ if [ "$only" = all ] && ! command -v docker-compose >/dev/null; then
   $SUDO apt-get install -y -qq docker-compose >/dev/null
 fi
 
+# Debian's Chromium, headless, renders the attribution explorer for its browser test.
+if [ "$only" = all ] && ! command -v chromium >/dev/null; then
+  echo "==> installing chromium (apt), for the explorer's browser test"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 if [ ! -x node_modules/.bin/forge ] || [ ! -f node_modules/viem/package.json ] \
-  || [ ! -f node_modules/ethers/package.json ] \
+  || [ ! -f node_modules/ethers/package.json ] || [ ! -f node_modules/puppeteer-core/package.json ] \
   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # `npm install` rather than `npm ci`: the lock pins every version, but `npm ci` insists on
   # lock entries for the other platforms' optional Foundry binaries, which this registry lacks.

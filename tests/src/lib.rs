@@ -563,6 +563,17 @@ impl CommandOutput {
         Ok(self)
     }
 
+    /// Parses the last line of standard output as JSON: the summary a script prints last.
+    pub fn last_line_json(&self) -> Result<Value> {
+        let line = self
+            .stdout
+            .lines()
+            .last()
+            .ok_or_else(|| eyre!("no summary line:\n{self}"))?;
+        serde_json::from_str(line)
+            .wrap_err_with(|| format!("the summary line is not JSON:\n{self}"))
+    }
+
     /// Parses standard output as one JSON document.
     pub fn json(&self) -> Result<Value> {
         serde_json::from_str(self.stdout.trim())

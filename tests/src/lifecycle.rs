@@ -245,13 +245,24 @@ pub async fn pay(
     escrow: U256,
     user: Address,
 ) -> Result<(B256, u64)> {
+    pay_for(provider, adapter, escrow, user, PROMPT).await
+}
+
+/// `user` pays `escrow` for an inference of `prompt` on `adapter`: the request id and block.
+pub async fn pay_for(
+    provider: &DynProvider,
+    adapter: U256,
+    escrow: U256,
+    user: Address,
+    prompt: &str,
+) -> Result<(B256, u64)> {
     let market = InferenceMarket::new(MARKET, provider.clone());
     let receipt = mined(
         provider,
         market
             .request(
                 adapter,
-                Bytes::from_static(PROMPT.as_bytes()),
+                Bytes::copy_from_slice(prompt.as_bytes()),
                 MAX_IN,
                 MAX_OUT,
             )

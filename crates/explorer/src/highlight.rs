@@ -107,7 +107,10 @@ mod tests {
     fn bad_offsets_never_break_the_page() {
         let text = "naïve café";
         // Inside the two-byte 'ï' (bytes 2..4): widened to the character.
-        assert_eq!(on_boundaries(text, ByteRange { start: 3, end: 4 }), range(2, 4));
+        assert_eq!(
+            on_boundaries(text, ByteRange { start: 3, end: 4 }),
+            range(2, 4)
+        );
         assert_eq!(on_boundaries(text, ByteRange { start: 0, end: 99 }), None);
         assert_eq!(on_boundaries(text, ByteRange { start: 5, end: 5 }), None);
         assert_eq!(on_boundaries(text, ByteRange { start: 6, end: 2 }), None);

@@ -104,12 +104,14 @@ impl Reader {
             .to(to)
             .input(call.abi_encode().into());
         match self.node.call(request).await {
-            Ok(output) => C::abi_decode_returns(&output)
-                .map(Some)
-                .map_err(|source| ReadError::Decode {
-                    signature: C::SIGNATURE,
-                    source,
-                }),
+            Ok(output) => {
+                C::abi_decode_returns(&output)
+                    .map(Some)
+                    .map_err(|source| ReadError::Decode {
+                        signature: C::SIGNATURE,
+                        source,
+                    })
+            }
             Err(RpcError::ErrorResp(payload))
                 if payload.code == REVERTED || payload.as_revert_data().is_some() =>
             {

@@ -4,9 +4,8 @@ use crate::{
     args::LogArgs,
     commands::{
         attribution::AttributionCommand, da::DaCommand, db::DbCommand, explorer::ExplorerCommand,
-        factory::FactoryCommand,
-        genesis::GenesisCommand, init::InitCommand, l1::L1Command, node::NodeCommand,
-        serve::ServeCommand,
+        factory::FactoryCommand, genesis::GenesisCommand, init::InitCommand, l1::L1Command,
+        node::NodeCommand, serve::ServeCommand,
     },
     logging,
 };

@@ -10,6 +10,7 @@
 
 mod dashboard;
 mod devnet;
+mod explorer;
 mod faults;
 mod happy_path;
 mod verification;

@@ -7,7 +7,8 @@
 //! altered weights for a request before it is even made (request ids are predictable): the
 //! sequencer does not fulfil a record it did not write, and the follower flags it in
 //! `ol_verification` and in its metrics. Every metric of the Grafana dashboard is then in the
-//! scrapes of the two nodes.
+//! scrapes of the two nodes, and the attribution explorer shows the run in a browser
+//! ([`crate::explorer`]). The sequencer settles what it fulfils (`--jobs.settle`).
 
 use crate::devnet::{Devnet, metric};
 use alloy::{
@@ -76,6 +77,7 @@ async fn a_follower_re_checks_every_record_and_flags_a_forged_one() -> Result<()
             path(&base_dir).into(),
             "--jobs.attestor-key".into(),
             path(&attestor_key).into(),
+            "--jobs.settle".into(),
             "--content.verifier".into(),
             verifier.address().to_string(),
         ],
@@ -167,7 +169,7 @@ async fn a_follower_re_checks_every_record_and_flags_a_forged_one() -> Result<()
             Duration::from_millis(500),
             async || {
                 let request = market.getRequest(*id).call().await?;
-                Ok((request.status == FULFILLED).then_some(()))
+                Ok((request.status >= FULFILLED).then_some(()))
             },
         )
         .await
@@ -337,6 +339,20 @@ async fn a_follower_re_checks_every_record_and_flags_a_forged_one() -> Result<()
         "completion: {completion}"
     );
     crate::dashboard::check_dashboard_against(&[devnet.metrics.0, devnet.metrics.1]).await?;
+    crate::explorer::check_explorer(
+        &devnet,
+        &crate::explorer::Run {
+            lineage_request: honest[0],
+            forged_request: forged,
+            adapter: adapter_id,
+            datanet,
+            curator: curator.address(),
+            contributor: contributors[0],
+            escrow,
+            user,
+        },
+    )
+    .await?;
     devnet.finish().await
 }
 

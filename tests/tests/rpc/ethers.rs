@@ -54,13 +54,7 @@ async fn ethers_script_round_trip() -> Result<()> {
             "the script did not report {step:?}:\n{output}"
         );
     }
-    let summary: Value = output
-        .stdout
-        .lines()
-        .last()
-        .map(serde_json::from_str)
-        .transpose()?
-        .ok_or_else(|| eyre!("no summary line:\n{output}"))?;
+    let summary = output.last_line_json()?;
     assert_eq!(summary["ok"], Value::Bool(true), "{summary}");
     assert_eq!(summary["chainId"], ol_e2e::DEV_CHAIN_ID, "{summary}");
 

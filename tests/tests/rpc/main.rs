@@ -2,7 +2,7 @@
 //! lookups by position, block receipts and block tags, `eth_getLogs` and installed filters,
 //! `eth_simulateV1` against anvil's, the `txpool` namespace, the WebSocket server with
 //! `eth_subscribe`, `eth_getProof`, the Prometheus metrics of RPC calls and the pool, the
-//! `trace_` and `ots_` namespaces explorers read, a viem dApp client, an ethers v6 script,
+//! `trace_` and `ots_` namespaces explorers read, the attribution explorer's pages, a viem dApp client, an ethers v6 script,
 //! forge (`forge script --broadcast`, `forge test --fork-url`), and the matrix of bad input the
 //! node must refuse without a change of state. Each test starts its own node (own temporary
 //! data directory and ports) and checks values, not just shapes.
@@ -20,6 +20,7 @@ mod debug;
 mod dev_tools;
 mod ethers;
 mod explorer;
+mod explorer_pages;
 mod geth_fidelity;
 mod logs;
 mod metrics;

@@ -61,13 +61,7 @@ async fn viem_dapp_round_trip() -> Result<()> {
             "the script did not report {step:?}:\n{output}"
         );
     }
-    let summary: Value = output
-        .stdout
-        .lines()
-        .last()
-        .map(serde_json::from_str)
-        .transpose()?
-        .ok_or_else(|| eyre!("no summary line:\n{output}"))?;
+    let summary = output.last_line_json()?;
     assert_eq!(summary["ok"], Value::Bool(true), "{summary}");
     assert_eq!(summary["chainId"], ol_e2e::DEV_CHAIN_ID, "{summary}");
     let new_values: Vec<&str> = summary["events"]

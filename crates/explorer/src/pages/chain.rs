@@ -114,7 +114,10 @@ pub(crate) async fn home(State(reader): State<Arc<Reader>>) -> PageResult {
         (
             "Datanets",
             reader
-                .view_required(dev_suite::DATANET_REGISTRY, &DatanetRegistry::datanetCountCall {})
+                .view_required(
+                    dev_suite::DATANET_REGISTRY,
+                    &DatanetRegistry::datanetCountCall {},
+                )
                 .await?,
         ),
         (
@@ -129,19 +132,28 @@ pub(crate) async fn home(State(reader): State<Arc<Reader>>) -> PageResult {
         (
             "base models",
             reader
-                .view_required(dev_suite::MODEL_REGISTRY, &ModelRegistry::baseModelCountCall {})
+                .view_required(
+                    dev_suite::MODEL_REGISTRY,
+                    &ModelRegistry::baseModelCountCall {},
+                )
                 .await?,
         ),
         (
             "adapters",
             reader
-                .view_required(dev_suite::MODEL_REGISTRY, &ModelRegistry::adapterCountCall {})
+                .view_required(
+                    dev_suite::MODEL_REGISTRY,
+                    &ModelRegistry::adapterCountCall {},
+                )
                 .await?,
         ),
         (
             "paid inferences",
             reader
-                .view_required(dev_suite::INFERENCE_MARKET, &InferenceMarket::requestCountCall {})
+                .view_required(
+                    dev_suite::INFERENCE_MARKET,
+                    &InferenceMarket::requestCountCall {},
+                )
                 .await?,
         ),
     ];
@@ -150,13 +162,23 @@ pub(crate) async fn home(State(reader): State<Arc<Reader>>) -> PageResult {
     page.fields(
         &counts
             .iter()
-            .map(|(label, count)| (*label, format!("<span data-count=\"{label}\">{count}</span>")))
+            .map(|(label, count)| {
+                (
+                    *label,
+                    format!("<span data-count=\"{label}\">{count}</span>"),
+                )
+            })
             .collect::<Vec<_>>(),
     );
     let head = reader.head().await?;
     let recent: Vec<u64> = (head.saturating_sub(RECENT - 1)..=head).rev().collect();
     page.heading("Recent blocks");
-    page.table("blocks", &BLOCK_HEADERS, &block_rows(&reader, &recent).await?, "no blocks");
+    page.table(
+        "blocks",
+        &BLOCK_HEADERS,
+        &block_rows(&reader, &recent).await?,
+        "no blocks",
+    );
     page.push("<p><a href=\"/blocks\">all blocks</a></p>");
     page.heading("Recent inferences");
     let request_count = counts[4].1.saturating_to::<u64>();
@@ -183,7 +205,12 @@ pub(crate) async fn blocks(
         .collect();
     let has_next = numbers.last().is_some_and(|&n| n > 0);
     let mut page = Page::default();
-    page.table("blocks", &BLOCK_HEADERS, &block_rows(&reader, &numbers).await?, "no blocks on this page");
+    page.table(
+        "blocks",
+        &BLOCK_HEADERS,
+        &block_rows(&reader, &numbers).await?,
+        "no blocks on this page",
+    );
     page.pager("/blocks", page_number, has_next);
     Ok(Html(page.finish("Blocks")))
 }
@@ -202,11 +229,27 @@ pub(crate) async fn block(State(reader): State<Arc<Reader>>, Path(id): Path<Stri
     let mut page = Page::default();
     page.fields(&[
         ("hash", format!("<code>{}</code>", hash(&block, "hash"))),
-        ("parent", format!("<code>{}</code>", hash(&block, "parentHash"))),
+        (
+            "parent",
+            format!("<code>{}</code>", hash(&block, "parentHash")),
+        ),
         ("timestamp", number(&block, "timestamp").to_string()),
-        ("gas used", format!("{} of {}", number(&block, "gasUsed"), number(&block, "gasLimit"))),
-        ("base fee", html::wei(quantity(&block, "baseFeePerGas").unwrap_or_default())),
-        ("state root", format!("<code>{}</code>", hash(&block, "stateRoot"))),
+        (
+            "gas used",
+            format!(
+                "{} of {}",
+                number(&block, "gasUsed"),
+                number(&block, "gasLimit")
+            ),
+        ),
+        (
+            "base fee",
+            html::wei(quantity(&block, "baseFeePerGas").unwrap_or_default()),
+        ),
+        (
+            "state root",
+            format!("<code>{}</code>", hash(&block, "stateRoot")),
+        ),
     ]);
     let rows: Vec<Row> = block["transactions"]
         .as_array()
@@ -223,12 +266,25 @@ pub(crate) async fn block(State(reader): State<Arc<Reader>>, Path(id): Path<Stri
         })
         .collect();
     page.heading("Transactions");
-    page.table("transactions", &["hash", "type", "from", "to", "value"], &rows, "no transactions");
+    page.table(
+        "transactions",
+        &["hash", "type", "from", "to", "value"],
+        &rows,
+        "no transactions",
+    );
     let mut nav = String::new();
     if n > 0 {
-        nav.push_str(&format!("<a rel=\"prev\" href=\"/block/{}\">&larr; block {}</a> ", n - 1, n - 1));
+        nav.push_str(&format!(
+            "<a rel=\"prev\" href=\"/block/{}\">&larr; block {}</a> ",
+            n - 1,
+            n - 1
+        ));
     }
-    nav.push_str(&format!("<a rel=\"next\" href=\"/block/{}\">block {} &rarr;</a>", n + 1, n + 1));
+    nav.push_str(&format!(
+        "<a rel=\"next\" href=\"/block/{}\">block {} &rarr;</a>",
+        n + 1,
+        n + 1
+    ));
     page.push(format_args!("<nav class=\"pager\">{nav}</nav>"));
     Ok(Html(page.finish(&format!("Block {n}"))))
 }
@@ -250,15 +306,30 @@ pub(crate) async fn transaction(
     };
     let mut page = Page::default();
     page.fields(&[
-        ("block", quantity(&tx, "blockNumber").map_or_else(|| "pending".into(), |n| html::block(n.saturating_to()))),
+        (
+            "block",
+            quantity(&tx, "blockNumber")
+                .map_or_else(|| "pending".into(), |n| html::block(n.saturating_to())),
+        ),
         ("status", status.to_string()),
         ("type", Text(tx["type"].as_str().unwrap_or("?")).to_string()),
         ("from", account(address(&tx, "from"))),
         ("to", account(address(&tx, "to"))),
-        ("value", html::wei(quantity(&tx, "value").unwrap_or_default())),
+        (
+            "value",
+            html::wei(quantity(&tx, "value").unwrap_or_default()),
+        ),
         ("gas used", number(&receipt, "gasUsed").to_string()),
         ("nonce", number(&tx, "nonce").to_string()),
-        ("input", format!("{} bytes", tx["input"].as_str().map_or(0, |s| s.len().saturating_sub(2) / 2))),
+        (
+            "input",
+            format!(
+                "{} bytes",
+                tx["input"]
+                    .as_str()
+                    .map_or(0, |s| s.len().saturating_sub(2) / 2)
+            ),
+        ),
     ]);
     let rows: Vec<Row> = receipt["logs"]
         .as_array()
@@ -274,7 +345,12 @@ pub(crate) async fn transaction(
             Row::new([
                 account(address(log, "address")),
                 topics.join("<br>"),
-                format!("{} bytes", log["data"].as_str().map_or(0, |s| s.len().saturating_sub(2) / 2)),
+                format!(
+                    "{} bytes",
+                    log["data"]
+                        .as_str()
+                        .map_or(0, |s| s.len().saturating_sub(2) / 2)
+                ),
             ])
         })
         .collect();
@@ -304,7 +380,10 @@ pub(crate) async fn search(
     }
     if let Ok(id) = q.parse::<B256>() {
         let request = reader
-            .view(dev_suite::INFERENCE_MARKET, &InferenceMarket::getRequestCall { requestId: id })
+            .view(
+                dev_suite::INFERENCE_MARKET,
+                &InferenceMarket::getRequestCall { requestId: id },
+            )
             .await?;
         if request.is_some() {
             return Ok(Redirect::to(&format!("/request/{id}")).into_response());
@@ -332,7 +411,10 @@ mod tests {
         assert_eq!(number(&block, "gasUsed"), 0);
         assert_eq!(number(&block, "missing"), 0);
         assert_eq!(hash(&block, "hash"), B256::ZERO);
-        assert_eq!(contract_name(&dev_suite::INFERENCE_MARKET), Some("InferenceMarket"));
+        assert_eq!(
+            contract_name(&dev_suite::INFERENCE_MARKET),
+            Some("InferenceMarket")
+        );
         assert!(account(None).contains("creation"));
     }
 }

@@ -53,7 +53,10 @@ pub(crate) async fn list(
     for &n in &numbers {
         let id = U256::from(n);
         let Some(d) = reader
-            .view(DATANET_REGISTRY, &DatanetRegistry::getDatanetCall { datanetId: id })
+            .view(
+                DATANET_REGISTRY,
+                &DatanetRegistry::getDatanetCall { datanetId: id },
+            )
             .await?
         else {
             continue;
@@ -73,11 +76,22 @@ pub(crate) async fn list(
     let mut page = Page::default();
     page.table(
         "datanets",
-        &["Datanet", "owner", "policy", "contributions", "minimum stake", "metadata URI"],
+        &[
+            "Datanet",
+            "owner",
+            "policy",
+            "contributions",
+            "minimum stake",
+            "metadata URI",
+        ],
         &rows,
         "no Datanets yet",
     );
-    page.pager("/datanets", page_number, numbers.last().is_some_and(|&n| n > 1));
+    page.pager(
+        "/datanets",
+        page_number,
+        numbers.last().is_some_and(|&n| n > 1),
+    );
     Ok(Html(page.finish("Datanets")))
 }
 
@@ -118,7 +132,14 @@ async fn contribution_rows(
 }
 
 const CONTRIBUTION_HEADERS: [&str; 8] = [
-    "id", "Datanet", "contributor", "status", "content", "bytes", "stake", "URI",
+    "id",
+    "Datanet",
+    "contributor",
+    "status",
+    "content",
+    "bytes",
+    "stake",
+    "URI",
 ];
 
 /// The `ContributionSubmitted` events matching `filter`, newest first, page `page_number`;
@@ -136,13 +157,20 @@ async fn contributions_page(
         .logs(&filter, 0, head)
         .await?
         .into_iter()
-        .filter_map(|log| log.log_decode::<DatanetRegistry::ContributionSubmitted>().ok())
+        .filter_map(|log| {
+            log.log_decode::<DatanetRegistry::ContributionSubmitted>()
+                .ok()
+        })
         .map(|decoded| decoded.inner.data)
         .collect();
     events.reverse();
     let total = events.len() as u64;
     let skip = usize::try_from((page_number - 1) * PAGE_SIZE).unwrap_or(usize::MAX);
-    let page: Vec<_> = events.into_iter().skip(skip).take(PAGE_SIZE as usize).collect();
+    let page: Vec<_> = events
+        .into_iter()
+        .skip(skip)
+        .take(PAGE_SIZE as usize)
+        .collect();
     let has_next = (page_number * PAGE_SIZE) < total;
     Ok((page, total, has_next))
 }
@@ -156,11 +184,17 @@ pub(crate) async fn datanet(
     let id = parse_id(&id, "a Datanet id")?;
     let page_number = query.number()?;
     let d = reader
-        .view(DATANET_REGISTRY, &DatanetRegistry::getDatanetCall { datanetId: id })
+        .view(
+            DATANET_REGISTRY,
+            &DatanetRegistry::getDatanetCall { datanetId: id },
+        )
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no Datanet {id}")))?;
     let approved = reader
-        .view_required(DATANET_REGISTRY, &DatanetRegistry::approvedCountCall { datanetId: id })
+        .view_required(
+            DATANET_REGISTRY,
+            &DatanetRegistry::approvedCountCall { datanetId: id },
+        )
         .await?;
     let mut page = Page::default();
     page.fields(&[
@@ -193,7 +227,12 @@ pub(crate) async fn datanet(
         .collect();
     page.heading("Curators");
     page.push("<p class=\"note\">The owner curates too.</p>");
-    page.table("curators", &["curator"], &rows, "no curators besides the owner");
+    page.table(
+        "curators",
+        &["curator"],
+        &rows,
+        "no curators besides the owner",
+    );
 
     let (events, total, has_next) =
         contributions_page(&reader, Filter::new().topic2(B256::from(id)), page_number).await?;
@@ -217,7 +256,12 @@ pub(crate) async fn contributor(
     let account = parse_address(&address)?;
     let page_number = query.number()?;
     let reputation = reader
-        .view_required(DATANET_REGISTRY, &DatanetRegistry::reputationOfCall { contributor: account })
+        .view_required(
+            DATANET_REGISTRY,
+            &DatanetRegistry::reputationOfCall {
+                contributor: account,
+            },
+        )
         .await?;
     let balance = reader
         .view_required(INFERENCE_MARKET, &InferenceMarket::balanceOfCall(account))
@@ -234,10 +278,18 @@ pub(crate) async fn contributor(
         .into_iter()
         .filter_map(|log| {
             let block = log.block_number?;
-            Some((log.log_decode::<InferenceMarket::Credited>().ok()?.inner.data, block))
+            Some((
+                log.log_decode::<InferenceMarket::Credited>()
+                    .ok()?
+                    .inner
+                    .data,
+                block,
+            ))
         })
         .collect();
-    let earned = credits.iter().fold(U256::ZERO, |sum, (c, _)| sum.saturating_add(c.amount));
+    let earned = credits
+        .iter()
+        .fold(U256::ZERO, |sum, (c, _)| sum.saturating_add(c.amount));
     let withdrawn_filter = Filter::new()
         .address(INFERENCE_MARKET)
         .event_signature(InferenceMarket::Withdrawn::SIGNATURE_HASH)
@@ -288,14 +340,27 @@ pub(crate) async fn contributor(
         .skip(skip)
         .take(PAGE_SIZE as usize)
         .map(|(credit, block)| {
-            Row::new([html::request(&credit.requestId), html::block(*block), html::wei(credit.amount)])
-                .with("request", credit.requestId)
-                .with("amount", credit.amount)
+            Row::new([
+                html::request(&credit.requestId),
+                html::block(*block),
+                html::wei(credit.amount),
+            ])
+            .with("request", credit.requestId)
+            .with("amount", credit.amount)
         })
         .collect();
-    page.table("earnings", &["request", "block", "amount"], &rows, "no earnings yet");
+    page.table(
+        "earnings",
+        &["request", "block", "amount"],
+        &rows,
+        "no earnings yet",
+    );
     let more_credits = (page_number * PAGE_SIZE) < credits.len() as u64;
-    page.pager(&format!("/contributor/{account}"), page_number, has_next || more_credits);
+    page.pager(
+        &format!("/contributor/{account}"),
+        page_number,
+        has_next || more_credits,
+    );
     Ok(Html(page.finish(&format!("Contributor {account}"))))
 }
 

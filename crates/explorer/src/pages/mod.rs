@@ -72,7 +72,9 @@ impl PageQuery {
                 .parse::<u64>()
                 .ok()
                 .filter(|page| (1..=u64::MAX / PAGE_SIZE).contains(page))
-                .ok_or_else(|| PageError::BadInput(format!("page must be a number from 1: {text:?}"))),
+                .ok_or_else(|| {
+                    PageError::BadInput(format!("page must be a number from 1: {text:?}"))
+                }),
         }
     }
 }

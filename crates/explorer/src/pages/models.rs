@@ -1,7 +1,9 @@
 //! Models: base models and adapters with their prices, and an adapter with the Datanets it
 //! was trained on and the inferences paid for on it.
 
-use super::{PageError, PageQuery, PageResult, datanets::datanet_link, newest_first, parse_id, requests};
+use super::{
+    PageError, PageQuery, PageResult, datanets::datanet_link, newest_first, parse_id, requests,
+};
 use crate::{
     Reader,
     html::{self, PAGE_SIZE, Page, Row, Text},
@@ -37,7 +39,10 @@ pub(crate) async fn list(
     for n in newest_first(base_count, 1) {
         let id = U256::from(n);
         let Some(m) = reader
-            .view(MODEL_REGISTRY, &ModelRegistry::getBaseModelCall { baseModelId: id })
+            .view(
+                MODEL_REGISTRY,
+                &ModelRegistry::getBaseModelCall { baseModelId: id },
+            )
             .await?
         else {
             continue;
@@ -55,7 +60,12 @@ pub(crate) async fn list(
     }
     let mut page = Page::default();
     page.heading(&format!("Base models ({base_count})"));
-    page.table("base-models", &["id", "owner", "state", "weights", "URI"], &rows, "no base models yet");
+    page.table(
+        "base-models",
+        &["id", "owner", "state", "weights", "URI"],
+        &rows,
+        "no base models yet",
+    );
 
     let adapter_count: u64 = reader
         .view_required(MODEL_REGISTRY, &ModelRegistry::adapterCountCall {})
@@ -66,7 +76,10 @@ pub(crate) async fn list(
     for &n in &numbers {
         let id = U256::from(n);
         let Some(a) = reader
-            .view(MODEL_REGISTRY, &ModelRegistry::getAdapterCall { adapterId: id })
+            .view(
+                MODEL_REGISTRY,
+                &ModelRegistry::getAdapterCall { adapterId: id },
+            )
             .await?
         else {
             continue;
@@ -89,11 +102,23 @@ pub(crate) async fn list(
     page.heading(&format!("Adapters ({adapter_count})"));
     page.table(
         "adapters",
-        &["adapter", "base model", "owner", "state", "per 1,000 tokens in", "per 1,000 tokens out", "attribution"],
+        &[
+            "adapter",
+            "base model",
+            "owner",
+            "state",
+            "per 1,000 tokens in",
+            "per 1,000 tokens out",
+            "attribution",
+        ],
         &rows,
         "no adapters yet",
     );
-    page.pager("/models", page_number, numbers.last().is_some_and(|&n| n > 1));
+    page.pager(
+        "/models",
+        page_number,
+        numbers.last().is_some_and(|&n| n > 1),
+    );
     Ok(Html(page.finish("Models")))
 }
 
@@ -106,7 +131,10 @@ pub(crate) async fn adapter(
     let id = parse_id(&id, "an adapter id")?;
     let page_number = query.number()?;
     let a = reader
-        .view(MODEL_REGISTRY, &ModelRegistry::getAdapterCall { adapterId: id })
+        .view(
+            MODEL_REGISTRY,
+            &ModelRegistry::getAdapterCall { adapterId: id },
+        )
         .await?
         .ok_or_else(|| PageError::NotFound(format!("there is no adapter {id}")))?;
     let mut page = Page::default();
@@ -116,25 +144,44 @@ pub(crate) async fn adapter(
         ("state", active(a.active).to_string()),
         ("version", a.version.to_string()),
         ("per 1,000 tokens in", html::wei(U256::from(a.priceInPer1k))),
-        ("per 1,000 tokens out", html::wei(U256::from(a.priceOutPer1k))),
+        (
+            "per 1,000 tokens out",
+            html::wei(U256::from(a.priceOutPer1k)),
+        ),
         ("attribution", requests::method_name(a.attributionMethod)),
         ("adapter hash", format!("<code>{}</code>", a.adapterHash)),
         ("URI", Text(&a.uri).to_string()),
     ];
     if !a.previousVersionId.is_zero() {
-        fields.push(("previous version", format!("<a href=\"/adapter/{0}\">{0}</a>", a.previousVersionId)));
+        fields.push((
+            "previous version",
+            format!("<a href=\"/adapter/{0}\">{0}</a>", a.previousVersionId),
+        ));
     }
     if !a.nextVersionId.is_zero() {
-        fields.push(("next version", format!("<a href=\"/adapter/{0}\">{0}</a>", a.nextVersionId)));
+        fields.push((
+            "next version",
+            format!("<a href=\"/adapter/{0}\">{0}</a>", a.nextVersionId),
+        ));
     }
     page.fields(&fields);
     let rows: Vec<Row> = a
         .datanets
         .iter()
-        .map(|used| Row::new([datanet_link(used.datanetId), used.contributionCount.to_string()]))
+        .map(|used| {
+            Row::new([
+                datanet_link(used.datanetId),
+                used.contributionCount.to_string(),
+            ])
+        })
         .collect();
     page.heading("Trained on");
-    page.table("trained-on", &["Datanet", "contributions used"], &rows, "no Datanets");
+    page.table(
+        "trained-on",
+        &["Datanet", "contributions used"],
+        &rows,
+        "no Datanets",
+    );
 
     // Its requests, from the market's `Requested` events (the adapter is the third topic).
     let head = reader.head().await?;
@@ -157,7 +204,16 @@ pub(crate) async fn adapter(
         .take(PAGE_SIZE as usize)
         .map(|request| Row::new([html::request(request)]).with("request", request))
         .collect();
-    page.table("requests", &["request"], &rows, "no paid inferences on this adapter yet");
-    page.pager(&format!("/adapter/{id}"), page_number, (page_number * PAGE_SIZE) < ids.len() as u64);
+    page.table(
+        "requests",
+        &["request"],
+        &rows,
+        "no paid inferences on this adapter yet",
+    );
+    page.pager(
+        &format!("/adapter/{id}"),
+        page_number,
+        (page_number * PAGE_SIZE) < ids.len() as u64,
+    );
     Ok(Html(page.finish(&format!("Adapter {id}"))))
 }

@@ -37,7 +37,10 @@ const DOCUMENTS_PER_SPAN: usize = 10;
 
 /// The name of a request status.
 fn status_name(status: u8) -> &'static str {
-    STATUS.get(usize::from(status)).copied().unwrap_or("unknown")
+    STATUS
+        .get(usize::from(status))
+        .copied()
+        .unwrap_or("unknown")
 }
 
 /// The name of an attribution method id.
@@ -51,14 +54,24 @@ pub(crate) fn method_name(method: u8) -> String {
 }
 
 /// The rows of requests number `numbers` (1-based, as `requestIdOf` counts them).
-pub(crate) async fn table(reader: &Reader, page: &mut Page, numbers: &[u64]) -> Result<(), PageError> {
+pub(crate) async fn table(
+    reader: &Reader,
+    page: &mut Page,
+    numbers: &[u64],
+) -> Result<(), PageError> {
     let mut rows = Vec::with_capacity(numbers.len());
     for &n in numbers {
         let id = reader
-            .view_required(INFERENCE_MARKET, &InferenceMarket::requestIdOfCall { n: U256::from(n) })
+            .view_required(
+                INFERENCE_MARKET,
+                &InferenceMarket::requestIdOfCall { n: U256::from(n) },
+            )
             .await?;
         let Some(r) = reader
-            .view(INFERENCE_MARKET, &InferenceMarket::getRequestCall { requestId: id })
+            .view(
+                INFERENCE_MARKET,
+                &InferenceMarket::getRequestCall { requestId: id },
+            )
             .await?
         else {
             continue;
@@ -78,7 +91,15 @@ pub(crate) async fn table(reader: &Reader, page: &mut Page, numbers: &[u64]) -> 
     }
     page.table(
         "requests",
-        &["request", "#", "adapter", "requester", "status", "escrow", "tokens in / out"],
+        &[
+            "request",
+            "#",
+            "adapter",
+            "requester",
+            "status",
+            "escrow",
+            "tokens in / out",
+        ],
         &rows,
         "no paid inferences yet",
     );
@@ -99,7 +120,11 @@ pub(crate) async fn list(
     let mut page = Page::default();
     page.push(format_args!("<p>{count} paid inferences.</p>"));
     table(&reader, &mut page, &numbers).await?;
-    page.pager("/requests", page_number, numbers.last().is_some_and(|&n| n > 1));
+    page.pager(
+        "/requests",
+        page_number,
+        numbers.last().is_some_and(|&n| n > 1),
+    );
     Ok(Html(page.finish("Paid inferences")))
 }
 
@@ -135,41 +160,85 @@ pub(crate) async fn request(
 ) -> PageResult {
     let id = parse_hash(&id, "a request id")?;
     let r = reader
-        .view(INFERENCE_MARKET, &InferenceMarket::getRequestCall { requestId: id })
+        .view(
+            INFERENCE_MARKET,
+            &InferenceMarket::getRequestCall { requestId: id },
+        )
         .await?
         .ok_or_else(|| PageError::NotFound(format!("no paid inference has the id {id}")))?;
     let head = reader.head().await?;
     // The job service knows the request's block; any node finds it in the logs.
-    let request_block = match reader.job_service("ol_jobStatus", id).await? {
-        Served::Answer(status) if quantity(&status, "block").is_some() => {
-            quantity(&status, "block").map(|b| b.saturating_to())
-        }
-        _ => first_event::<InferenceMarket::Requested>(&reader, INFERENCE_MARKET, id, 0, head)
+    let job = match reader.job_service("ol_jobStatus", id).await? {
+        Served::Answer(status) if !status.is_null() => Some(status),
+        _ => None,
+    };
+    let request_block = match job.as_ref().and_then(|status| quantity(status, "block")) {
+        Some(block) => Some(block.saturating_to()),
+        None => first_event::<InferenceMarket::Requested>(&reader, INFERENCE_MARKET, id, 0, head)
             .await?
             .and_then(|(_, log)| log.block_number),
     };
     let record = reader
-        .view(PROOF_OF_ATTRIBUTION, &IProofOfAttribution::attributionOfCall { requestId: id })
+        .view(
+            PROOF_OF_ATTRIBUTION,
+            &IProofOfAttribution::attributionOfCall { requestId: id },
+        )
         .await?;
 
     let mut fields = vec![
-        ("status", format!("<span id=\"request-status\">{}</span>", status_name(r.status))),
+        (
+            "status",
+            format!(
+                "<span id=\"request-status\">{}</span>",
+                status_name(r.status)
+            ),
+        ),
         ("requester", html::address(&r.requester)),
-        ("adapter", format!("<a href=\"/adapter/{0}\">{0}</a>", r.adapterId)),
+        (
+            "adapter",
+            format!("<a href=\"/adapter/{0}\">{0}</a>", r.adapterId),
+        ),
         ("escrow", html::wei(U256::from(r.escrow))),
-        ("tokens in / out", format!("{} / {} (at most {} / {})", r.tokensIn, r.tokensOut, r.maxTokensIn, r.maxTokensOut)),
-        ("prices per 1,000 tokens in / out", format!("{} / {}", html::wei(U256::from(r.priceInPer1k)), html::wei(U256::from(r.priceOutPer1k)))),
+        (
+            "tokens in / out",
+            format!(
+                "{} / {} (at most {} / {})",
+                r.tokensIn, r.tokensOut, r.maxTokensIn, r.maxTokensOut
+            ),
+        ),
+        (
+            "prices per 1,000 tokens in / out",
+            format!(
+                "{} / {}",
+                html::wei(U256::from(r.priceInPer1k)),
+                html::wei(U256::from(r.priceOutPer1k))
+            ),
+        ),
         ("expires after block", html::block(r.expiryBlock)),
         ("method", method_name(r.attributionMethod)),
     ];
     if let Some(block) = request_block {
         fields.push(("requested in block", html::block(block)));
     }
+    if let Some(job) = &job {
+        let stage = Text(job["stage"].as_str().unwrap_or("unknown")).to_string();
+        let shown = match job["reason"].as_str() {
+            Some(reason) => format!("{stage}: {}", Text(reason)),
+            None => stage,
+        };
+        fields.push((
+            "job service",
+            format!("<span id=\"job-stage\">{shown}</span>"),
+        ));
+    }
     if let Some(record) = &record {
         fields.push(("recorded in block", html::block(record.blockNumber)));
         fields.push(("attestor", html::address(&record.attestor)));
         fields.push(("output hash", format!("<code>{}</code>", record.outputHash)));
-        fields.push(("evidence root", format!("<code>{}</code>", record.evidenceRoot)));
+        fields.push((
+            "evidence root",
+            format!("<code>{}</code>", record.evidenceRoot),
+        ));
     }
     let mut page = Page::default();
     page.fields(&fields);
@@ -182,7 +251,8 @@ pub(crate) async fn request(
             r.promptHash
         ));
     } else if let Some((event, _)) =
-        first_event::<InferenceMarket::PromptSubmitted>(&reader, INFERENCE_MARKET, id, from, head).await?
+        first_event::<InferenceMarket::PromptSubmitted>(&reader, INFERENCE_MARKET, id, from, head)
+            .await?
     {
         page.push(format_args!(
             "<div class=\"text\" id=\"prompt\">{}</div>",
@@ -196,9 +266,15 @@ pub(crate) async fn request(
     let output = match &record {
         Some(record) if r.promptOnChain && r.status >= 2 => {
             let to = head.min(r.expiryBlock);
-            first_event::<InferenceMarket::OutputPublished>(&reader, INFERENCE_MARKET, id, record.blockNumber, to)
-                .await?
-                .map(|(event, _)| String::from_utf8_lossy(&event.output).into_owned())
+            first_event::<InferenceMarket::OutputPublished>(
+                &reader,
+                INFERENCE_MARKET,
+                id,
+                record.blockNumber,
+                to,
+            )
+            .await?
+            .map(|(event, _)| String::from_utf8_lossy(&event.output).into_owned())
         }
         _ => None,
     };
@@ -210,7 +286,9 @@ pub(crate) async fn request(
     match &output {
         Some(text) => spans_section(&reader, &mut page, text, &spans, &attribution).await?,
         None if !r.promptOnChain => {
-            page.push("<p class=\"note\">The output of an off-chain prompt is the requester's.</p>");
+            page.push(
+                "<p class=\"note\">The output of an off-chain prompt is the requester's.</p>",
+            );
         }
         None => {
             page.push("<p class=\"note\">Not fulfilled yet.</p>");
@@ -230,7 +308,9 @@ pub(crate) async fn request(
         None => {
             page.push("<p class=\"note\">No attribution is recorded yet.</p>");
         }
-        Some(record) => contributors_section(&reader, &mut page, record, settlement.as_ref()).await?,
+        Some(record) => {
+            contributors_section(&reader, &mut page, record, settlement.as_ref()).await?
+        }
     }
     if let Some(s) = &settlement {
         page.heading("Settlement");
@@ -295,8 +375,10 @@ async fn spans_section(
         ));
         let mut rows = Vec::new();
         for document in documents.iter().take(DOCUMENTS_PER_SPAN) {
-            let datapoint: B256 = serde_json::from_value(document["datapoint"].clone()).unwrap_or_default();
-            let contributor: Address = serde_json::from_value(document["contributor"].clone()).unwrap_or_default();
+            let datapoint: B256 =
+                serde_json::from_value(document["datapoint"].clone()).unwrap_or_default();
+            let contributor: Address =
+                serde_json::from_value(document["contributor"].clone()).unwrap_or_default();
             rows.push(
                 Row::new([
                     html::short(&datapoint),
@@ -307,7 +389,12 @@ async fn spans_section(
                 .with("datapoint", datapoint),
             );
         }
-        page.table("documents", &["document", "contribution URI", "contributor"], &rows, "no documents");
+        page.table(
+            "documents",
+            &["document", "contribution URI", "contributor"],
+            &rows,
+            "no documents",
+        );
         page.push("</li>");
     }
     page.push("</ol>");
@@ -367,7 +454,10 @@ async fn contributors_section(
             let row = Row::new([
                 html::address(contributor),
                 html::ppm(u64::from(weight)),
-                paid.map_or_else(|| "<span class=\"note\">not settled</span>".into(), html::wei),
+                paid.map_or_else(
+                    || "<span class=\"note\">not settled</span>".into(),
+                    html::wei,
+                ),
             ])
             .with("contributor", contributor)
             .with("weight-ppm", weight);

@@ -26,6 +26,11 @@ pub struct ExplorerArgs {
 
     /// JSON-RPC URL of the node whose verifier (`--verify-attributions`) gives the records'
     /// verdicts, such as a follower's; without it, this node's own.
-    #[arg(id = "explorer.verifier-url", long = "explorer.verifier-url", value_name = "URL", requires = "explorer")]
+    #[arg(
+        id = "explorer.verifier-url",
+        long = "explorer.verifier-url",
+        value_name = "URL",
+        requires = "explorer"
+    )]
     pub verifier_url: Option<Url>,
 }

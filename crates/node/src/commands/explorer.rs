@@ -15,7 +15,11 @@ use std::{
 pub struct ExplorerCommand {
     /// JSON-RPC URL of the node to show (a sequencer running the job service shows the spans
     /// of each paid inference; any node shows the rest).
-    #[arg(long = "rpc-url", value_name = "URL", default_value = "http://127.0.0.1:8545")]
+    #[arg(
+        long = "rpc-url",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8545"
+    )]
     pub rpc_url: Url,
 
     /// JSON-RPC URL of the node whose verifier (`--verify-attributions`) gives the records'

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::{
     args::{
-        ContentArgs, DatadirArgs, DevArgs, ExplorerArgs, InferenceArgs, JobsArgs, MetricsArgs, NodeInferenceArgs,
-        RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs, VerifyArgs,
+        ContentArgs, DatadirArgs, DevArgs, ExplorerArgs, InferenceArgs, JobsArgs, MetricsArgs,
+        NodeInferenceArgs, RollupArgs, RpcServerArgs, SequencerArgs, TxPoolArgs, VerifyArgs,
     },
     dirs,
 };
