@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The whole rollup on this machine: anvil as L1 with the rollup's L1 contracts deployed
-# (`openledger l1 deploy`), the built-in DA server, a sequencer running the batcher and the
-# proposer, and a follower that derives every block from L1 + DA. Prints the endpoints and runs
+# (`openledger l1 deploy`), the built-in DA server, a sequencer running the batcher, the
+# proposer, the job service (paid inference served, attributed, recorded, fulfilled and
+# settled), the OpenAI-compatible inference API and the attribution explorer, and a follower
+# that derives every block from L1 + DA and re-checks every attribution record. The model is the
+# project's own small base model, trained from scratch here first (no weights are downloaded).
+# Prints the endpoints and runs
 # until Ctrl-C, which stops everything. State lives in $DEVNET_DIR (default .devnet/), wiped at
 # each start. It installs what it needs first (scripts/setup.sh devnet: clang for the build, the
 # npm tools for anvil), so a fresh clone needs only Rust, Node.js and curl.
@@ -22,6 +26,8 @@ seq_ws_port="${SEQUENCER_WS_PORT:-$((seq_port + 1))}"
 follower_port="${FOLLOWER_PORT:-10545}"
 seq_metrics_port="${SEQUENCER_METRICS_PORT:-9001}"
 follower_metrics_port="${FOLLOWER_METRICS_PORT:-9002}"
+inference_port="${INFERENCE_PORT:-8000}"
+explorer_port="${EXPLORER_PORT:-5100}"
 
 "$root/scripts/setup.sh" devnet
 anvil="$root/node_modules/.bin/anvil"
@@ -32,10 +38,12 @@ if [[ -z "$bin" ]]; then
   bin="${CARGO_TARGET_DIR:-$root/target}/release/openledger"
 fi
 
-# The dev mnemonic's accounts 8 and 9 ("test ... junk"): the batcher and proposer that
-# `openledger l1 deploy` registers by default. Public keys for a local devnet only; the nodes
-# read them from files, as the containers read their mounted secrets.
+# The dev mnemonic's accounts ("test ... junk"): 8 and 9 the batcher and proposer that
+# `openledger l1 deploy` registers by default, 10 the attestor of its genesis, 11 the follower's
+# verifier (which the sequencer lets read contributions). Public keys for a local devnet only;
+# the nodes read them from files, as the containers read their mounted secrets.
 keys="$root/docker/devnet-keys"
+verifier_address=0x71bE63f3384f5fb98995898A86B02Fb2426c5788
 
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -73,6 +81,15 @@ for role in sequencer follower; do
     --datadir "$dir/$role" >"$dir/init-$role.log" 2>&1
 done
 
+# The base model the job service and the inference API serve: a small Llama trained from
+# scratch (byte-level BPE tokenizer included) on the generated corpus, in a few seconds.
+"$bin" factory corpus --out "$dir/corpus" --contributors 8 --docs-per-contributor 4 \
+  --sentences-per-doc 6 --canaries 0 --seed 11 >"$dir/corpus.log" 2>&1
+"$bin" factory train --from-scratch --config "$root/docker/devnet-base.json" --vocab-size 400 \
+  --docs "$dir/corpus" --out "$dir/base" --epochs 20 --lr 3e-3 --batch-size 8 --max-seq-len 64 \
+  --warmup-steps 4 --seed 1 >"$dir/base.log" 2>&1
+base="$dir/base/model"
+
 setsid "$bin" da serve --datadir "$dir/da" --da.port "$da_port" >"$dir/da.log" 2>&1 &
 pids+=($!)
 da="http://127.0.0.1:$da_port"
@@ -82,22 +99,31 @@ setsid "$bin" node --datadir "$dir/sequencer" --http --http.port "$seq_port" --w
   --l1.rpc "$l1" --l1.confirmations 2 --l1.poll-interval 1s --da.url "$da" \
   --batcher.key-file "$keys/batcher.key" --batcher.max-channel-duration 2 \
   --proposer.key-file "$keys/proposer.key" --proposer.l2oo "$oracle" \
+  --jobs.base-model "$base" --jobs.attestor-key "$keys/attestor.key" --jobs.settle \
+  --content.verifier "$verifier_address" --inference.model "$base" --inference.port "$inference_port" \
+  --explorer --explorer.port "$explorer_port" --explorer.verifier-url "http://127.0.0.1:$follower_port" \
   --metrics "127.0.0.1:$seq_metrics_port" >"$dir/sequencer.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$seq_port" "the sequencer"
 
 setsid "$bin" node --datadir "$dir/follower" --follow --http --http.port "$follower_port" \
   --l1.rpc "$l1" --l1.confirmations 1 --l1.poll-interval 1s --da.url "$da" \
-  --rollup.sequencer-http "http://127.0.0.1:$seq_port" --metrics "127.0.0.1:$follower_metrics_port" >"$dir/follower.log" 2>&1 &
+  --rollup.sequencer-http "http://127.0.0.1:$seq_port" \
+  --verify-attributions --verify.base-model "$base" --verify.key "$keys/verifier.key" \
+  --metrics "127.0.0.1:$follower_metrics_port" >"$dir/follower.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$follower_port" "the follower"
+wait_http "http://127.0.0.1:$inference_port" "the inference API"
+wait_http "http://127.0.0.1:$explorer_port" "the explorer"
 
 cat <<INFO
 OpenLedger devnet is up (state and logs in $dir):
   L1 (anvil)        $l1          chain id $(node -p "require('$dir/config/l1-deployment.json').l1ChainId")
   DA server         $da
   sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$seq_ws_port  metrics http://127.0.0.1:$seq_metrics_port/metrics
-  follower RPC      http://127.0.0.1:$follower_port  (forwards transactions to the sequencer)  metrics http://127.0.0.1:$follower_metrics_port/metrics
+  follower RPC      http://127.0.0.1:$follower_port  (forwards transactions to the sequencer; verifies records)  metrics http://127.0.0.1:$follower_metrics_port/metrics
+  explorer          http://127.0.0.1:$explorer_port
+  inference API     http://127.0.0.1:$inference_port  (OpenAI-compatible under /v1; model "model": the base trained above)
   OptimismPortal    $portal   (deposit: cast send $portal 'depositTransaction(address,uint256,uint64,bool,bytes)' <to> <wei> 100000 false 0x --value <wei> ...)
   L2OutputOracle    $oracle
   L2 accounts: the 'test ... junk' mnemonic, 10,000 OPEN each; L2 chain id $(node -p "require('$dir/config/rollup.json').l2_chain_id")

@@ -190,6 +190,29 @@ fn ether(amount: U256) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// A Unix time as `YYYY-MM-DD hh:mm:ss UTC` (the proleptic Gregorian calendar), the seconds in
+/// the title.
+pub(crate) fn utc(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let of_day = seconds % 86_400;
+    // Howard Hinnant's days-to-civil, shifted so that eras start on 0000-03-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "<time title=\"{seconds}\">{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC</time>",
+        of_day / 3_600,
+        of_day % 3_600 / 60,
+        of_day % 60
+    )
+}
+
 /// Parts per million as a percentage.
 pub(crate) fn ppm(weight: u64) -> String {
     format!(
@@ -214,6 +237,14 @@ mod tests {
             "<span class=\"ppm\" data-ppm=\"1000000\">100.0000%</span>"
         );
         assert!(ppm(123_456).contains("12.3456%"));
+    }
+
+    #[test]
+    fn unix_times_in_utc() {
+        assert!(utc(0).contains(">1970-01-01 00:00:00 UTC<"));
+        assert!(utc(951_782_400).contains(">2000-02-29 00:00:00 UTC<"));
+        assert!(utc(1_796_665_269).contains(">2026-12-07 17:41:09 UTC<"));
+        assert!(utc(u64::MAX).contains("UTC"));
     }
 
     #[test]

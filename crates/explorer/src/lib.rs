@@ -58,6 +58,7 @@ pub fn router(reader: Reader) -> Router {
         .route("/adapter/{id}", get(models::adapter))
         .route("/requests", get(requests::list))
         .route("/request/{id}", get(requests::request))
+        .route("/health", get(health))
         .route("/assets/explorer.js", get(script))
         .route("/assets/explorer.css", get(style))
         .fallback(not_found)
@@ -74,6 +75,11 @@ pub async fn serve(
     axum::serve(listener, router(reader))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Liveness of the explorer process itself (a page says when its node does not answer).
+async fn health() -> &'static str {
+    "ok"
 }
 
 async fn script() -> impl IntoResponse {

@@ -1,5 +1,7 @@
 //! `scripts/devnet.sh` in a fresh clone (no `node_modules`, no `.venv`, no `target`): it sets up
-//! what it needs itself, prints its endpoints, every one of them answers, and Ctrl-C stops it.
+//! what it needs itself, prints its endpoints, every one of them answers (the sequencer's job
+//! service, the follower's verifier, the inference API on the base model the script trained, the
+//! explorer), and Ctrl-C stops it.
 //! The binary is the one under test (`OPENLEDGER_BIN`): building the release binary again in a
 //! clone would double the CI time, and the script's build step is one `cargo build`.
 
@@ -39,7 +41,7 @@ async fn devnet_script_sets_up_a_fresh_clone_and_every_endpoint_answers() -> Res
         );
     }
 
-    let ports = [(); 7].map(|_| free_port());
+    let ports = [(); 9].map(|_| free_port());
     let [
         l1,
         da,
@@ -48,18 +50,24 @@ async fn devnet_script_sets_up_a_fresh_clone_and_every_endpoint_answers() -> Res
         follower,
         sequencer_metrics,
         follower_metrics,
+        inference,
+        explorer,
     ] = ports.map(|p| p.map(|p| p.to_string()));
+    let (inference, explorer) = (inference?, explorer?);
+    let (sequencer_port, follower_port) = (sequencer?, follower?);
     let mut script = Command::new(clone.join("scripts/devnet.sh"));
     script
         .env("OPENLEDGER_BIN", openledger_bin()?)
         .env("DEVNET_DIR", work.path().join("devnet"))
         .env("L1_PORT", l1?)
         .env("DA_PORT", da?)
-        .env("SEQUENCER_PORT", sequencer?)
+        .env("SEQUENCER_PORT", &sequencer_port)
         .env("SEQUENCER_WS_PORT", sequencer_ws?)
-        .env("FOLLOWER_PORT", follower?)
+        .env("FOLLOWER_PORT", &follower_port)
         .env("SEQUENCER_METRICS_PORT", sequencer_metrics?)
         .env("FOLLOWER_METRICS_PORT", follower_metrics?)
+        .env("INFERENCE_PORT", &inference)
+        .env("EXPLORER_PORT", &explorer)
         .current_dir(&clone)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -101,9 +109,9 @@ async fn devnet_script_sets_up_a_fresh_clone_and_every_endpoint_answers() -> Res
         .filter(|word| word.starts_with("http://") || word.starts_with("ws://"))
         .collect();
     ensure!(
-        endpoints.len() >= 7,
-        "the banner names L1, DA, the sequencer's HTTP, WS and metrics and the follower's HTTP \
-         and metrics: {endpoints:?}"
+        endpoints.len() >= 9,
+        "the banner names L1, DA, the sequencer's HTTP, WS and metrics, the follower's HTTP \
+         and metrics, the explorer and the inference API: {endpoints:?}"
     );
     let client = reqwest::Client::new();
     for endpoint in &endpoints {
@@ -111,6 +119,53 @@ async fn devnet_script_sets_up_a_fresh_clone_and_every_endpoint_answers() -> Res
             .await
             .wrap_err_with(|| format!("the printed endpoint {endpoint} does not answer"))?;
     }
+
+    // The sequencer runs the job service and serves the base model the script trained; the
+    // follower verifies; the explorer renders the chain.
+    let sequencer_url = endpoints
+        .iter()
+        .find(|e| e.ends_with(&format!(":{sequencer_port}")))
+        .ok_or_else(|| eyre!("no sequencer endpoint in {endpoints:?}"))?;
+    let adapters = rpc(&client, sequencer_url, "ol_listAdapters", json!([])).await?;
+    ensure!(
+        adapters["result"] == json!([]),
+        "the sequencer's job service answers: {adapters}"
+    );
+    let follower_url = endpoints
+        .iter()
+        .find(|e| e.ends_with(&format!(":{follower_port}")))
+        .ok_or_else(|| eyre!("no follower endpoint in {endpoints:?}"))?;
+    let verdict = rpc(
+        &client,
+        follower_url,
+        "ol_verification",
+        json!([format!("0x{}", "ab".repeat(32))]),
+    )
+    .await?;
+    ensure!(
+        verdict["result"].is_null() && verdict.get("error").is_none(),
+        "the follower's verifier answers: {verdict}"
+    );
+    let models: Value = client
+        .get(format!("http://127.0.0.1:{inference}/v1/models"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        models["data"][0]["id"] == "model",
+        "the inference API serves the base model: {models}"
+    );
+    let home = client
+        .get(format!("http://127.0.0.1:{explorer}/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        home.contains("OpenLedger explorer") && home.contains("data-count=\"paid inferences\">0<"),
+        "the explorer renders the devnet: {home:.300}"
+    );
 
     // Ctrl-C stops the script and every process it started.
     send_signal(pid, libc::SIGINT)?;
@@ -129,6 +184,17 @@ async fn devnet_script_sets_up_a_fresh_clone_and_every_endpoint_answers() -> Res
         );
     }
     Ok(())
+}
+
+/// `method` with `params` on the JSON-RPC endpoint `url`: the whole answer.
+async fn rpc(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Result<Value> {
+    Ok(client
+        .post(url)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await?
+        .json()
+        .await?)
 }
 
 /// A JSON-RPC endpoint answers `eth_chainId`, a metrics endpoint serves the node's metrics, the

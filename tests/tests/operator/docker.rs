@@ -86,6 +86,8 @@ const CONTAINER_ONLY: &[&str] = &[
     "--http.addr",
     "--ws.addr",
     "--da.addr",
+    "--inference.addr",
+    "--explorer.addr",
     "--host",
     "--state",
     "--state-interval",
@@ -106,7 +108,7 @@ fn containers_run_the_devnet_scripts_commands() -> Result<()> {
     };
     for (service, roles) in [
         ("l1", &["l1"][..]),
-        ("deploy", &["deploy", "init"][..]),
+        ("deploy", &["deploy", "init", "corpus", "train"][..]),
         ("da", &["da"][..]),
         ("sequencer", &["sequencer"][..]),
         ("follower", &["follower"][..]),
@@ -148,6 +150,8 @@ fn commands_of_devnet_script(text: &str) -> BTreeMap<&'static str, BTreeSet<Stri
             match rest {
                 ["l1", "deploy", ..] => "deploy",
                 ["init", ..] => "init",
+                ["factory", "corpus", ..] => "corpus",
+                ["factory", "train", ..] => "train",
                 ["da", "serve", ..] => "da",
                 ["node", ..] if rest.contains(&"--follow") => "follower",
                 ["node", ..] => "sequencer",

@@ -1,11 +1,27 @@
 //! `openledger node --explorer`: the attribution explorer next to the node's own RPC. Every
 //! page answers on a fresh dev chain, with the pages' security headers; bad parameters are a
 //! 400 page that says what was wrong, unknown ids a 404, and an explorer whose node does not
-//! answer a 502, never a crash. (The browser test of the pages after a whole lifecycle is in
+//! answer a 502, never a crash. With more paid requests than a page holds, the lists page
+//! newest first and the next page holds the rest. (The browser test of the pages after a whole lifecycle is in
 //! the rollup tests: `rollup::explorer`.)
 
+use alloy::{
+    primitives::{B256, U256, keccak256},
+    providers::Provider,
+};
 use eyre::{Result, ensure};
-use ol_e2e::{TestNode, dev_address, free_port};
+use ol_e2e::{
+    TestNode,
+    contracts::{DatanetRegistry, InferenceMarket},
+    dev_address, event, free_port,
+    lifecycle::{
+        DATANETS, MARKET, MAX_IN, MAX_OUT, METHOD_LINEAGE, register_adapter, register_base,
+    },
+    mined,
+};
+
+/// One more request than a page holds: the list needs a second page.
+const REQUESTS: u64 = 26;
 
 async fn get(url: &str) -> Result<(u16, String, reqwest::header::HeaderMap)> {
     let client = reqwest::Client::builder()
@@ -103,6 +119,7 @@ async fn the_node_serves_the_explorer_and_refuses_bad_parameters() -> Result<()>
         status == 303 && headers.get("location").is_some_and(|l| l == "/block/0"),
         "searching a number leads to the block"
     );
+    pages_of_many_requests(&node, &base).await?;
     node.finish().await?;
 
     // The node is gone: the explorer process alone answers 502 pages, and keeps running.
@@ -135,5 +152,128 @@ async fn the_node_serves_the_explorer_and_refuses_bad_parameters() -> Result<()>
         "the explorer is still running"
     );
     explorer.start_kill()?;
+    Ok(())
+}
+
+/// An open Datanet with one contribution, an adapter on it, and [`REQUESTS`] paid requests (no
+/// job service serves them): the request lists come in pages of 25, newest first.
+async fn pages_of_many_requests(node: &TestNode, base: &str) -> Result<()> {
+    let l2 = node.provider();
+    let owner = dev_address(1);
+    let datanets = DatanetRegistry::new(DATANETS, l2.clone());
+    let receipt = mined(
+        &l2,
+        datanets
+            .createDatanet("ol://open".into(), B256::ZERO, 0, U256::ZERO, 0)
+            .from(owner)
+            .send()
+            .await?,
+        true,
+        "createDatanet",
+    )
+    .await?;
+    let datanet = event::<DatanetRegistry::DatanetCreated>(&receipt)?.datanetId;
+    mined(
+        &l2,
+        datanets
+            .contribute(datanet, keccak256("doc"), 3, "ol://doc".into())
+            .from(dev_address(2))
+            .send()
+            .await?,
+        true,
+        "contribute",
+    )
+    .await?;
+    let base_model = register_base(&l2, owner, keccak256("weights")).await?;
+    let adapter = register_adapter(
+        &l2,
+        owner,
+        base_model,
+        keccak256("adapter"),
+        datanet,
+        1,
+        METHOD_LINEAGE,
+    )
+    .await?;
+    let market = InferenceMarket::new(MARKET, l2.clone());
+    let escrow = market.quote(adapter, MAX_IN, MAX_OUT).call().await?;
+    // Two users, explicit nonces, all sent before any is mined.
+    let mut pending = Vec::new();
+    for (user, count) in [
+        (dev_address(3), REQUESTS / 2),
+        (dev_address(4), REQUESTS - REQUESTS / 2),
+    ] {
+        let first = l2.get_transaction_count(user).await?;
+        for i in 0..count {
+            pending.push(
+                market
+                    .request(
+                        adapter,
+                        format!("prompt {i}").into_bytes().into(),
+                        MAX_IN,
+                        MAX_OUT,
+                    )
+                    .value(escrow)
+                    .from(user)
+                    .nonce(first + i)
+                    .send()
+                    .await?,
+            );
+        }
+    }
+    for tx in pending {
+        let receipt = tx.get_receipt().await?;
+        ensure!(receipt.status(), "a request failed: {receipt:?}");
+    }
+    ensure!(
+        market.requestCount().call().await? == U256::from(REQUESTS),
+        "every request made"
+    );
+    let id = async |n: u64| -> Result<String> {
+        Ok(market.requestIdOf(U256::from(n)).call().await?.to_string())
+    };
+    let rows = |body: &str| -> Vec<String> {
+        body.split("data-request=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next().map(str::to_string))
+            .collect()
+    };
+    let (status, first_page, _) = get(&format!("{base}/requests")).await?;
+    let first_rows = rows(&first_page);
+    ensure!(
+        status == 200
+            && first_rows.len() == 25
+            && first_rows[0] == id(REQUESTS).await?
+            && first_rows[24] == id(2).await?
+            && first_page.contains("rel=\"next\" href=\"/requests?page=2\"")
+            && !first_page.contains("rel=\"prev\""),
+        "the first page: the 25 newest, a link to the next: {first_rows:?}"
+    );
+    let (status, second_page, _) = get(&format!("{base}/requests?page=2")).await?;
+    ensure!(
+        status == 200
+            && rows(&second_page) == vec![id(1).await?]
+            && second_page.contains("rel=\"prev\" href=\"/requests?page=1\"")
+            && !second_page.contains("rel=\"next\""),
+        "the second page holds the oldest: {:?}",
+        rows(&second_page)
+    );
+    let (_, third_page, _) = get(&format!("{base}/requests?page=3")).await?;
+    ensure!(rows(&third_page).is_empty(), "past the end, an empty page");
+    let (_, adapter_page, _) = get(&format!("{base}/adapter/{adapter}")).await?;
+    ensure!(
+        rows(&adapter_page).len() == 25
+            && adapter_page.contains(&format!("Paid inferences ({REQUESTS})"))
+            && adapter_page.contains(&format!("href=\"/adapter/{adapter}?page=2\"")),
+        "the adapter's requests are paged too"
+    );
+    let (status, open_request, _) = get(&format!("{base}/request/{}", id(7).await?)).await?;
+    ensure!(
+        status == 200
+            && open_request.contains("<div class=\"text\" id=\"prompt\">prompt ")
+            && open_request.contains("No attribution is recorded yet")
+            && open_request.contains("data-status=\"unavailable\""),
+        "an open request on a node without job service or verifier: {open_request}"
+    );
     Ok(())
 }

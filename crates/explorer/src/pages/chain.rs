@@ -87,7 +87,7 @@ async fn block_rows(reader: &Reader, numbers: &[u64]) -> Result<Vec<Row>, PageEr
             Row::new([
                 html::block(n),
                 html::short(&hash(&block, "hash")),
-                number(&block, "timestamp").to_string(),
+                html::utc(number(&block, "timestamp")),
                 txs.to_string(),
                 number(&block, "gasUsed").to_string(),
             ])
@@ -97,7 +97,7 @@ async fn block_rows(reader: &Reader, numbers: &[u64]) -> Result<Vec<Row>, PageEr
     Ok(rows)
 }
 
-const BLOCK_HEADERS: [&str; 5] = ["block", "hash", "timestamp", "transactions", "gas used"];
+const BLOCK_HEADERS: [&str; 5] = ["block", "hash", "time", "transactions", "gas used"];
 
 /// `/`: the heads, the registries' counts, recent blocks and inferences.
 pub(crate) async fn home(State(reader): State<Arc<Reader>>) -> PageResult {
@@ -233,7 +233,7 @@ pub(crate) async fn block(State(reader): State<Arc<Reader>>, Path(id): Path<Stri
             "parent",
             format!("<code>{}</code>", hash(&block, "parentHash")),
         ),
-        ("timestamp", number(&block, "timestamp").to_string()),
+        ("time", html::utc(number(&block, "timestamp"))),
         (
             "gas used",
             format!(
