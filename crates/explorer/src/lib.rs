@@ -12,9 +12,13 @@
 //!   the settlement paid them, and the verifier's verdict on the record;
 //! - a contributor's contributions, reputation, attributed weight and earnings.
 //!
-//! Lists are paginated from the contracts' counters, so a page costs the same with thousands of
-//! requests as with ten. Every user-supplied string is escaped, and the pages' content security
-//! policy runs no inline script.
+//! The lists of requests, Datanets, models and blocks are paginated from the contracts' counters
+//! and the head, so such a page costs the same with thousands of requests as with ten; a
+//! request's page reads its events near its own block. The histories read from logs (an
+//! adapter's requests, a Datanet's contributions and curators, a contributor's credits) cost
+//! what the node's log index costs for the matching events, in ranges the node accepts. Every
+//! user-supplied string is escaped, and the pages' content security policy runs no inline
+//! script.
 
 mod highlight;
 mod html;

@@ -20,7 +20,8 @@ use alloy_sol_types::SolCall;
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// Blocks one `eth_getLogs` covers: reth's and this node's default `--rpc.max-blocks-per-filter`.
+/// Blocks one `eth_getLogs` asks for: reth's and this node's default
+/// `--rpc.max-blocks-per-filter` (a node that allows fewer gets halves).
 const LOG_RANGE: u64 = 100_000;
 
 /// How long one read may take.
@@ -87,6 +88,11 @@ impl Reader {
             node: provider(node),
             verifier: verifier.map(provider),
         })
+    }
+
+    /// The chain id.
+    pub async fn chain_id(&self) -> Result<u64, ReadError> {
+        Ok(self.node.get_chain_id().await?)
     }
 
     /// The latest block number.
@@ -175,42 +181,73 @@ impl Reader {
         Self::served(provider, "ol_verification", serde_json::json!([request_id])).await
     }
 
-    /// Every log matching `filter` in blocks `from..=to`, oldest first, read in ranges the node
-    /// accepts.
+    /// The logs matching `filter` in blocks `from..=to`, in one call when the node accepts the
+    /// range, else in halves (a node refuses ranges over its `--rpc.max-blocks-per-filter` and
+    /// answers over its `--rpc.max-logs-per-response`; providers' limits are lower still).
+    async fn logs_in(&self, filter: &Filter, from: u64, to: u64) -> Result<Vec<Log>, ReadError> {
+        let range = filter.clone().from_block(from).to_block(to);
+        match self.node.get_logs(&range).await {
+            Ok(logs) => Ok(logs),
+            Err(RpcError::ErrorResp(_)) if from < to => {
+                let middle = from + (to - from) / 2;
+                let mut logs = Box::pin(self.logs_in(filter, from, middle)).await?;
+                logs.extend(Box::pin(self.logs_in(filter, middle + 1, to)).await?);
+                Ok(logs)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The ranges of at most [`LOG_RANGE`] blocks that cover `from..=to`, oldest first.
+    fn ranges(from: u64, to: u64) -> impl DoubleEndedIterator<Item = (u64, u64)> {
+        let count = if from > to {
+            0
+        } else {
+            (to - from) / LOG_RANGE + 1
+        };
+        (0..count).map(move |i| {
+            let start = from + i * LOG_RANGE;
+            (start, to.min(start.saturating_add(LOG_RANGE - 1)))
+        })
+    }
+
+    /// Every log matching `filter` in blocks `from..=to`, oldest first.
     pub async fn logs(&self, filter: &Filter, from: u64, to: u64) -> Result<Vec<Log>, ReadError> {
         let mut logs = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start.saturating_add(LOG_RANGE - 1));
-            let range = filter.clone().from_block(start).to_block(end);
-            logs.extend(self.node.get_logs(&range).await?);
-            if end == u64::MAX {
-                break;
-            }
-            start = end + 1;
+        for (start, end) in Self::ranges(from, to) {
+            logs.extend(self.logs_in(filter, start, end).await?);
         }
         Ok(logs)
     }
 
-    /// The first log matching `filter` in blocks `from..=to`, scanning from `from` a range at a
-    /// time (a request's later events sit close to it).
+    /// The first log matching `filter` in blocks `from..=to`, read a range at a time from
+    /// `from` (the events that follow a request sit close to it).
     pub async fn first_log(
         &self,
         filter: &Filter,
         from: u64,
         to: u64,
     ) -> Result<Option<Log>, ReadError> {
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start.saturating_add(LOG_RANGE - 1));
-            let range = filter.clone().from_block(start).to_block(end);
-            if let Some(log) = self.node.get_logs(&range).await?.into_iter().next() {
+        for (start, end) in Self::ranges(from, to) {
+            if let Some(log) = self.logs_in(filter, start, end).await?.into_iter().next() {
                 return Ok(Some(log));
             }
-            if end == u64::MAX {
-                break;
+        }
+        Ok(None)
+    }
+
+    /// The last log matching `filter` in blocks `from..=to`, read a range at a time from `to`
+    /// backwards (an event known to be at or before `to`).
+    pub async fn last_log(
+        &self,
+        filter: &Filter,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<Log>, ReadError> {
+        for (start, end) in Self::ranges(from, to).rev() {
+            if let Some(log) = self.logs_in(filter, start, end).await?.into_iter().last() {
+                return Ok(Some(log));
             }
-            start = end + 1;
         }
         Ok(None)
     }
@@ -262,4 +299,26 @@ pub enum BlockId {
     Tag(&'static str),
     /// By hash.
     Hash(B256),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_every_block_once() {
+        let all: Vec<_> = Reader::ranges(5, 250_004).collect();
+        assert_eq!(
+            all,
+            vec![(5, 100_004), (100_005, 200_004), (200_005, 250_004)]
+        );
+        assert_eq!(Reader::ranges(7, 7).collect::<Vec<_>>(), vec![(7, 7)]);
+        assert_eq!(Reader::ranges(8, 7).count(), 0);
+        let top: Vec<_> = Reader::ranges(u64::MAX - 3, u64::MAX).collect();
+        assert_eq!(top, vec![(u64::MAX - 3, u64::MAX)]);
+        assert_eq!(
+            Reader::ranges(0, 250_004).next_back(),
+            Some((200_000, 250_004))
+        );
+    }
 }

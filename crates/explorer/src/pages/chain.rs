@@ -77,9 +77,15 @@ fn account(address: Option<Address>) -> String {
 
 /// Rows of blocks, newest first.
 async fn block_rows(reader: &Reader, numbers: &[u64]) -> Result<Vec<Row>, PageError> {
+    let blocks = futures_util::future::try_join_all(
+        numbers
+            .iter()
+            .map(|&n| reader.block(BlockId::Number(n), false)),
+    )
+    .await?;
     let mut rows = Vec::with_capacity(numbers.len());
-    for &n in numbers {
-        let Some(block) = reader.block(BlockId::Number(n), false).await? else {
+    for (&n, block) in numbers.iter().zip(blocks) {
+        let Some(block) = block else {
             continue;
         };
         let txs = block["transactions"].as_array().map_or(0, Vec::len);
@@ -199,7 +205,7 @@ pub(crate) async fn blocks(
     let page_number = query.number()?;
     let head = reader.head().await?;
     // Block numbers start at 0: the list has head + 1 entries.
-    let numbers: Vec<u64> = newest_first(head + 1, page_number)
+    let numbers: Vec<u64> = newest_first(head.saturating_add(1), page_number)
         .into_iter()
         .map(|n| n - 1)
         .collect();
@@ -280,11 +286,12 @@ pub(crate) async fn block(State(reader): State<Arc<Reader>>, Path(id): Path<Stri
             n - 1
         ));
     }
-    nav.push_str(&format!(
-        "<a rel=\"next\" href=\"/block/{}\">block {} &rarr;</a>",
-        n + 1,
-        n + 1
-    ));
+    if n < reader.head().await? {
+        nav.push_str(&format!(
+            "<a rel=\"next\" href=\"/block/{0}\">block {0} &rarr;</a>",
+            n + 1
+        ));
+    }
     page.push(format_args!("<nav class=\"pager\">{nav}</nav>"));
     Ok(Html(page.finish(&format!("Block {n}"))))
 }

@@ -45,11 +45,14 @@ impl IntoResponse for PageError {
                 (StatusCode::BAD_GATEWAY, "The node did not answer")
             }
         };
+        // The transport's error names the node's URL, which may carry a provider's key: it
+        // goes to the log, never to the visitor.
+        let shown = match &self {
+            Self::Read(_) => "The node's JSON-RPC did not answer; try again later.".to_string(),
+            other => other.to_string(),
+        };
         let mut page = Page::default();
-        page.push(format_args!(
-            "<p class=\"error\">{}</p>",
-            Text(&self.to_string())
-        ));
+        page.push(format_args!("<p class=\"error\">{}</p>", Text(&shown)));
         (status, Html(page.finish(title))).into_response()
     }
 }

@@ -25,7 +25,7 @@ fn active(active: bool) -> &'static str {
     if active { "active" } else { "deactivated" }
 }
 
-/// `/models?page=N`: the newest base models, and every adapter page by page.
+/// `/models?page=N`: base models and adapters, newest first, page by page.
 pub(crate) async fn list(
     State(reader): State<Arc<Reader>>,
     Query(query): Query<PageQuery>,
@@ -36,7 +36,8 @@ pub(crate) async fn list(
         .await?
         .saturating_to();
     let mut rows = Vec::new();
-    for n in newest_first(base_count, 1) {
+    let base_numbers = newest_first(base_count, page_number);
+    for &n in &base_numbers {
         let id = U256::from(n);
         let Some(m) = reader
             .view(
@@ -114,10 +115,12 @@ pub(crate) async fn list(
         &rows,
         "no adapters yet",
     );
+    // One page number pages both lists.
+    let more = |numbers: &[u64]| numbers.last().is_some_and(|&n| n > 1);
     page.pager(
         "/models",
         page_number,
-        numbers.last().is_some_and(|&n| n > 1),
+        more(&numbers) || more(&base_numbers),
     );
     Ok(Html(page.finish("Models")))
 }

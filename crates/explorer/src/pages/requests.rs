@@ -15,23 +15,35 @@ use crate::{
     html::{self, Page, Row, Text},
 };
 use alloy::rpc::types::{Filter, Log};
-use alloy_primitives::{Address, B256, U256};
-use alloy_sol_types::SolEvent;
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_sol_types::{SolEvent, SolValue};
 use axum::{
     extract::{Path, Query, State},
     response::Html,
 };
 use ol_primitives::{
-    addresses::{PROOF_OF_ATTRIBUTION, dev_suite::INFERENCE_MARKET},
-    contracts::{IProofOfAttribution, InferenceMarket, attribution_method},
+    addresses::{
+        PROOF_OF_ATTRIBUTION,
+        dev_suite::{DATANET_REGISTRY, INFERENCE_MARKET, MODEL_REGISTRY},
+    },
+    contracts::{
+        DatanetRegistry, IProofOfAttribution, InferenceMarket, ModelRegistry, attribution_method,
+    },
 };
 use serde_json::Value;
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, btree_map::Entry},
+    sync::Arc,
+};
 
 /// `InferenceMarket.Status` by value.
 const STATUS: [&str; 5] = ["none", "open", "fulfilled", "settled", "refunded"];
+/// `Status.Fulfilled`.
+const FULFILLED: u8 = 2;
 /// `Status.Settled`.
 const SETTLED: u8 = 3;
+/// `Status.Refunded`.
+const REFUNDED: u8 = 4;
 /// Documents listed per span (the count says how many there are in all).
 const DOCUMENTS_PER_SPAN: usize = 10;
 
@@ -53,42 +65,50 @@ pub(crate) fn method_name(method: u8) -> String {
     }
 }
 
-/// The rows of requests number `numbers` (1-based, as `requestIdOf` counts them).
+/// The id `InferenceMarket.requestIdOf(n)` gives the `n`-th request on chain `chain_id`.
+fn request_id(chain_id: u64, n: u64) -> B256 {
+    keccak256((U256::from(chain_id), INFERENCE_MARKET, U256::from(n)).abi_encode_params())
+}
+
+/// The row of request number `n`, if it exists.
+async fn request_row(reader: &Reader, chain_id: u64, n: u64) -> Result<Option<Row>, PageError> {
+    let id = request_id(chain_id, n);
+    let Some(r) = reader
+        .view(
+            INFERENCE_MARKET,
+            &InferenceMarket::getRequestCall { requestId: id },
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        Row::new([
+            html::request(&id),
+            n.to_string(),
+            format!("<a href=\"/adapter/{0}\">{0}</a>", r.adapterId),
+            html::address(&r.requester),
+            status_name(r.status).to_string(),
+            html::wei(U256::from(r.escrow)),
+            format!("{} / {}", r.tokensIn, r.tokensOut),
+        ])
+        .with("request", id),
+    ))
+}
+
+/// The table of requests number `numbers` (1-based, as `requestIdOf` counts them), read
+/// concurrently.
 pub(crate) async fn table(
     reader: &Reader,
     page: &mut Page,
     numbers: &[u64],
 ) -> Result<(), PageError> {
-    let mut rows = Vec::with_capacity(numbers.len());
-    for &n in numbers {
-        let id = reader
-            .view_required(
-                INFERENCE_MARKET,
-                &InferenceMarket::requestIdOfCall { n: U256::from(n) },
-            )
-            .await?;
-        let Some(r) = reader
-            .view(
-                INFERENCE_MARKET,
-                &InferenceMarket::getRequestCall { requestId: id },
-            )
-            .await?
-        else {
-            continue;
-        };
-        rows.push(
-            Row::new([
-                html::request(&id),
-                n.to_string(),
-                format!("<a href=\"/adapter/{0}\">{0}</a>", r.adapterId),
-                html::address(&r.requester),
-                status_name(r.status).to_string(),
-                html::wei(U256::from(r.escrow)),
-                format!("{} / {}", r.tokensIn, r.tokensOut),
-            ])
-            .with("request", id),
-        );
-    }
+    let chain_id = reader.chain_id().await?;
+    let rows = futures_util::future::try_join_all(
+        numbers.iter().map(|&n| request_row(reader, chain_id, n)),
+    )
+    .await?;
+    let rows: Vec<Row> = rows.into_iter().flatten().collect();
     page.table(
         "requests",
         &[
@@ -174,9 +194,15 @@ pub(crate) async fn request(
     };
     let request_block = match job.as_ref().and_then(|status| quantity(status, "block")) {
         Some(block) => Some(block.saturating_to()),
-        None => first_event::<InferenceMarket::Requested>(&reader, INFERENCE_MARKET, id, 0, head)
+        // A request is made at or before its expiry block: read back from there.
+        None => reader
+            .last_log(
+                &by_id::<InferenceMarket::Requested>(INFERENCE_MARKET, id),
+                0,
+                head.min(r.expiryBlock),
+            )
             .await?
-            .and_then(|(_, log)| log.block_number),
+            .and_then(|log| log.block_number),
     };
     let record = reader
         .view(
@@ -245,14 +271,21 @@ pub(crate) async fn request(
 
     page.heading("Prompt");
     let from = request_block.unwrap_or(0);
+    // `request` emits the prompt in the transaction that opens the request.
+    let prompt_to = request_block.unwrap_or(head);
     if !r.promptOnChain {
         page.push(format_args!(
             "<p class=\"note\">The prompt is the requester's (sent off chain; its hash is <code>{}</code>).</p>",
             r.promptHash
         ));
-    } else if let Some((event, _)) =
-        first_event::<InferenceMarket::PromptSubmitted>(&reader, INFERENCE_MARKET, id, from, head)
-            .await?
+    } else if let Some((event, _)) = first_event::<InferenceMarket::PromptSubmitted>(
+        &reader,
+        INFERENCE_MARKET,
+        id,
+        from,
+        prompt_to,
+    )
+    .await?
     {
         page.push(format_args!(
             "<div class=\"text\" id=\"prompt\">{}</div>",
@@ -264,7 +297,7 @@ pub(crate) async fn request(
 
     page.heading("Output");
     let output = match &record {
-        Some(record) if r.promptOnChain && r.status >= 2 => {
+        Some(record) if r.promptOnChain && (r.status == FULFILLED || r.status == SETTLED) => {
             let to = head.min(r.expiryBlock);
             first_event::<InferenceMarket::OutputPublished>(
                 &reader,
@@ -284,10 +317,27 @@ pub(crate) async fn request(
         Served::NotServed(_) => Vec::new(),
     };
     match &output {
-        Some(text) => spans_section(&reader, &mut page, text, &spans, &attribution).await?,
+        Some(text) => {
+            let trained_on: Vec<U256> = reader
+                .view(
+                    MODEL_REGISTRY,
+                    &ModelRegistry::getAdapterCall {
+                        adapterId: U256::from(r.adapterId),
+                    },
+                )
+                .await?
+                .map(|adapter| adapter.datanets.iter().map(|used| used.datanetId).collect())
+                .unwrap_or_default();
+            spans_section(&reader, &mut page, text, &spans, &attribution, &trained_on).await?;
+        }
         None if !r.promptOnChain => {
             page.push(
                 "<p class=\"note\">The output of an off-chain prompt is the requester's.</p>",
+            );
+        }
+        None if r.status == REFUNDED => {
+            page.push(
+                "<p class=\"note\">Not fulfilled before it expired: the escrow was refunded.</p>",
             );
         }
         None => {
@@ -336,6 +386,7 @@ async fn spans_section(
     output: &str,
     spans: &[Value],
     attribution: &Served,
+    trained_on: &[U256],
 ) -> Result<(), PageError> {
     let placed: Vec<Option<ByteRange>> = spans
         .iter()
@@ -362,7 +413,7 @@ async fn spans_section(
     }
     page.heading("Spans traced to the Datanet");
     page.push("<p class=\"note\">Click or hover a highlighted part of the output to see its documents.</p><ol class=\"spans\">");
-    let uris = contribution_uris(reader).await?;
+    let mut uris: BTreeMap<B256, String> = BTreeMap::new();
     for (i, (span, range)) in spans.iter().zip(&placed).enumerate() {
         let Some(range) = range else { continue };
         let count = quantity(span, "count").unwrap_or_default();
@@ -379,10 +430,16 @@ async fn spans_section(
                 serde_json::from_value(document["datapoint"].clone()).unwrap_or_default();
             let contributor: Address =
                 serde_json::from_value(document["contributor"].clone()).unwrap_or_default();
+            let uri = match uris.entry(datapoint) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => {
+                    slot.insert(contribution_uri(reader, trained_on, datapoint).await?)
+                }
+            };
             rows.push(
                 Row::new([
                     html::short(&datapoint),
-                    Text(uris.get(&datapoint).map_or("", String::as_str)).to_string(),
+                    Text(uri).to_string(),
                     html::address(&contributor),
                 ])
                 .with("contributor", contributor)
@@ -401,22 +458,37 @@ async fn spans_section(
     Ok(())
 }
 
-/// The URI each datapoint was first contributed under, from the `ContributionSubmitted`
-/// events (the content hash is not an indexed topic, so they are read once per page).
-async fn contribution_uris(reader: &Reader) -> Result<BTreeMap<B256, String>, PageError> {
-    use ol_primitives::{addresses::dev_suite::DATANET_REGISTRY, contracts::DatanetRegistry};
-    let head = reader.head().await?;
-    let filter = Filter::new()
-        .address(DATANET_REGISTRY)
-        .event_signature(DatanetRegistry::ContributionSubmitted::SIGNATURE_HASH);
-    let mut uris = BTreeMap::new();
-    for log in reader.logs(&filter, 0, head).await? {
-        if let Ok(decoded) = log.log_decode::<DatanetRegistry::ContributionSubmitted>() {
-            let event = decoded.inner.data;
-            uris.entry(event.contentHash).or_insert(event.uri);
+/// The URI `datapoint` was contributed under in the first of the adapter's Datanets that holds
+/// it (a content hash is unique within a Datanet, not across them); empty when none does.
+async fn contribution_uri(
+    reader: &Reader,
+    trained_on: &[U256],
+    datapoint: B256,
+) -> Result<String, PageError> {
+    for &datanet in trained_on {
+        let id = reader
+            .view(
+                DATANET_REGISTRY,
+                &DatanetRegistry::contributionByContentCall {
+                    datanetId: datanet,
+                    contentHash: datapoint,
+                },
+            )
+            .await?;
+        let Some(id) = id.filter(|id| !id.is_zero()) else {
+            continue;
+        };
+        if let Some(c) = reader
+            .view(
+                DATANET_REGISTRY,
+                &DatanetRegistry::getContributionCall { contributionId: id },
+            )
+            .await?
+        {
+            return Ok(c.uri);
         }
     }
-    Ok(uris)
+    Ok(String::new())
 }
 
 /// The record's contributors, weights and (once settled) paid shares.
@@ -506,5 +578,25 @@ fn verification_section(page: &mut Page, verdict: Served) {
                 page.table("mismatches", &["field", "recorded", "re-run"], &rows, "");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_the_markets() {
+        // keccak256(abi.encode(1611, market, 1)), as `requestIdOf(1)` answers on the dev chain.
+        let encoded = [
+            U256::from(1611u64).to_be_bytes::<32>().to_vec(),
+            B256::left_padding_from(INFERENCE_MARKET.as_slice()).to_vec(),
+            U256::from(1u64).to_be_bytes::<32>().to_vec(),
+        ]
+        .concat();
+        assert_eq!(request_id(1611, 1), keccak256(encoded));
+        assert_ne!(request_id(1611, 1), request_id(1611, 2));
+        assert_eq!(status_name(REFUNDED), "refunded");
+        assert_eq!(status_name(200), "unknown");
     }
 }

@@ -264,7 +264,12 @@ impl NodeCommand {
         // A server bound to every interface is reached on the loopback one.
         let mut rpc_addr = rpc_addr;
         if rpc_addr.ip().is_unspecified() {
-            rpc_addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            let loopback: std::net::IpAddr = if rpc_addr.is_ipv6() {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            };
+            rpc_addr.set_ip(loopback);
         }
         let rpc_url = format!("http://{rpc_addr}")
             .parse()
