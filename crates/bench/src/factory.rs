@@ -60,6 +60,10 @@ pub struct BenchFactoryCommand {
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write the results as an HTML page of tables to this file
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// One measured configuration.
@@ -178,10 +182,12 @@ impl BenchFactoryCommand {
             "goal (a training step ≤ {GOAL_RATIO}× a forward pass per token): met by {met} of {} configurations",
             rows.len()
         );
-        if let Some(path) = &self.json {
-            std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")
-                .wrap_err_with(|| format!("writing {}", path.display()))?;
-        }
+        crate::write_results(
+            &rows,
+            "the Model Factory benchmark",
+            self.json.as_deref(),
+            self.report.as_deref(),
+        )?;
         Ok(())
     }
 

@@ -84,6 +84,10 @@ pub struct BenchCommand {
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write the results as an HTML page of tables to this file
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// The other benchmarks.
@@ -121,6 +125,28 @@ struct Report {
     phases: Vec<&'static str>,
     targets: HashMap<&'static str, TargetReport>,
     ceiling: Vec<ceiling::CeilingResult>,
+}
+
+/// Writes `results` as JSON to `json` and as an HTML page of tables titled `title` to `report`,
+/// each when given.
+pub(crate) fn write_results(
+    results: &impl Serialize,
+    title: &str,
+    json: Option<&std::path::Path>,
+    report: Option<&std::path::Path>,
+) -> eyre::Result<()> {
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_string_pretty(results)? + "\n")
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = report {
+        let value = serde_json::to_value(results)?;
+        let mut page = ol_report::Report::new(format!("openledger: {title}"));
+        page.json_section("results", &value);
+        page.write(path)
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Seconds of block execution, state root and commit, and gas, from the node's metrics.
@@ -253,10 +279,12 @@ impl BenchCommand {
             ceiling,
         };
         print_report(&report);
-        if let Some(path) = &self.json {
-            std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
-                .wrap_err_with(|| format!("writing {}", path.display()))?;
-        }
+        crate::write_results(
+            &report,
+            "the throughput benchmark",
+            self.json.as_deref(),
+            self.report.as_deref(),
+        )?;
         Ok(())
     }
 }

@@ -76,6 +76,10 @@ pub struct BenchLifecycleCommand {
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write the results as an HTML page of tables to this file
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -669,10 +673,12 @@ impl BenchLifecycleCommand {
             report.service_passes,
             report.pass_s_mean * 1e3
         );
-        if let Some(path) = &self.json {
-            std::fs::write(path, serde_json::to_vec_pretty(&report)?)
-                .wrap_err_with(|| format!("writing {}", path.display()))?;
-        }
+        crate::write_results(
+            &report,
+            "the lifecycle benchmark",
+            self.json.as_deref(),
+            self.report.as_deref(),
+        )?;
         Ok(())
     }
 }

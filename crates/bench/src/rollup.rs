@@ -53,6 +53,10 @@ pub struct BenchRollupCommand {
     /// Also write the results as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+
+    /// Also write the results as an HTML page of tables to this file
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// The batcher's data path with one compression.
@@ -169,10 +173,12 @@ impl BenchRollupCommand {
             derivation,
         };
         print_report(&report);
-        if let Some(path) = &self.json {
-            std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
-                .wrap_err_with(|| format!("writing {}", path.display()))?;
-        }
+        crate::write_results(
+            &report,
+            "the rollup benchmark",
+            self.json.as_deref(),
+            self.report.as_deref(),
+        )?;
         Ok(())
     }
 }
