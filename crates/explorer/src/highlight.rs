@@ -103,6 +103,46 @@ mod tests {
         assert!(html.ends_with("&amp; more"));
     }
 
+    /// The text back from `mark`'s markup: tags dropped, entities decoded.
+    fn text_of(markup: &str) -> String {
+        let mut text = String::new();
+        let mut rest = markup;
+        while let Some(open) = rest.find('<') {
+            text.push_str(&rest[..open]);
+            let close = rest[open..].find('>').map_or(rest.len(), |c| open + c + 1);
+            rest = &rest[close..];
+        }
+        text.push_str(rest);
+        text.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_and_offsets_give_the_text_back_marked(
+            text in "(<[a-z]{1,6}>|&[a-z]{2,4};|[a-zA-Z ]|\\PC){0,40}",
+            raw in proptest::collection::vec((0usize..200, 0usize..200), 0..6),
+        ) {
+            let placed: Vec<Option<ByteRange>> = raw
+                .iter()
+                .map(|&(start, end)| on_boundaries(&text, ByteRange { start, end }))
+                .collect();
+            let html = mark(&text, &placed);
+            let back = text_of(&html);
+            proptest::prop_assert_eq!(back.as_str(), text.as_str());
+            // Only the marks are elements: every tag is one of ours, never nested.
+            let opened = html.matches("<mark ").count();
+            proptest::prop_assert_eq!(opened, html.matches("</mark>").count());
+            proptest::prop_assert_eq!(html.matches('<').count(), 2 * opened);
+            for range in placed.iter().flatten() {
+                proptest::prop_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
+            }
+        }
+    }
+
     #[test]
     fn bad_offsets_never_break_the_page() {
         let text = "naïve café";

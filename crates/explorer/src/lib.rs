@@ -67,6 +67,7 @@ pub fn router(reader: Reader) -> Router {
         .route("/assets/explorer.css", get(style))
         .fallback(not_found)
         .layer(axum::middleware::map_response(secure))
+        .layer(axum::middleware::from_fn(measure))
         .with_state(Arc::new(reader))
 }
 
@@ -99,6 +100,17 @@ async fn style() -> impl IntoResponse {
 
 async fn not_found() -> pages::PageError {
     pages::PageError::NotFound("no such page".into())
+}
+
+/// Counts answers by status and times them (`explorer_responses_total`,
+/// `explorer_response_seconds`): a page's time is mostly the node's RPC answering it.
+async fn measure(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics::histogram!("explorer_response_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("explorer_responses_total", "status" => response.status().as_str().to_owned())
+        .increment(1);
+    response
 }
 
 /// Adds the headers every answer carries.

@@ -225,6 +225,25 @@ fn counters_from_zero(counters: &[(&'static str, &'static str)]) {
     }
 }
 
+/// Describes the metrics of the attribution explorer (recorded by `ol-explorer`).
+pub fn describe_explorer() {
+    describe_counter!(
+        "explorer_responses_total",
+        Unit::Count,
+        "Explorer answers, by HTTP status"
+    );
+    describe_histogram!(
+        "explorer_response_seconds",
+        Unit::Seconds,
+        "Time to answer an explorer request (mostly the RPC reads of its page)"
+    );
+    describe_counter!(
+        "explorer_read_errors_total",
+        Unit::Count,
+        "Explorer pages that failed because the node's RPC did not answer"
+    );
+}
+
 /// Describes the metrics of the inference server (recorded by `ol-inference`'s scheduler and
 /// `ol-serve`).
 pub fn describe_inference() {

@@ -36,10 +36,13 @@ async fn get(url: &str) -> Result<(u16, String, reqwest::header::HeaderMap)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_node_serves_the_explorer_and_refuses_bad_parameters() -> Result<()> {
     let port = free_port()?;
+    let metrics_port = free_port()?;
     let node = TestNode::start_with_args(vec![
         "--explorer".into(),
         "--explorer.port".into(),
         port.to_string(),
+        "--metrics".into(),
+        format!("127.0.0.1:{metrics_port}"),
     ])
     .await?;
     let base = format!("http://127.0.0.1:{port}");
@@ -107,6 +110,23 @@ async fn the_node_serves_the_explorer_and_refuses_bad_parameters() -> Result<()>
             "{page}: expected {status} saying {says:?}, got {got}:\n{body}"
         );
     }
+    // The node's metrics count the explorer's answers by status: 6 refusals, 7 unknowns.
+    let (_, scrape, _) = get(&format!("http://127.0.0.1:{metrics_port}/metrics")).await?;
+    let count = |status: &str| {
+        scrape
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(&format!("explorer_responses_total{{status=\"{status}\"}} "))
+            })
+            .and_then(|value| value.trim().parse::<f64>().ok())
+    };
+    ensure!(
+        count("400") == Some(6.0) && count("404") == Some(7.0) && count("200") >= Some(11.0),
+        "explorer_responses_total by status: 400 {:?}, 404 {:?}, 200 {:?}",
+        count("400"),
+        count("404"),
+        count("200")
+    );
     let (status, _, headers) = get(&format!("{base}/search?q={contributor}")).await?;
     ensure!(
         status == 303

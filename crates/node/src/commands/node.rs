@@ -261,6 +261,9 @@ impl NodeCommand {
         if !self.explorer.explorer {
             return Ok(());
         }
+        if self.metrics.prometheus.is_some() {
+            crate::metrics::describe_explorer();
+        }
         // A server bound to every interface is reached on the loopback one.
         let mut rpc_addr = rpc_addr;
         if rpc_addr.ip().is_unspecified() {
