@@ -213,6 +213,16 @@ pub(crate) fn utc(seconds: u64) -> String {
     )
 }
 
+/// `count` and `noun`, plural unless the count is one (`1 credit`, `3 credits`).
+pub(crate) fn counted(count: impl Into<u128>, noun: &str) -> String {
+    let count = count.into();
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
 /// Parts per million as a percentage.
 pub(crate) fn ppm(weight: u64) -> String {
     format!(
@@ -237,6 +247,13 @@ mod tests {
             "<span class=\"ppm\" data-ppm=\"1000000\">100.0000%</span>"
         );
         assert!(ppm(123_456).contains("12.3456%"));
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(counted(1u64, "credit"), "1 credit");
+        assert_eq!(counted(0u64, "credit"), "0 credits");
+        assert_eq!(counted(25u64, "time"), "25 times");
     }
 
     #[test]

@@ -331,7 +331,10 @@ pub(crate) async fn contributor(
         "no contributions",
     );
 
-    page.heading(&format!("Earnings ({} credits)", credits.len()));
+    page.heading(&format!(
+        "Earnings ({})",
+        html::counted(credits.len() as u128, "credit")
+    ));
     page.push("<p class=\"note\">Every credit of the inference market to this account: contributor shares, and refunds or model-owner shares where it was also the requester or owner.</p>");
     let skip = usize::try_from((page_number - 1) * PAGE_SIZE).unwrap_or(usize::MAX);
     let rows: Vec<Row> = credits

@@ -138,7 +138,10 @@ pub(crate) async fn list(
         .saturating_to();
     let numbers = newest_first(count, page_number);
     let mut page = Page::default();
-    page.push(format_args!("<p>{count} paid inferences.</p>"));
+    page.push(format_args!(
+        "<p>{}.</p>",
+        html::counted(count, "paid inference")
+    ));
     table(&reader, &mut page, &numbers).await?;
     page.pager(
         "/requests",
@@ -420,9 +423,10 @@ async fn spans_section(
         let documents = span["documents"].as_array().cloned().unwrap_or_default();
         page.push(format_args!(
             "<li class=\"span-detail\" id=\"span-{i}\" data-span=\"{i}\" data-count=\"{count}\">\
-             <q class=\"span-text\">{}</q> occurs {count} times in the Datanet; {} documents credited.",
+             <q class=\"span-text\">{}</q> occurs {} in the Datanet; {} credited.",
             Text(&output[range.start..range.end]),
-            documents.len()
+            html::counted(count.saturating_to::<u128>(), "time"),
+            html::counted(documents.len() as u128, "document")
         ));
         let mut rows = Vec::new();
         for document in documents.iter().take(DOCUMENTS_PER_SPAN) {
