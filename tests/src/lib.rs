@@ -184,16 +184,7 @@ pub fn repo_file(relative: &str) -> Result<PathBuf> {
 pub fn openledger_bin() -> Result<PathBuf> {
     let path = match std::env::var_os("OPENLEDGER_BIN") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => {
-            let exe = std::env::current_exe().wrap_err("cannot locate the test executable")?;
-            let deps = exe
-                .parent()
-                .ok_or_else(|| eyre!("test executable has no parent dir"))?;
-            let profile_dir = deps
-                .parent()
-                .map_or_else(|| deps.join(".."), Path::to_path_buf);
-            profile_dir.join(format!("openledger{}", std::env::consts::EXE_SUFFIX))
-        }
+        _ => profile_dir()?.join(format!("openledger{}", std::env::consts::EXE_SUFFIX)),
     };
     ensure!(
         path.is_file(),
@@ -202,6 +193,18 @@ pub fn openledger_bin() -> Result<PathBuf> {
         path.display()
     );
     Ok(path)
+}
+
+/// The cargo profile directory the test executable was built into (`target/debug`), where the
+/// binary under test and the tests' artifacts live.
+pub fn profile_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().wrap_err("cannot locate the test executable")?;
+    let deps = exe
+        .parent()
+        .ok_or_else(|| eyre!("test executable has no parent dir"))?;
+    Ok(deps
+        .parent()
+        .map_or_else(|| deps.join(".."), Path::to_path_buf))
 }
 
 /// Path of an npm-installed Foundry tool (`cast`, `anvil`), checked to exist.

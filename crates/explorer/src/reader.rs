@@ -68,6 +68,8 @@ pub enum Served {
 pub struct Reader {
     node: DynProvider,
     verifier: Option<DynProvider>,
+    /// The node's chain id, read once: it never changes under a running node.
+    chain_id: std::sync::Arc<tokio::sync::OnceCell<u64>>,
 }
 
 impl Reader {
@@ -87,12 +89,17 @@ impl Reader {
         Ok(Self {
             node: provider(node),
             verifier: verifier.map(provider),
+            chain_id: Default::default(),
         })
     }
 
     /// The chain id.
     pub async fn chain_id(&self) -> Result<u64, ReadError> {
-        Ok(self.node.get_chain_id().await?)
+        let id = self
+            .chain_id
+            .get_or_try_init(|| async { self.node.get_chain_id().await })
+            .await?;
+        Ok(*id)
     }
 
     /// The latest block number.

@@ -49,18 +49,11 @@ pub(crate) struct Run {
 }
 
 /// Where the test keeps its screenshots: `$OL_TEST_ARTIFACTS/explorer`, else
-/// `test-artifacts/explorer` in the target directory.
+/// `test-artifacts/explorer` in the cargo profile directory (`target/debug`).
 fn artifacts_dir() -> Result<PathBuf> {
     let root = match std::env::var_os("OL_TEST_ARTIFACTS") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => {
-            let exe = std::env::current_exe()?;
-            // target/<profile>/deps/<test binary>
-            exe.ancestors()
-                .nth(3)
-                .ok_or_else(|| eyre!("no target directory above {}", exe.display()))?
-                .join("test-artifacts")
-        }
+        _ => ol_e2e::profile_dir()?.join("test-artifacts"),
     };
     let dir = root.join("explorer");
     std::fs::create_dir_all(&dir)?;

@@ -1,7 +1,7 @@
 //! The chain: the home page (heads, counts, recent blocks and inferences), the block list, a
 //! block, a transaction, and the search box.
 
-use super::{PageError, PageQuery, PageResult, newest_first, parse_hash, requests};
+use super::{PageError, PageQuery, PageResult, newest_first, parse_hash, read_rows, requests};
 use crate::{
     BlockId, Reader,
     html::{self, Page, Row, Text},
@@ -77,19 +77,12 @@ fn account(address: Option<Address>) -> String {
 
 /// Rows of blocks, newest first.
 async fn block_rows(reader: &Reader, numbers: &[u64]) -> Result<Vec<Row>, PageError> {
-    let blocks = futures_util::future::try_join_all(
-        numbers
-            .iter()
-            .map(|&n| reader.block(BlockId::Number(n), false)),
-    )
-    .await?;
-    let mut rows = Vec::with_capacity(numbers.len());
-    for (&n, block) in numbers.iter().zip(blocks) {
-        let Some(block) = block else {
-            continue;
+    read_rows(numbers.iter().copied(), |n| async move {
+        let Some(block) = reader.block(BlockId::Number(n), false).await? else {
+            return Ok(None);
         };
         let txs = block["transactions"].as_array().map_or(0, Vec::len);
-        rows.push(
+        Ok(Some(
             Row::new([
                 html::block(n),
                 html::short(&hash(&block, "hash")),
@@ -98,9 +91,9 @@ async fn block_rows(reader: &Reader, numbers: &[u64]) -> Result<Vec<Row>, PageEr
                 number(&block, "gasUsed").to_string(),
             ])
             .with("number", n),
-        );
-    }
-    Ok(rows)
+        ))
+    })
+    .await
 }
 
 const BLOCK_HEADERS: [&str; 5] = ["block", "hash", "time", "transactions", "gas used"];
@@ -108,9 +101,13 @@ const BLOCK_HEADERS: [&str; 5] = ["block", "hash", "time", "transactions", "gas 
 /// `/`: the heads, the registries' counts, recent blocks and inferences.
 pub(crate) async fn home(State(reader): State<Arc<Reader>>) -> PageResult {
     let mut heads = Vec::new();
+    let mut head = 0;
     for tag in ["latest", "safe", "finalized"] {
-        let head = reader.block(BlockId::Tag(tag), false).await?;
-        let shown = head.map_or_else(
+        let block = reader.block(BlockId::Tag(tag), false).await?;
+        if tag == "latest" {
+            head = block.as_ref().map_or(0, |block| number(block, "number"));
+        }
+        let shown = block.map_or_else(
             || "<span class=\"note\">none yet</span>".to_string(),
             |block| html::block(number(&block, "number")),
         );
@@ -176,7 +173,6 @@ pub(crate) async fn home(State(reader): State<Arc<Reader>>) -> PageResult {
             })
             .collect::<Vec<_>>(),
     );
-    let head = reader.head().await?;
     let recent: Vec<u64> = (head.saturating_sub(RECENT - 1)..=head).rev().collect();
     page.heading("Recent blocks");
     page.table(

@@ -1,10 +1,13 @@
 //! Datanets and contributors: the Datanet list, a Datanet with its curators and contributions,
 //! and a contributor's contributions, reputation, attributed weight and earnings.
 
-use super::{PageError, PageQuery, PageResult, newest_first, parse_address, parse_id};
+use super::{
+    PageError, PageQuery, PageResult, has_older, newest_first, page_of, parse_address, parse_id,
+    read_rows,
+};
 use crate::{
     Reader,
-    html::{self, PAGE_SIZE, Page, Row, Text},
+    html::{self, Page, Row, Text},
 };
 use alloy::rpc::types::Filter;
 use alloy_primitives::{B256, U256};
@@ -49,30 +52,32 @@ pub(crate) async fn list(
         .await?
         .saturating_to();
     let numbers = newest_first(count, page_number);
-    let mut rows = Vec::new();
-    for &n in &numbers {
-        let id = U256::from(n);
-        let Some(d) = reader
-            .view(
-                DATANET_REGISTRY,
-                &DatanetRegistry::getDatanetCall { datanetId: id },
-            )
-            .await?
-        else {
-            continue;
-        };
-        rows.push(
-            Row::new([
-                datanet_link(id),
-                html::address(&d.owner),
-                policy(d.policy).to_string(),
-                d.contributionCount.to_string(),
-                html::wei(d.minStake),
-                Text(&d.metadataURI).to_string(),
-            ])
-            .with("datanet", id),
-        );
-    }
+    let rows = read_rows(numbers.iter().map(|&n| U256::from(n)), |id| {
+        let reader = &reader;
+        async move {
+            let Some(d) = reader
+                .view(
+                    DATANET_REGISTRY,
+                    &DatanetRegistry::getDatanetCall { datanetId: id },
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(
+                Row::new([
+                    datanet_link(id),
+                    html::address(&d.owner),
+                    policy(d.policy).to_string(),
+                    d.contributionCount.to_string(),
+                    html::wei(d.minStake),
+                    Text(&d.metadataURI).to_string(),
+                ])
+                .with("datanet", id),
+            ))
+        }
+    })
+    .await?;
     let mut page = Page::default();
     page.table(
         "datanets",
@@ -87,11 +92,7 @@ pub(crate) async fn list(
         &rows,
         "no Datanets yet",
     );
-    page.pager(
-        "/datanets",
-        page_number,
-        numbers.last().is_some_and(|&n| n > 1),
-    );
+    page.pager("/datanets", page_number, has_older(&numbers));
     Ok(Html(page.finish("Datanets")))
 }
 
@@ -100,8 +101,7 @@ async fn contribution_rows(
     reader: &Reader,
     events: &[DatanetRegistry::ContributionSubmitted],
 ) -> Result<Vec<Row>, PageError> {
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    read_rows(events, |event| async move {
         let Some(c) = reader
             .view(
                 DATANET_REGISTRY,
@@ -111,9 +111,9 @@ async fn contribution_rows(
             )
             .await?
         else {
-            continue;
+            return Ok(None);
         };
-        rows.push(
+        Ok(Some(
             Row::new([
                 event.contributionId.to_string(),
                 datanet_link(c.datanetId),
@@ -126,9 +126,9 @@ async fn contribution_rows(
             ])
             .with("contribution", event.contributionId)
             .with("status", contribution_status(c.status)),
-        );
-    }
-    Ok(rows)
+        ))
+    })
+    .await
 }
 
 const CONTRIBUTION_HEADERS: [&str; 8] = [
@@ -147,9 +147,9 @@ const CONTRIBUTION_HEADERS: [&str; 8] = [
 async fn contributions_page(
     reader: &Reader,
     filter: Filter,
+    head: u64,
     page_number: u64,
 ) -> Result<(Vec<DatanetRegistry::ContributionSubmitted>, u64, bool), PageError> {
-    let head = reader.head().await?;
     let filter = filter
         .address(DATANET_REGISTRY)
         .event_signature(DatanetRegistry::ContributionSubmitted::SIGNATURE_HASH);
@@ -164,15 +164,8 @@ async fn contributions_page(
         .map(|decoded| decoded.inner.data)
         .collect();
     events.reverse();
-    let total = events.len() as u64;
-    let skip = usize::try_from((page_number - 1) * PAGE_SIZE).unwrap_or(usize::MAX);
-    let page: Vec<_> = events
-        .into_iter()
-        .skip(skip)
-        .take(PAGE_SIZE as usize)
-        .collect();
-    let has_next = (page_number * PAGE_SIZE) < total;
-    Ok((page, total, has_next))
+    let (page, has_next) = page_of(&events, page_number);
+    Ok((page.to_vec(), events.len() as u64, has_next))
 }
 
 /// `/datanet/{id}?page=N`: the Datanet, its curators and its contributions.
@@ -234,8 +227,13 @@ pub(crate) async fn datanet(
         "no curators besides the owner",
     );
 
-    let (events, total, has_next) =
-        contributions_page(&reader, Filter::new().topic2(B256::from(id)), page_number).await?;
+    let (events, total, has_next) = contributions_page(
+        &reader,
+        Filter::new().topic2(B256::from(id)),
+        head,
+        page_number,
+    )
+    .await?;
     page.heading(&format!("Contributions ({total})"));
     page.table(
         "contributions",
@@ -317,12 +315,8 @@ pub(crate) async fn contributor(
         ("balance to withdraw", format!("<span id=\"balance\">{}</span>", html::wei(balance))),
     ]);
 
-    let (events, total, has_next) = contributions_page(
-        &reader,
-        Filter::new().topic3(B256::left_padding_from(account.as_slice())),
-        page_number,
-    )
-    .await?;
+    let (events, total, has_next) =
+        contributions_page(&reader, Filter::new().topic3(topic), head, page_number).await?;
     page.heading(&format!("Contributions ({total})"));
     page.table(
         "contributions",
@@ -336,12 +330,10 @@ pub(crate) async fn contributor(
         html::counted(credits.len() as u128, "credit")
     ));
     page.push("<p class=\"note\">Every credit of the inference market to this account: contributor shares, and refunds or model-owner shares where it was also the requester or owner.</p>");
-    let skip = usize::try_from((page_number - 1) * PAGE_SIZE).unwrap_or(usize::MAX);
-    let rows: Vec<Row> = credits
+    let newest: Vec<_> = credits.iter().rev().collect();
+    let (shown, more_credits) = page_of(&newest, page_number);
+    let rows: Vec<Row> = shown
         .iter()
-        .rev()
-        .skip(skip)
-        .take(PAGE_SIZE as usize)
         .map(|(credit, block)| {
             Row::new([
                 html::request(&credit.requestId),
@@ -358,7 +350,6 @@ pub(crate) async fn contributor(
         &rows,
         "no earnings yet",
     );
-    let more_credits = (page_number * PAGE_SIZE) < credits.len() as u64;
     page.pager(
         &format!("/contributor/{account}"),
         page_number,

@@ -11,7 +11,7 @@ pub(crate) mod requests;
 
 use crate::{
     ReadError,
-    html::{PAGE_SIZE, Page, Text},
+    html::{PAGE_SIZE, Page, Row, Text},
 };
 use alloy_primitives::{Address, B256, U256};
 use axum::{
@@ -19,6 +19,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
+use std::future::Future;
 
 /// Why a page could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,33 @@ pub(crate) fn newest_first(count: u64, page: u64) -> Vec<u64> {
     (top.saturating_sub(PAGE_SIZE) + 1..=top).rev().collect()
 }
 
+/// Whether a list paged by [`newest_first`] has a page after the one holding `numbers`.
+pub(crate) fn has_older(numbers: &[u64]) -> bool {
+    numbers.last().is_some_and(|&n| n > 1)
+}
+
+/// Page `page` of `items` (newest first), and whether another page follows.
+pub(crate) fn page_of<T>(items: &[T], page: u64) -> (&[T], bool) {
+    let start = usize::try_from((page - 1) * PAGE_SIZE)
+        .unwrap_or(usize::MAX)
+        .min(items.len());
+    let end = start.saturating_add(PAGE_SIZE as usize).min(items.len());
+    (&items[start..end], end < items.len())
+}
+
+/// One row per item, each read by `read` concurrently, in the items' order; an item whose read
+/// finds nothing (an id that reverts) is left out.
+pub(crate) async fn read_rows<T, Fut>(
+    items: impl IntoIterator<Item = T>,
+    read: impl Fn(T) -> Fut,
+) -> Result<Vec<Row>, PageError>
+where
+    Fut: Future<Output = Result<Option<Row>, PageError>>,
+{
+    let rows = futures_util::future::try_join_all(items.into_iter().map(read)).await?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
 /// A 32-byte hash parameter.
 pub(crate) fn parse_hash(text: &str, what: &str) -> Result<B256, PageError> {
     text.parse()
@@ -120,6 +148,17 @@ mod tests {
         assert_eq!(newest_first(60, 3), (1..=10).rev().collect::<Vec<_>>());
         assert!(newest_first(60, 4).is_empty());
         assert!(newest_first(5, u64::MAX / PAGE_SIZE).is_empty());
+    }
+
+    #[test]
+    fn in_memory_pages_hold_25_and_say_what_follows() {
+        let items: Vec<u64> = (0..60).collect();
+        assert_eq!(page_of(&items, 1), (&items[..25], true));
+        assert_eq!(page_of(&items, 3), (&items[50..], false));
+        assert_eq!(page_of(&items, 4), (&items[60..], false));
+        assert_eq!(page_of(&items[..25], 1), (&items[..25], false));
+        assert!(page_of(&items, u64::MAX / PAGE_SIZE).0.is_empty());
+        assert!(has_older(&newest_first(26, 1)) && !has_older(&newest_first(26, 2)));
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! was trained on and the inferences paid for on it.
 
 use super::{
-    PageError, PageQuery, PageResult, datanets::datanet_link, newest_first, parse_id, requests,
+    PageError, PageQuery, PageResult, datanets::datanet_link, has_older, newest_first, page_of,
+    parse_id, read_rows, requests,
 };
 use crate::{
     Reader,
-    html::{self, PAGE_SIZE, Page, Row, Text},
+    html::{self, Page, Row, Text},
 };
 use alloy::rpc::types::Filter;
 use alloy_primitives::{B256, U256};
@@ -35,30 +36,32 @@ pub(crate) async fn list(
         .view_required(MODEL_REGISTRY, &ModelRegistry::baseModelCountCall {})
         .await?
         .saturating_to();
-    let mut rows = Vec::new();
     let base_numbers = newest_first(base_count, page_number);
-    for &n in &base_numbers {
-        let id = U256::from(n);
-        let Some(m) = reader
-            .view(
-                MODEL_REGISTRY,
-                &ModelRegistry::getBaseModelCall { baseModelId: id },
-            )
-            .await?
-        else {
-            continue;
-        };
-        rows.push(
-            Row::new([
-                id.to_string(),
-                html::address(&m.owner),
-                active(m.active).to_string(),
-                html::short(&m.weightsHash),
-                Text(&m.uri).to_string(),
-            ])
-            .with("base-model", id),
-        );
-    }
+    let rows = read_rows(base_numbers.iter().map(|&n| U256::from(n)), |id| {
+        let reader = &reader;
+        async move {
+            let Some(m) = reader
+                .view(
+                    MODEL_REGISTRY,
+                    &ModelRegistry::getBaseModelCall { baseModelId: id },
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(
+                Row::new([
+                    id.to_string(),
+                    html::address(&m.owner),
+                    active(m.active).to_string(),
+                    html::short(&m.weightsHash),
+                    Text(&m.uri).to_string(),
+                ])
+                .with("base-model", id),
+            ))
+        }
+    })
+    .await?;
     let mut page = Page::default();
     page.heading(&format!("Base models ({base_count})"));
     page.table(
@@ -73,33 +76,35 @@ pub(crate) async fn list(
         .await?
         .saturating_to();
     let numbers = newest_first(adapter_count, page_number);
-    let mut rows = Vec::new();
-    for &n in &numbers {
-        let id = U256::from(n);
-        let Some(a) = reader
-            .view(
-                MODEL_REGISTRY,
-                &ModelRegistry::getAdapterCall { adapterId: id },
-            )
-            .await?
-        else {
-            continue;
-        };
-        rows.push(
-            Row::new([
-                format!("<a href=\"/adapter/{id}\">{id}</a>"),
-                a.baseModelId.to_string(),
-                html::address(&a.owner),
-                format!("{} (v{})", active(a.active), a.version),
-                html::wei(U256::from(a.priceInPer1k)),
-                html::wei(U256::from(a.priceOutPer1k)),
-                requests::method_name(a.attributionMethod),
-            ])
-            .with("adapter", id)
-            .with("price-in", a.priceInPer1k)
-            .with("price-out", a.priceOutPer1k),
-        );
-    }
+    let rows = read_rows(numbers.iter().map(|&n| U256::from(n)), |id| {
+        let reader = &reader;
+        async move {
+            let Some(a) = reader
+                .view(
+                    MODEL_REGISTRY,
+                    &ModelRegistry::getAdapterCall { adapterId: id },
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(
+                Row::new([
+                    format!("<a href=\"/adapter/{id}\">{id}</a>"),
+                    a.baseModelId.to_string(),
+                    html::address(&a.owner),
+                    format!("{} (v{})", active(a.active), a.version),
+                    html::wei(U256::from(a.priceInPer1k)),
+                    html::wei(U256::from(a.priceOutPer1k)),
+                    requests::method_name(a.attributionMethod),
+                ])
+                .with("adapter", id)
+                .with("price-in", a.priceInPer1k)
+                .with("price-out", a.priceOutPer1k),
+            ))
+        }
+    })
+    .await?;
     page.heading(&format!("Adapters ({adapter_count})"));
     page.table(
         "adapters",
@@ -116,11 +121,10 @@ pub(crate) async fn list(
         "no adapters yet",
     );
     // One page number pages both lists.
-    let more = |numbers: &[u64]| numbers.last().is_some_and(|&n| n > 1);
     page.pager(
         "/models",
         page_number,
-        more(&numbers) || more(&base_numbers),
+        has_older(&numbers) || has_older(&base_numbers),
     );
     Ok(Html(page.finish("Models")))
 }
@@ -200,11 +204,9 @@ pub(crate) async fn adapter(
         .filter_map(|log| log.topics().get(1).copied())
         .collect();
     page.heading(&format!("Paid inferences ({})", ids.len()));
-    let skip = usize::try_from((page_number - 1) * PAGE_SIZE).unwrap_or(usize::MAX);
-    let rows: Vec<Row> = ids
+    let (shown, has_next) = page_of(&ids, page_number);
+    let rows: Vec<Row> = shown
         .iter()
-        .skip(skip)
-        .take(PAGE_SIZE as usize)
         .map(|request| Row::new([html::request(request)]).with("request", request))
         .collect();
     page.table(
@@ -213,10 +215,6 @@ pub(crate) async fn adapter(
         &rows,
         "no paid inferences on this adapter yet",
     );
-    page.pager(
-        &format!("/adapter/{id}"),
-        page_number,
-        (page_number * PAGE_SIZE) < ids.len() as u64,
-    );
+    page.pager(&format!("/adapter/{id}"), page_number, has_next);
     Ok(Html(page.finish(&format!("Adapter {id}"))))
 }

@@ -8,7 +8,10 @@
 //! record's weights, which is exactly what `settle` credited. The spans come from the job
 //! service's journal (`ol_getAttribution`), the verdict from the verifier (`ol_verification`).
 
-use super::{PageError, PageQuery, PageResult, chain::quantity, newest_first, parse_hash};
+use super::{
+    PageError, PageQuery, PageResult, chain::quantity, has_older, newest_first, parse_hash,
+    read_rows,
+};
 use crate::{
     Reader, Served,
     highlight::{self, ByteRange},
@@ -104,11 +107,10 @@ pub(crate) async fn table(
     numbers: &[u64],
 ) -> Result<(), PageError> {
     let chain_id = reader.chain_id().await?;
-    let rows = futures_util::future::try_join_all(
-        numbers.iter().map(|&n| request_row(reader, chain_id, n)),
-    )
+    let rows = read_rows(numbers.iter().copied(), |n| {
+        request_row(reader, chain_id, n)
+    })
     .await?;
-    let rows: Vec<Row> = rows.into_iter().flatten().collect();
     page.table(
         "requests",
         &[
@@ -143,11 +145,7 @@ pub(crate) async fn list(
         html::counted(count, "paid inference")
     ));
     table(&reader, &mut page, &numbers).await?;
-    page.pager(
-        "/requests",
-        page_number,
-        numbers.last().is_some_and(|&n| n > 1),
-    );
+    page.pager("/requests", page_number, has_older(&numbers));
     Ok(Html(page.finish("Paid inferences")))
 }
 

@@ -39,11 +39,7 @@ pub struct ExplorerCommand {
 impl ExplorerCommand {
     /// Serves until SIGINT or SIGTERM.
     pub fn execute(self) -> eyre::Result<()> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .wrap_err("cannot start the async runtime")?;
+        let runtime = super::service_runtime()?;
         runtime.block_on(async move {
             let mut signals =
                 super::signals::Signals::new().wrap_err("cannot watch stop signals")?;

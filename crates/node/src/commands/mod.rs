@@ -56,6 +56,16 @@ pub(crate) const fn missed_slots(head_timestamp: u64, now: u64, block_time: u64)
 /// Missed slots from which the node warns about the catch-up.
 pub(crate) const CATCH_UP_WARN_SLOTS: u64 = 60;
 
+/// The runtime of a command that serves HTTP beside little else (`serve`, `explorer`): two
+/// workers, I/O and timers.
+pub(crate) fn service_runtime() -> eyre::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now()

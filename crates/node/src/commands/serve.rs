@@ -46,11 +46,7 @@ pub struct ServeCommand {
 impl ServeCommand {
     /// Loads the model and serves until SIGINT or SIGTERM.
     pub fn execute(self) -> eyre::Result<()> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .wrap_err("cannot start the async runtime")?;
+        let runtime = super::service_runtime()?;
         runtime.block_on(async move {
             let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
                 .install_recorder()
