@@ -3,7 +3,7 @@
 //! created a contract. Written in the block's own batch, so it is exactly as durable as the
 //! block and never lags behind it.
 
-use crate::{BlockBody, Storage, StorageError, tables};
+use crate::{BlockBody, ChangeSet, Storage, StorageError, tables};
 use alloy_consensus::Transaction as _;
 use alloy_primitives::Address;
 use ol_primitives::{BlockActivity, TxActivity};
@@ -39,7 +39,7 @@ fn appearance_key(address: &Address, (number, index): TxLocation) -> [u8; 32] {
     key
 }
 
-fn nonce_key(sender: &Address, nonce: u64) -> [u8; 28] {
+pub(crate) fn nonce_key(sender: &Address, nonce: u64) -> [u8; 28] {
     let mut key = [0u8; 28];
     key[..20].copy_from_slice(sender.as_slice());
     key[20..].copy_from_slice(&nonce.to_be_bytes());
@@ -61,14 +61,16 @@ fn decode_location(raw: &[u8], table: &'static str) -> Result<TxLocation, Storag
 }
 
 impl Storage {
-    /// Adds the address index entries of block `number` to `batch`.
+    /// Adds the address index entries of block `number` to `batch`, and records them in
+    /// `changes` for an unwind.
     pub(crate) fn put_activity(
         &self,
         batch: &mut WriteBatch,
         number: u64,
         body: &BlockBody,
         activity: &BlockActivity,
-    ) {
+        changes: &mut ChangeSet,
+    ) -> Result<(), StorageError> {
         let no_activity = TxActivity::default();
         for (index, (tx, sender)) in body.transactions.iter().zip(&body.senders).enumerate() {
             let location = (number, index as u32);
@@ -81,11 +83,9 @@ impl Storage {
                 .chain(seen.created.iter().map(|creation| creation.contract))
                 .filter(|address| !seen.touched.contains(address));
             for address in seen.touched.iter().copied().chain(implied) {
-                batch.put_cf(
-                    self.cf(tables::ADDRESS_TRANSACTIONS),
-                    appearance_key(&address, location),
-                    [],
-                );
+                let key = appearance_key(&address, location);
+                batch.put_cf(self.cf(tables::ADDRESS_TRANSACTIONS), key, []);
+                changes.appearances.push(key);
             }
             if !tx.is_deposit() {
                 batch.put_cf(
@@ -98,8 +98,29 @@ impl Storage {
                 let mut value = tables::tx_location(number, index as u32).to_vec();
                 value.extend_from_slice(creation.creator.as_slice());
                 batch.put_cf(self.cf(tables::CONTRACT_CREATORS), creation.contract, value);
+                if changes
+                    .creations
+                    .iter()
+                    .all(|(contract, _)| *contract != creation.contract)
+                {
+                    let prior = self
+                        .get_raw(tables::CONTRACT_CREATORS, creation.contract.as_slice())?
+                        .map(|raw| {
+                            <[u8; 32]>::try_from(raw.as_slice()).map_err(|_| {
+                                StorageError::corrupt(
+                                    tables::CONTRACT_CREATORS,
+                                    "creator record is not 32 bytes",
+                                )
+                            })
+                        })
+                        .transpose()?;
+                    changes.creations.push((creation.contract, prior));
+                }
             }
         }
+        changes.appearances.sort_unstable();
+        changes.appearances.dedup();
+        Ok(())
     }
 
     /// The transactions that touched `address` in blocks strictly before (`Walk::Older`) or

@@ -75,6 +75,7 @@ impl Storage {
                 tables::BODIES,
                 tables::SENDERS,
                 tables::RECEIPTS,
+                tables::CHANGE_SETS,
             ] {
                 batch.delete_cf(self.cf(table), key);
             }

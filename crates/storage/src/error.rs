@@ -35,6 +35,14 @@ pub enum StorageError {
     /// The consistency check on open failed and cannot be repaired.
     #[error("database inconsistent: {0}")]
     Inconsistent(String),
+    /// An unwind was asked to go forward.
+    #[error("cannot unwind to block {target}: the head is {head}")]
+    UnwindAboveHead {
+        /// The block asked for.
+        target: u64,
+        /// The current head.
+        head: u64,
+    },
     /// A commit does not extend the current head.
     #[error("block {number} does not extend head {head}")]
     NotNextBlock {

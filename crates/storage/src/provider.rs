@@ -413,6 +413,7 @@ impl Storage {
             });
         }
         let mut batch = WriteBatch::default();
+        let mut changes = crate::ChangeSet::default();
         self.put_writes(&mut batch, &state.writes);
         for (table, key, prior) in &state.history {
             batch.put_cf(
@@ -420,9 +421,28 @@ impl Storage {
                 tables::history_key(key, header.number),
                 prior,
             );
+            match (*table, key.len()) {
+                (tables::ACCOUNT_HISTORY, 20) => changes.accounts.push(Address::from_slice(key)),
+                (tables::STORAGE_HISTORY, 52) => {
+                    changes
+                        .slots
+                        .push(key.as_slice().try_into().expect("52 bytes"));
+                }
+                _ => {
+                    return Err(StorageError::Inconsistent(format!(
+                        "a {}-byte history key in {table}",
+                        key.len()
+                    )));
+                }
+            }
         }
         self.put_block(&mut batch, header, body, receipts);
-        self.put_activity(&mut batch, header.number, body, activity);
+        self.put_activity(&mut batch, header.number, body, activity, &mut changes)?;
+        batch.put_cf(
+            self.cf(tables::CHANGE_SETS),
+            tables::number_key(header.number),
+            changes.encode(),
+        );
         Ok(batch)
     }
 

@@ -46,8 +46,12 @@ pub const SENDER_NONCES: &str = "sender_nonces";
 /// Contract address → the location of the transaction that created it ++ the creator address.
 pub const CONTRACT_CREATORS: &str = "contract_creators";
 
+/// Block number → the keys the block changed besides its own records (see `ChangeSet`), so
+/// that an unwind knows what to take back without scanning the history.
+pub const CHANGE_SETS: &str = "change_sets";
+
 /// Every column family, in the order they are opened.
-pub const ALL: [&str; 18] = [
+pub const ALL: [&str; 19] = [
     META,
     HEADERS,
     CANONICAL,
@@ -66,6 +70,7 @@ pub const ALL: [&str; 18] = [
     ADDRESS_TRANSACTIONS,
     SENDER_NONCES,
     CONTRACT_CREATORS,
+    CHANGE_SETS,
 ];
 
 /// Key of the head block number in [`META`].
@@ -81,7 +86,7 @@ pub const CHAIN_SPEC_KEY: &[u8] = b"chain_spec";
 /// Key of the schema version in [`META`].
 pub const SCHEMA_KEY: &[u8] = b"schema";
 /// The on-disk schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Key of a block number.
 pub const fn number_key(number: u64) -> [u8; 8] {

@@ -12,7 +12,7 @@ fn address(byte: u8) -> Address {
     Address::repeat_byte(byte)
 }
 
-fn deposit(from: Address, to: Address, salt: u8) -> (OpTxEnvelope, Address) {
+pub(crate) fn deposit(from: Address, to: Address, salt: u8) -> (OpTxEnvelope, Address) {
     let tx = TxDeposit {
         source_hash: B256::repeat_byte(salt),
         from,
@@ -28,7 +28,7 @@ fn deposit(from: Address, to: Address, salt: u8) -> (OpTxEnvelope, Address) {
 
 /// A legacy transaction as the storage sees it: the sender is recorded beside it, so the
 /// signature is never checked here.
-fn signed(from: Address, nonce: u64, to: Address) -> (OpTxEnvelope, Address) {
+pub(crate) fn signed(from: Address, nonce: u64, to: Address) -> (OpTxEnvelope, Address) {
     let tx = TxLegacy {
         nonce,
         to: TxKind::Call(to),
@@ -42,7 +42,11 @@ fn signed(from: Address, nonce: u64, to: Address) -> (OpTxEnvelope, Address) {
 }
 
 /// Commits the next block with `transactions` and their `activity`.
-fn commit(storage: &Storage, transactions: Vec<(OpTxEnvelope, Address)>, activity: BlockActivity) {
+pub(crate) fn commit(
+    storage: &Storage,
+    transactions: Vec<(OpTxEnvelope, Address)>,
+    activity: BlockActivity,
+) {
     let (transactions, senders) = transactions.into_iter().unzip();
     let body = ol_storage::BlockBody {
         transactions,

@@ -1,8 +1,9 @@
 //! Storage integration tests: the incremental state root against a full recomputation, atomic
-//! commits, and reopening.
+//! commits, reopening, and unwinding.
 
 mod address_index;
 mod simulation;
+mod unwind;
 
 use alloy_consensus::{Header, Sealable};
 use alloy_primitives::{Address, B256, U256, keccak256};
@@ -18,7 +19,7 @@ pub(crate) fn dev_storage(dir: &std::path::Path) -> Storage {
 }
 
 /// Commits `changes` as the next block (no transactions) and returns its state root.
-fn commit(storage: &Storage, changes: &StateChanges) -> B256 {
+pub(crate) fn commit(storage: &Storage, changes: &StateChanges) -> B256 {
     let body = BlockBody {
         transactions: vec![],
         senders: vec![],
@@ -52,7 +53,7 @@ pub(crate) fn commit_with(
 
 /// A random block of changes over a small address and slot space, so that accounts and slots
 /// are created, updated, zeroed, deleted and wiped again and again.
-fn arb_changes() -> impl Strategy<Value = StateChanges> {
+pub(crate) fn arb_changes() -> impl Strategy<Value = StateChanges> {
     let account = (
         0u8..12,
         prop::option::weighted(0.85, (0u64..4, 0u64..1_000_000)),
@@ -97,7 +98,7 @@ proptest! {
 }
 
 /// The account and storage space `arb_changes` draws from, read at the head.
-fn snapshot(storage: &Storage) -> Vec<(Option<alloy_trie::TrieAccount>, Vec<U256>)> {
+pub(crate) fn snapshot(storage: &Storage) -> Vec<(Option<alloy_trie::TrieAccount>, Vec<U256>)> {
     (1..=12u8)
         .map(|index| {
             let address = Address::with_last_byte(index);
