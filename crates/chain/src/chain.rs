@@ -60,6 +60,10 @@ pub struct Chain {
     head: RwLock<Head>,
     sync: RwLock<SyncHeads>,
     safe_number: tokio::sync::watch::Sender<u64>,
+    /// How many unwinds the chain has been through (derivation resets on a change).
+    unwinds: tokio::sync::watch::Sender<u64>,
+    /// The targets of the latest unwinds, by their count, for scanners that must go back.
+    unwind_targets: parking_lot::Mutex<std::collections::VecDeque<(u64, u64)>>,
     /// Held while a block is built and committed.
     pub(crate) writer: parking_lot::Mutex<()>,
     gas_limit: u64,
@@ -68,6 +72,9 @@ pub struct Chain {
     /// Where blocks are built, executed and committed.
     thread: ChainThread,
 }
+
+/// How many unwind targets [`Chain::lowest_unwind_since`] remembers.
+const UNWINDS_KEPT: usize = 64;
 
 /// How many pending-transaction announcements a slow subscriber may fall behind by before it
 /// misses some.
@@ -98,6 +105,8 @@ impl Chain {
                 sync.safe.map_or(0, |head| head.l2_number),
             ),
             sync: RwLock::new(sync),
+            unwinds: tokio::sync::watch::Sender::new(0),
+            unwind_targets: parking_lot::Mutex::default(),
             writer: parking_lot::Mutex::new(()),
             gas_limit,
             events,
@@ -199,6 +208,61 @@ impl Chain {
         self.safe_number.subscribe()
     }
 
+    /// Follows the number of unwinds: a change means blocks left the chain under whoever
+    /// held a view of it.
+    pub fn subscribe_unwinds(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.unwinds.subscribe()
+    }
+
+    /// The number of unwinds so far; pass it to [`Self::lowest_unwind_since`] later.
+    pub fn unwind_count(&self) -> u64 {
+        *self.unwinds.borrow()
+    }
+
+    /// The lowest block any unwind after the first `count` went back to, `None` when there
+    /// was none: a scanner that read blocks above it must read again from there.
+    pub fn lowest_unwind_since(&self, count: u64) -> Option<u64> {
+        let targets = self.unwind_targets.lock();
+        let lowest = targets
+            .iter()
+            .filter(|(number, _)| *number > count)
+            .map(|(_, target)| *target)
+            .min();
+        // Forgotten unwinds could have gone anywhere: all the way back.
+        let forgotten = targets
+            .front()
+            .is_some_and(|(number, _)| *number > count + 1);
+        if forgotten { Some(0) } else { lowest }
+    }
+
+    /// Reloads the head and the derived heads after the storage unwound, and announces it.
+    pub(crate) fn unwound(&self) -> Result<(), ChainError> {
+        let header = self.storage.head_header()?;
+        let l1_info = l1_info_of(&self.storage, &self.spec, &header)?;
+        metrics::gauge!("chain_head_number").set(header.number as f64);
+        *self.head.write() = Head { header, l1_info };
+        let safe = self.storage.safe_head()?;
+        let finalized = self.storage.finalized_head()?;
+        {
+            let mut sync = self.sync.write();
+            sync.safe = safe;
+            sync.finalized = finalized;
+        }
+        let safe_number = safe.map_or(0, |head| head.l2_number);
+        self.safe_number.send_replace(safe_number);
+        metrics::gauge!("chain_safe_number").set(safe_number as f64);
+        let target = self.head.read().header.number;
+        self.unwinds.send_modify(|count| {
+            *count += 1;
+            let mut targets = self.unwind_targets.lock();
+            if targets.len() == UNWINDS_KEPT {
+                targets.pop_front();
+            }
+            targets.push_back((*count, target));
+        });
+        Ok(())
+    }
+
     /// Records a new finalized head, on disk first.
     pub fn set_finalized_head(&self, head: DerivedHead) -> Result<(), ChainError> {
         self.storage.set_finalized_head(&head)?;
@@ -261,7 +325,7 @@ const DEV_L1_BASE_FEE: u128 = 1_000_000_000;
 
 /// Decodes the L1 attributes from a block's first transaction; the genesis block has none and
 /// reports the genesis origin.
-fn l1_info_of(
+pub(crate) fn l1_info_of(
     storage: &Storage,
     spec: &ChainSpec,
     header: &Sealed<Header>,

@@ -38,6 +38,16 @@ pub trait EpochSource: Send + Sync + 'static {
         parent_info: &L1BlockInfo,
         timestamp: u64,
     ) -> impl Future<Output = Result<NextBlock, ChainError>> + Send;
+
+    /// Whether L1 block `origin` is still on the canonical L1 chain; `None` when L1 does not
+    /// answer. An origin that is not makes the sequencer unwind the blocks built on it.
+    fn is_canonical(
+        &self,
+        origin: &ol_primitives::L1Origin,
+    ) -> impl Future<Output = Option<bool>> + Send {
+        let _ = origin;
+        std::future::ready(Some(true))
+    }
 }
 
 /// Every block on the genesis L1 origin, its sequence number the block number: the dev chain.
@@ -135,6 +145,13 @@ impl<C: L1Client> L1Epochs<C> {
 }
 
 impl<C: L1Client + 'static> EpochSource for L1Epochs<C> {
+    async fn is_canonical(&self, origin: &ol_primitives::L1Origin) -> Option<bool> {
+        match self.client.header_by_number(origin.number).await {
+            Ok(header) => Some(header.is_some_and(|header| header.hash == origin.hash)),
+            Err(_) => None,
+        }
+    }
+
     async fn next_block(
         &self,
         chain: &Chain,

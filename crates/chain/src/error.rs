@@ -23,8 +23,8 @@ pub enum ChainError {
     /// A block the chain needs is not stored.
     #[error("block {0} is missing from the database")]
     MissingBlock(u64),
-    /// Derivation produced a block that contradicts the chain. The chain cannot be rewound, so
-    /// derivation stops.
+    /// Derivation produced a block that contradicts the chain below the safe head, which L1
+    /// already confirmed: derivation stops rather than rewrite it.
     #[error("derived block {number} contradicts the chain: {reason}")]
     DerivationMismatch {
         /// The block number.
@@ -40,9 +40,20 @@ pub enum ChainError {
     #[error("no L1 origin for the next block: {0}")]
     NoOrigin(String),
     /// The L1 block after the current origin is not its child: L1 reorged under the unsafe
-    /// chain, which this sequencer does not rebuild.
+    /// chain, which the sequencer then unwinds.
     #[error("L1 reorged under the current L1 origin: {0}")]
     L1Reorged(String),
+    /// An unwind was asked to go below the finalized head.
+    #[error("cannot unwind to block {target}: block {finalized} is finalized")]
+    UnwindBelowFinalized {
+        /// The block asked for.
+        target: u64,
+        /// The finalized head.
+        finalized: u64,
+    },
+    /// The chain was unwound under a caller that built on a block no longer in it.
+    #[error("the chain was unwound below block {0}")]
+    Unwound(u64),
     /// The chain's thread could not run a job.
     #[error("{0}")]
     ChainThread(&'static str),

@@ -8,7 +8,8 @@
 //! with the L1 side of the block from an [`EpochSource`] (the genesis L1 block in dev mode, a
 //! real L1 otherwise) and pool transactions by effective tip; empty blocks are produced too: an
 //! OP chain advances with time. Block production and derivation execute on the chain's own
-//! thread ([`Chain::on_chain_thread`]), which RPC work cannot occupy.
+//! thread ([`Chain::on_chain_thread`]), which RPC work cannot occupy. [`Chain::unwind_to`] takes
+//! blocks off the tip when L1 says they are wrong.
 
 mod chain;
 mod chain_thread;
@@ -17,6 +18,7 @@ pub mod derivation;
 pub mod epochs;
 mod error;
 mod sequencer;
+mod unwind;
 mod view;
 
 pub use chain::{Chain, NewBlock, SyncHeads};
@@ -25,4 +27,5 @@ pub use derivation::Derivation;
 pub use epochs::{DevEpochs, EpochSource, L1Epochs, NextBlock};
 pub use error::ChainError;
 pub use sequencer::{Sequencer, SequencerConfig};
+pub use unwind::{Unwound, derived_head_at, requeue, unwind_storage};
 pub use view::ViewError;

@@ -87,6 +87,15 @@ impl<E: EpochSource> Sequencer<E> {
                 Err(err) => {
                     warn!(%err, number = parent.number + 1, "cannot start the next block; retrying");
                     metrics::counter!("sequencer_origin_errors_total").increment(1);
+                    let reorged = matches!(err, ChainError::L1Reorged(_))
+                        || this.epochs.is_canonical(&parent_info.origin).await == Some(false);
+                    if reorged {
+                        match this.reorg().await {
+                            Ok(()) => continue,
+                            Err(ChainError::Storage(err)) => return Err(ChainError::Storage(err)),
+                            Err(err) => error!(%err, "cannot unwind the reorged blocks"),
+                        }
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                         _ = shutdown.changed() => return Ok(()),
@@ -111,6 +120,54 @@ impl<E: EpochSource> Sequencer<E> {
                 }
             }
         }
+    }
+
+    /// Unwinds the blocks whose L1 origin left the canonical L1 chain (op-node's sequencer
+    /// reorg), never below the finalized head, and puts their transactions back into the pool
+    /// so that the re-sequenced chain carries them again. Only storage errors are returned;
+    /// an L1 that does not answer leaves the chain as it is, to be tried again.
+    async fn reorg(&self) -> Result<(), ChainError> {
+        let chain = &self.chain;
+        let floor = chain.finalized_number();
+        let mut target = chain.head().number;
+        let mut checked: Option<(alloy_primitives::B256, bool)> = None;
+        while target > floor {
+            let header = chain
+                .storage()
+                .header_by_number(target)?
+                .ok_or(ChainError::MissingBlock(target))?;
+            let origin = chain.l1_info_of(&header)?.origin;
+            let canonical = match checked {
+                // Consecutive blocks share their origin: one L1 request per epoch.
+                Some((hash, canonical)) if hash == origin.hash => canonical,
+                _ => match self.epochs.is_canonical(&origin).await {
+                    Some(canonical) => canonical,
+                    None => return Ok(()),
+                },
+            };
+            checked = Some((origin.hash, canonical));
+            if canonical {
+                break;
+            }
+            target -= 1;
+        }
+        if target == chain.head().number {
+            return Ok(());
+        }
+        let worker = chain.clone();
+        let unwound = chain
+            .on_chain_thread(move || worker.unwind_to(target))
+            .await??;
+        let requeued = crate::unwind::requeue(&self.pool, chain, &unwound);
+        warn!(
+            from = unwound.report.from,
+            to = target,
+            transactions = unwound.transactions.len(),
+            requeued,
+            "L1 origin reorged away: unwound the unsafe blocks built on it"
+        );
+        metrics::counter!("sequencer_reorgs_total").increment(1);
+        Ok(())
     }
 
     /// Builds the block `next` describes on the head, with pool transactions unless it must be

@@ -3,10 +3,25 @@
 use crate::JobsError;
 use alloy_primitives::{Address, BloomInput, Log};
 use ol_chain::Chain;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Blocks scanned per pass, so a long catch-up still lets the work of earlier blocks advance
 /// between passes.
 pub(crate) const SCAN_BATCH: u64 = 1_000;
+
+/// The first block a scanner whose cursor is at `scanned` reads next: after the cursor, or
+/// after the lowest block an unwind went back to since the scanner last looked (`seen` holds
+/// the chain's unwind count it saw). Reading a block again is harmless; missing one that
+/// replaced an unwound block is not.
+pub(crate) fn scan_from(chain: &Chain, scanned: u64, seen: &AtomicU64) -> u64 {
+    let count = chain.unwind_count();
+    let previous = seen.swap(count, Ordering::Relaxed);
+    let floor = (count != previous)
+        .then(|| chain.lowest_unwind_since(previous))
+        .flatten()
+        .unwrap_or(u64::MAX);
+    scanned.min(floor).min(chain.head().number) + 1
+}
 
 /// The logs that any of `addresses` emitted in block `number`, in block order; `None` when the
 /// block is not stored yet. The header's bloom is asked first, so a block without such logs

@@ -68,18 +68,7 @@ impl Storage {
         let mut next = head + 1;
         while let Some(orphan) = self.header_by_number(next)? {
             warn!(number = next, "removing block records past the head");
-            let key = tables::number_key(next);
-            for table in [
-                tables::HEADERS,
-                tables::CANONICAL,
-                tables::BODIES,
-                tables::SENDERS,
-                tables::RECEIPTS,
-                tables::CHANGE_SETS,
-            ] {
-                batch.delete_cf(self.cf(table), key);
-            }
-            batch.delete_cf(self.cf(tables::BLOCK_NUMBERS), orphan.hash());
+            self.delete_block_records(&mut batch, next, &orphan.hash());
             repaired.push(format!("removed block {next} past the head"));
             next += 1;
         }

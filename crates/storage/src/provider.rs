@@ -446,6 +446,22 @@ impl Storage {
         Ok(batch)
     }
 
+    /// Adds the deletes of block `number`'s own records (those keyed by its number, and its
+    /// hash index) to `batch`.
+    pub(crate) fn delete_block_records(&self, batch: &mut WriteBatch, number: u64, hash: &B256) {
+        for table in [
+            tables::HEADERS,
+            tables::CANONICAL,
+            tables::BODIES,
+            tables::SENDERS,
+            tables::RECEIPTS,
+            tables::CHANGE_SETS,
+        ] {
+            batch.delete_cf(self.cf(table), tables::number_key(number));
+        }
+        batch.delete_cf(self.cf(tables::BLOCK_NUMBERS), hash);
+    }
+
     /// Adds the block's own records and the head move to `batch`.
     pub(crate) fn put_block(
         &self,

@@ -13,4 +13,5 @@ mod devnet;
 mod explorer;
 mod faults;
 mod happy_path;
+mod unwind;
 mod verification;

@@ -88,7 +88,7 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
         self.forget_final(l1_head, report)
     }
 
-    fn rewind(&mut self, seq: u64, report: &mut StepReport) -> Result<(), BatcherError> {
+    pub(super) fn rewind(&mut self, seq: u64, report: &mut StepReport) -> Result<(), BatcherError> {
         let first_block = self.channels[&seq].first_block;
         let parent = first_block - 1;
         let hash = self

@@ -215,6 +215,10 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
     fn build(&mut self, l1_head: u64, report: &mut StepReport) -> Result<(), BatcherError> {
         let head = self.storage.head_number()?;
         let (mut last, mut last_hash) = self.last_handed();
+        if self.storage.canonical_hash(last)? != Some(last_hash) {
+            self.on_unwound(report)?;
+            (last, last_hash) = self.last_handed();
+        }
         while last < head {
             let (meta, batch) = read_block(&self.storage, last + 1)?;
             if batch.parent_hash != last_hash {
@@ -241,6 +245,47 @@ impl<L: L1Client, D: DaClient> Batcher<L, D> {
             }
         }
         Ok(())
+    }
+
+    /// The chain was unwound under blocks already handed on (a reorg of the unsafe chain):
+    /// every channel with a block above the safe head is dropped and those blocks batched
+    /// again from the chain as it is now. Blocks up to the safe head are what derivation
+    /// already confirmed from L1, so their batches stand; re-batching an unchanged block is
+    /// harmless, derivation drops a batch for a block it already has.
+    fn on_unwound(&mut self, report: &mut StepReport) -> Result<(), BatcherError> {
+        let head = self.storage.head_number()?;
+        let safe = self
+            .storage
+            .safe_head()?
+            .map_or(0, |safe| safe.l2_number)
+            .min(head);
+        self.open = None;
+        let first_stale = self
+            .channels
+            .values()
+            .find(|record| record.last_block > safe)
+            .map(|record| record.seq);
+        match first_stale {
+            Some(seq) => self.rewind(seq, report),
+            None => {
+                // Only the open channel held unwound blocks, or the cursor itself left the
+                // chain (an operator unwound below it): start again from the chain's block.
+                let number = self.cursor.number.min(safe);
+                let hash = self
+                    .storage
+                    .canonical_hash(number)?
+                    .ok_or(BatcherError::MissingBlock(number))?;
+                if (number, hash) != (self.cursor.number, self.cursor.hash) {
+                    self.cursor = Cursor { number, hash };
+                    self.store.rewind([], self.cursor)?;
+                }
+                warn!(
+                    cursor = number,
+                    "the chain was unwound; batching again from the cursor"
+                );
+                Ok(())
+            }
+        }
     }
 
     fn add(

@@ -7,16 +7,21 @@
 //! transactions do not all execute gives a block with only its deposits (Holocene). The safe
 //! head is finalized once the L1 block it was derived from is finalized on L1.
 //!
+//! A stored block above the safe head that differs from the derived one (an unsafe block L1
+//! does not confirm) is unwound with everything after it, and the derived block takes its place:
+//! L1 wins, as op-node reorgs its unsafe chain onto the safe head.
+//!
 //! An L1 reorg shows up as the pipeline's origin leaving the canonical chain; the safe head then
 //! steps back to the newest one derived from L1 blocks that are still canonical, and derivation
 //! reads L1 again from there. Blocks after it stay in the chain and are confirmed again as their
-//! batches reappear (the batcher resubmits what a reorg dropped).
+//! batches reappear (the batcher resubmits what a reorg dropped). An unwind by someone else (the
+//! sequencer after such a reorg) resets derivation the same way.
 
 mod batch_txs;
 
 pub use batch_txs::{BatchTransactions, InvalidBatchTx, recover_batch};
 
-use crate::{Chain, ChainError};
+use crate::{Chain, ChainError, Unwound};
 use alloy_consensus::{Header, Sealed};
 use alloy_eips::eip2718::Encodable2718;
 use ol_da::DaClient;
@@ -45,6 +50,21 @@ pub struct Derivation<L, D> {
     view: watch::Receiver<L1View>,
     /// L1 blocks fully read, oldest first, each with the safe head once it was read.
     consumed: VecDeque<(L1BlockRef, u64)>,
+    /// Changes when the chain is unwound.
+    unwinds: watch::Receiver<u64>,
+    /// Called with what an unwind for a derived block took off the chain (a sequencer puts
+    /// the transactions back into its pool).
+    on_unwound: Option<UnwoundHandler>,
+}
+
+/// What derivation calls after it unwound unsafe blocks.
+#[derive(Clone)]
+pub struct UnwoundHandler(pub Arc<dyn Fn(&Unwound) + Send + Sync>);
+
+impl std::fmt::Debug for UnwoundHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnwoundHandler")
+    }
 }
 
 impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
@@ -75,13 +95,22 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
                 .flatten()
         }));
         chain.update_sync(|sync| sync.l1_connected = true);
+        let unwinds = chain.subscribe_unwinds();
         Ok(Self {
             chain,
             l1,
             pipeline,
             view,
             consumed: VecDeque::new(),
+            unwinds,
+            on_unwound: None,
         })
+    }
+
+    /// Calls `handler` with the blocks each unwind for a derived block removed.
+    pub fn on_unwound(mut self, handler: UnwoundHandler) -> Self {
+        self.on_unwound = Some(handler);
+        self
     }
 
     /// Derives until `shutdown` flips. Transient L1 and DA failures are retried; a derived block
@@ -90,6 +119,14 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
         loop {
             if *shutdown.borrow() {
                 return Ok(());
+            }
+            if self.unwinds.has_changed().unwrap_or(false) {
+                self.unwinds.mark_unchanged();
+                warn!(
+                    head = self.chain.head().number,
+                    "the chain was unwound; resetting derivation"
+                );
+                self.reset().await?;
             }
             let view = self.view.borrow().clone();
             self.publish(&view);
@@ -101,10 +138,30 @@ impl<L: L1Client + Clone, D: DaClient> Derivation<L, D> {
             match self.pipeline.step(limit.number).await {
                 Ok(Step::Derived(block)) => {
                     let chain = self.chain.clone();
-                    let (info, deposits_only) = self
+                    let applied = self
                         .chain
                         .on_chain_thread(move || apply(&chain, &block))
-                        .await??;
+                        .await?;
+                    let Applied {
+                        info,
+                        deposits_only,
+                        unwound,
+                    } = match applied {
+                        Err(ChainError::Unwound(head)) => {
+                            warn!(head, "the chain was unwound under derivation; resetting");
+                            self.unwinds.mark_unchanged();
+                            self.reset().await?;
+                            continue;
+                        }
+                        other => other?,
+                    };
+                    if let Some(unwound) = unwound {
+                        // Our own unwind: the pipeline is where it should be.
+                        self.unwinds.mark_unchanged();
+                        if let Some(handler) = &self.on_unwound {
+                            (handler.0)(&unwound);
+                        }
+                    }
                     if deposits_only {
                         self.pipeline.on_deposits_only_replacement(info);
                     } else {
@@ -274,22 +331,56 @@ fn l2_info_of(chain: &Chain, header: &Sealed<Header>) -> Result<L2BlockInfo, Cha
     })
 }
 
+/// What applying a derived block did.
+struct Applied {
+    /// The block as the pipeline tracks it.
+    info: L2BlockInfo,
+    /// Whether its batch did not execute and it kept only its deposits.
+    deposits_only: bool,
+    /// The unsafe blocks it replaced.
+    unwound: Option<Unwound>,
+}
+
 /// Makes `block` part of the safe chain: consolidates it with the stored block of that number,
-/// or executes it on the head. Returns its info and whether it had to become deposits-only.
-fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), ChainError> {
+/// or executes it on the head, after unwinding a stored unsafe block that differs from it.
+fn apply(chain: &Chain, block: &DerivedBlock) -> Result<Applied, ChainError> {
     let number = block.parent.number + 1;
     let derived_from = block.derived_from.id();
+    let mut unwound = None;
     if let Some(stored) = chain.storage().header_by_number(number)? {
-        consolidate(chain, block, &stored)?;
-        chain.set_safe_head(DerivedHead {
-            l2_number: number,
-            derived_from,
-        })?;
-        metrics::counter!("derive_blocks_consolidated_total").increment(1);
-        // Consolidation checked the stored block against these attributes.
-        return Ok((block.block_info(stored.hash()), false));
+        match consolidate(chain, block, &stored) {
+            Ok(()) => {
+                chain.set_safe_head(DerivedHead {
+                    l2_number: number,
+                    derived_from,
+                })?;
+                metrics::counter!("derive_blocks_consolidated_total").increment(1);
+                // Consolidation checked the stored block against these attributes.
+                return Ok(Applied {
+                    info: block.block_info(stored.hash()),
+                    deposits_only: false,
+                    unwound: None,
+                });
+            }
+            Err(ChainError::DerivationMismatch { reason, .. })
+                if stored.parent_hash == block.parent.hash =>
+            {
+                warn!(
+                    number,
+                    %reason,
+                    stored = %stored.hash(),
+                    "the unsafe block differs from the derived one; reorging to the derived chain"
+                );
+                metrics::counter!("derive_unsafe_reorgs_total").increment(1);
+                unwound = Some(chain.unwind_to(number - 1)?);
+            }
+            Err(err) => return Err(err),
+        }
     }
     let head = chain.head();
+    if head.number + 1 < number {
+        return Err(ChainError::Unwound(head.number));
+    }
     if head.number + 1 != number || head.hash() != block.parent.hash {
         return Err(ChainError::DerivationMismatch {
             number,
@@ -359,7 +450,11 @@ fn apply(chain: &Chain, block: &DerivedBlock) -> Result<(L2BlockInfo, bool), Cha
     );
     metrics::counter!("derive_blocks_executed_total").increment(1);
     metrics::gauge!("chain_head_number").set(number as f64);
-    Ok((block.block_info(committed.header.hash()), deposits_only))
+    Ok(Applied {
+        info: block.block_info(committed.header.hash()),
+        deposits_only,
+        unwound,
+    })
 }
 
 /// Checks that the stored block is the one derivation produced.

@@ -99,6 +99,8 @@ pub struct JobService {
     inbox: Mutex<Option<mpsc::UnboundedReceiver<Finished>>>,
     halt_after: Option<HaltPoint>,
     halted: AtomicBool,
+    /// The chain's unwind count the scan last saw.
+    unwinds_seen: std::sync::atomic::AtomicU64,
     /// Serialises `ol_submitPrompt` writes.
     prompts: Mutex<()>,
     /// Whether the service settles what it fulfilled.
@@ -159,6 +161,7 @@ impl JobService {
         workers: Arc<WorkerPool>,
     ) -> Self {
         let (results, inbox) = mpsc::unbounded_channel();
+        let chain_unwinds = chain.unwind_count();
         Self {
             chain,
             content,
@@ -171,6 +174,7 @@ impl JobService {
             inbox: Mutex::new(Some(inbox)),
             halt_after: None,
             halted: AtomicBool::new(false),
+            unwinds_seen: std::sync::atomic::AtomicU64::new(chain_unwinds),
             prompts: Mutex::new(()),
             settle: false,
         }
@@ -414,7 +418,7 @@ impl JobService {
     /// Journals the requests and prompts of blocks after the scan cursor.
     fn scan(&self) -> Result<(), JobsError> {
         let head = self.chain.head().number;
-        let from = self.journal.scanned()? + 1;
+        let from = crate::scan::scan_from(&self.chain, self.journal.scanned()?, &self.unwinds_seen);
         for number in from..=head.min(from + crate::scan::SCAN_BATCH - 1) {
             let Some(logs) = crate::scan::block_logs(&self.chain, number, &[INFERENCE_MARKET])?
             else {

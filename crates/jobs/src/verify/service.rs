@@ -40,6 +40,8 @@ pub struct Verifier {
     executor: Arc<Executor>,
     workers: Arc<WorkerPool>,
     reader: Address,
+    /// The chain's unwind count the scan last saw.
+    unwinds_seen: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -67,6 +69,7 @@ impl Verifier {
         reader: Address,
     ) -> Self {
         Self {
+            unwinds_seen: std::sync::atomic::AtomicU64::new(chain.unwind_count()),
             chain,
             content,
             source,
@@ -126,7 +129,7 @@ impl Verifier {
     /// Takes in the requests, prompts, records and fulfilments of blocks after the cursor.
     fn scan(&self) -> Result<(), JobsError> {
         let head = self.chain.head().number;
-        let from = self.store.scanned()? + 1;
+        let from = crate::scan::scan_from(&self.chain, self.store.scanned()?, &self.unwinds_seen);
         for number in from..=head.min(from + SCAN_BATCH - 1) {
             let Some(logs) = block_logs(
                 &self.chain,

@@ -5,7 +5,9 @@
 use crate::args::{DaPutMode, RollupArgs};
 use eyre::{WrapErr, bail, eyre};
 use ol_batcher::Batcher;
-use ol_chain::{Chain, Derivation, L1Epochs, Sequencer, SequencerConfig};
+use ol_chain::{
+    Chain, Derivation, L1Epochs, Sequencer, SequencerConfig, derivation::UnwoundHandler,
+};
 use ol_da::{DaServer, DaServerConfig, DaStore, HttpDaClient, PutMode};
 use ol_l1::{HttpL1Client, L1Client, L1Watcher, RetryConfig, WatcherConfig};
 use ol_proposer::{Proposer, ProposerConfig};
@@ -118,8 +120,19 @@ pub(crate) async fn start(
     );
 
     crate::metrics::describe_derivation();
-    let derivation = Derivation::new(chain.clone(), l1.clone(), da.clone(), view.clone())
+    let mut derivation = Derivation::new(chain.clone(), l1.clone(), da.clone(), view.clone())
         .wrap_err("cannot start derivation")?;
+    if !args.follow {
+        // A sequencer block that L1 replaced: its transactions go back into the pool.
+        let (pool, chain) = (pool.clone(), chain.clone());
+        derivation = derivation.on_unwound(UnwoundHandler(Arc::new(move |unwound| {
+            let requeued = ol_chain::requeue(&pool, &chain, unwound);
+            info!(
+                requeued,
+                "transactions of the replaced blocks back in the pool"
+            );
+        })));
+    }
     let stop = shutdown.clone();
     tasks.spawn(async move {
         (

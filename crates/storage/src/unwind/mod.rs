@@ -134,24 +134,13 @@ impl Storage {
         number: u64,
         changes: &ChangeSet,
     ) -> Result<(), StorageError> {
-        let key = tables::number_key(number);
         let header = self
             .header_by_number(number)?
             .ok_or_else(|| StorageError::Inconsistent(format!("block {number} has no header")))?;
         let body = self
             .body(number)?
             .ok_or_else(|| StorageError::Inconsistent(format!("block {number} has no body")))?;
-        for table in [
-            tables::HEADERS,
-            tables::CANONICAL,
-            tables::BODIES,
-            tables::SENDERS,
-            tables::RECEIPTS,
-            tables::CHANGE_SETS,
-        ] {
-            batch.delete_cf(self.cf(table), key);
-        }
-        batch.delete_cf(self.cf(tables::BLOCK_NUMBERS), header.hash());
+        self.delete_block_records(batch, number, &header.hash());
         for (tx, sender) in body.transactions.iter().zip(&body.senders) {
             batch.delete_cf(self.cf(tables::TX_LOOKUP), tx.trie_hash());
             if !tx.is_deposit() {
