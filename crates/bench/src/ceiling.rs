@@ -50,6 +50,8 @@ impl InProcess {
                 max_account_slots: usize::MAX,
                 pending_max_count: usize::MAX,
                 queued_max_count: usize::MAX,
+                // A phase is admitted whole before its blocks are produced.
+                max_nonce_gap: u64::MAX,
                 ..PoolConfig::default()
             },
             chain.chain_id(),

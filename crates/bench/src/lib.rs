@@ -18,6 +18,8 @@
 //!   adapter cache under a Zipf request mix ([`inference`]).
 //! - `openledger bench factory`: Model Factory training tokens/s and peak memory for LoRA ranks
 //!   and full training against the forward pass alone ([`factory`]).
+//! - `openledger bench unwind`: unwinding the chain against producing it, and the same blocks
+//!   produced again bit for bit ([`unwind`]).
 
 mod ceiling;
 mod client;
@@ -27,6 +29,7 @@ pub mod lifecycle;
 mod load;
 pub mod rollup;
 mod target;
+pub mod unwind;
 mod workload;
 
 use clap::Args;
@@ -40,6 +43,7 @@ use workload::Workload;
 pub use factory::BenchFactoryCommand;
 pub use inference::BenchInferenceCommand;
 pub use rollup::BenchRollupCommand;
+pub use unwind::BenchUnwindCommand;
 
 /// Measure throughput against anvil (see the README's Benchmark section)
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -106,6 +110,9 @@ pub enum BenchSubcommand {
     /// Paid inference end to end through the chain: fulfilled requests/s, request-to-fulfil
     /// latency in blocks and seconds, attribution time against inference time, worker busy
     Lifecycle(lifecycle::BenchLifecycleCommand),
+    /// Unwinding the chain (one long unwind and reorg-sized one-block unwinds) against block
+    /// production, and the same blocks produced again bit for bit
+    Unwind(BenchUnwindCommand),
 }
 
 /// One target's results.
@@ -168,6 +175,7 @@ impl BenchCommand {
             Some(BenchSubcommand::Inference(command)) => return command.execute(),
             Some(BenchSubcommand::Factory(command)) => return command.execute(),
             Some(BenchSubcommand::Lifecycle(command)) => return command.execute(),
+            Some(BenchSubcommand::Unwind(command)) => return command.execute(),
             None => {}
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()

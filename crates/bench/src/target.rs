@@ -120,6 +120,9 @@ impl Target {
             "1000000",
             "--txpool.max-account-slots",
             "1000000",
+            // The setup sends the deployer's hundreds of transactions at once.
+            "--txpool.max-nonce-gap",
+            "1000000",
         ]
         .map(str::to_owned)
         .into_iter()

@@ -252,6 +252,20 @@ pub(crate) async fn wait_for_safe(node: &TestNode, number: u64, timeout: Duratio
     .wrap_err_with(|| format!("node log:\n{}", node.log_tail(40)))
 }
 
+/// Waits (at most `timeout`) until the follower's safe head passes the sequencer's current
+/// head, then compares the two chains block by block; returns the follower's safe head.
+pub(crate) async fn follower_catches_up(devnet: &Devnet, timeout: Duration) -> Result<u64> {
+    let head = devnet.sequencer.provider().get_block_number().await?;
+    let safe = wait_for_safe(&devnet.follower, head, timeout).await?;
+    assert_same_chain(
+        &devnet.sequencer.provider(),
+        &devnet.follower.provider(),
+        safe,
+    )
+    .await?;
+    Ok(safe)
+}
+
 /// Checks that both nodes have the same block hash at every height up to `upto`.
 pub(crate) async fn assert_same_chain(a: &DynProvider, b: &DynProvider, upto: u64) -> Result<()> {
     for number in 0..=upto {

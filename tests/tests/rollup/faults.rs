@@ -1,7 +1,7 @@
 //! The rollup under faults: DA failing over to L1 calldata, the sequencer killed while batching,
 //! the follower killed, and an L1 reorg, with the follower agreeing with the sequencer after each.
 
-use crate::devnet::{Devnet, assert_same_chain, inbox_payloads, metric, wait_for_safe};
+use crate::devnet::{Devnet, follower_catches_up, inbox_payloads, metric};
 use alloy::providers::Provider;
 use eyre::{Result, ensure};
 use ol_e2e::{raw_rpc, wait_until};
@@ -9,20 +9,6 @@ use std::time::Duration;
 
 /// How far the follower must get after each fault.
 const CATCH_UP: Duration = Duration::from_secs(120);
-
-/// Waits until the follower's safe head passes the sequencer's current head, then compares the
-/// two chains block by block.
-async fn follower_catches_up(devnet: &Devnet) -> Result<u64> {
-    let head = devnet.sequencer.provider().get_block_number().await?;
-    let safe = wait_for_safe(&devnet.follower, head, CATCH_UP).await?;
-    assert_same_chain(
-        &devnet.sequencer.provider(),
-        &devnet.follower.provider(),
-        safe,
-    )
-    .await?;
-    Ok(safe)
-}
 
 /// Turns the DA process's failover switch (puts answer 503 while on).
 async fn failover(devnet: &Devnet, on: bool) -> Result<()> {
@@ -41,7 +27,7 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
     let mut devnet = Devnet::start(4, false).await?;
     let l1 = devnet.anvil.provider()?;
     let inbox = devnet.address("batchInbox")?;
-    follower_catches_up(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
 
     // DA answers 503: the batcher posts frames as calldata (version byte 0) and the follower
     // still derives them.
@@ -61,7 +47,7 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
         },
     )
     .await?;
-    follower_catches_up(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
     failover(&devnet, false).await?;
 
     // The sequencer is killed while it batches and restarted: nothing lost, nothing repeated
@@ -69,7 +55,7 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     devnet.sequencer.kill9().await?;
     devnet.sequencer.restart().await?;
-    follower_catches_up(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
 
     // Up to here the follower never reset, so every batch it read was new: a block batched
     // twice would show as a batch for an already-safe block.
@@ -84,7 +70,7 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
     devnet.follower.kill9().await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     devnet.follower.restart().await?;
-    follower_catches_up(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
 
     // L1 reorgs 3 blocks deep: batches in them vanish, the batcher posts them again, and the
     // follower (which derived from the lost blocks) resets and stays consistent.
@@ -123,7 +109,7 @@ async fn rollup_survives_da_failover_kills_and_l1_reorg() -> Result<()> {
         },
     )
     .await?;
-    follower_catches_up(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
 
     devnet.finish().await
 }

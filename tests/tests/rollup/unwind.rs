@@ -3,7 +3,7 @@
 //! an L1 reorg removes, which unwinds the blocks built on them, re-sequences their
 //! transactions, and ends up agreeing with its follower.
 
-use crate::devnet::{Devnet, assert_same_chain, metric, wait_for_safe};
+use crate::devnet::{Devnet, follower_catches_up, metric};
 use alloy::{
     network::TransactionBuilder,
     primitives::{Address, TxHash, U256, address, bytes},
@@ -11,7 +11,9 @@ use alloy::{
     rpc::types::TransactionRequest,
 };
 use eyre::{Result, WrapErr, ensure, eyre};
-use ol_e2e::{TestNode, dev_address, openledger_bin, raw_rpc, wait_for_receipt, wait_until};
+use ol_e2e::{
+    CommandOutput, TestNode, dev_address, openledger_bin, raw_rpc, wait_for_receipt, wait_until,
+};
 use std::time::Duration;
 
 /// How long a follower may take to derive what it is missing.
@@ -41,19 +43,6 @@ async fn transfers(node: &TestNode, from: u32, count: u8) -> Result<Vec<TxHash>>
     Ok(hashes)
 }
 
-/// Waits until the follower's safe head passes the sequencer's head, then compares the chains.
-async fn follower_agrees(devnet: &Devnet) -> Result<u64> {
-    let head = devnet.sequencer.provider().get_block_number().await?;
-    let safe = wait_for_safe(&devnet.follower, head, CATCH_UP).await?;
-    assert_same_chain(
-        &devnet.sequencer.provider(),
-        &devnet.follower.provider(),
-        safe,
-    )
-    .await?;
-    Ok(safe)
-}
-
 /// The head `db check` reports for a stopped node, after checking the report is ok.
 async fn checked_head(node: &TestNode) -> Result<u64> {
     let (output, report) = node.db_check().await?;
@@ -66,15 +55,32 @@ async fn checked_head(node: &TestNode) -> Result<u64> {
         .ok_or_else(|| eyre!("db check report without head: {report}"))
 }
 
+/// `openledger db unwind --datadir <node's> <flag> <value>` on a stopped node.
+async fn db_unwind(node: &TestNode, flag: &str, value: u64) -> Result<CommandOutput> {
+    let datadir = node
+        .datadir()
+        .to_str()
+        .ok_or_else(|| eyre!("datadir path"))?;
+    node.run_cli(&[
+        "db",
+        "unwind",
+        "--datadir",
+        datadir,
+        flag,
+        &value.to_string(),
+    ])
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unwound_follower_derives_the_same_blocks_again() -> Result<()> {
     let mut devnet = Devnet::start(2, true).await?;
     transfers(&devnet.sequencer, 0, 3).await?;
-    follower_agrees(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
     transfers(&devnet.sequencer, 1, 3).await?;
     // Enough blocks for the unwinds below to reach under the safe head.
     ol_e2e::wait_for_block(&devnet.sequencer.provider(), 36).await?;
-    let safe = follower_agrees(&devnet).await?;
+    let safe = follower_catches_up(&devnet, CATCH_UP).await?;
     devnet.follower.stop().await?;
     let datadir = devnet.follower.datadir().to_path_buf();
     let mut head = checked_head(&devnet.follower).await?;
@@ -106,16 +112,7 @@ async fn an_unwound_follower_derives_the_same_blocks_again() -> Result<()> {
     }
 
     // A whole unwind, below the safe head.
-    let output = devnet
-        .follower
-        .run_cli(&[
-            "db",
-            "unwind",
-            "--datadir",
-            datadir.to_str().ok_or_else(|| eyre!("path"))?,
-            "--num-blocks",
-            "20",
-        ])
+    let output = db_unwind(&devnet.follower, "--num-blocks", 20)
         .await?
         .ensure_success()?;
     let report = output.last_line_json()?;
@@ -132,17 +129,7 @@ async fn an_unwound_follower_derives_the_same_blocks_again() -> Result<()> {
         "db check head after unwind"
     );
     // A target above the head is refused and changes nothing.
-    let refused = devnet
-        .follower
-        .run_cli(&[
-            "db",
-            "unwind",
-            "--datadir",
-            datadir.to_str().ok_or_else(|| eyre!("path"))?,
-            "--to",
-            &(head + 5).to_string(),
-        ])
-        .await?;
+    let refused = db_unwind(&devnet.follower, "--to", head + 5).await?;
     ensure!(
         !refused.status.success(),
         "an unwind above the head succeeded: {refused}"
@@ -154,7 +141,7 @@ async fn an_unwound_follower_derives_the_same_blocks_again() -> Result<()> {
 
     // Forward again: derivation rebuilds the removed blocks, hash for hash.
     devnet.follower.restart().await?;
-    follower_agrees(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
     devnet.finish().await
 }
 
@@ -173,7 +160,7 @@ async fn a_sequencer_unwinds_blocks_whose_l1_origin_is_reorged_away() -> Result<
     let devnet = Devnet::start(1, true).await?;
     let l1 = devnet.anvil.provider()?;
     let l2 = devnet.sequencer.provider();
-    follower_agrees(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
 
     let hashes = transfers(&devnet.sequencer, 2, 2).await?;
     let receipt = wait_for_receipt(&l2, hashes[1]).await?;
@@ -229,6 +216,6 @@ async fn a_sequencer_unwinds_blocks_whose_l1_origin_is_reorged_away() -> Result<
     );
     // The follower, which may have derived the replaced blocks, ends on the same chain.
     transfers(&devnet.sequencer, 3, 1).await?;
-    follower_agrees(&devnet).await?;
+    follower_catches_up(&devnet, CATCH_UP).await?;
     devnet.finish().await
 }
