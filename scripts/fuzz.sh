@@ -2,7 +2,8 @@
 # Runs the decoder fuzz targets (cargo-fuzz, libFuzzer with AddressSanitizer on nightly) for a
 # short while each: frames, channels, batches and deposit logs, the L1-info decoder, then the
 # model-file loaders of ol-inference (config.json, generation_config.json, chat templates,
-# adapter_config.json and PEFT adapters from bytes). A crash fails the script and leaves the
+# adapter_config.json and PEFT adapters from bytes), the gradient store, and gossiped block
+# messages (ol-p2p). A crash fails the script and leaves the
 # input under fuzz/artifacts/<target>/.
 #   scripts/fuzz.sh            # FUZZ_SECONDS=20 per target
 #   FUZZ_SECONDS=600 scripts/fuzz.sh frame_decode
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-20}"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(frame_decode channel_read batch_decode deposit_log l1_info_decode model_files gradient_store)
+[[ ${#targets[@]} -gt 0 ]] || targets=(frame_decode channel_read batch_decode deposit_log l1_info_decode model_files gradient_store gossip_block)
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal
