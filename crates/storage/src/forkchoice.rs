@@ -44,7 +44,8 @@ impl Storage {
         self.write(batch)
     }
 
-    fn derived_head(&self, key: &[u8]) -> Result<Option<DerivedHead>, StorageError> {
+    /// The derived head stored under `key`.
+    pub(crate) fn derived_head(&self, key: &[u8]) -> Result<Option<DerivedHead>, StorageError> {
         self.get_raw(tables::META, key)?
             .map(|raw| {
                 serde_json::from_slice(&raw).map_err(|err| StorageError::corrupt(tables::META, err))

@@ -103,11 +103,8 @@ impl Storage {
             .into_iter()
             .zip(&mut lowered)
         {
-            let current = self.get_raw(tables::META, key)?;
-            let above = current
-                .map(|raw| serde_json::from_slice::<DerivedHead>(&raw))
-                .transpose()
-                .map_err(|err| StorageError::corrupt(tables::META, err))?
+            let above = self
+                .derived_head(key)?
                 .is_some_and(|head| head.l2_number > target);
             if above {
                 self.put_derived_head(&mut batch, key, &target_head)?;
