@@ -340,14 +340,22 @@ pub(crate) fn l1_info_of(
     let body = storage
         .body(header.number)?
         .ok_or(ChainError::MissingL1Info(header.number))?;
-    let first = body
-        .transactions
+    l1_info_in(header.number, &body.transactions)
+}
+
+/// Decodes the L1 attributes from the first of block `number`'s transactions, which must be the
+/// L1-info deposit.
+pub(crate) fn l1_info_in(
+    number: u64,
+    transactions: &[OpTxEnvelope],
+) -> Result<L1BlockInfo, ChainError> {
+    let first = transactions
         .first()
-        .ok_or(ChainError::MissingL1Info(header.number))?;
+        .ok_or(ChainError::MissingL1Info(number))?;
     if !first.is_deposit() || first.to() != Some(L1_BLOCK) {
-        return Err(ChainError::MissingL1Info(header.number));
+        return Err(ChainError::MissingL1Info(number));
     }
-    L1BlockInfo::decode_jovian(first.input()).map_err(|_| ChainError::MissingL1Info(header.number))
+    L1BlockInfo::decode_jovian(first.input()).map_err(|_| ChainError::MissingL1Info(number))
 }
 
 impl PoolState for Chain {

@@ -3,7 +3,7 @@
 
 use crate::{Chain, ChainError, NewBlock};
 use alloy_consensus::{Header, Sealable, Sealed};
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use ol_evm::{BestTransactions, BuiltBlock, PayloadAttributes};
 use ol_storage::DerivedHead;
 use ol_storage::{BlockBody, StateChanges, StateProviderDb};
@@ -54,6 +54,7 @@ impl Chain {
             source,
             |_| Ok::<_, Infallible>(()),
             None,
+            None,
         )? {
             Ok(committed) => Ok(committed),
             Err(never) => match never {},
@@ -71,7 +72,7 @@ impl Chain {
     ) -> Result<Option<CommittedBlock>, ChainError> {
         let accept = |built: &BuiltBlock| if accept(built) { Ok(()) } else { Err(()) };
         Ok(self
-            .build_and_commit_with(parent, attributes, source, accept, None)?
+            .build_and_commit_with(parent, attributes, source, accept, None, None)?
             .ok())
     }
 
@@ -91,11 +92,25 @@ impl Chain {
             derived_from,
         };
         let committed =
-            self.build_and_commit_with(parent, attributes, source, decide, Some(safe))?;
+            self.build_and_commit_with(parent, attributes, source, decide, Some(safe), None)?;
         if committed.is_ok() {
             self.safe_head_committed(safe);
         }
         Ok(committed)
+    }
+
+    /// Builds the block after `parent` and commits it only if it hashes to `expected` (a block
+    /// another node built and signed); [`ChainError::UnexpectedHash`] otherwise, with nothing
+    /// written. `decide` may refuse it first, as in [`Self::build_and_commit_derived`].
+    pub fn build_and_commit_expecting<R>(
+        &self,
+        parent: &Sealed<Header>,
+        attributes: &PayloadAttributes,
+        source: &mut dyn BestTransactions,
+        decide: impl FnOnce(&BuiltBlock) -> Result<(), R>,
+        expected: B256,
+    ) -> Result<Result<CommittedBlock, R>, ChainError> {
+        self.build_and_commit_with(parent, attributes, source, decide, None, Some(expected))
     }
 
     /// The one build-and-commit path: `decide` may refuse the built block (its error is
@@ -108,6 +123,7 @@ impl Chain {
         source: &mut dyn BestTransactions,
         decide: impl FnOnce(&BuiltBlock) -> Result<(), R>,
         safe: Option<DerivedHead>,
+        expected_hash: Option<B256>,
     ) -> Result<Result<CommittedBlock, R>, ChainError> {
         let _writer = self.writer.lock();
         let head = self.head();
@@ -138,6 +154,13 @@ impl Chain {
         header.withdrawals_root = Some(prepared.withdrawals_root);
         let header = header.seal_slow();
         let state_root = root_started.elapsed();
+        if let Some(expected) = expected_hash.filter(|expected| *expected != header.hash()) {
+            return Err(ChainError::UnexpectedHash {
+                number: header.number,
+                expected,
+                built: header.hash(),
+            });
+        }
 
         let body = BlockBody {
             transactions: built.transactions,

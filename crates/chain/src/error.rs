@@ -51,6 +51,16 @@ pub enum ChainError {
         /// The finalized head.
         finalized: u64,
     },
+    /// A block built from another node's block did not come out with that block's hash.
+    #[error("block {number} built to {built}, not to the expected {expected}")]
+    UnexpectedHash {
+        /// The block number.
+        number: u64,
+        /// The hash it should have.
+        expected: alloy_primitives::B256,
+        /// The hash it had.
+        built: alloy_primitives::B256,
+    },
     /// The chain was unwound under a caller that built on a block no longer in it.
     #[error("the chain was unwound below block {0}")]
     Unwound(u64),

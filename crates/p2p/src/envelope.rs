@@ -55,6 +55,49 @@ pub enum EnvelopeError {
     NotIsthmus(u64),
 }
 
+/// An Isthmus block as op-node carries it: its parent beacon root and its SSZ
+/// `ExecutionPayloadV4`, with the hash the signature covers.
+struct Payload {
+    parent_beacon_block_root: B256,
+    payload: OpExecutionPayload,
+    ssz: Vec<u8>,
+}
+
+impl Payload {
+    fn of(header: &Sealed<Header>, transactions: &[OpTxEnvelope]) -> Result<Self, EnvelopeError> {
+        let parent_beacon_block_root = header
+            .parent_beacon_block_root
+            .filter(|_| header.withdrawals_root.is_some() && header.requests_hash.is_some())
+            .ok_or(EnvelopeError::NotIsthmus(header.number))?;
+        let block = Block {
+            header: header.inner().clone(),
+            body: BlockBody {
+                transactions: transactions.to_vec(),
+                ommers: Vec::new(),
+                withdrawals: Some(Withdrawals::default()),
+            },
+        };
+        let (payload, _) = OpExecutionPayload::from_block_unchecked(header.hash(), &block);
+        let OpExecutionPayload::V4(v4) = &payload else {
+            return Err(EnvelopeError::NotIsthmus(header.number));
+        };
+        let ssz = v4.as_ssz_bytes();
+        Ok(Self {
+            parent_beacon_block_root,
+            payload,
+            ssz,
+        })
+    }
+
+    fn hash(&self) -> PayloadHash {
+        PayloadHash::from(
+            [self.parent_beacon_block_root.as_slice(), &self.ssz]
+                .concat()
+                .as_slice(),
+        )
+    }
+}
+
 /// Encodes and signs a block of chain `chain_id` as the sequencer publishes it.
 pub fn encode_block(
     header: &Sealed<Header>,
@@ -62,39 +105,45 @@ pub fn encode_block(
     signer: &PrivateKeySigner,
     chain_id: u64,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let parent_beacon_block_root = header
-        .parent_beacon_block_root
-        .filter(|_| header.withdrawals_root.is_some() && header.requests_hash.is_some())
-        .ok_or(EnvelopeError::NotIsthmus(header.number))?;
-    let block = Block {
-        header: header.inner().clone(),
-        body: BlockBody {
-            transactions: transactions.to_vec(),
-            ommers: Vec::new(),
-            withdrawals: Some(Withdrawals::default()),
-        },
-    };
-    let (payload, _) = OpExecutionPayload::from_block_unchecked(header.hash(), &block);
-    let OpExecutionPayload::V4(v4) = &payload else {
-        return Err(EnvelopeError::NotIsthmus(header.number));
-    };
-    let payload_hash = PayloadHash::from(
-        [parent_beacon_block_root.as_slice(), &v4.as_ssz_bytes()]
-            .concat()
-            .as_slice(),
-    );
+    let payload = Payload::of(header, transactions)?;
+    let payload_hash = payload.hash();
     let signature = signer
         .sign_hash_sync(&payload_hash.signature_message(chain_id))
         .map_err(|err| EnvelopeError::Signature(err.to_string()))?;
     let envelope = OpNetworkPayloadEnvelope {
-        payload,
+        payload: payload.payload,
         signature,
         payload_hash,
-        parent_beacon_block_root: Some(parent_beacon_block_root),
+        parent_beacon_block_root: Some(payload.parent_beacon_block_root),
     };
     envelope
         .encode_v4()
         .map_err(|err| EnvelopeError::Payload(err.to_string()))
+}
+
+/// Encodes a block unsigned, as op-node's `payload_by_number` answers: `parentBeaconBlockRoot ‖
+/// SSZ(ExecutionPayloadV4)`, uncompressed (the response stream frames it).
+pub fn encode_payload(
+    header: &Sealed<Header>,
+    transactions: &[OpTxEnvelope],
+) -> Result<Vec<u8>, EnvelopeError> {
+    let payload = Payload::of(header, transactions)?;
+    Ok([payload.parent_beacon_block_root.as_slice(), &payload.ssz].concat())
+}
+
+/// Decodes what [`encode_payload`] wrote and checks the block hash. Whether the block is the
+/// one wanted is the caller's check (a child's parent hash): nothing here is signed.
+pub fn decode_payload(data: &[u8]) -> Result<(Sealed<Header>, Vec<OpTxEnvelope>), EnvelopeError> {
+    use ssz::Decode;
+    if data.len() > MAX_GOSSIP_SIZE {
+        return Err(EnvelopeError::TooLarge(data.len()));
+    }
+    let (root, ssz) = data.split_at_checked(32).ok_or(EnvelopeError::Malformed(
+        PayloadEnvelopeError::InvalidLength,
+    ))?;
+    let payload = op_alloy_rpc_types_engine::OpExecutionPayloadV4::from_ssz_bytes(ssz)
+        .map_err(|err| EnvelopeError::Payload(format!("{err:?}")))?;
+    block_of(OpExecutionPayload::V4(payload), B256::from_slice(root))
 }
 
 /// Decodes a message of chain `chain_id`: checks its size before decompressing, rebuilds the
@@ -114,13 +163,31 @@ pub fn decode_block(data: &[u8], chain_id: u64) -> Result<GossipBlock, EnvelopeE
         .signature
         .recover_address_from_prehash(&envelope.payload_hash.signature_message(chain_id))
         .map_err(|err| EnvelopeError::Signature(err.to_string()))?;
-    let claimed = envelope.payload.block_hash();
-    let raw = envelope
-        .payload
+    let root = envelope
+        .parent_beacon_block_root
+        .ok_or(EnvelopeError::Malformed(
+            PayloadEnvelopeError::InvalidLength,
+        ))?;
+    let (header, transactions) = block_of(envelope.payload, root)?;
+    Ok(GossipBlock {
+        header,
+        transactions,
+        signer,
+    })
+}
+
+/// The block of an Isthmus payload, its header rebuilt (parent beacon root, empty requests) and
+/// checked against the hash the payload claims.
+fn block_of(
+    payload: OpExecutionPayload,
+    parent_beacon_block_root: B256,
+) -> Result<(Sealed<Header>, Vec<OpTxEnvelope>), EnvelopeError> {
+    let claimed = payload.block_hash();
+    let raw = payload
         .into_block_raw()
         .map_err(|err| EnvelopeError::Payload(err.to_string()))?;
     let mut header = raw.header;
-    header.parent_beacon_block_root = envelope.parent_beacon_block_root;
+    header.parent_beacon_block_root = Some(parent_beacon_block_root);
     header.requests_hash = Some(EMPTY_REQUESTS_HASH);
     let computed = header.hash_slow();
     if computed != claimed {
@@ -133,11 +200,7 @@ pub fn decode_block(data: &[u8], chain_id: u64) -> Result<GossipBlock, EnvelopeE
         .map(|tx| OpTxEnvelope::decode_2718_exact(tx))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| EnvelopeError::Payload(format!("a transaction does not decode: {err}")))?;
-    Ok(GossipBlock {
-        header: Sealed::new_unchecked(header, computed),
-        transactions,
-        signer,
-    })
+    Ok((Sealed::new_unchecked(header, computed), transactions))
 }
 
 #[cfg(test)]
@@ -268,6 +331,23 @@ mod tests {
             let compressed = snap::raw::Encoder::new().compress_vec(&data).unwrap();
             let _ = decode_block(&compressed, 1);
         }
+    }
+
+    #[test]
+    fn an_unsigned_payload_round_trips_and_refuses_garbage() {
+        let (header, txs) = block();
+        let encoded = encode_payload(&header, &txs).unwrap();
+        let (decoded, decoded_txs) = decode_payload(&encoded).unwrap();
+        assert_eq!(decoded.hash(), header.hash());
+        assert_eq!(decoded_txs, txs);
+        assert!(decode_payload(&encoded[..31]).is_err());
+        assert!(decode_payload(&encoded[..encoded.len() - 1]).is_err());
+        let mut other_root = encoded.clone();
+        other_root[0] ^= 1;
+        assert!(matches!(
+            decode_payload(&other_root),
+            Err(EnvelopeError::BlockHash { .. })
+        ));
     }
 
     #[test]

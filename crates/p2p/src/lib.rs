@@ -4,13 +4,18 @@
 //! acceptable: the blocks topic of the chain ([`blocks_topic`]), the signed snappy SSZ payload
 //! envelope op-node publishes ([`encode_block`], [`decode_block`]: `op-alloy`'s
 //! `OpNetworkPayloadEnvelope`, Isthmus layout), and op-node's validation rules ([`Validator`]:
-//! time bounds, block hash, at most five blocks per height, the unsafe block signer). The libp2p
-//! transport that carries the messages builds on it.
+//! time bounds, block hash, at most five blocks per height, the unsafe block signer), and the
+//! libp2p node that carries them ([`network`]: gossipsub, `payload_by_number` for gap filling,
+//! static peers, peer scores).
 
 mod envelope;
+pub mod network;
 mod topic;
 mod validate;
 
-pub use envelope::{EnvelopeError, GossipBlock, MAX_GOSSIP_SIZE, decode_block, encode_block};
+pub use envelope::{
+    EnvelopeError, GossipBlock, MAX_GOSSIP_SIZE, decode_block, decode_payload, encode_block,
+    encode_payload,
+};
 pub use topic::{BLOCKS_TOPIC_VERSION, blocks_topic};
 pub use validate::{Rejection, Validator, Verdict};
