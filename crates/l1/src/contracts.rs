@@ -308,6 +308,31 @@ fn init_code(bytecode: &Bytes, args: &impl SolConstructor) -> Bytes {
     code.into()
 }
 
+/// The unsafe block signer `SystemConfig` at `system_config` names now (its
+/// `unsafeBlockSigner()`, the value op-node reads from the contract's storage): whose signature
+/// a gossiped block needs.
+pub async fn unsafe_block_signer<C: L1Client>(
+    client: &C,
+    system_config: Address,
+) -> Result<Address, L1Error> {
+    use alloy::sol_types::SolCall;
+    let query = crate::client::GasQuery {
+        from: Address::ZERO,
+        to: alloy::primitives::TxKind::Call(system_config),
+        value: U256::ZERO,
+        input: SystemConfigContract::unsafeBlockSignerCall {}
+            .abi_encode()
+            .into(),
+    };
+    let output = client.call(query, crate::client::BlockTag::Latest).await?;
+    SystemConfigContract::unsafeBlockSignerCall::abi_decode_returns(&output).map_err(|err| {
+        L1Error::InvalidResponse {
+            method: "eth_call SystemConfig.unsafeBlockSigner",
+            message: err.to_string(),
+        }
+    })
+}
+
 /// Creates one contract and waits for it; returns its address and the block it was created in.
 /// `step` names the work in errors ("deploying <contract>").
 async fn deploy<C: L1Client>(

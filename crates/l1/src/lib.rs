@@ -26,7 +26,9 @@ pub mod watcher;
 
 pub use block::{L1BlockRef, L1Header, L1Log, L1Receipt, L1Transaction};
 pub use client::{BlockTag, Fees, GasQuery, L1Client};
-pub use contracts::{DeployError, DeployedRollup, RollupDeployParams, deploy_rollup};
+pub use contracts::{
+    DeployError, DeployedRollup, RollupDeployParams, deploy_rollup, unsafe_block_signer,
+};
 pub use deposits::{
     BlockDepositsError, DEPOSIT_EVENT_TOPIC, DepositError, block_deposits, decode_deposit,
     deposit_from_log, user_deposit_source_hash,

@@ -22,6 +22,11 @@ pub fn install_prometheus(addr: SocketAddr) -> eyre::Result<()> {
             RPC_LATENCY_BUCKETS,
         )
         .wrap_err("configuring the RPC latency buckets")?
+        .set_buckets_for_metric(
+            Matcher::Full("p2p_unsafe_block_import_seconds".to_owned()),
+            RPC_LATENCY_BUCKETS,
+        )
+        .wrap_err("configuring the unsafe-block import buckets")?
         .install()
         .wrap_err_with(|| format!("cannot start the Prometheus exporter on {addr}"))?;
     describe();
@@ -166,6 +171,46 @@ pub fn describe_proposer() {
             "Proposals that failed and are retried",
         ),
     ]);
+}
+
+/// Describes the p2p network's metrics.
+pub fn describe_p2p() {
+    describe_gauge!("p2p_peers", Unit::Count, "Connected p2p peers");
+    describe_counter!(
+        "p2p_gossip_messages_total",
+        Unit::Count,
+        "Gossip messages, by direction, result (published, accepted, ignored, rejected) and rejection reason"
+    );
+    describe_counter!(
+        "p2p_unsafe_blocks_total",
+        Unit::Count,
+        "Gossiped blocks offered to the chain, by result (applied, gap, known, conflict, invalid, ...)"
+    );
+    describe_histogram!(
+        "p2p_unsafe_block_import_seconds",
+        Unit::Seconds,
+        "From a gossiped block's arrival to its commit as the unsafe head"
+    );
+    describe_counter!(
+        "p2p_gap_blocks_fetched_total",
+        Unit::Count,
+        "Blocks fetched from peers by number to fill a gap"
+    );
+    describe_counter!(
+        "p2p_payload_requests_total",
+        Unit::Count,
+        "payload_by_number requests, by direction and result"
+    );
+    describe_counter!(
+        "p2p_peer_penalties_total",
+        Unit::Count,
+        "Peers scored down, by reason"
+    );
+    describe_counter!(
+        "p2p_peers_banned_total",
+        Unit::Count,
+        "Peers banned for an hour"
+    );
 }
 
 /// Describes the metrics of L1 derivation (recorded by `ol-l1`, `ol-derive` and `ol-chain`).

@@ -32,6 +32,7 @@ fn command(url: &str, out: &Path) -> L1DeployCommand {
         finalization_period: 30,
         batcher: Some(BATCHER),
         proposer: None,
+        unsafe_block_signer: None,
     }
 }
 

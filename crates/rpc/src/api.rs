@@ -48,6 +48,8 @@ pub struct EthRpc {
     pub(crate) verifier: Option<Arc<ol_jobs::Verifier>>,
     /// The Model Factory's trainer (`ol_trainAdapter`), when the node runs one.
     pub(crate) training: Option<Arc<ol_jobs::TrainingService>>,
+    /// The p2p network (`opp2p_*`), once it runs.
+    pub(crate) p2p: crate::P2pSlot,
 }
 
 impl EthRpc {
@@ -87,6 +89,7 @@ impl EthRpc {
             jobs: None,
             verifier: None,
             training: None,
+            p2p: crate::P2pSlot::default(),
         }
     }
 
@@ -105,6 +108,12 @@ impl EthRpc {
     /// Serves the verdicts of `verifier` in the `ol` namespace.
     pub fn with_verifier(mut self, verifier: Arc<ol_jobs::Verifier>) -> Self {
         self.verifier = Some(verifier);
+        self
+    }
+
+    /// Serves `opp2p_*` from whatever network fills `slot`.
+    pub fn with_p2p(mut self, slot: crate::P2pSlot) -> Self {
+        self.p2p = slot;
         self
     }
 

@@ -26,6 +26,7 @@ mod forward;
 mod logs;
 mod middleware;
 pub mod ol;
+pub mod opp2p;
 mod optimism;
 mod otterscan;
 mod proof;
@@ -55,6 +56,7 @@ pub use middleware::{
     rate_limit::{RATE_LIMITED, RATE_LIMITED_METRIC},
 };
 pub use ol::OlApiServer;
+pub use opp2p::{Opp2pApiServer, P2pSlot, P2pStatus};
 pub use optimism::{OptimismApiServer, OutputResponse, SyncStatus};
 pub use otterscan::{OTS_API_LEVEL, OtsApiServer};
 pub use pubsub::{EthPubSubApiServer, HexIdProvider};

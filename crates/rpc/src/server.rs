@@ -191,6 +191,9 @@ fn module(api: EthRpc, pubsub: bool) -> RpcModule<()> {
         .merge(crate::ol::OlVerifyApiServer::into_rpc(api.clone()))
         .expect("ol methods are unique");
     module
+        .merge(crate::Opp2pApiServer::into_rpc(api.clone()))
+        .expect("opp2p methods are unique");
+    module
         .merge(NetApiServer::into_rpc(api.clone()))
         .expect("net methods are unique");
     module

@@ -32,6 +32,8 @@ sol! {
 pub(crate) const BATCHER_INDEX: u32 = 8;
 /// The proposer's account index.
 pub(crate) const PROPOSER_INDEX: u32 = 9;
+/// The unsafe block signer's account index (`--p2p.sequencer.key`).
+pub(crate) const UNSAFE_SIGNER_INDEX: u32 = 11;
 
 /// Flags the sequencer and the follower share: quick L1 polls, DA at `da`.
 fn l1_flags(anvil: &AnvilProcess, da: &str, confirmations: u64) -> Vec<String> {
@@ -44,6 +46,12 @@ fn l1_flags(anvil: &AnvilProcess, da: &str, confirmations: u64) -> Vec<String> {
         "300ms".into(),
         "--da.url".into(),
         da.to_owned(),
+        // Every node listens for p2p on a free port of its own; followers peer only when a test
+        // gives them `--p2p.static`.
+        "--p2p.listen.ip".into(),
+        "127.0.0.1".into(),
+        "--p2p.listen.tcp".into(),
+        "0".into(),
     ]
 }
 
@@ -140,6 +148,8 @@ impl Devnet {
             dev_private_key_hex(PROPOSER_INDEX),
             "--proposer.l2oo".into(),
             address(&deployment, "l2OutputOracle")?.to_string(),
+            "--p2p.sequencer.key".into(),
+            dev_private_key_hex(UNSAFE_SIGNER_INDEX),
         ]);
         sequencer_args.extend(sequencer_extra);
         let sequencer = TestNode::start_chain(&genesis, &rollup, sequencer_args).await?;
@@ -225,6 +235,24 @@ fn address(deployment: &Value, field: &str) -> Result<Address> {
         .ok_or_else(|| eyre!("l1-deployment.json has no {field}: {deployment}"))?
         .parse()
         .wrap_err_with(|| format!("l1-deployment.json {field}"))
+}
+
+/// The first p2p multiaddr of a node (`opp2p_self`), what another node passes as
+/// `--p2p.static`.
+/// The network starts after the RPC server (it reads the signer from L1): wait for it.
+pub(crate) async fn p2p_addr(node: &TestNode) -> Result<String> {
+    wait_until(
+        "p2p up",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        async || {
+            let Ok(local) = raw_rpc(&node.provider(), "opp2p_self", ()).await else {
+                return Ok(None);
+            };
+            Ok(local["addresses"][0].as_str().map(str::to_owned))
+        },
+    )
+    .await
 }
 
 /// `optimism_syncStatus` of a node.

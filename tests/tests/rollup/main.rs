@@ -12,6 +12,7 @@ mod dashboard;
 mod devnet;
 mod explorer;
 mod faults;
+mod gossip;
 mod happy_path;
 mod unwind;
 mod verification;

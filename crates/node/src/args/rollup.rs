@@ -143,6 +143,10 @@ pub struct RollupArgs {
         requires = PROPOSER_KEYS
     )]
     pub proposer_oracle: Option<Address>,
+
+    /// Unsafe-block gossip.
+    #[command(flatten)]
+    pub p2p: super::P2pArgs,
 }
 
 /// The group of the two ways to give the proposer's key (at most one).

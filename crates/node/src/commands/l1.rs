@@ -20,6 +20,8 @@ const DEV_DEPLOYER_INDEX: u32 = 0;
 const DEV_BATCHER_INDEX: u32 = 8;
 /// Dev account of the proposer by default.
 const DEV_PROPOSER_INDEX: u32 = 9;
+/// Dev account whose key signs the sequencer's unsafe blocks by default.
+pub const DEV_UNSAFE_SIGNER_INDEX: u32 = 11;
 
 /// The file names `l1 deploy` writes.
 pub const ROLLUP_FILE: &str = "rollup.json";
@@ -98,6 +100,11 @@ pub struct L1DeployCommand {
     /// Proposer address; defaults to dev account 9
     #[arg(long = "proposer", value_name = "ADDR")]
     pub proposer: Option<Address>,
+
+    /// Unsafe block signer set in SystemConfig (the address of the sequencer's
+    /// `--p2p.sequencer.key`); defaults to dev account 11
+    #[arg(long = "unsafe-block-signer", value_name = "ADDR")]
+    pub unsafe_block_signer: Option<Address>,
 }
 
 impl std::fmt::Debug for L1DeployCommand {
@@ -116,6 +123,7 @@ impl std::fmt::Debug for L1DeployCommand {
             .field("finalization_period", &self.finalization_period)
             .field("batcher", &self.batcher)
             .field("proposer", &self.proposer)
+            .field("unsafe_block_signer", &self.unsafe_block_signer)
             .finish()
     }
 }
@@ -140,6 +148,9 @@ pub struct L1Deployment {
     pub batcher: Address,
     /// The proposer.
     pub proposer: Address,
+    /// Whose signature gossiped unsafe blocks need.
+    #[serde(default)]
+    pub unsafe_block_signer: Address,
     /// The batch inbox.
     pub batch_inbox: Address,
     /// The L1 block the rollup is anchored at.
@@ -172,6 +183,7 @@ impl L1Deployment {
             l2_output_oracle: deployed.output_oracle,
             batcher: params.system_config.batcher_addr,
             proposer: params.proposer,
+            unsafe_block_signer: params.unsafe_block_signer,
             batch_inbox: params.batch_inbox(),
             anchor: L1Anchor {
                 number: deployed.block.number,
@@ -221,6 +233,9 @@ impl L1DeployCommand {
             l2_block_time: self.block_time,
             output_interval: self.output_interval,
             finalization_period_secs: self.finalization_period,
+            unsafe_block_signer: self
+                .unsafe_block_signer
+                .unwrap_or_else(|| dev_signer(DEV_UNSAFE_SIGNER_INDEX).address()),
             ..RollupDeployParams::dev(
                 self.l2_chain_id,
                 self.batcher

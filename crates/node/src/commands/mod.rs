@@ -12,6 +12,7 @@ pub mod init;
 mod jobs;
 pub mod l1;
 pub mod node;
+mod p2p;
 mod remote;
 mod rollup;
 pub mod serve;

@@ -390,8 +390,10 @@ impl NodeCommand {
             content.store().clone(),
             &workers,
         )?;
+        let p2p = ol_rpc::P2pSlot::default();
         let mut api = ol_rpc::EthRpc::with_config(chain.clone(), pool.clone(), &rpc_config)
-            .with_content(content);
+            .with_content(content)
+            .with_p2p(p2p.clone());
         if let Some(services) = &jobs {
             api = api
                 .with_jobs(services.jobs.clone())
@@ -438,6 +440,7 @@ impl NodeCommand {
                     pool,
                     &datadir,
                     block_time,
+                    &p2p,
                     &shutdown_rx,
                     &mut tasks,
                 )

@@ -59,6 +59,7 @@ pub(crate) async fn start(
     pool: Arc<TxPool>,
     datadir: &Path,
     block_time: u64,
+    p2p: &ol_rpc::P2pSlot,
     shutdown: &watch::Receiver<bool>,
     tasks: &mut JoinSet<TaskResult>,
 ) -> eyre::Result<tokio::task::JoinHandle<()>> {
@@ -142,9 +143,20 @@ pub(crate) async fn start(
     });
 
     if args.follow {
-        info!("follower: every block comes from L1 + DA");
+        info!("follower: safe blocks come from L1 + DA, unsafe ones from gossip");
         // Nobody else consumes the watcher's events; derivation reads its view.
         tasks.spawn(drain(events));
+        super::p2p::start(
+            &args.p2p,
+            chain,
+            l1.as_ref(),
+            datadir,
+            true,
+            p2p,
+            shutdown,
+            tasks,
+        )
+        .await?;
         return Ok(watcher);
     }
 
@@ -163,6 +175,17 @@ pub(crate) async fn start(
         )
     });
     info!(block_time, "sequencer started on L1 origins");
+    super::p2p::start(
+        &args.p2p,
+        chain.clone(),
+        l1.as_ref(),
+        datadir,
+        false,
+        p2p,
+        shutdown,
+        tasks,
+    )
+    .await?;
 
     if let Some(signer) = args.batcher_signer()? {
         if signer.address() != rollup.genesis.system_config.batcher_addr {

@@ -9,12 +9,12 @@ mod payloads;
 mod service;
 
 pub use key::load_or_create_key;
+pub use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
 
 use crate::GossipBlock;
 use alloy_consensus::{Header, Sealed};
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
-use libp2p::{Multiaddr, PeerId, identity::Keypair};
 use ol_primitives::OpTxEnvelope;
 use std::{
     collections::BTreeMap,

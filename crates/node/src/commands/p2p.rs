@@ -1,0 +1,438 @@
+//! The node's side of unsafe-block gossip: starts the libp2p network when the rollup roles run,
+//! publishes every block the sequencer commits, and on a follower executes gossiped blocks as
+//! the unsafe head, filling a gap below one by asking the peer that sent it (`payload_by_number`,
+//! each block checked against its child's parent hash) or leaving it to derivation.
+
+use super::rollup::TaskResult;
+use crate::args::P2pArgs;
+use alloy_consensus::{Header, Sealed};
+use alloy_primitives::{Address, B256};
+use eyre::{WrapErr, bail, eyre};
+use ol_chain::{Chain, Imported};
+use ol_l1::L1Client;
+use ol_p2p::network::{
+    Network, NetworkConfig, NetworkHandle, PayloadSource, PeerId, ReceivedBlock, load_or_create_key,
+};
+use ol_primitives::OpTxEnvelope;
+use ol_storage::Storage;
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Instant};
+use tokio::{
+    sync::{broadcast, mpsc, watch},
+    task::JoinSet,
+};
+use tracing::{debug, info, warn};
+
+/// The longest gap a follower fills from a peer; a longer one is left to derivation.
+const MAX_GAP: u64 = 2048;
+/// Gossiped blocks kept while the gap below them is filled.
+const MAX_PENDING: usize = 4096;
+
+/// Serves `payload_by_number` from the canonical chain.
+struct StoredBlocks(Storage);
+
+impl PayloadSource for StoredBlocks {
+    fn block(&self, number: u64) -> Option<(Sealed<Header>, Vec<OpTxEnvelope>)> {
+        let header = self.0.header_by_number(number).ok()??;
+        let body = self.0.body(number).ok()??;
+        Some((header, body.transactions))
+    }
+}
+
+/// Starts the network (unless `--p2p.disable`) and the task that publishes (sequencer) or
+/// imports (follower) blocks. The signer gossiped blocks need is `--p2p.unsafe.block.signer` or
+/// else L1's `SystemConfig.unsafeBlockSigner`.
+pub(crate) async fn start<C: L1Client>(
+    args: &P2pArgs,
+    chain: Arc<Chain>,
+    l1: &C,
+    datadir: &Path,
+    follower: bool,
+    rpc: &ol_rpc::P2pSlot,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<TaskResult>,
+) -> eyre::Result<Option<NetworkHandle>> {
+    if args.disable {
+        info!("p2p disabled (--p2p.disable)");
+        return Ok(None);
+    }
+    let rollup = &chain.spec().rollup;
+    let signer = match args.unsafe_block_signer {
+        Some(signer) => signer,
+        None => ol_l1::unsafe_block_signer(l1, rollup.l1_system_config_address)
+            .await
+            .wrap_err_with(|| {
+                format!(
+                    "cannot read the unsafe block signer from SystemConfig at {} (or pass \
+                     --p2p.unsafe.block.signer)",
+                    rollup.l1_system_config_address
+                )
+            })?,
+    };
+    if signer == Address::ZERO {
+        bail!(
+            "SystemConfig at {} names no unsafe block signer: pass --p2p.unsafe.block.signer \
+             or --p2p.disable",
+            rollup.l1_system_config_address
+        );
+    }
+    let sequencer_key = args
+        .sequencer_key
+        .as_ref()
+        .map(|key| crate::args::signer(key, "--p2p.sequencer.key"))
+        .transpose()?;
+    if let Some(key) = &sequencer_key
+        && key.address() != signer
+    {
+        bail!(
+            "--p2p.sequencer.key is for {}, but the unsafe block signer is {signer}: \
+             followers would reject every block",
+            key.address()
+        );
+    }
+    let priv_path = args
+        .priv_path
+        .clone()
+        .unwrap_or_else(|| datadir.join("p2p").join("opnode_p2p_priv.txt"));
+    let keypair = load_or_create_key(&priv_path)?;
+    crate::metrics::describe_p2p();
+    let network = ol_p2p::network::start(
+        NetworkConfig {
+            chain_id: chain.chain_id(),
+            listen: args.listen_addr(),
+            static_peers: args.static_peers.clone(),
+            keypair,
+            unsafe_block_signer: signer,
+            sequencer_key,
+        },
+        Arc::new(StoredBlocks(chain.storage().clone())),
+        shutdown.clone(),
+    )
+    .await
+    .wrap_err("cannot start the p2p network")?;
+    let Network {
+        handle,
+        blocks,
+        task,
+    } = network;
+    for addr in handle.listen_addrs() {
+        info!(%addr, "p2p address (another node's --p2p.static)");
+    }
+    rpc.set(Arc::new(RpcStatus {
+        network: handle.clone(),
+        chain_id: chain.chain_id(),
+    }));
+    tasks.spawn(async move {
+        let stopped = task
+            .await
+            .map_err(|err| eyre!("the p2p task panicked: {err}"));
+        ("p2p", stopped)
+    });
+    let stop = shutdown.clone();
+    if follower {
+        let sync = UnsafeSync {
+            chain,
+            network: handle.clone(),
+            pending: BTreeMap::new(),
+        };
+        tasks.spawn(async move { ("unsafe-block sync", sync.run(blocks, stop).await) });
+        info!(%signer, "following unsafe blocks from gossip");
+    } else if handle.can_sign() {
+        let events = chain.subscribe();
+        let publisher = handle.clone();
+        tasks.spawn(async move {
+            (
+                "block gossip",
+                publish(publisher, events, blocks, stop).await,
+            )
+        });
+        info!(%signer, "publishing unsafe blocks");
+    } else {
+        warn!("no --p2p.sequencer.key: this sequencer's blocks are not gossiped");
+        tasks.spawn(async move { ("block gossip", drain(blocks, stop).await) });
+    }
+    Ok(Some(handle))
+}
+
+/// `opp2p_self` and `opp2p_peers` over the running network.
+struct RpcStatus {
+    network: NetworkHandle,
+    chain_id: u64,
+}
+
+impl ol_rpc::P2pStatus for RpcStatus {
+    fn local(&self) -> ol_rpc::opp2p::PeerInfo {
+        ol_rpc::opp2p::PeerInfo {
+            peer_id: self.network.local_peer_id().to_string(),
+            user_agent: format!("openledger/{}", env!("CARGO_PKG_VERSION")),
+            protocol_version: "/opstack/1.0.0".to_owned(),
+            addresses: self
+                .network
+                .listen_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            chain_id: self.chain_id,
+            ..ol_rpc::opp2p::PeerInfo::default()
+        }
+    }
+
+    fn peers(&self) -> Vec<ol_rpc::opp2p::PeerInfo> {
+        self.network
+            .peers()
+            .into_iter()
+            .map(|peer| ol_rpc::opp2p::PeerInfo {
+                peer_id: peer.peer_id.to_string(),
+                user_agent: peer.agent_version.unwrap_or_default(),
+                protocol_version: peer.protocol_version.unwrap_or_default(),
+                addresses: peer.addresses.iter().map(ToString::to_string).collect(),
+                protocols: peer.protocols,
+                latency: peer.latency_ms.unwrap_or(0).saturating_mul(1_000_000),
+                peer_scores: ol_rpc::opp2p::PeerScores {
+                    gossip: peer.gossip_score.unwrap_or(0.0),
+                },
+                connectedness: 1,
+                direction: if peer.outbound { 2 } else { 1 },
+                protected: peer.is_static,
+                chain_id: self.chain_id,
+            })
+            .collect()
+    }
+}
+
+/// Publishes each block the chain commits. Gossiped blocks that reach a sequencer are dropped:
+/// it builds its own.
+async fn publish(
+    network: NetworkHandle,
+    mut events: broadcast::Receiver<Arc<ol_chain::NewBlock>>,
+    mut blocks: mpsc::Receiver<ReceivedBlock>,
+    mut shutdown: watch::Receiver<bool>,
+) -> eyre::Result<()> {
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => return Ok(()),
+            Some(_) = blocks.recv() => {}
+            event = events.recv() => match event {
+                Ok(block) => {
+                    if let Err(err) = network.publish(&block.header, &block.transactions).await {
+                        warn!(number = block.header.number, %err, "cannot publish block");
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    warn!(missed, "the gossip publisher fell behind; peers fill the gap");
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Resolves when the node shuts down (the guard `wait_for` returns is not `Send`).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn drain(
+    mut blocks: mpsc::Receiver<ReceivedBlock>,
+    mut shutdown: watch::Receiver<bool>,
+) -> eyre::Result<()> {
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => return Ok(()),
+            block = blocks.recv() => if block.is_none() { return Ok(()) },
+        }
+    }
+}
+
+/// A follower's unsafe chain from gossip.
+struct UnsafeSync {
+    chain: Arc<Chain>,
+    network: NetworkHandle,
+    /// Gossiped blocks above a gap, by number.
+    pending: BTreeMap<u64, ReceivedBlock>,
+}
+
+/// What happened to one block.
+enum Outcome {
+    Applied,
+    Gap,
+    Dropped,
+}
+
+impl UnsafeSync {
+    async fn run(
+        mut self,
+        mut blocks: mpsc::Receiver<ReceivedBlock>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> eyre::Result<()> {
+        loop {
+            tokio::select! {
+                () = stopped(&mut shutdown) => return Ok(()),
+                block = blocks.recv() => match block {
+                    Some(block) => self.on_block(block).await?,
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    async fn on_block(&mut self, received: ReceivedBlock) -> eyre::Result<()> {
+        let number = received.block.header.number;
+        let from = received.from;
+        let parent_hash = received.block.header.parent_hash;
+        match self
+            .import(
+                &received.block.header,
+                &received.block.transactions,
+                from,
+                received.received_at,
+            )
+            .await?
+        {
+            Outcome::Applied => self.apply_pending().await,
+            Outcome::Gap => {
+                let head = self.chain.head().number;
+                if self.pending.len() >= MAX_PENDING {
+                    self.pending.pop_last();
+                }
+                self.pending.insert(number, received);
+                self.fill_gap(from, number, parent_hash, head).await?;
+                self.apply_pending().await
+            }
+            Outcome::Dropped => Ok(()),
+        }
+    }
+
+    /// Executes one block on the chain's thread.
+    async fn import(
+        &self,
+        header: &Sealed<Header>,
+        transactions: &[OpTxEnvelope],
+        from: PeerId,
+        received_at: Instant,
+    ) -> eyre::Result<Outcome> {
+        let chain = self.chain.clone();
+        let (block, txs) = (header.clone(), transactions.to_vec());
+        let imported = self
+            .chain
+            .on_chain_thread(move || chain.import_unsafe_block(&block, &txs))
+            .await??;
+        let number = header.number;
+        let (outcome, label) = match imported {
+            Ok(Imported::Applied(committed)) => {
+                metrics::histogram!("p2p_unsafe_block_import_seconds")
+                    .record(received_at.elapsed().as_secs_f64());
+                metrics::gauge!("chain_head_number").set(number as f64);
+                info!(
+                    number,
+                    hash = %committed.header.hash(),
+                    txs = committed.user_transactions,
+                    "unsafe block from gossip"
+                );
+                (Outcome::Applied, "applied")
+            }
+            Ok(Imported::NotOnHead { head, .. }) if number > head + 1 => (Outcome::Gap, "gap"),
+            Ok(Imported::NotOnHead { head, head_hash }) => {
+                debug!(number, head, %head_hash, "gossiped block is not on the head; first seen wins");
+                (Outcome::Dropped, "not_on_head")
+            }
+            Ok(Imported::Known) => (Outcome::Dropped, "known"),
+            Ok(Imported::BelowSafe) => (Outcome::Dropped, "below_safe"),
+            Ok(Imported::Conflicts) => {
+                debug!(
+                    number,
+                    "a different unsafe block is already at this height; first seen wins"
+                );
+                (Outcome::Dropped, "conflict")
+            }
+            Err(invalid) => {
+                warn!(peer = %from, %invalid, "gossiped block does not execute; dropped");
+                self.network.penalize(from, "invalid_block");
+                (Outcome::Dropped, "invalid")
+            }
+        };
+        metrics::counter!("p2p_unsafe_blocks_total", "result" => label).increment(1);
+        Ok(outcome)
+    }
+
+    /// Fetches the blocks between the head and `number` from `peer`, newest first, each the
+    /// parent its child names, then executes them oldest first.
+    async fn fill_gap(
+        &mut self,
+        peer: PeerId,
+        number: u64,
+        parent_hash: B256,
+        head: u64,
+    ) -> eyre::Result<()> {
+        if number - head - 1 > MAX_GAP {
+            debug!(
+                number,
+                head, "gap too long to fill from peers; derivation will close it"
+            );
+            return Ok(());
+        }
+        let (mut wanted, mut wanted_hash) = (number - 1, parent_hash);
+        let mut fetched = Vec::new();
+        while wanted > head {
+            if let Some(pending) = self.pending.get(&wanted)
+                && pending.block.header.hash() == wanted_hash
+            {
+                // Already here: continue below it.
+                wanted_hash = pending.block.header.parent_hash;
+                wanted -= 1;
+                continue;
+            }
+            match self.network.request_block(peer, wanted).await {
+                Ok(Some((header, txs))) if header.hash() == wanted_hash => {
+                    wanted_hash = header.parent_hash;
+                    fetched.push((header, txs));
+                    wanted -= 1;
+                }
+                Ok(Some(_)) => {
+                    warn!(%peer, number = wanted, "peer sent a block that is not the parent asked for");
+                    self.network.penalize(peer, "wrong_parent");
+                    return Ok(());
+                }
+                Ok(None) => {
+                    debug!(%peer, number = wanted, "peer does not have the block; derivation will bring it");
+                    return Ok(());
+                }
+                Err(err) => {
+                    debug!(%err, number = wanted, "cannot fill the gap from this peer");
+                    return Ok(());
+                }
+            }
+        }
+        metrics::counter!("p2p_gap_blocks_fetched_total").increment(fetched.len() as u64);
+        for (header, txs) in fetched.into_iter().rev() {
+            if !matches!(
+                self.import(&header, &txs, peer, Instant::now()).await?,
+                Outcome::Applied
+            ) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Executes the pending blocks that now sit on the head.
+    async fn apply_pending(&mut self) -> eyre::Result<()> {
+        loop {
+            let head = self.chain.head().number;
+            self.pending = self.pending.split_off(&(head + 1));
+            let Some(next) = self.pending.remove(&(head + 1)) else {
+                return Ok(());
+            };
+            let outcome = self
+                .import(
+                    &next.block.header,
+                    &next.block.transactions,
+                    next.from,
+                    next.received_at,
+                )
+                .await?;
+            if !matches!(outcome, Outcome::Applied) {
+                return Ok(());
+            }
+        }
+    }
+}

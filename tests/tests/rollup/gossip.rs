@@ -1,0 +1,353 @@
+//! Unsafe blocks over real libp2p on 127.0.0.1: two followers (one peered with the sequencer,
+//! one only with the other follower) keep `latest` within two blocks of the sequencer's under a
+//! stream of transactions, with equal hashes; a follower killed with SIGKILL catches up from its
+//! peer (`payload_by_number`); a test peer's block signed by the wrong key is rejected, and one
+//! signed by the right key that does not execute is dropped and its sender scored down, neither
+//! changing the chain.
+
+use crate::devnet::{Devnet, UNSAFE_SIGNER_INDEX, p2p_addr};
+use alloy::{
+    consensus::Sealable,
+    primitives::{Address, TxKind, U256},
+    providers::Provider,
+};
+use eyre::{Result, ensure, eyre};
+use ol_e2e::{TestNode, dev_signer, free_port, generous_fees, raw_rpc, sign_eip1559, wait_until};
+use ol_p2p::network::{Keypair, NetworkConfig, PayloadSource};
+use std::{sync::Arc, time::Duration};
+
+/// Most blocks a follower's `latest` may trail the sequencer's.
+const MAX_LAG: u64 = 2;
+
+/// Serves nothing: the test peer only publishes and asks.
+struct NoBlocks;
+
+impl PayloadSource for NoBlocks {
+    fn block(
+        &self,
+        _: u64,
+    ) -> Option<(
+        alloy::consensus::Sealed<alloy::consensus::Header>,
+        Vec<ol_primitives::OpTxEnvelope>,
+    )> {
+        None
+    }
+}
+
+/// Sends transfers from dev account `index` through `provider` until the task is aborted.
+async fn transfers(provider: alloy::providers::DynProvider, index: u32) -> Result<()> {
+    let chain_id = provider.get_chain_id().await?;
+    let signer = dev_signer(index);
+    let mut nonce = provider.get_transaction_count(signer.address()).await?;
+    loop {
+        let fees = generous_fees(&provider).await?;
+        for _ in 0..10 {
+            let (_, raw) = sign_eip1559(
+                &signer,
+                chain_id,
+                nonce,
+                TxKind::Call(Address::repeat_byte(0x77)),
+                U256::from(1),
+                Default::default(),
+                21_000,
+                fees,
+            )?;
+            let _pending = provider.send_raw_transaction(&raw).await?;
+            nonce += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn head(node: &TestNode) -> Result<u64> {
+    Ok(node.provider().get_block_number().await?)
+}
+
+/// Blocks 1..=`upto` have the same hashes on every node.
+async fn same_blocks(nodes: &[&TestNode], upto: u64) -> Result<()> {
+    for number in (1..=upto).rev().step_by(3) {
+        let mut hashes = Vec::new();
+        for node in nodes {
+            let block = node
+                .provider()
+                .get_block_by_number(number.into())
+                .await?
+                .ok_or_else(|| eyre!("block {number} missing"))?;
+            hashes.push(block.header.hash);
+        }
+        ensure!(
+            hashes.windows(2).all(|pair| pair[0] == pair[1]),
+            "block {number} differs: {hashes:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Waits until `node`'s `latest` is within [`MAX_LAG`] of the sequencer's.
+async fn at_head(devnet: &Devnet, node: &TestNode, timeout: Duration) -> Result<u64> {
+    wait_until(
+        "the follower at the sequencer's head",
+        timeout,
+        Duration::from_millis(200),
+        async || {
+            let (sequencer, follower) = (head(&devnet.sequencer).await?, head(node).await?);
+            Ok((follower + MAX_LAG >= sequencer).then_some(follower))
+        },
+    )
+    .await
+    .map_err(|err| eyre!("{err}\nfollower log:\n{}", node.log_tail(30)))
+}
+
+/// A Prometheus counter on `port`, summed over the label sets whose labels contain `labels`.
+async fn counter(port: u16, name: &str, labels: &str) -> Result<f64> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")) && line.contains(labels))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+fn follower_args(devnet: &Devnet, static_peer: &str, metrics: u16) -> Vec<String> {
+    let mut args = devnet.follower_args();
+    args.extend([
+        "--p2p.static".into(),
+        static_peer.to_owned(),
+        "--metrics".into(),
+        format!("127.0.0.1:{metrics}"),
+    ]);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_stay_at_the_sequencers_head_over_gossip() -> Result<()> {
+    let devnet = Devnet::start(2, true).await?;
+    let sequencer_addr = p2p_addr(&devnet.sequencer).await?;
+    let ports = (free_port()?, free_port()?);
+    let near = TestNode::start_chain(
+        &devnet.genesis_path(),
+        &devnet.rollup_path(),
+        follower_args(&devnet, &sequencer_addr, ports.0),
+    )
+    .await?;
+    let near_addr = p2p_addr(&near).await?;
+    let mut far = TestNode::start_chain(
+        &devnet.genesis_path(),
+        &devnet.rollup_path(),
+        follower_args(&devnet, &near_addr, ports.1),
+    )
+    .await?;
+
+    let load = tokio::spawn(transfers(devnet.sequencer.provider(), 3));
+    let timeout = Duration::from_secs(90);
+    at_head(&devnet, &near, timeout).await?;
+    at_head(&devnet, &far, timeout).await?;
+    // Past the catch-up from genesis, under load, every sample of both followers is within two
+    // blocks.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut lags = Vec::new();
+    for _ in 0..40 {
+        let sequencer = head(&devnet.sequencer).await?;
+        let near_lag = sequencer.saturating_sub(head(&near).await?);
+        let far_lag = sequencer.saturating_sub(head(&far).await?);
+        lags.push((near_lag, far_lag));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let worst = lags.iter().map(|(a, b)| *a.max(b)).max().unwrap_or(0);
+    ensure!(
+        worst <= MAX_LAG,
+        "a follower trailed by {worst} blocks; (near, far) lags: {lags:?}\nfar log:\n{}",
+        far.log_tail(40)
+    );
+    let upto = head(&far).await?.min(head(&near).await?);
+    same_blocks(&[&devnet.sequencer, &near, &far], upto).await?;
+    let safe = crate::devnet::safe_number(&far).await?;
+    ensure!(
+        upto > safe,
+        "the far follower's latest {upto} is not ahead of its safe head {safe}: not from gossip"
+    );
+    ensure!(counter(ports.1, "p2p_unsafe_blocks_total", "result=\"applied\"").await? > 0.0);
+
+    // Killed and restarted with DA out of reach (derivation cannot close the gap), the far
+    // follower fills the gap from its peer.
+    far.kill9().await?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let mut args = follower_args(&devnet, &near_addr, ports.1);
+    let da = args
+        .iter()
+        .position(|arg| arg == "--da.url")
+        .ok_or_else(|| eyre!("no --da.url"))?;
+    args[da + 1] = format!("http://127.0.0.1:{}", free_port()?);
+    far.set_extra_args(args);
+    far.restart().await?;
+    at_head(&devnet, &far, Duration::from_secs(60)).await?;
+    let fetched = crate::devnet::metric(ports.1, "p2p_gap_blocks_fetched_total").await?;
+    ensure!(
+        fetched > 0.0,
+        "the restarted follower fetched no block from its peer:\n{}",
+        far.log_tail(80)
+    );
+    load.abort();
+    let upto = head(&far).await?;
+    same_blocks(&[&devnet.sequencer, &near, &far], upto).await?;
+
+    far.finish().await?;
+    near.finish().await?;
+    devnet.finish().await
+}
+
+/// A test peer on the follower's p2p network, signing with `key`. It validates what it receives
+/// against the real signer, as every peer does (else it would score down the honest peers and
+/// stop sending to them).
+async fn test_peer(
+    static_peers: Vec<String>,
+    key: alloy::signers::local::PrivateKeySigner,
+    chain_id: u64,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Result<ol_p2p::network::Network> {
+    Ok(ol_p2p::network::start(
+        NetworkConfig {
+            chain_id,
+            listen: "/ip4/127.0.0.1/tcp/0".parse()?,
+            static_peers: static_peers
+                .iter()
+                .map(|addr| addr.parse())
+                .collect::<Result<_, _>>()?,
+            keypair: Keypair::generate_secp256k1(),
+            unsafe_block_signer: dev_signer(UNSAFE_SIGNER_INDEX).address(),
+            sequencer_key: Some(key),
+        },
+        Arc::new(NoBlocks),
+        shutdown.clone(),
+    )
+    .await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrongly_signed_and_invalid_blocks_change_nothing() -> Result<()> {
+    let devnet = Devnet::start(2, true).await?;
+    let sequencer_addr = p2p_addr(&devnet.sequencer).await?;
+    let port = free_port()?;
+    let follower = TestNode::start_chain(
+        &devnet.genesis_path(),
+        &devnet.rollup_path(),
+        follower_args(&devnet, &sequencer_addr, port),
+    )
+    .await?;
+    at_head(&devnet, &follower, Duration::from_secs(90)).await?;
+    let follower_addr = p2p_addr(&follower).await?;
+    let chain_id = devnet.sequencer.provider().get_chain_id().await?;
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let sequencer_peer: ol_p2p::network::Multiaddr = sequencer_addr.parse()?;
+    let sequencer_id = sequencer_peer
+        .iter()
+        .find_map(|protocol| match protocol {
+            ol_p2p::network::Protocol::P2p(peer) => Some(peer),
+            _ => None,
+        })
+        .ok_or_else(|| eyre!("no peer id in {sequencer_addr}"))?;
+
+    // A peer with another key: its block is rejected for its signer.
+    let impostor = test_peer(
+        vec![follower_addr.clone(), sequencer_addr.clone()],
+        dev_signer(12),
+        chain_id,
+        &shutdown,
+    )
+    .await?;
+    // A peer with the real key, whose block does not execute.
+    let forger = test_peer(
+        vec![follower_addr.clone(), sequencer_addr.clone()],
+        dev_signer(UNSAFE_SIGNER_INDEX),
+        chain_id,
+        &shutdown,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let latest = head(&devnet.sequencer).await?;
+    let (header, txs) = impostor
+        .handle
+        .request_block(sequencer_id, latest)
+        .await?
+        .ok_or_else(|| eyre!("the sequencer does not serve block {latest}"))?;
+    ensure!(header.number == latest);
+    impostor.handle.publish(&header, &txs).await?;
+    let rejected = wait_until(
+        "the impostor's block rejected",
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        async || {
+            Ok(
+                (counter(port, "p2p_gossip_messages_total", "reason=\"signer\"").await? >= 1.0)
+                    .then_some(()),
+            )
+        },
+    )
+    .await;
+    if let Err(err) = rejected {
+        let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await?
+            .text()
+            .await?;
+        let p2p: Vec<_> = metrics
+            .lines()
+            .filter(|line| line.starts_with("p2p_"))
+            .collect();
+        eyre::bail!(
+            "{err}: follower metrics {p2p:?}\nfollower log:\n{}",
+            follower.log_tail(30)
+        );
+    }
+
+    let rollup: serde_json::Value = serde_json::from_slice(&std::fs::read(devnet.rollup_path())?)?;
+    let block_time = rollup["block_time"]
+        .as_u64()
+        .ok_or_else(|| eyre!("rollup.json without block_time"))?;
+    // Block N+1 made of block N's transactions, signed by the real key: valid gossip, but it
+    // does not execute to its hash. Retried in case the real N+1 wins the race.
+    let mut dropped = false;
+    for _ in 0..5 {
+        let tip = head(&follower).await?;
+        let (parent, parent_txs) = forger
+            .handle
+            .request_block(sequencer_id, tip)
+            .await?
+            .ok_or_else(|| eyre!("block {tip} not served"))?;
+        let mut forged = parent.inner().clone();
+        forged.parent_hash = parent.hash();
+        forged.number = tip + 1;
+        forged.timestamp = parent.timestamp + block_time;
+        let forged = forged.seal_slow();
+        forger.handle.publish(&forged, &parent_txs).await?;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        if counter(port, "p2p_unsafe_blocks_total", "result=\"invalid\"").await? >= 1.0 {
+            dropped = true;
+            break;
+        }
+    }
+    ensure!(dropped, "no forged block was executed and dropped");
+    // The follower scored the impostor down (opp2p_peers refreshes scores every 2 s).
+    let impostor_id = impostor.handle.local_peer_id().to_string();
+    wait_until(
+        "the impostor scored down",
+        Duration::from_secs(10),
+        Duration::from_millis(250),
+        async || {
+            let peers = raw_rpc(&follower.provider(), "opp2p_peers", (true,)).await?;
+            let score = peers["peers"][&impostor_id]["peerScores"]["gossip"].as_f64();
+            Ok(score.filter(|score| *score < 0.0))
+        },
+    )
+    .await?;
+
+    // Nothing of theirs is in the chain: the follower still agrees with the sequencer.
+    at_head(&devnet, &follower, Duration::from_secs(30)).await?;
+    let upto = head(&follower).await?;
+    same_blocks(&[&devnet.sequencer, &follower], upto).await?;
+    follower.finish().await?;
+    devnet.finish().await
+}
