@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(decoded_txs, txs);
         assert!(decode_payload(&encoded[..31]).is_err());
         assert!(decode_payload(&encoded[..encoded.len() - 1]).is_err());
-        let mut other_root = encoded.clone();
+        let mut other_root = encoded;
         other_root[0] ^= 1;
         assert!(matches!(
             decode_payload(&other_root),

@@ -7,7 +7,9 @@ use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer_local::PrivateKeySigner;
 use libp2p::{Multiaddr, identity::Keypair};
-use ol_p2p::network::{Network, NetworkConfig, NetworkError, PayloadSource, start};
+use ol_p2p::network::{
+    BlockWithTransactions, Network, NetworkConfig, NetworkError, PayloadSource, start,
+};
 use ol_primitives::{OpTxEnvelope, TxDeposit};
 use std::{
     collections::BTreeMap,
@@ -20,15 +22,15 @@ const CHAIN_ID: u64 = 1611;
 
 /// Blocks a test node serves by number.
 #[derive(Default)]
-struct Blocks(Mutex<BTreeMap<u64, (Sealed<Header>, Vec<OpTxEnvelope>)>>);
+struct Blocks(Mutex<BTreeMap<u64, BlockWithTransactions>>);
 
 impl PayloadSource for Blocks {
-    fn block(&self, number: u64) -> Option<(Sealed<Header>, Vec<OpTxEnvelope>)> {
+    fn block(&self, number: u64) -> Option<BlockWithTransactions> {
         self.0.lock().unwrap().get(&number).cloned()
     }
 }
 
-fn block(number: u64) -> (Sealed<Header>, Vec<OpTxEnvelope>) {
+fn block(number: u64) -> BlockWithTransactions {
     let deposit = OpTxEnvelope::Deposit(Sealed::new(TxDeposit {
         source_hash: B256::with_last_byte(number as u8),
         from: Address::repeat_byte(1),

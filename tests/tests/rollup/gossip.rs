@@ -13,7 +13,7 @@ use alloy::{
 };
 use eyre::{Result, ensure, eyre};
 use ol_e2e::{TestNode, dev_signer, free_port, generous_fees, raw_rpc, sign_eip1559, wait_until};
-use ol_p2p::network::{Keypair, NetworkConfig, PayloadSource};
+use ol_p2p::network::{BlockWithTransactions, Keypair, NetworkConfig, PayloadSource};
 use std::{sync::Arc, time::Duration};
 
 /// Most blocks a follower's `latest` may trail the sequencer's.
@@ -23,13 +23,7 @@ const MAX_LAG: u64 = 2;
 struct NoBlocks;
 
 impl PayloadSource for NoBlocks {
-    fn block(
-        &self,
-        _: u64,
-    ) -> Option<(
-        alloy::consensus::Sealed<alloy::consensus::Header>,
-        Vec<ol_primitives::OpTxEnvelope>,
-    )> {
+    fn block(&self, _: u64) -> Option<BlockWithTransactions> {
         None
     }
 }

@@ -326,6 +326,13 @@ impl NodeCommand {
         let storage = self.open_storage(&datadir, requested.as_ref())?;
         let chain = Chain::new(storage, self.sequencer.gas_limit).wrap_err("opening the chain")?;
         let block_time = self.block_time(chain.spec());
+        if self.rollup.l1_rpc.is_some() && block_time != chain.spec().rollup.block_time {
+            bail!(
+                "--block-time {block_time} differs from the rollup's block time {}: derivation \
+                 would reject every batch",
+                chain.spec().rollup.block_time
+            );
+        }
         let head = chain.head();
         let missed = missed_slots(head.timestamp, unix_now(), block_time);
         if missed >= CATCH_UP_WARN_SLOTS && !self.rollup.follow {
@@ -439,7 +446,6 @@ impl NodeCommand {
                     chain,
                     pool,
                     &datadir,
-                    block_time,
                     &p2p,
                     &shutdown_rx,
                     &mut tasks,

@@ -4,14 +4,15 @@
 //! each block checked against its child's parent hash) or leaving it to derivation.
 
 use super::rollup::TaskResult;
-use crate::args::P2pArgs;
+use crate::args::RollupArgs;
 use alloy_consensus::{Header, Sealed};
 use alloy_primitives::{Address, B256};
 use eyre::{WrapErr, bail, eyre};
 use ol_chain::{Chain, Imported};
 use ol_l1::L1Client;
 use ol_p2p::network::{
-    Network, NetworkConfig, NetworkHandle, PayloadSource, PeerId, ReceivedBlock, load_or_create_key,
+    BlockWithTransactions, Network, NetworkConfig, NetworkHandle, PayloadSource, PeerId,
+    ReceivedBlock, load_or_create_key,
 };
 use ol_primitives::OpTxEnvelope;
 use ol_storage::Storage;
@@ -31,7 +32,7 @@ const MAX_PENDING: usize = 4096;
 struct StoredBlocks(Storage);
 
 impl PayloadSource for StoredBlocks {
-    fn block(&self, number: u64) -> Option<(Sealed<Header>, Vec<OpTxEnvelope>)> {
+    fn block(&self, number: u64) -> Option<BlockWithTransactions> {
         let header = self.0.header_by_number(number).ok()??;
         let body = self.0.body(number).ok()??;
         Some((header, body.transactions))
@@ -42,15 +43,15 @@ impl PayloadSource for StoredBlocks {
 /// imports (follower) blocks. The signer gossiped blocks need is `--p2p.unsafe.block.signer` or
 /// else L1's `SystemConfig.unsafeBlockSigner`.
 pub(crate) async fn start<C: L1Client>(
-    args: &P2pArgs,
+    rollup_args: &RollupArgs,
     chain: Arc<Chain>,
     l1: &C,
     datadir: &Path,
-    follower: bool,
     rpc: &ol_rpc::P2pSlot,
     shutdown: &watch::Receiver<bool>,
     tasks: &mut JoinSet<TaskResult>,
 ) -> eyre::Result<Option<NetworkHandle>> {
+    let (args, follower) = (&rollup_args.p2p, rollup_args.follow);
     if args.disable {
         info!("p2p disabled (--p2p.disable)");
         return Ok(None);

@@ -58,7 +58,6 @@ pub(crate) async fn start(
     chain: Arc<Chain>,
     pool: Arc<TxPool>,
     datadir: &Path,
-    block_time: u64,
     p2p: &ol_rpc::P2pSlot,
     shutdown: &watch::Receiver<bool>,
     tasks: &mut JoinSet<TaskResult>,
@@ -68,13 +67,7 @@ pub(crate) async fn start(
         .as_deref()
         .ok_or_else(|| eyre!("the rollup roles need --l1.rpc"))?;
     let rollup = chain.spec().rollup.clone();
-    if block_time != rollup.block_time {
-        bail!(
-            "--block-time {block_time} differs from the rollup's block time {}: derivation \
-             would reject every batch",
-            rollup.block_time
-        );
-    }
+    let block_time = rollup.block_time;
     let l1 = Arc::new(
         HttpL1Client::new(l1_url, RetryConfig::default())
             .wrap_err_with(|| format!("invalid --l1.rpc {l1_url}"))?,
@@ -146,17 +139,7 @@ pub(crate) async fn start(
         info!("follower: safe blocks come from L1 + DA, unsafe ones from gossip");
         // Nobody else consumes the watcher's events; derivation reads its view.
         tasks.spawn(drain(events));
-        super::p2p::start(
-            &args.p2p,
-            chain,
-            l1.as_ref(),
-            datadir,
-            true,
-            p2p,
-            shutdown,
-            tasks,
-        )
-        .await?;
+        super::p2p::start(args, chain, l1.as_ref(), datadir, p2p, shutdown, tasks).await?;
         return Ok(watcher);
     }
 
@@ -176,11 +159,10 @@ pub(crate) async fn start(
     });
     info!(block_time, "sequencer started on L1 origins");
     super::p2p::start(
-        &args.p2p,
+        args,
         chain.clone(),
         l1.as_ref(),
         datadir,
-        false,
         p2p,
         shutdown,
         tasks,

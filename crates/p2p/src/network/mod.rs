@@ -79,10 +79,13 @@ pub struct NetworkConfig {
     pub sequencer_key: Option<PrivateKeySigner>,
 }
 
+/// A sealed header with its block's transactions.
+pub type BlockWithTransactions = (Sealed<Header>, Vec<OpTxEnvelope>);
+
 /// Where the blocks that peers ask for by number come from (the node's storage).
 pub trait PayloadSource: Send + Sync + 'static {
     /// The canonical block `number` with its transactions, if this node has it.
-    fn block(&self, number: u64) -> Option<(Sealed<Header>, Vec<OpTxEnvelope>)>;
+    fn block(&self, number: u64) -> Option<BlockWithTransactions>;
 }
 
 /// A block that passed gossip validation, with the peer that delivered it.
@@ -206,7 +209,7 @@ impl NetworkHandle {
         &self,
         peer: PeerId,
         number: u64,
-    ) -> Result<Option<(Sealed<Header>, Vec<OpTxEnvelope>)>, NetworkError> {
+    ) -> Result<Option<BlockWithTransactions>, NetworkError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Request {
             peer,
