@@ -28,6 +28,8 @@ seq_metrics_port="${SEQUENCER_METRICS_PORT:-9001}"
 follower_metrics_port="${FOLLOWER_METRICS_PORT:-9002}"
 inference_port="${INFERENCE_PORT:-8000}"
 explorer_port="${EXPLORER_PORT:-5100}"
+seq_p2p_port="${SEQUENCER_P2P_PORT:-9222}"
+follower_p2p_port="${FOLLOWER_P2P_PORT:-9223}"
 
 "$root/scripts/setup.sh" devnet
 anvil="$root/node_modules/.bin/anvil"
@@ -40,7 +42,8 @@ fi
 
 # The dev mnemonic's accounts ("test ... junk"): 8 and 9 the batcher and proposer that
 # `openledger l1 deploy` registers by default, 10 the attestor of its genesis, 11 the follower's
-# verifier (which the sequencer lets read contributions). Public keys for a local devnet only;
+# verifier (which the sequencer lets read contributions), 13 the unsafe block signer (the
+# sequencer's --p2p.sequencer.key.path, registered by `l1 deploy`). Public keys for a local devnet only;
 # the nodes read them from files, as the containers read their mounted secrets.
 keys="$root/docker/devnet-keys"
 verifier_address=0x71bE63f3384f5fb98995898A86B02Fb2426c5788
@@ -102,13 +105,27 @@ setsid "$bin" node --datadir "$dir/sequencer" --http --http.port "$seq_port" --w
   --jobs.base-model "$base" --jobs.attestor-key "$keys/attestor.key" --jobs.settle \
   --content.verifier "$verifier_address" --inference.model "$base" --inference.port "$inference_port" \
   --explorer --explorer.port "$explorer_port" --explorer.verifier-url "http://127.0.0.1:$follower_port" \
+  --p2p.listen.ip 127.0.0.1 --p2p.listen.tcp "$seq_p2p_port" \
+  --p2p.sequencer.key.path "$keys/unsafe-signer.key" \
   --metrics "127.0.0.1:$seq_metrics_port" >"$dir/sequencer.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$seq_port" "the sequencer"
 
+# The follower peers with the sequencer: its p2p address (with the peer id) from opp2p_self.
+seq_p2p=""
+for _ in $(seq 1 100); do
+  seq_p2p="$(curl -sf -X POST -H 'content-type: application/json' \
+    --data '{"jsonrpc":"2.0","id":1,"method":"opp2p_self","params":[]}' \
+    "http://127.0.0.1:$seq_port" | grep -o '/ip4/127.0.0.1/tcp/[0-9]*/p2p/[0-9A-Za-z]*' | head -n1)" || true
+  [[ -n "$seq_p2p" ]] && break
+  sleep 0.2
+done
+[[ -n "$seq_p2p" ]] || { echo "the sequencer's p2p did not start (see $dir/sequencer.log)" >&2; exit 1; }
+
 setsid "$bin" node --datadir "$dir/follower" --follow --http --http.port "$follower_port" \
   --l1.rpc "$l1" --l1.confirmations 1 --l1.poll-interval 1s --da.url "$da" \
   --rollup.sequencer-http "http://127.0.0.1:$seq_port" \
+  --p2p.listen.ip 127.0.0.1 --p2p.listen.tcp "$follower_p2p_port" --p2p.static "$seq_p2p" \
   --verify-attributions --verify.base-model "$base" --verify.key "$keys/verifier.key" \
   --metrics "127.0.0.1:$follower_metrics_port" >"$dir/follower.log" 2>&1 &
 pids+=($!)
@@ -120,6 +137,7 @@ cat <<INFO
 OpenLedger devnet is up (state and logs in $dir):
   L1 (anvil)        $l1          chain id $(node -p "require('$dir/config/l1-deployment.json').l1ChainId")
   DA server         $da
+  sequencer p2p     $seq_p2p   (unsafe blocks gossiped to the follower)
   sequencer RPC     http://127.0.0.1:$seq_port  ws://127.0.0.1:$seq_ws_port  metrics http://127.0.0.1:$seq_metrics_port/metrics
   follower RPC      http://127.0.0.1:$follower_port  (forwards transactions to the sequencer; verifies records)  metrics http://127.0.0.1:$follower_metrics_port/metrics
   explorer          http://127.0.0.1:$explorer_port

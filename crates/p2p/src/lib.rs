@@ -9,6 +9,7 @@
 //! static peers, peer scores).
 
 mod envelope;
+#[cfg(feature = "network")]
 pub mod network;
 mod topic;
 mod validate;

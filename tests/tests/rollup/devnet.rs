@@ -33,7 +33,7 @@ pub(crate) const BATCHER_INDEX: u32 = 8;
 /// The proposer's account index.
 pub(crate) const PROPOSER_INDEX: u32 = 9;
 /// The unsafe block signer's account index (`--p2p.sequencer.key`).
-pub(crate) const UNSAFE_SIGNER_INDEX: u32 = 11;
+pub(crate) const UNSAFE_SIGNER_INDEX: u32 = 13;
 
 /// Flags the sequencer and the follower share: quick L1 polls, DA at `da`.
 fn l1_flags(anvil: &AnvilProcess, da: &str, confirmations: u64) -> Vec<String> {

@@ -46,6 +46,15 @@ pub struct P2pArgs {
     )]
     pub sequencer_key: Option<B256>,
 
+    /// File holding the sequencer's signing key (hex), instead of `--p2p.sequencer.key` (kona's
+    /// flag; a secret mounted into a container)
+    #[arg(
+        long = "p2p.sequencer.key.path",
+        value_name = "PATH",
+        conflicts_with_all = ["sequencer_key", "follow"]
+    )]
+    pub sequencer_key_path: Option<PathBuf>,
+
     /// The address whose signature gossiped blocks need, instead of SystemConfig's
     /// `unsafeBlockSigner` on L1 (kona's flag)
     #[arg(long = "p2p.unsafe.block.signer", value_name = "ADDRESS")]
@@ -61,6 +70,7 @@ impl Default for P2pArgs {
             static_peers: Vec::new(),
             priv_path: None,
             sequencer_key: None,
+            sequencer_key_path: None,
             unsafe_block_signer: None,
         }
     }

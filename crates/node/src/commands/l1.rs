@@ -21,7 +21,7 @@ const DEV_BATCHER_INDEX: u32 = 8;
 /// Dev account of the proposer by default.
 const DEV_PROPOSER_INDEX: u32 = 9;
 /// Dev account whose key signs the sequencer's unsafe blocks by default.
-pub const DEV_UNSAFE_SIGNER_INDEX: u32 = 11;
+pub const DEV_UNSAFE_SIGNER_INDEX: u32 = 13;
 
 /// The file names `l1 deploy` writes.
 pub const ROLLUP_FILE: &str = "rollup.json";
@@ -102,7 +102,7 @@ pub struct L1DeployCommand {
     pub proposer: Option<Address>,
 
     /// Unsafe block signer set in SystemConfig (the address of the sequencer's
-    /// `--p2p.sequencer.key`); defaults to dev account 11
+    /// `--p2p.sequencer.key`); defaults to dev account 13
     #[arg(long = "unsafe-block-signer", value_name = "ADDR")]
     pub unsafe_block_signer: Option<Address>,
 }

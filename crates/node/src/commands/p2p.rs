@@ -76,11 +76,14 @@ pub(crate) async fn start<C: L1Client>(
             rollup.l1_system_config_address
         );
     }
-    let sequencer_key = args
-        .sequencer_key
-        .as_ref()
-        .map(|key| crate::args::signer(key, "--p2p.sequencer.key"))
-        .transpose()?;
+    let sequencer_key = match (&args.sequencer_key, &args.sequencer_key_path) {
+        (Some(key), _) => Some(crate::args::signer(key, "--p2p.sequencer.key")?),
+        (None, Some(path)) => Some(crate::args::read_key_file(
+            path,
+            "--p2p.sequencer.key.path",
+        )?),
+        (None, None) => None,
+    };
     if let Some(key) = &sequencer_key
         && key.address() != signer
     {
