@@ -3,7 +3,8 @@
 //! stream of transactions, with equal hashes; a follower killed with SIGKILL catches up from its
 //! peer (`payload_by_number`); a test peer's block signed by the wrong key is rejected, and one
 //! signed by the right key that does not execute is dropped and its sender scored down, neither
-//! changing the chain.
+//! changing the chain; a conflicting block from a rogue sequencer holding the signer key is taken
+//! first (first seen wins) and replaced by the derived block when derivation reaches it.
 
 use crate::devnet::{Devnet, UNSAFE_SIGNER_INDEX, p2p_addr};
 use alloy::{
@@ -343,5 +344,103 @@ async fn wrongly_signed_and_invalid_blocks_change_nothing() -> Result<()> {
     let upto = head(&follower).await?;
     same_blocks(&[&devnet.sequencer, &follower], upto).await?;
     follower.finish().await?;
+    devnet.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_unsafe_block_gives_way_to_the_derived_chain() -> Result<()> {
+    let devnet = Devnet::start(2, true).await?;
+    // A rogue sequencer holding the real signer key, on the same L1 and genesis, that never
+    // batches and cannot read DA (so it never reorgs onto the real chain).
+    let mut rogue_args: Vec<String> = devnet
+        .follower_args()
+        .into_iter()
+        .filter(|arg| arg != "--follow")
+        .collect();
+    let da = rogue_args
+        .iter()
+        .position(|arg| arg == "--da.url")
+        .ok_or_else(|| eyre!("no --da.url"))?;
+    rogue_args[da + 1] = format!("http://127.0.0.1:{}", free_port()?);
+    rogue_args.extend([
+        "--p2p.sequencer.key".into(),
+        ol_e2e::dev_private_key_hex(UNSAFE_SIGNER_INDEX),
+    ]);
+    let rogue =
+        TestNode::start_chain(&devnet.genesis_path(), &devnet.rollup_path(), rogue_args).await?;
+    // A follower whose only peer is the rogue.
+    let port = free_port()?;
+    let victim = TestNode::start_chain(
+        &devnet.genesis_path(),
+        &devnet.rollup_path(),
+        follower_args(&devnet, &p2p_addr(&rogue).await?, port),
+    )
+    .await?;
+
+    // A transfer only the rogue has: its block at that height differs from the sequencer's.
+    let provider = rogue.provider();
+    let fees = generous_fees(&provider).await?;
+    let (hash, raw) = sign_eip1559(
+        &dev_signer(4),
+        provider.get_chain_id().await?,
+        0,
+        TxKind::Call(Address::repeat_byte(0x55)),
+        U256::from(5),
+        Default::default(),
+        21_000,
+        fees,
+    )?;
+    let _pending = provider.send_raw_transaction(&raw).await?;
+    let receipt = ol_e2e::wait_for_receipt(&provider, hash).await?;
+    let number = receipt
+        .block_number
+        .ok_or_else(|| eyre!("receipt without a block"))?;
+    let rogue_block = receipt
+        .block_hash
+        .ok_or_else(|| eyre!("receipt without a block hash"))?;
+    let block_hash = async |node: &TestNode| -> Result<Option<alloy::primitives::B256>> {
+        Ok(node
+            .provider()
+            .get_block_by_number(number.into())
+            .await?
+            .map(|block| block.header.hash))
+    };
+    // First seen wins: the victim takes the rogue's block as its unsafe block.
+    wait_until(
+        "the victim on the rogue's block",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        async || Ok((block_hash(&victim).await? == Some(rogue_block)).then_some(())),
+    )
+    .await?;
+    // Derivation reaches that height: the derived (sequencer's) block replaces it.
+    let real = wait_until(
+        "the sequencer's block",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        async || block_hash(&devnet.sequencer).await,
+    )
+    .await?;
+    ensure!(real != rogue_block);
+    crate::devnet::wait_for_safe(&victim, number, Duration::from_secs(90)).await?;
+    ensure!(
+        block_hash(&victim).await? == Some(real),
+        "the victim kept the rogue's block {number}:\n{}",
+        victim.log_tail(40)
+    );
+    ensure!(
+        victim
+            .provider()
+            .get_transaction_receipt(hash)
+            .await?
+            .is_none(),
+        "the rogue's transfer is still in the victim's chain"
+    );
+    ensure!(crate::devnet::metric(port, "derive_unsafe_reorgs_total").await? >= 1.0);
+    let upto = crate::devnet::safe_number(&victim).await?;
+    same_blocks(&[&devnet.sequencer, &victim], upto).await?;
+
+    victim.finish().await?;
+    rogue.finish().await?;
     devnet.finish().await
 }
