@@ -37,12 +37,17 @@ pub(super) struct InProcess {
 
 impl InProcess {
     pub(super) fn new(gas_limit: u64) -> eyre::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let storage = ol_storage::Storage::open(&dir.path().join("db"))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| now.as_secs());
-        let spec = ol_primitives::dev::dev_chain_spec(None, now)?;
+        Self::with_genesis_time(gas_limit, now)
+    }
+
+    /// A dev chain whose genesis is at `genesis_time` (two nodes of one chain share it).
+    pub(super) fn with_genesis_time(gas_limit: u64, genesis_time: u64) -> eyre::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let storage = ol_storage::Storage::open(&dir.path().join("db"))?;
+        let spec = ol_primitives::dev::dev_chain_spec(None, genesis_time)?;
         storage.init_genesis(&spec)?;
         let chain = Chain::new(storage, Some(gas_limit))?;
         let pool = Arc::new(TxPool::new(

@@ -20,10 +20,13 @@
 //!   and full training against the forward pass alone ([`factory`]).
 //! - `openledger bench unwind`: unwinding the chain against producing it, and the same blocks
 //!   produced again bit for bit ([`unwind`]).
+//! - `openledger bench gossip`: a sealed block to a follower's unsafe head over libp2p, against
+//!   the block time ([`gossip`]).
 
 mod ceiling;
 mod client;
 pub mod factory;
+pub mod gossip;
 pub mod inference;
 pub mod lifecycle;
 mod load;
@@ -41,6 +44,7 @@ use target::Target;
 use workload::Workload;
 
 pub use factory::BenchFactoryCommand;
+pub use gossip::BenchGossipCommand;
 pub use inference::BenchInferenceCommand;
 pub use rollup::BenchRollupCommand;
 pub use unwind::BenchUnwindCommand;
@@ -113,6 +117,9 @@ pub enum BenchSubcommand {
     /// Unwinding the chain (one long unwind and reorg-sized one-block unwinds) against block
     /// production, and the same blocks produced again bit for bit
     Unwind(BenchUnwindCommand),
+    /// Unsafe blocks over libp2p gossip: sequencer seal to follower executed (p50/p99) against
+    /// the block time, and the follower's head lag, at 1,000 transfers per block
+    Gossip(BenchGossipCommand),
 }
 
 /// One target's results.
@@ -176,6 +183,7 @@ impl BenchCommand {
             Some(BenchSubcommand::Factory(command)) => return command.execute(),
             Some(BenchSubcommand::Lifecycle(command)) => return command.execute(),
             Some(BenchSubcommand::Unwind(command)) => return command.execute(),
+            Some(BenchSubcommand::Gossip(command)) => return command.execute(),
             None => {}
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -69,21 +69,8 @@ struct UnwindReport {
 impl BenchUnwindCommand {
     /// Runs the benchmark.
     pub fn execute(self) -> eyre::Result<()> {
-        let total = self.blocks * self.txs_per_block;
-        // Two phases of senders × rounds transfers each.
-        let rounds = total.div_ceil(2 * self.senders).max(1);
-        let workload = Workload::new(
-            ol_primitives::dev::DEV_CHAIN_ID,
-            self.senders as usize,
-            rounds as usize,
-        )?;
-        let transfers: Vec<_> = workload
-            .phases
-            .iter()
-            .flat_map(|(_, txs)| txs)
-            .take(total as usize)
-            .cloned()
-            .collect();
+        let (workload, transfers) =
+            Workload::of_transfers(self.senders, self.blocks * self.txs_per_block)?;
         let chunks: Vec<_> = transfers.chunks(self.txs_per_block as usize).collect();
         println!(
             "forward: {} blocks of {} transfers ({} senders)…",

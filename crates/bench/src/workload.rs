@@ -122,6 +122,25 @@ fn token_creation_code(supply: U256) -> eyre::Result<Bytes> {
 }
 
 impl Workload {
+    /// A workload of `total` transfers from `senders` accounts on the dev chain (the ETH phase,
+    /// then the ERC-20 one, as many rounds as it takes), with those transfers in order.
+    pub(crate) fn of_transfers(senders: u64, total: u64) -> eyre::Result<(Self, Vec<SignedTx>)> {
+        let rounds = total.div_ceil(2 * senders).max(1);
+        let workload = Self::new(
+            ol_primitives::dev::DEV_CHAIN_ID,
+            senders as usize,
+            rounds as usize,
+        )?;
+        let transfers = workload
+            .phases
+            .iter()
+            .flat_map(|(_, txs)| txs)
+            .take(total as usize)
+            .cloned()
+            .collect();
+        Ok((workload, transfers))
+    }
+
     /// Signs the setup and `rounds` transfers of each kind from each of `senders` fresh accounts
     /// (derived from a fixed seed, so every run sends the same transactions).
     pub(crate) fn new(chain_id: u64, senders: usize, rounds: usize) -> eyre::Result<Self> {
