@@ -201,6 +201,7 @@ impl Chain {
         self.sync.write().safe = Some(head);
         self.safe_number.send_replace(head.l2_number);
         metrics::gauge!("chain_safe_number").set(head.l2_number as f64);
+        set_ref("l2_safe", head.l2_number);
     }
 
     /// Follows the safe head's number (what a proposer may post outputs for).
@@ -252,6 +253,8 @@ impl Chain {
         self.safe_number.send_replace(safe_number);
         metrics::gauge!("chain_safe_number").set(safe_number as f64);
         let target = self.head.read().header.number;
+        set_ref("l2_unsafe", target);
+        set_ref("l2_safe", safe_number);
         self.unwinds.send_modify(|count| {
             *count += 1;
             let mut targets = self.unwind_targets.lock();
@@ -268,6 +271,7 @@ impl Chain {
         self.storage.set_finalized_head(&head)?;
         self.sync.write().finalized = Some(head);
         metrics::gauge!("chain_finalized_number").set(head.l2_number as f64);
+        set_ref("l2_finalized", head.l2_number);
         Ok(())
     }
 
@@ -289,6 +293,7 @@ impl Chain {
 
     /// Moves the head after a commit and announces the block.
     pub(crate) fn advance(&self, block: NewBlock, l1_info: L1BlockInfo) {
+        set_ref("l2_unsafe", block.header.number);
         *self.head.write() = Head {
             header: block.header.clone(),
             l1_info,
@@ -307,6 +312,11 @@ impl Chain {
     pub fn genesis_l1_origin(&self) -> L1Origin {
         genesis_origin(&self.spec)
     }
+}
+
+/// op-node's `refs_number{layer="l2",type}` gauge: a number that goes down means a reorg.
+fn set_ref(kind: &'static str, number: u64) {
+    metrics::gauge!("refs_number", "layer" => "l2", "type" => kind).set(number as f64);
 }
 
 fn genesis_origin(spec: &ChainSpec) -> L1Origin {

@@ -223,6 +223,11 @@ pub fn describe_derivation() {
     );
     describe_gauge!("chain_safe_number", Unit::Count, "Number of the safe head");
     describe_gauge!(
+        "refs_number",
+        Unit::Count,
+        "op-node's refs: the l2_unsafe, l2_safe and l2_finalized head numbers (a drop is a reorg)"
+    );
+    describe_gauge!(
         "chain_finalized_number",
         Unit::Count,
         "Number of the finalized head"

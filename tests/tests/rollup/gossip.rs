@@ -165,6 +165,20 @@ async fn followers_stay_at_the_sequencers_head_over_gossip() -> Result<()> {
         "the far follower's latest {upto} is not ahead of its safe head {safe}: not from gossip"
     );
     ensure!(counter(ports.1, "p2p_unsafe_blocks_total", "result=\"applied\"").await? > 0.0);
+    // op-node's refs: the unsafe head is the gossiped one.
+    let unsafe_ref = counter(ports.1, "refs_number", "type=\"l2_unsafe\"").await?;
+    ensure!(
+        unsafe_ref >= upto as f64,
+        "refs_number l2_unsafe {unsafe_ref}, latest {upto}: {:?}",
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", ports.1))
+            .await?
+            .text()
+            .await?
+            .lines()
+            .filter(|line| line.contains("refs") || line.contains("head_number"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    );
 
     // Killed and restarted with DA out of reach (derivation cannot close the gap), the far
     // follower fills the gap from its peer.

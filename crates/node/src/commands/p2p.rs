@@ -251,8 +251,17 @@ async fn drain(
 struct UnsafeSync {
     chain: Arc<Chain>,
     network: NetworkHandle,
-    /// Gossiped blocks above a gap, by number.
-    pending: BTreeMap<u64, ReceivedBlock>,
+    /// Blocks above a gap (gossiped, or fetched to fill it), by number.
+    pending: BTreeMap<u64, PendingBlock>,
+}
+
+/// A block waiting for its parent.
+struct PendingBlock {
+    header: Sealed<Header>,
+    transactions: Vec<OpTxEnvelope>,
+    /// The peer it came from (scored down if it does not execute).
+    from: PeerId,
+    received_at: Instant,
 }
 
 /// What happened to one block.
@@ -294,12 +303,14 @@ impl UnsafeSync {
         {
             Outcome::Applied => self.apply_pending().await,
             Outcome::Gap => {
-                let head = self.chain.head().number;
-                if self.pending.len() >= MAX_PENDING {
-                    self.pending.pop_last();
-                }
-                self.pending.insert(number, received);
-                self.fill_gap(from, number, parent_hash, head).await?;
+                let head = self.chain.head();
+                self.hold(PendingBlock {
+                    header: received.block.header,
+                    transactions: received.block.transactions,
+                    from,
+                    received_at: received.received_at,
+                });
+                self.fill_gap(from, number, parent_hash, &head).await;
                 self.apply_pending().await
             }
             Outcome::Dropped => Ok(()),
@@ -358,30 +369,41 @@ impl UnsafeSync {
         Ok(outcome)
     }
 
-    /// Fetches the blocks between the head and `number` from `peer`, newest first, each the
-    /// parent its child names, then executes them oldest first.
+    /// Keeps a block until its parent is the head; past [`MAX_PENDING`] the highest goes.
+    fn hold(&mut self, block: PendingBlock) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_last();
+        }
+        self.pending.insert(block.header.number, block);
+    }
+
+    /// Fetches the blocks between `head` and `number` from `peer`, newest first, each the
+    /// parent its child names, down to a child of `head`; they join the pending blocks. A peer
+    /// that sends another block is scored down; one that does not have it leaves the gap to
+    /// derivation.
     async fn fill_gap(
         &mut self,
         peer: PeerId,
         number: u64,
         parent_hash: B256,
-        head: u64,
-    ) -> eyre::Result<()> {
-        if number - head - 1 > MAX_GAP {
+        head: &Sealed<Header>,
+    ) {
+        if number - head.number - 1 > MAX_GAP {
             debug!(
                 number,
-                head, "gap too long to fill from peers; derivation will close it"
+                head = head.number,
+                "gap too long to fill from peers; derivation will close it"
             );
-            return Ok(());
+            return;
         }
         let (mut wanted, mut wanted_hash) = (number - 1, parent_hash);
         let mut fetched = Vec::new();
-        while wanted > head {
+        while wanted > head.number {
             if let Some(pending) = self.pending.get(&wanted)
-                && pending.block.header.hash() == wanted_hash
+                && pending.header.hash() == wanted_hash
             {
                 // Already here: continue below it.
-                wanted_hash = pending.block.header.parent_hash;
+                wanted_hash = pending.header.parent_hash;
                 wanted -= 1;
                 continue;
             }
@@ -394,28 +416,38 @@ impl UnsafeSync {
                 Ok(Some(_)) => {
                     warn!(%peer, number = wanted, "peer sent a block that is not the parent asked for");
                     self.network.penalize(peer, "wrong_parent");
-                    return Ok(());
+                    return;
                 }
                 Ok(None) => {
                     debug!(%peer, number = wanted, "peer does not have the block; derivation will bring it");
-                    return Ok(());
+                    return;
                 }
                 Err(err) => {
                     debug!(%err, number = wanted, "cannot fill the gap from this peer");
-                    return Ok(());
+                    return;
                 }
             }
         }
-        metrics::counter!("p2p_gap_blocks_fetched_total").increment(fetched.len() as u64);
-        for (header, txs) in fetched.into_iter().rev() {
-            if !matches!(
-                self.import(&header, &txs, peer, Instant::now()).await?,
-                Outcome::Applied
-            ) {
-                return Ok(());
-            }
+        if wanted_hash != head.hash() {
+            // The gossiped chain does not descend from this head: first seen wins until
+            // derivation decides.
+            debug!(
+                number,
+                head = head.number,
+                "the gossiped chain forks below the gap"
+            );
+            return;
         }
-        Ok(())
+        metrics::counter!("p2p_gap_blocks_fetched_total").increment(fetched.len() as u64);
+        let received_at = Instant::now();
+        for (header, transactions) in fetched {
+            self.hold(PendingBlock {
+                header,
+                transactions,
+                from: peer,
+                received_at,
+            });
+        }
     }
 
     /// Executes the pending blocks that now sit on the head.
@@ -428,8 +460,8 @@ impl UnsafeSync {
             };
             let outcome = self
                 .import(
-                    &next.block.header,
-                    &next.block.transactions,
+                    &next.header,
+                    &next.transactions,
                     next.from,
                     next.received_at,
                 )
