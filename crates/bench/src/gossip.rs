@@ -124,6 +124,7 @@ impl BenchGossipCommand {
             keypair: Keypair::generate_secp256k1(),
             unsafe_block_signer: key.address(),
             sequencer_key,
+            max_peers: 30,
         };
         let publisher = runtime.block_on(ol_p2p::network::start(
             config(Vec::new(), Some(key.clone())),

@@ -72,6 +72,16 @@ async fn node(
     source: Arc<Blocks>,
     shutdown: &watch::Receiver<bool>,
 ) -> Network {
+    node_with_limit(static_peers, sequencer_key, source, shutdown, 30).await
+}
+
+async fn node_with_limit(
+    static_peers: Vec<Multiaddr>,
+    sequencer_key: Option<PrivateKeySigner>,
+    source: Arc<Blocks>,
+    shutdown: &watch::Receiver<bool>,
+    max_peers: u32,
+) -> Network {
     start(
         NetworkConfig {
             chain_id: CHAIN_ID,
@@ -80,6 +90,7 @@ async fn node(
             keypair: Keypair::generate_secp256k1(),
             unsafe_block_signer: key(0x11).address(),
             sequencer_key,
+            max_peers,
         },
         source,
         shutdown.clone(),
@@ -197,6 +208,26 @@ async fn a_missed_block_is_fetched_by_number() {
     assert!(info[0].is_static && info[0].outbound);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_peer_limit_are_refused() {
+    let (_stop, shutdown) = watch::channel(false);
+    let full = node_with_limit(vec![], None, Arc::default(), &shutdown, 1).await;
+    let first = node(full.handle.listen_addrs(), None, Arc::default(), &shutdown).await;
+    wait_for_peers(&first, 1).await;
+    let second = node(full.handle.listen_addrs(), None, Arc::default(), &shutdown).await;
+    // The second keeps redialling; every attempt is refused.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(full.handle.peer_count(), 1);
+    assert!(
+        !full
+            .handle
+            .peers()
+            .iter()
+            .any(|peer| peer.peer_id == second.handle.local_peer_id())
+    );
+    assert_eq!(full.handle.peers()[0].peer_id, first.handle.local_peer_id());
+}
+
 #[tokio::test]
 async fn a_static_peer_without_its_id_is_refused() {
     let (_stop, shutdown) = watch::channel(false);
@@ -208,6 +239,7 @@ async fn a_static_peer_without_its_id_is_refused() {
             keypair: Keypair::generate_secp256k1(),
             unsafe_block_signer: Address::ZERO,
             sequencer_key: None,
+            max_peers: 30,
         },
         Arc::new(Blocks::default()),
         shutdown,

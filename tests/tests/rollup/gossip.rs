@@ -228,6 +228,7 @@ async fn test_peer(
             keypair: Keypair::generate_secp256k1(),
             unsafe_block_signer: dev_signer(UNSAFE_SIGNER_INDEX).address(),
             sequencer_key: Some(key),
+            max_peers: 30,
         },
         Arc::new(NoBlocks),
         shutdown.clone(),

@@ -30,6 +30,10 @@ pub struct P2pArgs {
     )]
     pub static_peers: Vec<Multiaddr>,
 
+    /// Most peers besides the static ones; connections past it are refused (op-node's flag)
+    #[arg(long = "p2p.peers.hi", value_name = "PEERS", default_value_t = 30)]
+    pub peers_hi: u32,
+
     /// File with this node's secp256k1 p2p key (hex), created when missing [default:
     /// <datadir>/p2p/opnode_p2p_priv.txt]
     #[arg(long = "p2p.priv.path", value_name = "PATH")]
@@ -68,6 +72,7 @@ impl Default for P2pArgs {
             listen_ip: IpAddr::from([0, 0, 0, 0]),
             listen_tcp: 9222,
             static_peers: Vec::new(),
+            peers_hi: 30,
             priv_path: None,
             sequencer_key: None,
             sequencer_key_path: None,

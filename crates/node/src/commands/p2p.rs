@@ -107,6 +107,7 @@ pub(crate) async fn start<C: L1Client>(
             keypair,
             unsafe_block_signer: signer,
             sequencer_key,
+            max_peers: args.peers_hi,
         },
         Arc::new(StoredBlocks(chain.storage().clone())),
         shutdown.clone(),

@@ -77,6 +77,9 @@ pub struct NetworkConfig {
     pub unsafe_block_signer: Address,
     /// The key a sequencer signs its blocks with.
     pub sequencer_key: Option<PrivateKeySigner>,
+    /// Most peers connected besides the static ones (op-node's `p2p.peers.hi`); connections
+    /// past it are refused.
+    pub max_peers: u32,
 }
 
 /// A sealed header with its block's transactions.

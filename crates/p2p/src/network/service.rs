@@ -1,6 +1,6 @@
 //! The swarm's event loop: validates gossip before gossipsub forwards it, publishes, answers and
-//! sends `payload_by_number` requests, keeps static peers connected, and bans peers whose
-//! application score falls below op-node's ban threshold.
+//! sends `payload_by_number` requests, keeps static peers connected, refuses connections past
+//! the peer limit, and bans peers whose application score falls below op-node's ban threshold.
 
 use super::{
     Command, Network, NetworkConfig, NetworkError, NetworkHandle, PayloadSource, PeerInfo,
@@ -10,6 +10,7 @@ use crate::{Validator, Verdict, blocks_topic};
 use futures_util::StreamExt;
 use libp2p::{
     Multiaddr, PeerId, Swarm, SwarmBuilder,
+    connection_limits::{self, ConnectionLimits},
     gossipsub::{self, IdentTopic, MessageAcceptance, PublishError},
     identify,
     multiaddr::Protocol,
@@ -40,6 +41,7 @@ const BLOCK_QUEUE: usize = 1024;
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
+    limits: connection_limits::Behaviour,
     gossipsub: gossipsub::Behaviour,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
@@ -93,6 +95,7 @@ pub(super) async fn start(
     let topic = IdentTopic::new(blocks_topic(config.chain_id));
     let local_peer_id = config.keypair.public().to_peer_id();
     let gossipsub = gossip::behaviour(&topic)?;
+    let static_count = u32::try_from(static_peers.len()).unwrap_or(u32::MAX);
     let transport = |err: &dyn std::fmt::Display| NetworkError::Transport(err.to_string());
     let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
@@ -103,6 +106,13 @@ pub(super) async fn start(
         )
         .map_err(|err| transport(&err))?
         .with_behaviour(|key| Behaviour {
+            limits: connection_limits::Behaviour::new(
+                ConnectionLimits::default()
+                    .with_max_established(Some(config.max_peers.saturating_add(static_count)))
+                    .with_max_established_incoming(Some(config.max_peers))
+                    // A simultaneous dial may briefly open a second connection.
+                    .with_max_established_per_peer(Some(2)),
+            ),
             gossipsub,
             identify: identify::Behaviour::new(
                 identify::Config::new("/opstack/1.0.0".to_owned(), key.public())
