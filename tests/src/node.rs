@@ -252,6 +252,11 @@ impl TestNode {
         Ok(())
     }
 
+    /// The extra command-line arguments the node runs with.
+    pub fn extra_args(&self) -> &[String] {
+        &self.extra_args
+    }
+
     /// Replaces the extra command-line arguments of the next [`TestNode::restart`].
     pub fn set_extra_args(&mut self, extra_args: Vec<String>) {
         self.extra_args = extra_args;

@@ -211,6 +211,11 @@ pub fn describe_p2p() {
         Unit::Count,
         "Peers banned for an hour"
     );
+    describe_counter!(
+        "p2p_unsafe_block_signer_rotations_total",
+        Unit::Count,
+        "Rotations of SystemConfig's unsafe block signer followed from L1"
+    );
 }
 
 /// Describes the metrics of L1 derivation (recorded by `ol-l1`, `ol-derive` and `ol-chain`).

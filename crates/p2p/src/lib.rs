@@ -19,4 +19,4 @@ pub use envelope::{
     encode_payload,
 };
 pub use topic::{BLOCKS_TOPIC_VERSION, blocks_topic};
-pub use validate::{Rejection, Validator, Verdict};
+pub use validate::{Rejection, SIGNER_GRACE_SECS, Validator, Verdict};

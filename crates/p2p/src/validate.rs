@@ -61,11 +61,18 @@ pub enum Verdict {
     Reject(Rejection),
 }
 
+/// How long a replaced unsafe block signer stays valid, in seconds (op-node's
+/// `DefaultSignerGracePeriod`, 3 h): blocks signed just before a rotation still arrive after it
+/// (optimism#22839 is the hole a node without one fell into).
+pub const SIGNER_GRACE_SECS: u64 = 3 * 3600;
+
 /// Validates the messages of one chain against its unsafe block signer.
 #[derive(Debug)]
 pub struct Validator {
     chain_id: u64,
     signer: Address,
+    /// Signers replaced by a rotation, each with the unix time until which it is still valid.
+    retired: Vec<(Address, u64)>,
     seen: BTreeMap<u64, Vec<B256>>,
 }
 
@@ -75,8 +82,34 @@ impl Validator {
         Self {
             chain_id,
             signer,
+            retired: Vec::new(),
             seen: BTreeMap::new(),
         }
+    }
+
+    /// The signer L1 now names (a `SystemConfig` rotation) at unix time `now`: the one it
+    /// replaces stays valid for [`SIGNER_GRACE_SECS`].
+    pub fn set_signer(&mut self, signer: Address, now: u64) {
+        if signer != self.signer {
+            self.retired
+                .push((self.signer, now.saturating_add(SIGNER_GRACE_SECS)));
+            self.signer = signer;
+        }
+        self.retired
+            .retain(|(retired, until)| *retired != signer && *until >= now);
+    }
+
+    /// The current unsafe block signer.
+    pub const fn signer(&self) -> Address {
+        self.signer
+    }
+
+    fn accepts(&self, signer: Address, now: u64) -> bool {
+        signer == self.signer
+            || self
+                .retired
+                .iter()
+                .any(|(retired, until)| *retired == signer && now <= *until)
     }
 
     /// The verdict on message `data` at local time `now` (unix seconds).
@@ -95,7 +128,7 @@ impl Validator {
             return Verdict::Reject(Rejection::Past);
         }
         // Only signed blocks count towards a height's limit.
-        if block.signer != self.signer {
+        if !self.accepts(block.signer, now) {
             return Verdict::Reject(Rejection::WrongSigner);
         }
         let hashes = self.seen.entry(block.header.number).or_default();
@@ -185,5 +218,40 @@ mod tests {
             validator.validate(&message(5, now, 9, &sequencer), now),
             Verdict::Reject(Rejection::TooManyAtHeight)
         );
+    }
+
+    #[test]
+    fn a_rotated_signer_stays_valid_for_the_grace_period() {
+        let (old, new) = (key(1), key(2));
+        let mut validator = Validator::new(CHAIN, old.address());
+        let now = 1_700_000_000;
+        validator.set_signer(new.address(), now);
+        assert_eq!(validator.signer(), new.address());
+        assert!(matches!(
+            validator.validate(&message(1, now, 0, &new), now),
+            Verdict::Accept(_)
+        ));
+        assert!(matches!(
+            validator.validate(&message(2, now, 0, &old), now),
+            Verdict::Accept(_)
+        ));
+        // Past the grace period the old key is an impostor.
+        let later = now + SIGNER_GRACE_SECS + 1;
+        validator.set_signer(new.address(), later);
+        assert_eq!(
+            validator.validate(&message(3, later, 0, &old), later),
+            Verdict::Reject(Rejection::WrongSigner)
+        );
+        // Rotating back makes the old key current again, with no stale grace entry.
+        validator.set_signer(old.address(), later);
+        assert!(matches!(
+            validator.validate(&message(4, later, 0, &old), later),
+            Verdict::Accept(_)
+        ));
+        assert!(matches!(
+            validator.validate(&message(5, later, 0, &new), later),
+            Verdict::Accept(_)
+        ));
+        assert_eq!(validator.retired.len(), 1);
     }
 }

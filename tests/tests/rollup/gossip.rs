@@ -459,3 +459,82 @@ async fn a_conflicting_unsafe_block_gives_way_to_the_derived_chain() -> Result<(
     rogue.finish().await?;
     devnet.finish().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_follow_a_rotation_of_the_unsafe_block_signer() -> Result<()> {
+    let mut devnet = Devnet::start(2, true).await?;
+    let port = free_port()?;
+    let follower = TestNode::start_chain(
+        &devnet.genesis_path(),
+        &devnet.rollup_path(),
+        follower_args(&devnet, &p2p_addr(&devnet.sequencer).await?, port),
+    )
+    .await?;
+    at_head(&devnet, &follower, Duration::from_secs(60)).await?;
+
+    // The owner names a new signer in SystemConfig; the sequencer keeps signing with the old
+    // key, which stays valid for the grace period.
+    const NEW_SIGNER: u32 = 14;
+    let system_config = devnet.address("systemConfig")?.to_string();
+    let new_signer = dev_signer(NEW_SIGNER).address().to_string();
+    let owner = ol_e2e::dev_private_key_hex(0);
+    devnet
+        .cast(&[
+            "send",
+            &system_config,
+            "setUnsafeBlockSigner(address)",
+            &new_signer,
+            "--private-key",
+            &owner,
+        ])
+        .await?;
+    wait_until(
+        "the follower sees the rotation",
+        Duration::from_secs(40),
+        Duration::from_millis(500),
+        async || {
+            Ok(
+                (crate::devnet::metric(port, "p2p_unsafe_block_signer_rotations_total").await?
+                    >= 1.0)
+                    .then_some(()),
+            )
+        },
+    )
+    .await?;
+    at_head(&devnet, &follower, Duration::from_secs(20)).await?;
+
+    // The sequencer restarts with the new key (and dials the follower, whose address stays).
+    let follower_addr = p2p_addr(&follower).await?;
+    let mut args = devnet.sequencer.extra_args().to_vec();
+    let key = args
+        .iter()
+        .position(|arg| arg == "--p2p.sequencer.key")
+        .ok_or_else(|| eyre!("no --p2p.sequencer.key"))?;
+    args[key + 1] = ol_e2e::dev_private_key_hex(NEW_SIGNER);
+    args.extend(["--p2p.static".into(), follower_addr]);
+    devnet.sequencer.stop().await?;
+    devnet.sequencer.set_extra_args(args);
+    devnet.sequencer.restart().await?;
+    let before = counter(port, "p2p_unsafe_blocks_total", "result=\"applied\"").await?;
+    let restarted_at = head(&devnet.sequencer).await?;
+    wait_until(
+        "blocks signed by the new key applied",
+        Duration::from_secs(40),
+        Duration::from_millis(250),
+        async || {
+            let applied = counter(port, "p2p_unsafe_blocks_total", "result=\"applied\"").await?;
+            let follower_head = head(&follower).await?;
+            Ok((applied > before && follower_head > restarted_at + 2).then_some(()))
+        },
+    )
+    .await?;
+    ensure!(
+        counter(port, "p2p_gossip_messages_total", "reason=\"signer\"").await? == 0.0,
+        "a block was rejected for its signer"
+    );
+    at_head(&devnet, &follower, Duration::from_secs(20)).await?;
+    let upto = head(&follower).await?;
+    same_blocks(&[&devnet.sequencer, &follower], upto).await?;
+    follower.finish().await?;
+    devnet.finish().await
+}

@@ -42,10 +42,10 @@ impl PayloadSource for StoredBlocks {
 /// Starts the network (unless `--p2p.disable`) and the task that publishes (sequencer) or
 /// imports (follower) blocks. The signer gossiped blocks need is `--p2p.unsafe.block.signer` or
 /// else L1's `SystemConfig.unsafeBlockSigner`.
-pub(crate) async fn start<C: L1Client>(
+pub(crate) async fn start<C: L1Client + Send + Sync + 'static>(
     rollup_args: &RollupArgs,
     chain: Arc<Chain>,
-    l1: &C,
+    l1: Arc<C>,
     datadir: &Path,
     rpc: &ol_rpc::P2pSlot,
     shutdown: &watch::Receiver<bool>,
@@ -59,7 +59,7 @@ pub(crate) async fn start<C: L1Client>(
     let rollup = &chain.spec().rollup;
     let signer = match args.unsafe_block_signer {
         Some(signer) => signer,
-        None => ol_l1::unsafe_block_signer(l1, rollup.l1_system_config_address)
+        None => ol_l1::unsafe_block_signer(l1.as_ref(), rollup.l1_system_config_address)
             .await
             .wrap_err_with(|| {
                 format!(
@@ -122,6 +122,14 @@ pub(crate) async fn start<C: L1Client>(
     for addr in handle.listen_addrs() {
         info!(%addr, "p2p address (another node's --p2p.static)");
     }
+    if args.unsafe_block_signer.is_none() {
+        let (network, stop) = (handle.clone(), shutdown.clone());
+        let system_config = rollup.l1_system_config_address;
+        tasks.spawn(async move {
+            let followed = follow_signer(l1, system_config, signer, network, stop).await;
+            ("unsafe block signer", followed)
+        });
+    }
     rpc.set(Arc::new(RpcStatus {
         network: handle.clone(),
         chain_id: chain.chain_id(),
@@ -156,6 +164,39 @@ pub(crate) async fn start<C: L1Client>(
         tasks.spawn(async move { ("block gossip", drain(blocks, stop).await) });
     }
     Ok(Some(handle))
+}
+
+/// How often `SystemConfig.unsafeBlockSigner` is read again (about one L1 slot).
+const SIGNER_POLL: std::time::Duration = std::time::Duration::from_secs(12);
+
+/// Follows rotations of the unsafe block signer on L1 (SystemConfig's `ConfigUpdate` type 3):
+/// the network accepts the new signer at once and the old one for op-node's grace period. A
+/// failed read keeps the current signer and is tried again at the next poll.
+async fn follow_signer<C: L1Client>(
+    l1: Arc<C>,
+    system_config: Address,
+    mut current: Address,
+    network: NetworkHandle,
+    mut shutdown: watch::Receiver<bool>,
+) -> eyre::Result<()> {
+    loop {
+        tokio::select! {
+            () = stopped(&mut shutdown) => return Ok(()),
+            () = tokio::time::sleep(SIGNER_POLL) => {}
+        }
+        match ol_l1::unsafe_block_signer(l1.as_ref(), system_config).await {
+            Ok(signer) if signer != current && signer != Address::ZERO => {
+                info!(old = %current, new = %signer, "SystemConfig rotated the unsafe block signer");
+                metrics::counter!("p2p_unsafe_block_signer_rotations_total").increment(1);
+                if network.set_unsafe_block_signer(signer).await.is_err() {
+                    return Ok(());
+                }
+                current = signer;
+            }
+            Ok(_) => {}
+            Err(err) => debug!(%err, "cannot read the unsafe block signer; keeping {current}"),
+        }
+    }
 }
 
 /// `opp2p_self` and `opp2p_peers` over the running network.

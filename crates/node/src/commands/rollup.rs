@@ -139,7 +139,7 @@ pub(crate) async fn start(
         info!("follower: safe blocks come from L1 + DA, unsafe ones from gossip");
         // Nobody else consumes the watcher's events; derivation reads its view.
         tasks.spawn(drain(events));
-        super::p2p::start(args, chain, l1.as_ref(), datadir, p2p, shutdown, tasks).await?;
+        super::p2p::start(args, chain, l1.clone(), datadir, p2p, shutdown, tasks).await?;
         return Ok(watcher);
     }
 
@@ -161,7 +161,7 @@ pub(crate) async fn start(
     super::p2p::start(
         args,
         chain.clone(),
-        l1.as_ref(),
+        l1.clone(),
         datadir,
         p2p,
         shutdown,

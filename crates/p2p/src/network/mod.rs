@@ -139,6 +139,7 @@ enum Command {
         peer: PeerId,
         reason: &'static str,
     },
+    SetSigner(Address),
 }
 
 /// Talks to the running network; cheap to clone.
@@ -242,6 +243,12 @@ impl NetworkHandle {
     pub fn penalize(&self, peer: PeerId, reason: &'static str) {
         // A full queue means the network is overwhelmed; dropping one penalty is harmless.
         let _ = self.commands.try_send(Command::Penalize { peer, reason });
+    }
+
+    /// Follows a rotation of the unsafe block signer on L1: `signer` signs from now on, and
+    /// the one it replaces stays valid for [`crate::SIGNER_GRACE_SECS`].
+    pub async fn set_unsafe_block_signer(&self, signer: Address) -> Result<(), NetworkError> {
+        self.send(Command::SetSigner(signer)).await
     }
 
     async fn send(&self, command: Command) -> Result<(), NetworkError> {

@@ -247,6 +247,12 @@ impl Service {
                 self.requests.insert(id, (peer, reply));
             }
             Command::Penalize { peer, reason } => self.penalize(peer, reason),
+            Command::SetSigner(signer) => {
+                if signer != self.validator.signer() {
+                    info!(old = %self.validator.signer(), new = %signer, "unsafe block signer rotated");
+                }
+                self.validator.set_signer(signer, unix_now());
+            }
         }
     }
 
