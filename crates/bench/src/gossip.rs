@@ -15,9 +15,7 @@ use alloy_primitives::B256;
 use clap::Args;
 use eyre::{WrapErr, bail, ensure, eyre};
 use ol_chain::Imported;
-use ol_p2p::network::{
-    BlockWithTransactions, Keypair, NetworkConfig, NetworkHandle, PayloadSource,
-};
+use ol_p2p::network::{Keypair, NetworkConfig, PayloadSource};
 use serde::Serialize;
 use std::{
     collections::HashMap,
@@ -72,16 +70,6 @@ struct GossipReport {
     lag_max_blocks: u64,
 }
 
-struct Source(Arc<ol_chain::Chain>);
-
-impl PayloadSource for Source {
-    fn block(&self, number: u64) -> Option<BlockWithTransactions> {
-        let header = self.0.storage().header_by_number(number).ok()??;
-        let body = self.0.storage().body(number).ok()??;
-        Some((header, body.transactions))
-    }
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -101,7 +89,9 @@ impl BenchGossipCommand {
         sequencer.drain()?;
         // The setup reaches the follower directly: only the measured blocks are gossiped.
         for number in 1..=sequencer.chain.head().number {
-            let (header, txs) = Source(sequencer.chain.clone())
+            let (header, txs) = sequencer
+                .chain
+                .storage()
                 .block(number)
                 .ok_or_else(|| eyre!("setup block {number} missing"))?;
             match follower.chain.import_unsafe_block(&header, &txs)? {
@@ -128,12 +118,12 @@ impl BenchGossipCommand {
         };
         let publisher = runtime.block_on(ol_p2p::network::start(
             config(Vec::new(), Some(key.clone())),
-            Arc::new(Source(sequencer.chain.clone())),
+            Arc::new(sequencer.chain.storage().clone()),
             shutdown.clone(),
         ))?;
         let mut receiver = runtime.block_on(ol_p2p::network::start(
             config(publisher.handle.listen_addrs(), None),
-            Arc::new(Source(follower.chain.clone())),
+            Arc::new(follower.chain.storage().clone()),
             shutdown,
         ))?;
         runtime.block_on(async {
@@ -197,7 +187,9 @@ impl BenchGossipCommand {
                 .storage()
                 .body(block.number)?
                 .ok_or_else(|| eyre!("block {} missing", block.number))?;
-            publish(&runtime, &publisher.handle, &block, &body.transactions)?;
+            runtime
+                .block_on(publisher.handle.publish(&block, &body.transactions))
+                .wrap_err_with(|| format!("publishing block {}", block.number))?;
             sealed.push((block.number, at));
         }
         let last = sequencer.chain.head().number;
@@ -263,15 +255,4 @@ impl BenchGossipCommand {
             self.report.as_deref(),
         )
     }
-}
-
-fn publish(
-    runtime: &tokio::runtime::Runtime,
-    network: &NetworkHandle,
-    block: &alloy_consensus::Sealed<alloy_consensus::Header>,
-    transactions: &[ol_primitives::OpTxEnvelope],
-) -> eyre::Result<()> {
-    runtime
-        .block_on(network.publish(block, transactions))
-        .wrap_err_with(|| format!("publishing block {}", block.number))
 }

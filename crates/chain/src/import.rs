@@ -5,7 +5,6 @@
 
 use crate::{Chain, ChainError, CommittedBlock, chain::l1_info_in, derivation::BatchTransactions};
 use alloy_consensus::{Header, Sealed};
-use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::B256;
 use ol_evm::PayloadAttributes;
 use ol_primitives::{OpTxEnvelope, TxDeposit};
@@ -83,8 +82,7 @@ impl Chain {
             Ok(parts) => parts,
             Err(reason) => return invalid(reason),
         };
-        let raw: Vec<_> = user.iter().map(|tx| tx.encoded_2718().into()).collect();
-        let recovered = match crate::derivation::recover_batch(&raw) {
+        let recovered = match crate::derivation::recover_transactions(user.to_vec()) {
             Ok(recovered) => recovered,
             Err(err) => return invalid(err.to_string()),
         };

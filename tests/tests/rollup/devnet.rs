@@ -215,6 +215,11 @@ impl Devnet {
 
 /// The sum over all label sets of Prometheus counter `name` on `port` (0 when not exported yet).
 pub(crate) async fn metric(port: u16, name: &str) -> Result<f64> {
+    metric_with(port, name, "").await
+}
+
+/// [`metric`] over the label sets whose text contains `labels` (`result="applied"`).
+pub(crate) async fn metric_with(port: u16, name: &str, labels: &str) -> Result<f64> {
     let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
         .await?
         .text()
@@ -224,6 +229,7 @@ pub(crate) async fn metric(port: u16, name: &str) -> Result<f64> {
         .filter(|line| {
             line.strip_prefix(name)
                 .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+                && line.contains(labels)
         })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum())

@@ -6,7 +6,7 @@
 //! changing the chain; a conflicting block from a rogue sequencer holding the signer key is taken
 //! first (first seen wins) and replaced by the derived block when derivation reaches it.
 
-use crate::devnet::{Devnet, UNSAFE_SIGNER_INDEX, p2p_addr};
+use crate::devnet::{Devnet, UNSAFE_SIGNER_INDEX, metric_with, p2p_addr};
 use alloy::{
     consensus::Sealable,
     primitives::{Address, TxKind, U256},
@@ -93,19 +93,6 @@ async fn at_head(devnet: &Devnet, node: &TestNode, timeout: Duration) -> Result<
     .map_err(|err| eyre!("{err}\nfollower log:\n{}", node.log_tail(30)))
 }
 
-/// A Prometheus counter on `port`, summed over the label sets whose labels contain `labels`.
-async fn counter(port: u16, name: &str, labels: &str) -> Result<f64> {
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await?
-        .text()
-        .await?;
-    Ok(text
-        .lines()
-        .filter(|line| line.starts_with(&format!("{name}{{")) && line.contains(labels))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
-}
-
 fn follower_args(devnet: &Devnet, static_peer: &str, metrics: u16) -> Vec<String> {
     let mut args = devnet.follower_args();
     args.extend([
@@ -164,9 +151,9 @@ async fn followers_stay_at_the_sequencers_head_over_gossip() -> Result<()> {
         upto > safe,
         "the far follower's latest {upto} is not ahead of its safe head {safe}: not from gossip"
     );
-    ensure!(counter(ports.1, "p2p_unsafe_blocks_total", "result=\"applied\"").await? > 0.0);
+    ensure!(metric_with(ports.1, "p2p_unsafe_blocks_total", "result=\"applied\"").await? > 0.0);
     // op-node's refs: the unsafe head is the gossiped one.
-    let unsafe_ref = counter(ports.1, "refs_number", "type=\"l2_unsafe\"").await?;
+    let unsafe_ref = metric_with(ports.1, "refs_number", "type=\"l2_unsafe\"").await?;
     ensure!(
         unsafe_ref >= upto as f64,
         "refs_number l2_unsafe {unsafe_ref}, latest {upto}: {:?}",
@@ -292,7 +279,7 @@ async fn wrongly_signed_and_invalid_blocks_change_nothing() -> Result<()> {
         Duration::from_millis(200),
         async || {
             Ok(
-                (counter(port, "p2p_gossip_messages_total", "reason=\"signer\"").await? >= 1.0)
+                (metric_with(port, "p2p_gossip_messages_total", "reason=\"signer\"").await? >= 1.0)
                     .then_some(()),
             )
         },
@@ -334,7 +321,7 @@ async fn wrongly_signed_and_invalid_blocks_change_nothing() -> Result<()> {
         let forged = forged.seal_slow();
         forger.handle.publish(&forged, &parent_txs).await?;
         tokio::time::sleep(Duration::from_millis(700)).await;
-        if counter(port, "p2p_unsafe_blocks_total", "result=\"invalid\"").await? >= 1.0 {
+        if metric_with(port, "p2p_unsafe_blocks_total", "result=\"invalid\"").await? >= 1.0 {
             dropped = true;
             break;
         }
@@ -515,21 +502,22 @@ async fn followers_follow_a_rotation_of_the_unsafe_block_signer() -> Result<()> 
     devnet.sequencer.stop().await?;
     devnet.sequencer.set_extra_args(args);
     devnet.sequencer.restart().await?;
-    let before = counter(port, "p2p_unsafe_blocks_total", "result=\"applied\"").await?;
+    let before = metric_with(port, "p2p_unsafe_blocks_total", "result=\"applied\"").await?;
     let restarted_at = head(&devnet.sequencer).await?;
     wait_until(
         "blocks signed by the new key applied",
         Duration::from_secs(40),
         Duration::from_millis(250),
         async || {
-            let applied = counter(port, "p2p_unsafe_blocks_total", "result=\"applied\"").await?;
+            let applied =
+                metric_with(port, "p2p_unsafe_blocks_total", "result=\"applied\"").await?;
             let follower_head = head(&follower).await?;
             Ok((applied > before && follower_head > restarted_at + 2).then_some(()))
         },
     )
     .await?;
     ensure!(
-        counter(port, "p2p_gossip_messages_total", "reason=\"signer\"").await? == 0.0,
+        metric_with(port, "p2p_gossip_messages_total", "reason=\"signer\"").await? == 0.0,
         "a block was rejected for its signer"
     );
     at_head(&devnet, &follower, Duration::from_secs(20)).await?;

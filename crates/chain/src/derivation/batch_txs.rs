@@ -41,16 +41,69 @@ const PARALLEL_RECOVERY_MIN: usize = 256;
 pub fn recover_batch(
     transactions: &[Bytes],
 ) -> Result<Vec<Recovered<OpTxEnvelope>>, InvalidBatchTx> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if transactions.len() < PARALLEL_RECOVERY_MIN || threads == 1 {
-        return recover_range(transactions, 0);
+    recover_all(transactions.iter().collect(), |index, raw: &Bytes| {
+        let tx = OpTxEnvelope::decode_2718_exact(raw).map_err(|err| InvalidBatchTx::Decode {
+            index,
+            reason: err.to_string(),
+        })?;
+        recover_one(index, tx)
+    })
+}
+
+/// Recovers the senders of transactions already decoded (a gossiped block's), in order, with
+/// the same rules and errors as [`recover_batch`].
+pub fn recover_transactions(
+    transactions: Vec<OpTxEnvelope>,
+) -> Result<Vec<Recovered<OpTxEnvelope>>, InvalidBatchTx> {
+    recover_all(transactions, recover_one)
+}
+
+/// A user transaction with its sender: never a deposit, which only L1 may create.
+fn recover_one(index: usize, tx: OpTxEnvelope) -> Result<Recovered<OpTxEnvelope>, InvalidBatchTx> {
+    if tx.is_deposit() {
+        return Err(InvalidBatchTx::Deposit { index });
     }
-    let chunk = transactions.len().div_ceil(threads);
-    let parts: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = transactions
-            .chunks(chunk)
+    let signer = tx
+        .recover_signer()
+        .map_err(|_| InvalidBatchTx::Signature { index })?;
+    Ok(Recovered::new_unchecked(tx, signer))
+}
+
+/// Runs `recover` over `items` with their indexes, on several threads for long lists; each
+/// thread stops at its first error and the lowest-index error wins.
+fn recover_all<T: Send>(
+    items: Vec<T>,
+    recover: impl Fn(usize, T) -> Result<Recovered<OpTxEnvelope>, InvalidBatchTx> + Sync,
+) -> Result<Vec<Recovered<OpTxEnvelope>>, InvalidBatchTx> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if items.len() < PARALLEL_RECOVERY_MIN || threads == 1 {
+        return items
+            .into_iter()
             .enumerate()
-            .map(|(i, part)| scope.spawn(move || recover_range(part, i * chunk)))
+            .map(|(index, item)| recover(index, item))
+            .collect();
+    }
+    let total = items.len();
+    let chunk = total.div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = items;
+    while !rest.is_empty() {
+        let tail = rest.split_off(chunk.min(rest.len()));
+        parts.push(std::mem::replace(&mut rest, tail));
+    }
+    let recover = &recover;
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .enumerate()
+                        .map(|(offset, item)| recover(i * chunk + offset, item))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -61,36 +114,11 @@ pub fn recover_batch(
             })
             .collect()
     });
-    let mut recovered = Vec::with_capacity(transactions.len());
-    for part in parts {
+    let mut recovered = Vec::with_capacity(total);
+    for part in results {
         recovered.extend(part?);
     }
     Ok(recovered)
-}
-
-fn recover_range(
-    transactions: &[Bytes],
-    first_index: usize,
-) -> Result<Vec<Recovered<OpTxEnvelope>>, InvalidBatchTx> {
-    transactions
-        .iter()
-        .enumerate()
-        .map(|(offset, raw)| {
-            let index = first_index + offset;
-            let tx =
-                OpTxEnvelope::decode_2718_exact(raw).map_err(|err| InvalidBatchTx::Decode {
-                    index,
-                    reason: err.to_string(),
-                })?;
-            if tx.is_deposit() {
-                return Err(InvalidBatchTx::Deposit { index });
-            }
-            let signer = tx
-                .recover_signer()
-                .map_err(|_| InvalidBatchTx::Signature { index })?;
-            Ok(Recovered::new_unchecked(tx, signer))
-        })
-        .collect()
 }
 
 /// Yields a batch's transactions in order; remembers whether the EVM refused any.

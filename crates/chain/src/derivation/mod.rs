@@ -19,7 +19,7 @@
 
 mod batch_txs;
 
-pub use batch_txs::{BatchTransactions, InvalidBatchTx, recover_batch};
+pub use batch_txs::{BatchTransactions, InvalidBatchTx, recover_batch, recover_transactions};
 
 use crate::{Chain, ChainError, Unwound};
 use alloy_consensus::{Header, Sealed};

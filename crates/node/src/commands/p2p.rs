@@ -11,11 +11,9 @@ use eyre::{WrapErr, bail, eyre};
 use ol_chain::{Chain, Imported};
 use ol_l1::L1Client;
 use ol_p2p::network::{
-    BlockWithTransactions, Network, NetworkConfig, NetworkHandle, PayloadSource, PeerId,
-    ReceivedBlock, load_or_create_key,
+    BlockWithTransactions, Network, NetworkConfig, NetworkHandle, PeerId, ReceivedBlock,
+    load_or_create_key,
 };
-use ol_primitives::OpTxEnvelope;
-use ol_storage::Storage;
 use std::{collections::BTreeMap, path::Path, sync::Arc, time::Instant};
 use tokio::{
     sync::{broadcast, mpsc, watch},
@@ -27,17 +25,6 @@ use tracing::{debug, info, warn};
 const MAX_GAP: u64 = 2048;
 /// Gossiped blocks kept while the gap below them is filled.
 const MAX_PENDING: usize = 4096;
-
-/// Serves `payload_by_number` from the canonical chain.
-struct StoredBlocks(Storage);
-
-impl PayloadSource for StoredBlocks {
-    fn block(&self, number: u64) -> Option<BlockWithTransactions> {
-        let header = self.0.header_by_number(number).ok()??;
-        let body = self.0.body(number).ok()??;
-        Some((header, body.transactions))
-    }
-}
 
 /// Starts the network (unless `--p2p.disable`) and the task that publishes (sequencer) or
 /// imports (follower) blocks. The signer gossiped blocks need is `--p2p.unsafe.block.signer` or
@@ -109,7 +96,7 @@ pub(crate) async fn start<C: L1Client + Send + Sync + 'static>(
             sequencer_key,
             max_peers: args.peers_hi,
         },
-        Arc::new(StoredBlocks(chain.storage().clone())),
+        Arc::new(chain.storage().clone()),
         shutdown.clone(),
     )
     .await
@@ -152,16 +139,10 @@ pub(crate) async fn start<C: L1Client + Send + Sync + 'static>(
     } else if handle.can_sign() {
         let events = chain.subscribe();
         let publisher = handle.clone();
-        tasks.spawn(async move {
-            (
-                "block gossip",
-                publish(publisher, events, blocks, stop).await,
-            )
-        });
+        tasks.spawn(async move { ("block gossip", publish(publisher, events, stop).await) });
         info!(%signer, "publishing unsafe blocks");
     } else {
         warn!("no --p2p.sequencer.key: this sequencer's blocks are not gossiped");
-        tasks.spawn(async move { ("block gossip", drain(blocks, stop).await) });
     }
     Ok(Some(handle))
 }
@@ -245,18 +226,15 @@ impl ol_rpc::P2pStatus for RpcStatus {
     }
 }
 
-/// Publishes each block the chain commits. Gossiped blocks that reach a sequencer are dropped:
-/// it builds its own.
+/// Publishes each block the chain commits.
 async fn publish(
     network: NetworkHandle,
     mut events: broadcast::Receiver<Arc<ol_chain::NewBlock>>,
-    mut blocks: mpsc::Receiver<ReceivedBlock>,
     mut shutdown: watch::Receiver<bool>,
 ) -> eyre::Result<()> {
     loop {
         tokio::select! {
             () = stopped(&mut shutdown) => return Ok(()),
-            Some(_) = blocks.recv() => {}
             event = events.recv() => match event {
                 Ok(block) => {
                     if let Err(err) = network.publish(&block.header, &block.transactions).await {
@@ -277,18 +255,6 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-async fn drain(
-    mut blocks: mpsc::Receiver<ReceivedBlock>,
-    mut shutdown: watch::Receiver<bool>,
-) -> eyre::Result<()> {
-    loop {
-        tokio::select! {
-            () = stopped(&mut shutdown) => return Ok(()),
-            block = blocks.recv() => if block.is_none() { return Ok(()) },
-        }
-    }
-}
-
 /// A follower's unsafe chain from gossip.
 struct UnsafeSync {
     chain: Arc<Chain>,
@@ -297,10 +263,10 @@ struct UnsafeSync {
     pending: BTreeMap<u64, PendingBlock>,
 }
 
-/// A block waiting for its parent.
+/// A block offered to the chain, or waiting for its parent. Shared, not copied, with the
+/// chain's thread that executes it.
 struct PendingBlock {
-    header: Sealed<Header>,
-    transactions: Vec<OpTxEnvelope>,
+    block: Arc<BlockWithTransactions>,
     /// The peer it came from (scored down if it does not execute).
     from: PeerId,
     received_at: Instant,
@@ -331,27 +297,18 @@ impl UnsafeSync {
     }
 
     async fn on_block(&mut self, received: ReceivedBlock) -> eyre::Result<()> {
-        let number = received.block.header.number;
-        let from = received.from;
-        let parent_hash = received.block.header.parent_hash;
-        match self
-            .import(
-                &received.block.header,
-                &received.block.transactions,
-                from,
-                received.received_at,
-            )
-            .await?
-        {
+        let pending = PendingBlock {
+            block: Arc::new((received.block.header, received.block.transactions)),
+            from: received.from,
+            received_at: received.received_at,
+        };
+        match self.import(&pending).await? {
             Outcome::Applied => self.apply_pending().await,
             Outcome::Gap => {
                 let head = self.chain.head();
-                self.hold(PendingBlock {
-                    header: received.block.header,
-                    transactions: received.block.transactions,
-                    from,
-                    received_at: received.received_at,
-                });
+                let (number, parent_hash) = (pending.block.0.number, pending.block.0.parent_hash);
+                let from = pending.from;
+                self.hold(pending);
                 self.fill_gap(from, number, parent_hash, &head).await;
                 self.apply_pending().await
             }
@@ -360,20 +317,14 @@ impl UnsafeSync {
     }
 
     /// Executes one block on the chain's thread.
-    async fn import(
-        &self,
-        header: &Sealed<Header>,
-        transactions: &[OpTxEnvelope],
-        from: PeerId,
-        received_at: Instant,
-    ) -> eyre::Result<Outcome> {
-        let chain = self.chain.clone();
-        let (block, txs) = (header.clone(), transactions.to_vec());
+    async fn import(&self, pending: &PendingBlock) -> eyre::Result<Outcome> {
+        let (chain, block) = (self.chain.clone(), pending.block.clone());
         let imported = self
             .chain
-            .on_chain_thread(move || chain.import_unsafe_block(&block, &txs))
+            .on_chain_thread(move || chain.import_unsafe_block(&block.0, &block.1))
             .await??;
-        let number = header.number;
+        let (number, from, received_at) =
+            (pending.block.0.number, pending.from, pending.received_at);
         let (outcome, label) = match imported {
             Ok(Imported::Applied(committed)) => {
                 metrics::histogram!("p2p_unsafe_block_import_seconds")
@@ -416,7 +367,7 @@ impl UnsafeSync {
         if self.pending.len() >= MAX_PENDING {
             self.pending.pop_last();
         }
-        self.pending.insert(block.header.number, block);
+        self.pending.insert(block.block.0.number, block);
     }
 
     /// Fetches the blocks between `head` and `number` from `peer`, newest first, each the
@@ -442,10 +393,10 @@ impl UnsafeSync {
         let mut fetched = Vec::new();
         while wanted > head.number {
             if let Some(pending) = self.pending.get(&wanted)
-                && pending.header.hash() == wanted_hash
+                && pending.block.0.hash() == wanted_hash
             {
                 // Already here: continue below it.
-                wanted_hash = pending.header.parent_hash;
+                wanted_hash = pending.block.0.parent_hash;
                 wanted -= 1;
                 continue;
             }
@@ -482,10 +433,9 @@ impl UnsafeSync {
         }
         metrics::counter!("p2p_gap_blocks_fetched_total").increment(fetched.len() as u64);
         let received_at = Instant::now();
-        for (header, transactions) in fetched {
+        for block in fetched {
             self.hold(PendingBlock {
-                header,
-                transactions,
+                block: Arc::new(block),
                 from: peer,
                 received_at,
             });
@@ -500,14 +450,7 @@ impl UnsafeSync {
             let Some(next) = self.pending.remove(&(head + 1)) else {
                 return Ok(());
             };
-            let outcome = self
-                .import(
-                    &next.header,
-                    &next.transactions,
-                    next.from,
-                    next.received_at,
-                )
-                .await?;
+            let outcome = self.import(&next).await?;
             if !matches!(outcome, Outcome::Applied) {
                 return Ok(());
             }

@@ -91,6 +91,15 @@ pub trait PayloadSource: Send + Sync + 'static {
     fn block(&self, number: u64) -> Option<BlockWithTransactions>;
 }
 
+/// The canonical chain in the node's storage.
+impl PayloadSource for ol_storage::Storage {
+    fn block(&self, number: u64) -> Option<BlockWithTransactions> {
+        let header = self.header_by_number(number).ok()??;
+        let body = self.body(number).ok()??;
+        Some((header, body.transactions))
+    }
+}
+
 /// A block that passed gossip validation, with the peer that delivered it.
 #[derive(Debug, Clone)]
 pub struct ReceivedBlock {
@@ -271,7 +280,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct Network {
     /// Talks to the network.
     pub handle: NetworkHandle,
-    /// Validated gossiped blocks, in arrival order.
+    /// Validated gossiped blocks, in arrival order; drop it to take none (a sequencer).
     pub blocks: mpsc::Receiver<ReceivedBlock>,
     /// The swarm's task.
     pub task: tokio::task::JoinHandle<()>,

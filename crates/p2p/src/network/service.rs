@@ -403,8 +403,11 @@ impl Service {
                     from,
                     received_at,
                 };
-                if self.blocks.try_send(received).is_err() {
-                    warn!("the node is not taking gossiped blocks; dropping one");
+                match self.blocks.try_send(received) {
+                    Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        warn!("the node is behind on gossiped blocks; dropping one");
+                    }
                 }
             }
             Verdict::Reject(rejection) => {
