@@ -195,7 +195,10 @@ impl BenchGossipCommand {
         let last = sequencer.chain.head().number;
         runtime.block_on(async {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while follower.chain.head().number < last && Instant::now() < deadline {
+            // The importer notes a block just after committing it: wait for the note.
+            while !executed.lock().expect("not poisoned").contains_key(&last)
+                && Instant::now() < deadline
+            {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         });
